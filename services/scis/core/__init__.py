@@ -1,0 +1,1 @@
+"""The shared core every SCIS service is built on."""

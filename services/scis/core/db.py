@@ -1,0 +1,107 @@
+"""PostgreSQL access: one async pool per process and versioned plain-SQL migrations."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_PACKAGE = "scis.core.migrations"
+# Any fixed number works; it only has to be the same in every SCIS process.
+MIGRATION_LOCK_ID = 7_362_451
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL could not be reached; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations() -> list[Migration]:
+    """Migrations shipped with SCIS, ordered by version (file names `NNNN_name.sql`)."""
+    found = []
+    for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
+        if entry.name.endswith(".sql"):
+            number, _, rest = entry.name.partition("_")
+            found.append(Migration(int(number), rest.removesuffix(".sql"), entry.read_text()))
+    return sorted(found, key=lambda m: m.version)
+
+
+def migrate(database_url: str) -> list[str]:
+    """Apply pending migrations under an advisory lock; returns the names applied (empty when current)."""
+    applied: list[str] = []
+    try:
+        conn = psycopg.connect(database_url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as error:
+        raise DatabaseUnavailable(f"cannot reach PostgreSQL at {redact(database_url)}: {first_line(error)}") from None
+    with conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
+        try:
+            conn.execute(
+                """CREATE TABLE IF NOT EXISTS schema_migrations (
+                       version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+                       applied_at timestamptz NOT NULL DEFAULT now())"""
+            )
+            rows = conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
+            done = {version: checksum for version, checksum in rows}
+            for migration in load_migrations():
+                if migration.version in done:
+                    if done[migration.version] != migration.checksum:
+                        raise RuntimeError(
+                            f"migration {migration.version:04d}_{migration.name} was changed after it was applied"
+                        )
+                    continue
+                with conn.transaction():
+                    conn.execute(migration.sql)  # type: ignore[arg-type]
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                        (migration.version, migration.name, migration.checksum),
+                    )
+                applied.append(f"{migration.version:04d}_{migration.name}")
+                log.info("applied migration %04d_%s", migration.version, migration.name)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_ID,))
+    return applied
+
+
+def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> AsyncConnectionPool:
+    """An unopened async pool whose connections return rows as dicts; `await pool.open()` before use."""
+    return AsyncConnectionPool(
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"row_factory": dict_row, "autocommit": False},
+        open=False,
+        name="scis",
+    )
+
+
+def redact(url: str) -> str:
+    """A database URL without its password, fit for logs and error messages."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else f"{scheme}://{user}@{host}"
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,122 @@
+"""One settings object for every SCIS process, read from ``SCIS_*`` environment variables.
+
+Every field here is documented in docs/configuration.md; tests check the two agree.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "scis-development-secret-change-me"
+
+SERVICE_NAMES = ("frontend", "dashboard", "analyser", "profiles", "lives", "create", "database", "reports")
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class Discovery(StrEnum):
+    static = "static"
+    consul = "consul"
+
+
+class CaptureRunner(StrEnum):
+    inprocess = "inprocess"
+    kubernetes = "kubernetes"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCIS_", extra="ignore")
+
+    env: Environment = Field(Environment.development, description="development or production")
+    home: Path = Field(Path.home() / ".scis", description="where the embedded stack keeps its data")
+    database_url: str | None = Field(None, description="PostgreSQL URL; unset starts the embedded one")
+    redis_url: str | None = Field(None, description="Redis URL; unset starts the embedded one")
+    secret_key: str = Field(DEV_SECRET, description="signs login tokens; must be changed in production")
+    token_ttl_seconds: int = Field(8 * 3600, ge=60, le=7 * 24 * 3600, description="lifetime of a login token")
+    discovery: Discovery = Field(Discovery.static, description="static or consul")
+    consul_url: str = Field("http://127.0.0.1:8500", description="Consul agent HTTP address")
+    host: str = Field("127.0.0.1", description="address services bind to")
+    advertise_host: str | None = Field(None, description="address other services use to reach this one")
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="log level")
+    db_pool_min: int = Field(1, ge=1, le=100, description="smallest PostgreSQL pool size per service")
+    db_pool_max: int = Field(10, ge=1, le=200, description="largest PostgreSQL pool size per service")
+
+    gateway_port: int = Field(8080, ge=1, le=65535, description="nginx gateway port")
+    postgres_port: int = Field(5433, ge=1, le=65535, description="embedded PostgreSQL port")
+    redis_port: int = Field(6379, ge=1, le=65535, description="embedded Redis port")
+    frontend_port: int = Field(3000, ge=1, le=65535, description="frontend port")
+    dashboard_port: int = Field(3001, ge=1, le=65535, description="dashboard service port")
+    analyser_port: int = Field(3002, ge=1, le=65535, description="analyser service port")
+    profiles_port: int = Field(3003, ge=1, le=65535, description="profiles service port")
+    lives_port: int = Field(3004, ge=1, le=65535, description="lives service port")
+    create_port: int = Field(3005, ge=1, le=65535, description="create service port")
+    database_port: int = Field(3006, ge=1, le=65535, description="database explorer service port")
+    reports_port: int = Field(3007, ge=1, le=65535, description="reports service port")
+
+    tiktok_base_url: str = Field("https://www.tiktok.com", description="live pages and room API")
+    webcast_base_url: str = Field("https://webcast.tiktok.com", description="webcast API and push server")
+    chromium_path: Path = Field(Path("/usr/bin/chromium"), description="Chromium used by browser capture")
+    capture_runner: CaptureRunner = Field(
+        CaptureRunner.inprocess, description="inprocess, or kubernetes (one LiveMonitor per live)"
+    )
+    capture_batch_size: int = Field(500, ge=1, le=100_000, description="events per COPY batch")
+    capture_queue_size: int = Field(10_000, ge=10, le=10_000_000, description="events held before spilling")
+    watchdog_seconds: float = Field(20.0, gt=0, le=3600, description="silence before a socket is deemed dead")
+    streak_timeout_seconds: float = Field(10.0, gt=0, le=3600, description="gift streak closed after this")
+    query_timeout_ms: int = Field(5000, ge=100, le=600_000, description="database explorer statement timeout")
+    query_row_limit: int = Field(1000, ge=1, le=100_000, description="database explorer row cap")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env is Environment.production and self.secret_key == DEV_SECRET:
+            raise ValueError("SCIS_SECRET_KEY must be set to a secret of your own when SCIS_ENV=production")
+        if self.db_pool_min > self.db_pool_max:
+            raise ValueError("SCIS_DB_POOL_MIN must not exceed SCIS_DB_POOL_MAX")
+        return self
+
+    def port_of(self, service: str) -> int:
+        """The port a service listens on."""
+        if service not in SERVICE_NAMES:
+            raise KeyError(f"unknown service {service!r}; known: {', '.join(SERVICE_NAMES)}")
+        return int(getattr(self, f"{service}_port"))
+
+    def url_of(self, service: str) -> str:
+        """The static address of a service."""
+        host = self.advertise_host or ("127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host)
+        return f"http://{host}:{self.port_of(service)}"
+
+
+class SettingsError(Exception):
+    """A setting has a value SCIS cannot use; the message names the variable."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming the first bad variable, its value and what is expected."""
+    first = error.errors()[0]
+    loc = first.get("loc") or ()
+    if loc:
+        name = "SCIS_" + str(loc[0]).upper()
+        value = first.get("input")
+        return f"invalid setting {name}={value!r}: {first['msg']}"
+    return f"invalid settings: {first['msg'].removeprefix('Value error, ')}"
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment, raising SettingsError with one readable line."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
