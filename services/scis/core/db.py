@@ -81,12 +81,12 @@ def migrate(database_url: str) -> list[str]:
 
 
 def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> AsyncConnectionPool:
-    """An unopened async pool whose connections return rows as dicts; `await pool.open()` before use."""
+    """An unopened async pool of autocommit connections returning dict rows; writes use `conn.transaction()`."""
     return AsyncConnectionPool(
         database_url,
         min_size=min_size,
         max_size=max_size,
-        kwargs={"row_factory": dict_row, "autocommit": False},
+        kwargs={"row_factory": dict_row, "autocommit": True},
         open=False,
         name="scis",
     )

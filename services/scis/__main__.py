@@ -1,0 +1,3 @@
+from scis.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Analyser: real-time capture of TikTok lives and Socket.IO fan-out."""

@@ -1,0 +1,103 @@
+"""The one way every SCIS service app is built: lifespan, middleware, health, auth on /api."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from scis import __version__
+from scis.core import bus
+from scis.core.db import open_pool
+from scis.core.deps import current_user
+from scis.core.discovery import make_discovery
+from scis.core.health import health_router, metrics_router
+from scis.core.observability import RequestContextMiddleware
+from scis.core.peers import PeerClient
+from scis.core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+Hook = Callable[[FastAPI], Awaitable[None]]
+
+
+def api_router(service: str) -> APIRouter:
+    """The router a service puts its domain routes on: under /api/<service>, signed-in callers only."""
+    return APIRouter(prefix=f"/api/{service}", dependencies=[Depends(current_user)])
+
+
+async def explain_validation_error(request: Request, error: Exception) -> JSONResponse:
+    """422 with each bad field named, the value received and what is expected."""
+    assert isinstance(error, RequestValidationError)
+    problems = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
+        problems.append({"field": location, "value": item.get("input"), "problem": item.get("msg")})
+    summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+    return JSONResponse({"detail": f"invalid request: {summary}", "errors": problems}, status_code=422)
+
+
+def create_service_app(
+    service: str,
+    *,
+    routers: Sequence[APIRouter],
+    description: str,
+    settings: Settings | None = None,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.database_url or not settings.redis_url:
+            raise RuntimeError("SCIS_DATABASE_URL and SCIS_REDIS_URL must be set to serve a service")
+        app.state.pool = open_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        # Not waiting lets the service start while PostgreSQL is still coming up; /readyz says when.
+        await app.state.pool.open(wait=False)
+        app.state.redis = bus.connect(settings.redis_url)
+        app.state.discovery = make_discovery(settings)
+        app.state.peers = PeerClient(app.state.discovery)
+        try:
+            await app.state.discovery.register(service, settings.port_of(service))
+        except Exception as error:  # noqa: BLE001 - a missing agent must not stop the service
+            log.warning("could not register with discovery: %s", error)
+        for hook in on_startup:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in on_shutdown:
+                await hook(app)
+            try:
+                await app.state.discovery.deregister(service)
+            except Exception as error:  # noqa: BLE001
+                log.warning("could not deregister from discovery: %s", error)
+            await app.state.discovery.close()
+            await app.state.peers.close()
+            await app.state.redis.aclose()
+            await app.state.pool.close()
+
+    app = FastAPI(
+        title=f"SCIS {service}",
+        description=description,
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=f"/api/{service}/docs",
+        openapi_url=f"/api/{service}/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.add_middleware(RequestContextMiddleware, service=service)
+    app.add_exception_handler(RequestValidationError, explain_validation_error)
+    app.include_router(health_router(service))
+    app.include_router(health_router(service, prefix=f"/api/{service}"), include_in_schema=False)
+    app.include_router(metrics_router())
+    for router in routers:
+        app.include_router(router)
+    return app

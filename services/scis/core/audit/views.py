@@ -1,0 +1,22 @@
+"""Reading the audit log. There is deliberately no route that changes or deletes it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+
+from scis.core.audit import service
+from scis.core.audit.models import AuditPage
+from scis.core.deps import Admin, Db, current_user
+
+router = APIRouter(prefix="/api/dashboard/audit", tags=["audit"], dependencies=[Depends(current_user)])
+
+
+@router.get("", response_model=AuditPage, summary="Audit entries, newest first (admin)")
+async def list_audit(
+    db: Db,
+    _: Admin,
+    actor: str | None = None,
+    before_id: int | None = Query(None, ge=1),
+    limit: int = Query(100, ge=1, le=1000),
+) -> AuditPage:
+    return await service.list_entries(db, actor=actor, before_id=before_id, limit=limit)

@@ -1,0 +1,1 @@
+"""Create: the profile creation wizard — validation first, then the profiles service."""

@@ -1,0 +1,34 @@
+"""Wizard routes: check a draft, then create it through the profiles service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Body, HTTPException, Request, status
+from fastapi.responses import JSONResponse
+
+from scis.core.app import api_router
+from scis.core.deps import Db, Investigator, bearer_token
+from scis.create import service
+from scis.create.models import WizardCheck
+
+router = api_router("create")
+
+
+@router.post("/check", response_model=WizardCheck, tags=["wizard"], summary="Check a draft profile; writes nothing")
+async def check(db: Db, draft: dict[str, Any] = Body(...)) -> WizardCheck:
+    return await service.check_draft(db, draft=draft)
+
+
+@router.post("/profiles", status_code=201, tags=["wizard"], summary="Check a draft and create the profile")
+async def create_profile(request: Request, db: Db, _: Investigator, draft: dict[str, Any] = Body(...)) -> JSONResponse:
+    checked = await service.check_draft(db, draft=draft)
+    if not checked.valid or checked.normalised is None:
+        return JSONResponse(checked.model_dump(mode="json"), status_code=422)
+    response = await request.app.state.peers.request(
+        "profiles", "POST", "/api/profiles/profiles",
+        token=bearer_token(request), json=checked.normalised.model_dump(mode="json"),
+    )
+    if response.status_code >= 500:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"profiles service answered {response.status_code}")
+    return JSONResponse(response.json(), status_code=response.status_code)

@@ -1,0 +1,1 @@
+"""Dashboard: the hub — navigation, health of every service, key figures, cases, accounts."""

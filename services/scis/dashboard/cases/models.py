@@ -1,0 +1,39 @@
+"""Case models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class CaseStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class CaseBase(BaseModel):
+    title: str = Field(min_length=3, max_length=200, description="what the case is about")
+    description: str = Field("", max_length=10_000)
+
+
+class CaseCreate(CaseBase):
+    reference: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{1,63}$",
+        description="your unit's case reference, e.g. 2026-CYB-0142",
+    )
+
+
+class CaseUpdate(BaseModel):
+    title: str | None = Field(None, min_length=3, max_length=200)
+    description: str | None = Field(None, max_length=10_000)
+    status: CaseStatus | None = None
+
+
+class CaseRead(CaseBase):
+    id: int
+    reference: str
+    status: CaseStatus
+    created_by: str
+    created_at: datetime

@@ -1,0 +1,1 @@
+"""Health of every service and key figures."""

@@ -1,0 +1,1 @@
+"""Database: the SQL explorer — sanitised, read-only, time- and row-limited queries."""

@@ -1,0 +1,31 @@
+"""SQL explorer routes."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, status
+
+from scis.core.app import api_router
+from scis.core.deps import AppSettings, Audit, Db
+from scis.database import service
+from scis.database.models import QueryRequest, QueryResult, TableInfo
+from scis.database.sanitiser import UnsafeQuery
+
+router = api_router("database")
+
+
+@router.get("/tables", response_model=list[TableInfo], tags=["explorer"], summary="Tables and columns you may query")
+async def tables(db: Db) -> list[TableInfo]:
+    return await service.describe_tables(db)
+
+
+@router.post("/query", response_model=QueryResult, tags=["explorer"], summary="Run one read-only query")
+async def query(body: QueryRequest, db: Db, settings: AppSettings, context: Audit) -> QueryResult:
+    limit = min(body.limit or settings.query_row_limit, settings.query_row_limit)
+    try:
+        return await service.run_query(
+            db, statement=body.sql, limit=limit, timeout_ms=settings.query_timeout_ms, context=context
+        )
+    except UnsafeQuery as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"sql: {error}") from None
+    except service.QueryFailed as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"sql: {error}") from None

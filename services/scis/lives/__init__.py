@@ -1,0 +1,1 @@
+"""Lives: active lives, their video (WebRTC) and live updates."""

@@ -1,0 +1,12 @@
+"""The lives service (3004)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from scis.core.app import create_service_app
+from scis.lives.views import router
+
+
+def create_app() -> FastAPI:
+    return create_service_app("lives", description="Active lives, their video and live updates.", routers=[router])

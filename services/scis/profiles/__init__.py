@@ -1,0 +1,1 @@
+"""Profiles: forensic profiles of the people seen, CRUD with validation and a Redis cache."""

@@ -1,0 +1,76 @@
+"""Profile models: the validation rules the create wizard shares."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, field_validator
+
+HANDLE_PATTERN = r"^@?[A-Za-z0-9._]{2,24}$"
+
+
+class RiskLevel(StrEnum):
+    unknown = "unknown"
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+def normalise_tags(tags: list[str]) -> list[str]:
+    cleaned = sorted({tag.strip().lower() for tag in tags if tag.strip()})
+    for tag in cleaned:
+        if len(tag) > 40:
+            raise ValueError(f"tag {tag[:20]!r}… is longer than 40 characters")
+    return cleaned
+
+
+class ProfileBase(BaseModel):
+    display_name: str = Field("", max_length=200, description="how analysts refer to this person")
+    risk_level: RiskLevel = RiskLevel.unknown
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    notes: str = Field("", max_length=50_000)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        return normalise_tags(value)
+
+
+class ProfileCreate(ProfileBase):
+    unique_id: str = Field(pattern=HANDLE_PATTERN, description="the TikTok @handle, with or without @")
+    case_id: int | None = Field(None, ge=1, description="the case this profile belongs to")
+    tiktok_user_id: int | None = Field(None, ge=1, description="TikTok's numeric user id, when known")
+
+    @field_validator("unique_id")
+    @classmethod
+    def _strip_at(cls, value: str) -> str:
+        return value.removeprefix("@").lower()
+
+
+class ProfileUpdate(BaseModel):
+    display_name: str | None = Field(None, max_length=200)
+    risk_level: RiskLevel | None = None
+    tags: list[str] | None = Field(None, max_length=50)
+    notes: str | None = Field(None, max_length=50_000)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else normalise_tags(value)
+
+
+class ProfileRead(ProfileBase):
+    id: int
+    unique_id: str
+    case_id: int | None
+    subject_id: int | None
+    tiktok_user_id: int | None = None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProfilePage(BaseModel):
+    items: list[ProfileRead]
+    total: int

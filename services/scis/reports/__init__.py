@@ -1,0 +1,1 @@
+"""Reports: PDF case reports from templates."""

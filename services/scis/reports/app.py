@@ -1,0 +1,12 @@
+"""The reports service (3007)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from scis.core.app import create_service_app
+from scis.reports.views import router
+
+
+def create_app() -> FastAPI:
+    return create_service_app("reports", description="PDF case reports from templates.", routers=[router])

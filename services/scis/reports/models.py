@@ -1,0 +1,22 @@
+"""Report models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class ReportCreate(BaseModel):
+    case_id: int = Field(ge=1, description="the case to report on")
+    title: str | None = Field(None, max_length=200, description="defaults to the case title")
+
+
+class ReportRead(BaseModel):
+    id: int
+    case_id: int | None
+    title: str
+    template: str
+    sha256: str
+    created_by: str
+    created_at: datetime

@@ -1,0 +1,94 @@
+"""Producing PDF case reports (Jinja2 + WeasyPrint) and keeping them with their SHA-256."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from scis import __version__
+from scis.core.audit import service as audit
+from scis.core.audit.models import AuditContext
+from scis.reports.models import ReportCreate, ReportRead
+
+CASE_TEMPLATE = "case_report.html.j2"
+
+
+class CaseNotFound(Exception):
+    pass
+
+
+@lru_cache(maxsize=1)
+def templates() -> Environment:
+    return Environment(loader=PackageLoader("scis.reports", "templates"), autoescape=select_autoescape(["j2"]))
+
+
+def render_pdf(html: str) -> bytes:
+    from weasyprint import HTML
+
+    return bytes(HTML(string=html).write_pdf())
+
+
+async def gather_case(conn: AsyncConnection, case_id: int) -> dict[str, object]:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute("SELECT * FROM cases WHERE id = %s", (case_id,))
+    case = await cur.fetchone()
+    if case is None:
+        raise CaseNotFound(f"no case with id {case_id}")
+    await cur.execute("SELECT * FROM live_sessions WHERE case_id = %s ORDER BY started_at", (case_id,))
+    sessions = await cur.fetchall()
+    await cur.execute(
+        """SELECT e.kind, count(*) AS n FROM events e JOIN live_sessions s ON s.id = e.session_id
+           WHERE s.case_id = %s GROUP BY e.kind ORDER BY e.kind""",
+        (case_id,),
+    )
+    counts = [(row["kind"], row["n"]) for row in await cur.fetchall()]
+    await cur.execute("SELECT * FROM profiles WHERE case_id = %s ORDER BY unique_id", (case_id,))
+    profiles = await cur.fetchall()
+    return {"case": case, "sessions": sessions, "event_counts": counts, "profiles": profiles}
+
+
+async def create(conn: AsyncConnection, *, report_in: ReportCreate, context: AuditContext) -> ReportRead:
+    facts = await gather_case(conn, report_in.case_id)
+    title = report_in.title or f"Case report: {facts['case']['title']}"  # type: ignore[index]
+    html = templates().get_template(CASE_TEMPLATE).render(
+        title=title, author=context.actor.username, generated_at=datetime.now(UTC), version=__version__, **facts
+    )
+    # Rendering takes CPU for a while; keep the event loop answering meanwhile.
+    pdf = await asyncio.to_thread(render_pdf, html)
+    digest = hashlib.sha256(pdf).hexdigest()
+    async with conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            """INSERT INTO reports (case_id, title, template, sha256, pdf, created_by)
+               VALUES (%s, %s, %s, %s, %s, %s)
+               RETURNING id, case_id, title, template, sha256, created_by, created_at""",
+            (report_in.case_id, title, CASE_TEMPLATE, digest, pdf, context.actor.username),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        await audit.record(conn, context, action="report.create", target=f"report:{row['id']}",
+                           details={"case_id": report_in.case_id, "sha256": digest})
+    return ReportRead(**row)
+
+
+async def list_reports(conn: AsyncConnection, *, case_id: int | None) -> list[ReportRead]:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        """SELECT id, case_id, title, template, sha256, created_by, created_at FROM reports
+           WHERE (%(case)s::bigint IS NULL OR case_id = %(case)s) ORDER BY id DESC""",
+        {"case": case_id},
+    )
+    return [ReportRead(**row) for row in await cur.fetchall()]
+
+
+async def get_pdf(conn: AsyncConnection, *, report_id: int) -> tuple[str, bytes] | None:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute("SELECT title, pdf FROM reports WHERE id = %s", (report_id,))
+    row = await cur.fetchone()
+    return (row["title"], bytes(row["pdf"])) if row else None

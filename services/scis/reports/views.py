@@ -1,0 +1,35 @@
+"""Report routes."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Query, Response, status
+
+from scis.core.app import api_router
+from scis.core.deps import Audit, Db, Investigator
+from scis.reports import service
+from scis.reports.models import ReportCreate, ReportRead
+
+router = api_router("reports")
+
+
+@router.get("/reports", response_model=list[ReportRead], tags=["reports"], summary="Reports produced")
+async def list_reports(db: Db, case_id: int | None = Query(None, ge=1)) -> list[ReportRead]:
+    return await service.list_reports(db, case_id=case_id)
+
+
+@router.post("/reports", response_model=ReportRead, status_code=201, tags=["reports"], summary="Produce a case report")
+async def create_report(body: ReportCreate, db: Db, _: Investigator, context: Audit) -> ReportRead:
+    try:
+        return await service.create(db, report_in=body, context=context)
+    except service.CaseNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"case_id: {error}") from None
+
+
+@router.get("/reports/{report_id}/pdf", tags=["reports"], summary="Download a report's PDF")
+async def download_pdf(report_id: int, db: Db) -> Response:
+    found = await service.get_pdf(db, report_id=report_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no report with id {report_id}")
+    _, pdf = found
+    return Response(pdf, media_type="application/pdf",
+                    headers={"content-disposition": f'attachment; filename="scis-report-{report_id}.pdf"'})
