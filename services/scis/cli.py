@@ -146,8 +146,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in DOMAIN_COMMANDS:
             return run_domain_command(args.command, args.rest)
         return int(args.handler(args))
-    except (SettingsError, PortTaken, DatabaseUnavailable, StackError, ServeError, DiscoveryError,
-            CommandError) as error:
+    except (
+        SettingsError,
+        PortTaken,
+        DatabaseUnavailable,
+        StackError,
+        ServeError,
+        DiscoveryError,
+        CommandError,
+    ) as error:
         print(f"scis: {error}", file=sys.stderr)
         return 2 if isinstance(error, SettingsError) else 1
     except KeyboardInterrupt:

@@ -16,11 +16,13 @@ class ServeError(Exception):
     pass
 
 
-def load_app(service: str) -> FastAPI:
+def load_app(service: str, settings: Settings | None = None) -> FastAPI:
     if service not in SERVICE_NAMES:
         raise ServeError(f"unknown service {service!r}; choose one of: {', '.join(SERVICE_NAMES)}")
     module = importlib.import_module(f"scis.{service}.app")
-    return module.create_app()  # type: ignore[no-any-return]
+    if service == "frontend":
+        return module.create_app()  # type: ignore[no-any-return]
+    return module.create_app(settings)  # type: ignore[no-any-return]
 
 
 def serve(service: str, settings: Settings) -> int:
@@ -29,7 +31,7 @@ def serve(service: str, settings: Settings) -> int:
     port = settings.port_of(service)
     require_free(port, f"SCIS_{service.upper()}_PORT", settings.host)
     configure_logging(service, settings.log_level)
-    app = load_app(service)
+    app = load_app(service, settings)
     uvicorn.run(
         app,
         host=settings.host,

@@ -6,9 +6,13 @@ from fastapi import FastAPI
 
 from scis.analyser.views import router
 from scis.core.app import create_service_app
+from scis.core.settings import Settings
 
 
-def create_app() -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
-        "analyser", description="Real-time capture of TikTok lives and Socket.IO fan-out.", routers=[router]
+        "analyser",
+        settings=settings,
+        description="Real-time capture of TikTok lives and Socket.IO fan-out.",
+        routers=[router],
     )

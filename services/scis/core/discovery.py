@@ -61,9 +61,7 @@ class ConsulDiscovery:
     async def register(self, service: str, port: int) -> None:
         import consul
 
-        check = consul.Check.http(
-            f"http://{self.address}:{port}/readyz", interval="10s", timeout="5s", deregister="1m"
-        )
+        check = consul.Check.http(f"http://{self.address}:{port}/readyz", interval="10s", timeout="5s", deregister="1m")
         await self.client.agent.service.register(
             f"scis-{service}",
             service_id=self.service_id(service),

@@ -15,9 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 REQUEST_ID_HEADER = "x-request-id"
 request_id_var: ContextVar[str | None] = ContextVar("scis_request_id", default=None)
 
-HTTP_REQUESTS = Counter(
-    "scis_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"]
-)
+HTTP_REQUESTS = Counter("scis_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"])
 HTTP_LATENCY = Histogram(
     "scis_http_request_duration_seconds",
     "Time to answer an HTTP request",

@@ -34,11 +34,15 @@ async def check_draft(conn: AsyncConnection, *, draft: dict[str, Any]) -> Wizard
         await cur.execute("SELECT status FROM cases WHERE id = %s", (profile.case_id,))
         case = await cur.fetchone()
         if case is None:
-            problems.append(FieldProblem(field="case_id", value=profile.case_id,
-                                         problem="no such case; create the case first"))
+            problems.append(
+                FieldProblem(field="case_id", value=profile.case_id, problem="no such case; create the case first")
+            )
         elif case["status"] != "open":
-            problems.append(FieldProblem(field="case_id", value=profile.case_id,
-                                         problem="the case is closed; reopen it to add profiles"))
+            problems.append(
+                FieldProblem(
+                    field="case_id", value=profile.case_id, problem="the case is closed; reopen it to add profiles"
+                )
+            )
     await cur.execute(
         """SELECT id, tiktok_user_id, unique_id, nickname, first_seen_at, last_seen_at FROM subjects
            WHERE lower(unique_id) = %s OR (%s::bigint IS NOT NULL AND tiktok_user_id = %s) LIMIT 1""",

@@ -26,8 +26,11 @@ async def create_profile(request: Request, db: Db, _: Investigator, draft: dict[
     if not checked.valid or checked.normalised is None:
         return JSONResponse(checked.model_dump(mode="json"), status_code=422)
     response = await request.app.state.peers.request(
-        "profiles", "POST", "/api/profiles/profiles",
-        token=bearer_token(request), json=checked.normalised.model_dump(mode="json"),
+        "profiles",
+        "POST",
+        "/api/profiles/profiles",
+        token=bearer_token(request),
+        json=checked.normalised.model_dump(mode="json"),
     )
     if response.status_code >= 500:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"profiles service answered {response.status_code}")

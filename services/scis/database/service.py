@@ -56,10 +56,12 @@ async def run_query(
     elapsed = (time.perf_counter() - started) * 1000
     rows = [[to_json_value(v) for v in row] for row in fetched[:limit]]
     async with conn.transaction():
-        await audit.record(conn, context, action="database.query", target="sql",
-                           details={"sql": safe[:4000], "rows": len(rows)})
-    return QueryResult(columns=columns, rows=rows, row_count=len(rows), truncated=len(fetched) > limit,
-                       elapsed_ms=round(elapsed, 2))
+        await audit.record(
+            conn, context, action="database.query", target="sql", details={"sql": safe[:4000], "rows": len(rows)}
+        )
+    return QueryResult(
+        columns=columns, rows=rows, row_count=len(rows), truncated=len(fetched) > limit, elapsed_ms=round(elapsed, 2)
+    )
 
 
 async def describe_tables(conn: AsyncConnection) -> list[TableInfo]:

@@ -21,9 +21,7 @@ def nginx_binary() -> Path:
 
 
 def render_config(settings: Settings, home: Path) -> str:
-    template = Environment(loader=PackageLoader("scis.embedded", "."), autoescape=False).get_template(
-        "nginx.conf.j2"
-    )
+    template = Environment(loader=PackageLoader("scis.embedded", "."), autoescape=False).get_template("nginx.conf.j2")
     return template.render(
         run_as_root=os.geteuid() == 0,
         run_dir=home / "run",

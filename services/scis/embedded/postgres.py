@@ -76,13 +76,20 @@ class EmbeddedPostgres:
             "postgres",
             [
                 str(bin_dir() / "postgres"),
-                "-D", str(data_dir),
-                "-p", str(port),
-                "-h", host,
-                "-c", "unix_socket_directories=",
-                "-c", "max_connections=200",
-                "-c", "shared_buffers=128MB",
-                "-c", "fsync=on",
+                "-D",
+                str(data_dir),
+                "-p",
+                str(port),
+                "-h",
+                host,
+                "-c",
+                "unix_socket_directories=",
+                "-c",
+                "max_connections=200",
+                "-c",
+                "shared_buffers=128MB",
+                "-c",
+                "fsync=on",
             ],
             log_path=log_path,
             user=self.user,
@@ -102,13 +109,17 @@ class EmbeddedPostgres:
         self.data_dir.chmod(0o700)
         if self.user:
             _let_user_reach(self.data_dir, self.user)
-        subprocess.run(
-            [str(bin_dir() / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-             "--encoding=UTF8", "--locale=C", "--no-instructions"],
-            check=True,
+        result = subprocess.run(
+            [str(bin_dir() / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust"]
+            + ["--encoding=UTF8", "--locale=C", "--no-instructions"],
             capture_output=True,
+            text=True,
             user=self.user,
+            group=self.user,
+            extra_groups=[] if self.user else None,
         )
+        if result.returncode != 0:
+            raise RuntimeError(f"initdb failed for {self.data_dir}: {result.stderr.strip()}")
 
     def start(self, timeout: float = 60.0) -> None:
         self.initialise()

@@ -49,6 +49,9 @@ class ChildProcess:
                 env=self.env,
                 cwd=self.cwd,
                 user=self.user,
+                # Drop root's groups too, or the server user is refused its own folders.
+                group=self.user,
+                extra_groups=[] if self.user else None,
                 # Own process group: Ctrl-C in the terminal reaches `scis up` only, which then
                 # stops children in order (gateway first, databases last).
                 start_new_session=True,

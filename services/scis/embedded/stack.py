@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 import redis
 
@@ -51,13 +52,11 @@ def read_state(home: Path) -> dict[str, object] | None:
 
 
 def _alive(pid: int) -> bool:
+    """Running, not merely a zombie waiting for its parent to reap it."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -162,10 +161,14 @@ class Stack:
 
     def write_state(self) -> None:
         components: dict[str, dict[str, object]] = {
-            "gateway": {"address": f"http://localhost:{self.settings.gateway_port}",
-                        "pid": self.gateway.process.pid if self.gateway else None},
-            "postgres": {"address": redact(self.database_url),
-                         "pid": self.postgres.process.pid if self.postgres else None},
+            "gateway": {
+                "address": f"http://localhost:{self.settings.gateway_port}",
+                "pid": self.gateway.process.pid if self.gateway else None,
+            },
+            "postgres": {
+                "address": redact(self.database_url),
+                "pid": self.postgres.process.pid if self.postgres else None,
+            },
             "redis": {"address": redact(self.redis_url), "pid": self.redis.process.pid if self.redis else None},
         }
         for name, process in self.services.items():
@@ -185,8 +188,11 @@ class Stack:
                 if count >= MAX_SERVICE_RESTARTS:
                     continue
                 self.restarts[name] = count + 1
-                print(f"scis: service {name} exited ({process.popen.returncode if process.popen else '?'}); "
-                      f"restarting ({count + 1}/{MAX_SERVICE_RESTARTS})", flush=True)
+                print(
+                    f"scis: service {name} exited ({process.popen.returncode if process.popen else '?'}); "
+                    f"restarting ({count + 1}/{MAX_SERVICE_RESTARTS})",
+                    flush=True,
+                )
                 self.start_service(name)
 
     def stop(self) -> None:
@@ -232,8 +238,11 @@ def run_up(settings: Settings) -> int:
         elapsed = time.monotonic() - started
         print(f"SCIS is up in {elapsed:.1f}s: http://localhost:{settings.gateway_port}", flush=True)
         if password:
-            print(f"Sign in as 'admin' with password {password} (also in {home}/initial-admin-password);"
-                  " add users with `scis user add NAME --role investigator`.", flush=True)
+            print(
+                f"Sign in as 'admin' with password {password} (also in {home}/initial-admin-password);"
+                " add users with `scis user add NAME --role investigator`.",
+                flush=True,
+            )
         else:
             print("Sign in with your SCIS account; `scis user add NAME --role ROLE` adds one.", flush=True)
         print(f"Data in {home}; logs in {home}/logs. Ctrl-C or `scis down` stops everything.", flush=True)

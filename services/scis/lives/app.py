@@ -5,8 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from scis.core.app import create_service_app
+from scis.core.settings import Settings
 from scis.lives.views import router
 
 
-def create_app() -> FastAPI:
-    return create_service_app("lives", description="Active lives, their video and live updates.", routers=[router])
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(
+        "lives", settings=settings, description="Active lives, their video and live updates.", routers=[router]
+    )

@@ -86,15 +86,28 @@ async def create(
                 """INSERT INTO profiles
                      (case_id, subject_id, unique_id, display_name, risk_level, tags, notes, created_by)
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
-                (profile_in.case_id, subject_id, profile_in.unique_id, profile_in.display_name,
-                 profile_in.risk_level.value, profile_in.tags, profile_in.notes, context.actor.username),
+                (
+                    profile_in.case_id,
+                    subject_id,
+                    profile_in.unique_id,
+                    profile_in.display_name,
+                    profile_in.risk_level.value,
+                    profile_in.tags,
+                    profile_in.notes,
+                    context.actor.username,
+                ),
             )
         except ForeignKeyViolation:
             raise UnknownCase(f"case_id {profile_in.case_id} does not exist; create the case first") from None
         row = await cur.fetchone()
         assert row is not None
-        await audit.record(conn, context, action="profile.create", target=f"profile:{row['id']}",
-                           details={"unique_id": profile_in.unique_id, "case_id": profile_in.case_id})
+        await audit.record(
+            conn,
+            context,
+            action="profile.create",
+            target=f"profile:{row['id']}",
+            details={"unique_id": profile_in.unique_id, "case_id": profile_in.case_id},
+        )
     created = await get(conn, cache, profile_id=row["id"])
     assert created is not None
     await bus.publish(cache, bus.PROFILES_CHANNEL, {"action": "created", "profile_id": created.id})
@@ -118,8 +131,13 @@ async def update(
         if await cur.fetchone() is None:
             raise ProfileNotFound(f"no profile with id {profile_id}")
         if changes:
-            await audit.record(conn, context, action="profile.update", target=f"profile:{profile_id}",
-                               details={"fields": sorted(changes)})
+            await audit.record(
+                conn,
+                context,
+                action="profile.update",
+                target=f"profile:{profile_id}",
+                details={"fields": sorted(changes)},
+            )
     await cache.delete(cache_key(profile_id))
     updated = await get(conn, cache, profile_id=profile_id)
     assert updated is not None
@@ -134,7 +152,12 @@ async def delete(conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: in
         row = await cur.fetchone()
         if row is None:
             raise ProfileNotFound(f"no profile with id {profile_id}")
-        await audit.record(conn, context, action="profile.delete", target=f"profile:{profile_id}",
-                           details={"unique_id": row["unique_id"]})
+        await audit.record(
+            conn,
+            context,
+            action="profile.delete",
+            target=f"profile:{profile_id}",
+            details={"unique_id": row["unique_id"]},
+        )
     await cache.delete(cache_key(profile_id))
     await bus.publish(cache, bus.PROFILES_CHANNEL, {"action": "deleted", "profile_id": profile_id})

@@ -56,8 +56,12 @@ async def gather_case(conn: AsyncConnection, case_id: int) -> dict[str, object]:
 async def create(conn: AsyncConnection, *, report_in: ReportCreate, context: AuditContext) -> ReportRead:
     facts = await gather_case(conn, report_in.case_id)
     title = report_in.title or f"Case report: {facts['case']['title']}"  # type: ignore[index]
-    html = templates().get_template(CASE_TEMPLATE).render(
-        title=title, author=context.actor.username, generated_at=datetime.now(UTC), version=__version__, **facts
+    html = (
+        templates()
+        .get_template(CASE_TEMPLATE)
+        .render(
+            title=title, author=context.actor.username, generated_at=datetime.now(UTC), version=__version__, **facts
+        )
     )
     # Rendering takes CPU for a while; keep the event loop answering meanwhile.
     pdf = await asyncio.to_thread(render_pdf, html)
@@ -72,8 +76,13 @@ async def create(conn: AsyncConnection, *, report_in: ReportCreate, context: Aud
         )
         row = await cur.fetchone()
         assert row is not None
-        await audit.record(conn, context, action="report.create", target=f"report:{row['id']}",
-                           details={"case_id": report_in.case_id, "sha256": digest})
+        await audit.record(
+            conn,
+            context,
+            action="report.create",
+            target=f"report:{row['id']}",
+            details={"case_id": report_in.case_id, "sha256": digest},
+        )
     return ReportRead(**row)
 
 

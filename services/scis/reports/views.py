@@ -31,5 +31,8 @@ async def download_pdf(report_id: int, db: Db) -> Response:
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no report with id {report_id}")
     _, pdf = found
-    return Response(pdf, media_type="application/pdf",
-                    headers={"content-disposition": f'attachment; filename="scis-report-{report_id}.pdf"'})
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="scis-report-{report_id}.pdf"'},
+    )

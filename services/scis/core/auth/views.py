@@ -73,6 +73,7 @@ async def create_user(body: UserCreate, db: Db, _: Admin, context: Audit) -> Use
             created = await service.create_user(db, user_in=body)
         except service.UserExists as error:
             raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-        await audit.record(db, context, action="user.create", target=f"user:{created.username}",
-                           details={"role": created.role.value})
+        await audit.record(
+            db, context, action="user.create", target=f"user:{created.username}", details={"role": created.role.value}
+        )
     return created

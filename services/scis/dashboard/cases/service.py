@@ -55,8 +55,9 @@ async def create(conn: AsyncConnection, *, case_in: CaseCreate, context: AuditCo
         row = await cur.fetchone()
         assert row is not None
         case = CaseRead(**row)
-        await audit.record(conn, context, action="case.create", target=f"case:{case.id}",
-                           details={"reference": case.reference})
+        await audit.record(
+            conn, context, action="case.create", target=f"case:{case.id}", details={"reference": case.reference}
+        )
     return case
 
 
