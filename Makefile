@@ -42,8 +42,8 @@ status:
 	$(BIN)/scis status
 
 lint: install-test
-	$(BIN)/ruff check services operator tests bench
-	$(BIN)/mypy services operator/scis_operator
+	$(BIN)/ruff check $(wildcard services operator tests bench)
+	$(BIN)/mypy services $(wildcard operator/scis_operator)
 
 test: install-test system-deps lint
 	$(BIN)/python -m pytest -q

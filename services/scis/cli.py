@@ -61,6 +61,7 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     import psycopg
+    from pydantic import ValidationError
 
     from scis.core.auth.models import Role, UserCreate
     from scis.core.auth.service import UserExists, create_user_sync
@@ -70,8 +71,10 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     password = args.password or getpass.getpass(f"password for {args.name}: ")
     try:
         user_in = UserCreate(username=args.name, password=password, role=Role(args.role))
-    except ValueError as error:
-        raise CommandError(str(error).splitlines()[-1 if "\n" in str(error) else 0].strip()) from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise CommandError(f"invalid {field}: {first['msg']}") from None
     with psycopg.connect(url, autocommit=True) as conn:
         try:
             create_user_sync(conn, user_in=user_in)

@@ -34,7 +34,15 @@ def test_migrations_apply_once(empty_database: str) -> None:
     applied = migrate(empty_database)
     assert applied == [f"{m.version:04d}_{m.name}" for m in load_migrations()]
     before = schema_snapshot(empty_database)
-    assert {row[0] for row in before} >= {"users", "audit_log", "cases", "subjects", "profiles", "live_sessions", "events"}
+    assert {row[0] for row in before} >= {
+        "users",
+        "audit_log",
+        "cases",
+        "subjects",
+        "profiles",
+        "live_sessions",
+        "events",
+    }
     assert migrate(empty_database) == []
     assert schema_snapshot(empty_database) == before
 

@@ -17,12 +17,18 @@ DOCUMENTED_ELSEWHERE = {"SCIS_TEST_DATABASE_URL", "SCIS_TEST_REDIS_URL"}
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
-        ("SCIS_DISCOVERY", "zookeeper", "invalid setting SCIS_DISCOVERY='zookeeper': Input should be 'static' or 'consul'"),
+        (
+            "SCIS_DISCOVERY",
+            "zookeeper",
+            "invalid setting SCIS_DISCOVERY='zookeeper': Input should be 'static' or 'consul'",
+        ),
         ("SCIS_GATEWAY_PORT", "99999", "invalid setting SCIS_GATEWAY_PORT='99999'"),
         ("SCIS_LOG_LEVEL", "LOUD", "invalid setting SCIS_LOG_LEVEL='LOUD'"),
     ],
 )
-def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str) -> None:
+def test_bad_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError) as caught:
         load_settings()

@@ -25,7 +25,9 @@ def api_routes(app: FastAPI) -> list[tuple[str, str]]:
 
 def concrete(path: str) -> str:
     # Any well-formed id: authentication must be refused before the target is even looked up.
-    return re.sub(r"\{[^}]+\}", lambda m: "00000000-0000-0000-0000-000000000001" if "session" in m.group() else "1", path)
+    return re.sub(
+        r"\{[^}]+\}", lambda m: "00000000-0000-0000-0000-000000000001" if "session" in m.group() else "1", path
+    )
 
 
 async def test_every_route_in_every_openapi_needs_a_token(

@@ -27,7 +27,12 @@ async def test_profile_crud_with_cache(clients: dict[str, httpx.AsyncClient], to
     profiles = clients["profiles"]
     created = await profiles.post(
         "/api/profiles/profiles",
-        json={"unique_id": "@Suspect.One", "case_id": case_id, "tags": [" Fraud", "fraud", "Scam"], "risk_level": "high"},
+        json={
+            "unique_id": "@Suspect.One",
+            "case_id": case_id,
+            "tags": [" Fraud", "fraud", "Scam"],
+            "risk_level": "high",
+        },
         headers=auth(tokens["investigator"]),
     )
     assert created.status_code == 201, created.text
@@ -37,7 +42,9 @@ async def test_profile_crud_with_cache(clients: dict[str, httpx.AsyncClient], to
     redis = apps["profiles"].state.redis
     assert await redis.get(cache_key(profile_id)) is not None
     updated = await profiles.patch(
-        f"/api/profiles/profiles/{profile_id}", json={"notes": "seen in two lives"}, headers=auth(tokens["investigator"])
+        f"/api/profiles/profiles/{profile_id}",
+        json={"notes": "seen in two lives"},
+        headers=auth(tokens["investigator"]),
     )
     assert updated.json()["notes"] == "seen in two lives"
     fetched = await profiles.get(f"/api/profiles/profiles/{profile_id}", headers=auth(tokens["viewer"]))
@@ -104,7 +111,9 @@ async def test_explorer_reads_and_hides_password_hashes(
     assert "password_hash" not in [c["name"] for c in users["columns"]]
 
 
-async def test_explorer_stops_long_queries(clients: dict[str, httpx.AsyncClient], tokens: dict[str, str], settings) -> None:  # type: ignore[no-untyped-def]
+async def test_explorer_stops_long_queries(
+    clients: dict[str, httpx.AsyncClient], tokens: dict[str, str], settings
+) -> None:  # type: ignore[no-untyped-def]
     settings.query_timeout_ms = 200
     try:
         response = await clients["database"].post(

@@ -10,8 +10,11 @@ from tests.stack.helpers import run_scis, stack_env
 
 def assert_one_line(stderr: str) -> str:
     assert "Traceback" not in stderr
-    lines = [line for line in stderr.splitlines() if line.strip() and "RuntimeDirWarning" not in line
-             and "user_runtime_dir" not in line]
+    lines = [
+        line
+        for line in stderr.splitlines()
+        if line.strip() and "RuntimeDirWarning" not in line and "user_runtime_dir" not in line
+    ]
     assert len(lines) == 1, stderr
     return lines[0]
 

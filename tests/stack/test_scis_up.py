@@ -61,7 +61,9 @@ def test_up_serves_everything_through_the_gateway_and_stops_cleanly(tmp_path: Pa
                 assert response.status_code == 200, f"{name}: {response.text}"
             assert "<title>SCIS</title>" in client.get("/").text
             headers = sign_in(client, home)
-            case = client.post("/api/dashboard/cases", json={"reference": reference, "title": "Up test"}, headers=headers)
+            case = client.post(
+                "/api/dashboard/cases", json={"reference": reference, "title": "Up test"}, headers=headers
+            )
             assert case.status_code == 201, case.text
             # The wizard writes through the profiles service: REST between services, one request id.
             created = client.post(

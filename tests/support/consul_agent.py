@@ -18,8 +18,23 @@ REQUIRED_HTTP_CHECK_KEYS = {"HTTP", "Interval"}
 # Consul decodes JSON with Go's encoding/json, which matches keys case-insensitively.
 CANONICAL_KEYS = {
     key.lower(): key
-    for key in ("Name", "ID", "Address", "Port", "Tags", "Meta", "Check", "Checks", "HTTP", "Interval", "Timeout",
-                "DeregisterCriticalServiceAfter", "Header", "Weights", "EnableTagOverride")
+    for key in (
+        "Name",
+        "ID",
+        "Address",
+        "Port",
+        "Tags",
+        "Meta",
+        "Check",
+        "Checks",
+        "HTTP",
+        "Interval",
+        "Timeout",
+        "DeregisterCriticalServiceAfter",
+        "Header",
+        "Weights",
+        "EnableTagOverride",
+    )
 }
 
 
