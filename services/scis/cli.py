@@ -138,7 +138,10 @@ def run_domain_command(name: str, rest: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # Domain commands parse their own flags (argparse's REMAINDER refuses a leading --flag).
+    domain = argv[0] if argv and argv[0] in DOMAIN_COMMANDS else None
+    args = build_parser().parse_args([domain] if domain else argv)
     from scis.core.db import DatabaseUnavailable
     from scis.core.discovery import DiscoveryError
     from scis.embedded.ports import PortTaken
@@ -146,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     from scis.serve import ServeError
 
     try:
-        if args.command in DOMAIN_COMMANDS:
-            return run_domain_command(args.command, args.rest)
+        if domain:
+            return run_domain_command(domain, argv[1:])
         return int(args.handler(args))
     except (
         SettingsError,
