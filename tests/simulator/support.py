@@ -13,7 +13,11 @@ from scis.webcast.room import fetch_first, fetch_room, push_url, push_url_for
 
 
 async def open_socket(
-    sim: SimulatorServer, handle: str, *, heartbeat_seconds: float = 10.0, cursor: str | None = None,
+    sim: SimulatorServer,
+    handle: str,
+    *,
+    heartbeat_seconds: float = 10.0,
+    cursor: str | None = None,
     internal_ext: str = "",
 ) -> WebcastSocket:
     """Find the live like a capture does, then connect its push socket (resuming from a cursor if given)."""

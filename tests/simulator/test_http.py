@@ -52,9 +52,7 @@ async def test_sent_events_normalise_like_received_ones(sim: SimulatorServer) ->
     room = sim.add_room("mirror", "every_message")
     sock = await open_socket(sim, "mirror")
     events, _ = await collect(sock, never, seconds=3)
-    assert [(e.kind, e.msg_id, e.body) for e in events] == [
-        (e.kind, e.msg_id, e.body) for e in room.sent_events()
-    ]
+    assert [(e.kind, e.msg_id, e.body) for e in events] == [(e.kind, e.msg_id, e.body) for e in room.sent_events()]
     assert to_event(room.sent_messages[0]).kind == "viewers"
     assert all(json.dumps(e.data) for e in events)  # `data` goes to a jsonb column as is
     times = [e.server_time for e in events]

@@ -17,15 +17,30 @@ def test_shipped_scenarios_load() -> None:
 
 def test_every_message_scenario_covers_every_kind() -> None:
     kinds = {step.kind for step in load_scenario("every_message").steps}
-    assert kinds >= {"chat", "gift", "likes", "join", "follow", "share", "viewers", "pin", "emote", "pause",
-                     "resume", "unknown", "end"}
+    assert kinds >= {
+        "chat",
+        "gift",
+        "likes",
+        "join",
+        "follow",
+        "share",
+        "viewers",
+        "pin",
+        "emote",
+        "pause",
+        "resume",
+        "unknown",
+        "end",
+    }
 
 
 def test_steps_parse_with_times_and_users() -> None:
-    scenario = parse_scenario({
-        "users": [{"id": 5, "handle": "@zed", "nickname": "Zed"}],
-        "steps": [{"at": 1.5, "chat": {"user": "zed", "text": "x"}}, "pause", {"wait": 0.1}],
-    })
+    scenario = parse_scenario(
+        {
+            "users": [{"id": 5, "handle": "@zed", "nickname": "Zed"}],
+            "steps": [{"at": 1.5, "chat": {"user": "zed", "text": "x"}}, "pause", {"wait": 0.1}],
+        }
+    )
     assert scenario.steps[0].at == 1.5 and scenario.steps[1].kind == "pause"
     assert scenario.steps[2].args == {"seconds": 0.1}
     assert scenario.user("@zed").id == 5 and scenario.user(5).handle == "zed"

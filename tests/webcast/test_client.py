@@ -18,7 +18,17 @@ async def test_socket_receives_a_scenario_in_order_and_is_recorded(sim: Simulato
 
     assert [e.msg_id for e in events] == [m.msg_id for m in room.sent_messages]
     assert {e.kind for e in events} >= {
-        "chat", "gift", "like", "join", "follow", "share", "viewers", "control", "pin", "emote", "unknown"
+        "chat",
+        "gift",
+        "like",
+        "join",
+        "follow",
+        "share",
+        "viewers",
+        "control",
+        "pin",
+        "emote",
+        "unknown",
     }
     assert closed is not None and closed.clean and closed.code == 1000
     assert room.enter_rooms == [pb.EnterRoomMessage(room_id=room.room_id, live_id=12, identity="audience")]

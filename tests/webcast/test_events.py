@@ -45,10 +45,30 @@ def test_chat(compress: bool) -> None:
 def test_gift_streak_frame_and_end() -> None:
     factory = MessageFactory(ROOM_ID)
     group = factory.new_group_id()
-    middle = _through_the_wire(factory.gift(ALICE, gift_id=5655, name="Rose", diamonds=1, repeat_count=2,
-                                            repeat_end=False, group_id=group, streakable=True))
-    end = _through_the_wire(factory.gift(ALICE, gift_id=5655, name="Rose", diamonds=1, repeat_count=3,
-                                         repeat_end=True, group_id=group, streakable=True))
+    middle = _through_the_wire(
+        factory.gift(
+            ALICE,
+            gift_id=5655,
+            name="Rose",
+            diamonds=1,
+            repeat_count=2,
+            repeat_end=False,
+            group_id=group,
+            streakable=True,
+        )
+    )
+    end = _through_the_wire(
+        factory.gift(
+            ALICE,
+            gift_id=5655,
+            name="Rose",
+            diamonds=1,
+            repeat_count=3,
+            repeat_end=True,
+            group_id=group,
+            streakable=True,
+        )
+    )
     assert (middle.kind, middle.gift_id, middle.gift_name, middle.diamond_count) == ("gift", 5655, "Rose", 1)
     assert (middle.repeat_count, middle.repeat_end, middle.group_id, middle.gift_type) == (2, False, group, 1)
     assert (end.repeat_count, end.repeat_end, end.group_id) == (3, True, group)

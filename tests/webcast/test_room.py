@@ -60,9 +60,18 @@ def test_push_url_has_the_web_client_parameters() -> None:
     parts = urlsplit(url)
     query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
     assert (parts.scheme, parts.path) == ("wss", "/webcast/im/push/v2/")
-    for key, value in {"aid": "1988", "app_name": "tiktok_web", "identity": "audience", "live_id": "12",
-                       "resp_content_type": "protobuf", "room_id": "123", "compress": "gzip", "cursor": "c1",
-                       "internal_ext": "e1", "wrss": "x"}.items():
+    for key, value in {
+        "aid": "1988",
+        "app_name": "tiktok_web",
+        "identity": "audience",
+        "live_id": "12",
+        "resp_content_type": "protobuf",
+        "room_id": "123",
+        "compress": "gzip",
+        "cursor": "c1",
+        "internal_ext": "e1",
+        "wrss": "x",
+    }.items():
         assert query[key] == value
     assert "version_code" in query
 

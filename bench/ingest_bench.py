@@ -1,0 +1,162 @@
+"""Ingest throughput: WebSocket frames → decode → normalise → hash chain → PostgreSQL, in one process.
+
+SCIS path (tuned as `scis capture` tunes itself): the real capture pipeline (ReplaySource over a
+capture file of simulator frames, normaliser, dedupe, gift streaks, bounded queue, chained COPY
+batches). Baseline, in the same run
+and on the same frames: decode each frame alone, and INSERT + commit each event on its own (hash
+chain included, so both paths store the same evidence).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from scis.capture.capture_file import CaptureFileWriter, RecordType
+from scis.capture.normalise import to_record
+from scis.capture.pipeline import CaptureRequest, LiveCapture
+from scis.capture.runner import tune_gc
+from scis.capture.sources.replay import ReplaySource
+from scis.core.db import migrate, open_pool
+from scis.core.settings import Settings
+from scis.embedded.ports import free_port
+from scis.embedded.postgres import EmbeddedPostgres
+from scis.evidence.chain import ChainTail, chain_records, start_session
+from scis.simulator.messages import MessageFactory
+from scis.simulator.mix import EventMix
+from scis.webcast.events import iter_events
+from scis.webcast.frames import build_response, decode_frame, frame_payload, msg_frame
+
+EVENTS = 100_000
+BASELINE_EVENTS = 4_000
+MESSAGES_PER_FRAME = 20
+GOAL_RATE = 20_000
+GOAL_RATIO = 10.0
+
+
+def make_frames(count: int, seed: int = 1) -> list[bytes]:
+    """Gzipped push frames of a realistic event mix, 20 messages each, as the simulator sends them."""
+    factory = MessageFactory(room_id=7_300_000_000_000_000_001)
+    mix = EventMix(factory, seed)
+    frames, batch = [], []
+    for index in range(count):
+        batch.append(mix.next_message())
+        if len(batch) == MESSAGES_PER_FRAME or index == count - 1:
+            response = build_response(
+                batch, cursor=f"r-{index}", internal_ext=f"seq:{index}", now_ms=int(time.time() * 1000)
+            )
+            frames.append(msg_frame(response, log_id=index))
+            batch = []
+    return frames
+
+
+def write_capture_file(path: Path, frames: list[bytes]) -> None:
+    writer = CaptureFileWriter(path, {"target": "bench", "room_id": "7300000000000000001"})
+    now = datetime.now(UTC)
+    for frame in frames:
+        writer.write(RecordType.FRAME, now, frame)
+    writer.close()
+
+
+async def scis_path(url: str, home: Path, frames_file: Path) -> tuple[float, int]:
+    settings = Settings(home=home, capture_batch_size=1000, capture_queue_size=100_000, streak_timeout_seconds=3600)
+    pool = open_pool(url, min_size=1, max_size=2)
+    await pool.open(wait=True)
+    try:
+        request = CaptureRequest(target="bench", source="replay", session_id=uuid.uuid4())
+        capture = LiveCapture(request, ReplaySource(frames_file), pool=pool, settings=settings)
+        started = time.perf_counter()
+        await capture.run()
+        elapsed = time.perf_counter() - started
+        return elapsed, capture.stats.records_total
+    finally:
+        await pool.close()
+
+
+def baseline_path(url: str, frames: list[bytes]) -> tuple[float, int]:
+    """Decode each frame alone; one INSERT and one commit per event."""
+    session_id = uuid.uuid4()
+    columns = (
+        "session_id, seq, msg_id, kind, method, room_id, user_id, unique_id, nickname, body, gift_id, gift_name, "
+        "diamond_count, repeat_count, inferred, counts, data, server_time, captured_at, raw, raw_sha256, chain_hash"
+    )
+    insert = f"INSERT INTO events ({columns}) VALUES ({', '.join(['%s'] * 22)})"
+    stored = 0
+    with psycopg.connect(url) as conn:
+        asyncio.run(_start_session(url, session_id))
+        tail = ChainTail(next_seq=1)
+        tail.prev_hash = conn.execute(
+            "SELECT chain_hash FROM events WHERE session_id = %s AND seq = 0", (session_id,)
+        ).fetchone()[0]  # type: ignore[index]
+        started = time.perf_counter()
+        for raw in frames:
+            frame = decode_frame(raw)
+            for event in iter_events(frame_payload(frame, raw)):
+                record = to_record(event, datetime.now(UTC))
+                (item,) = chain_records(session_id, tail, [record])
+                r = item.record
+                conn.execute(
+                    insert,  # type: ignore[arg-type]
+                    (session_id, item.seq, r.msg_id, r.kind, r.method, r.room_id, r.user_id, r.unique_id, r.nickname,
+                     r.body, r.gift_id, r.gift_name, r.diamond_count, r.repeat_count, r.inferred,
+                     None if r.counts is None else Jsonb(r.counts), Jsonb(r.data), r.server_time, r.captured_at,
+                     r.raw, item.raw_sha256, item.chain_hash),
+                )  # fmt: skip
+                conn.commit()
+                stored += 1
+        return time.perf_counter() - started, stored
+
+
+async def _start_session(url: str, session_id: uuid.UUID) -> None:
+    async with await psycopg.AsyncConnection.connect(url) as conn, conn.transaction():
+        await start_session(
+            conn, session_id=session_id, target="baseline", source="replay", case_id=None, config={},
+            started_at=datetime.now(UTC), status="live",
+        )  # fmt: skip
+
+
+def run() -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="scis-ingest-bench-") as folder:
+        home = Path(folder)
+        home.chmod(0o755)
+        server = EmbeddedPostgres(home / "postgres", free_port(), home / "postgres.log")
+        server.start()
+        try:
+            migrate(server.url)
+            frames = make_frames(EVENTS)
+            frames_file = home / "frames.sciscap"
+            write_capture_file(frames_file, frames)
+            tune_gc()  # as `scis capture` does
+            elapsed, records = asyncio.run(scis_path(server.url, home, frames_file))
+            rate = EVENTS / elapsed
+            base_frames = frames[: BASELINE_EVENTS // MESSAGES_PER_FRAME]
+            base_elapsed, base_count = baseline_path(server.url, base_frames)
+            base_rate = base_count / base_elapsed
+        finally:
+            server.stop()
+    ratio = round(rate / base_rate, 1)
+    print(f"   SCIS pipeline: {EVENTS} events ({records} chain records) in {elapsed:.2f}s = {rate:,.0f} events/s")
+    print(f"   naive baseline: {base_count} events in {base_elapsed:.2f}s = {base_rate:,.0f} events/s ({ratio}x)")
+    return [
+        {
+            "name": "ingest_events_per_second",
+            "value": round(rate),
+            "unit": "events/s",
+            "baseline": round(base_rate),
+            "ratio": ratio,
+            "goal": f">= {GOAL_RATE:,} events/s and >= {GOAL_RATIO:g}x baseline",
+        }
+    ]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)

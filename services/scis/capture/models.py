@@ -1,0 +1,179 @@
+"""Capture API models: monitors (running captures), stored events, verification results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from scis.capture.stats import CaptureStats
+from scis.capture.targets import InvalidTarget, parse_target
+from scis.evidence.verify import ChainVerdict
+
+
+class CaptureSourceKind(StrEnum):
+    websocket = "websocket"
+    browser = "browser"
+    replay = "replay"
+
+
+class MonitorStatus(StrEnum):
+    starting = "starting"
+    live = "live"
+    ended = "ended"
+    stopped = "stopped"
+    offline = "offline"
+    not_found = "not_found"
+    private = "private"
+    blocked = "blocked"
+    failed = "failed"
+
+
+FINAL_STATUSES = frozenset(
+    {MonitorStatus.ended, MonitorStatus.stopped, MonitorStatus.offline, MonitorStatus.not_found,
+     MonitorStatus.private, MonitorStatus.blocked, MonitorStatus.failed}
+)  # fmt: skip
+
+
+class MonitorCreate(BaseModel):
+    target: str = Field(..., description="TikTok @handle or live URL (https://www.tiktok.com/@handle/live)")
+    case_id: int | None = Field(None, ge=1, description="case the capture belongs to")
+    source: CaptureSourceKind = Field(CaptureSourceKind.websocket, description="websocket, browser or replay")
+    replay_file: str | None = Field(None, description="capture file to replay (source=replay only)")
+
+    @field_validator("target")
+    @classmethod
+    def _handle(cls, value: str) -> str:
+        try:
+            return parse_target(value)
+        except InvalidTarget as error:
+            raise ValueError(str(error)) from None
+
+    @model_validator(mode="after")
+    def _replay_needs_file(self) -> MonitorCreate:
+        if self.source is CaptureSourceKind.replay and not self.replay_file:
+            raise ValueError("replay_file is required when source='replay'")
+        return self
+
+
+class MonitorRead(BaseModel):
+    session_id: UUID
+    target: str
+    source: str
+    case_id: int | None
+    status: str
+    status_reason: str
+    room_id: str | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    events_total: int
+    events_by_kind: dict[str, int]
+    viewers: int | None
+    likes_total: int | None
+    last_event_at: datetime | None
+    chain_head: str | None
+    gaps: int
+    malformed: int
+    duplicates: int
+    spilled: int
+    queued: int
+    reconnects: int
+
+    @classmethod
+    def from_stats(cls, stats: CaptureStats) -> MonitorRead:
+        return cls(
+            session_id=stats.session_id,
+            target=stats.target,
+            source=stats.source,
+            case_id=stats.case_id,
+            status=stats.status,
+            status_reason=stats.status_reason,
+            room_id=stats.room_id,
+            started_at=stats.started_at,
+            ended_at=stats.ended_at,
+            events_total=stats.events_total,
+            events_by_kind=dict(stats.events_by_kind),
+            viewers=stats.viewers,
+            likes_total=stats.likes_total,
+            last_event_at=stats.last_event_at,
+            chain_head=stats.chain_head,
+            gaps=stats.gaps,
+            malformed=stats.malformed,
+            duplicates=stats.duplicates,
+            spilled=stats.spilled,
+            queued=stats.queued,
+            reconnects=stats.reconnects,
+        )
+
+
+class EventRead(BaseModel):
+    """One stored event; 64-bit ids are strings (JavaScript loses precision above 2**53)."""
+
+    session_id: UUID
+    seq: int
+    kind: str
+    msg_id: str | None
+    method: str | None
+    room_id: str | None
+    user_id: str | None
+    unique_id: str | None
+    nickname: str | None
+    body: str | None
+    gift_id: int | None
+    gift_name: str | None
+    diamond_count: int | None
+    repeat_count: int | None
+    inferred: bool
+    counts: dict[str, Any] | None
+    data: dict[str, Any]
+    server_time: str | None
+    captured_at: str
+    raw_sha256: str | None
+    chain_hash: str
+
+
+class EventPage(BaseModel):
+    items: list[EventRead]
+    next_after_seq: int | None = Field(None, description="pass as after_seq for the next page; null at the end")
+
+
+class ChainFailureRead(BaseModel):
+    seq: int
+    msg_id: str | None
+    kind: str | None
+    check: str
+    detail: str
+
+
+class VerifyResult(BaseModel):
+    session_id: UUID
+    intact: bool
+    sealed: bool
+    records_checked: int
+    chain_head: str | None
+    failure: ChainFailureRead | None
+    message: str
+
+    @classmethod
+    def from_verdict(cls, verdict: ChainVerdict) -> VerifyResult:
+        failure = verdict.failure
+        return cls(
+            session_id=verdict.session_id,
+            intact=verdict.intact,
+            sealed=verdict.sealed,
+            records_checked=verdict.records_checked,
+            chain_head=verdict.chain_head,
+            failure=None
+            if failure is None
+            else ChainFailureRead(
+                seq=failure.seq,
+                msg_id=None if failure.msg_id is None else str(failure.msg_id),
+                kind=failure.kind,
+                check=failure.check,
+                detail=failure.detail,
+            ),
+            message=verdict.describe(),
+        )

@@ -1,0 +1,372 @@
+"""One capture of one live: source → decode → normalise → dedupe → gift streaks → bounded queue
+(spilling to disk) → chained COPY into PostgreSQL → Redis. Sealed at the end, whatever the end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from uuid import UUID
+
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool
+
+from scis.capture.capture_file import CaptureFileWriter, RecordType, event_to_json
+from scis.capture.dedupe import RecentKeys
+from scis.capture.normalise import Normaliser, is_live_end
+from scis.capture.sources.base import (
+    CaptureSource,
+    LiveEnded,
+    PageEvent,
+    RawFetch,
+    RawFrame,
+    SourceGap,
+    SourceItem,
+    TargetUnavailable,
+)
+from scis.capture.spill import SpillQueue
+from scis.capture.stats import CaptureStats
+from scis.capture.streaks import GiftStreaks
+from scis.capture.writer import EventWriter, GroupCommitter, publish_events
+from scis.core import bus
+from scis.core.settings import Settings
+from scis.evidence.canonical import iso_utc
+from scis.evidence.chain import gap_record, seal_session, session_config, start_session
+from scis.evidence.records import EventRecord
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.25
+PROGRESS_EVERY_SECONDS = 5.0
+RESUME_DEDUPE_KEYS = 200_000
+# Settings recorded in each session's configuration snapshot (never secrets or credentials).
+SNAPSHOT_SETTINGS = (
+    "env", "tiktok_base_url", "webcast_base_url", "chromium_path", "capture_batch_size",
+    "capture_queue_size", "watchdog_seconds", "streak_timeout_seconds",
+)  # fmt: skip
+
+
+class ProgressSink(Protocol):
+    async def report(
+        self, *, phase: str, events_captured: int, viewers: int | None, last_event_at: datetime | None,
+        chain_head: str | None, gaps: int,
+    ) -> None: ...  # fmt: skip
+
+
+@dataclass(slots=True)
+class CaptureRequest:
+    target: str  # bare handle
+    source: str
+    session_id: UUID
+    case_id: int | None = None
+    created_by: str = "system"
+    record_path: Path | None = None
+
+
+def settings_snapshot(settings: Settings) -> dict[str, Any]:
+    return {
+        name: str(getattr(settings, name)) if isinstance(getattr(settings, name), Path) else getattr(settings, name)
+        for name in SNAPSHOT_SETTINGS
+    }
+
+
+class LiveCapture:
+    """Runs one capture to its end; `stop()` from anywhere flushes, seals and ends it."""
+
+    def __init__(
+        self,
+        request: CaptureRequest,
+        source: CaptureSource,
+        *,
+        pool: AsyncConnectionPool[Any],
+        settings: Settings,
+        redis: aioredis.Redis | None = None,
+        progress: ProgressSink | None = None,
+        committer: GroupCommitter | None = None,
+    ) -> None:
+        self.committer = committer
+        self.request = request
+        self.source = source
+        self.pool = pool
+        self.settings = settings
+        self.redis = redis
+        self.progress = progress
+        self.session_id = request.session_id
+        self.stats = CaptureStats(request.session_id, request.target, request.source, request.case_id)
+        self.streaks = GiftStreaks(settings.streak_timeout_seconds)
+        self.normaliser = Normaliser(self.streaks, RecentKeys())
+        self.queue = SpillQueue(settings.capture_queue_size, settings.home / "spill" / f"{request.session_id}.spill")
+        self.writer: EventWriter | None = None
+        self._recorder: CaptureFileWriter | None = None
+        self._stop_reason: str | None = None
+        self._end: tuple[str, str] | None = None
+        self._stopped = asyncio.Event()
+        self.opened = asyncio.Event()  # the live was found, or found unavailable
+        self.done = asyncio.Event()
+
+    async def stop(self, reason: str = "stopped by the operator") -> None:
+        """Ask the capture to end: what was received is stored, the chain is sealed."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        self._stopped.set()
+        await self.source.stop()
+
+    async def run(self) -> CaptureStats:
+        try:
+            return await self._run()
+        finally:
+            self.opened.set()
+            self.done.set()
+
+    async def _run(self) -> CaptureStats:
+        started_at = datetime.now(UTC)
+        self.stats.started_at = started_at
+        try:
+            room = await self.source.open()
+        except TargetUnavailable as unavailable:
+            await self._record_unavailable(unavailable, started_at)
+            return self.stats
+        self.stats.room_id = room.room_id
+        config = session_config(
+            session_id=self.session_id,
+            target=self.request.target,
+            source=self.request.source,
+            case_id=self.request.case_id,
+            settings=settings_snapshot(self.settings),
+            started_at=started_at,
+            extra={
+                "room": {
+                    "room_id": room.room_id,
+                    "title": room.title,
+                    "host_user_id": room.host_user_id,
+                    **room.details,
+                },
+                "source_detail": self.source.describe(),
+                "record_file": str(self.request.record_path) if self.request.record_path else None,
+            },
+        )
+        async with self.pool.connection() as conn, conn.transaction():
+            tail, first_rows = await start_session(
+                conn, session_id=self.session_id, target=self.request.target, source=self.request.source,
+                case_id=self.request.case_id, config=config, started_at=started_at, status="live",
+                created_by=self.request.created_by,
+            )  # fmt: skip
+            await conn.execute("UPDATE live_sessions SET room_id = %s WHERE id = %s", (room.room_id, self.session_id))
+            if tail.next_seq > len(first_rows):
+                await self._remember_stored_keys(conn)
+        self.stats.status, self.stats.status_reason = "live", f"capturing room {room.room_id}"
+        self.opened.set()
+        await self._announce()
+        self.writer = EventWriter(
+            self.pool, self.session_id, tail, batch_size=self.settings.capture_batch_size,
+            redis=self.redis, on_stored=self.stats.stored, committer=self.committer,
+        )  # fmt: skip
+        await self.writer.publish(first_rows)
+        self.stats.stored(first_rows)
+        if recovered := self.queue.recover():
+            log.warning("session %s: %d spilled events from an earlier run queued first", self.session_id, recovered)
+        if self.request.record_path is not None:
+            self._recorder = CaptureFileWriter(
+                self.request.record_path,
+                {"target": self.request.target, "source": self.request.source, "room_id": room.room_id,
+                 "session_id": str(self.session_id), "started_at": iso_utc(started_at), "title": room.title},
+            )  # fmt: skip
+
+        writer_task = asyncio.create_task(self.writer.run(self.queue), name=f"capture-writer-{self.session_id}")
+        ticker_task = asyncio.create_task(self._tick(writer_task), name=f"capture-ticker-{self.session_id}")
+        status, reason = "failed", "capture stopped unexpectedly"
+        try:
+            status, reason = await self._read()
+        except Exception as error:
+            log.exception("capture of @%s failed", self.request.target)
+            status, reason = "failed", f"capture failed: {error}"
+            raise
+        finally:
+            await self._finish(writer_task, ticker_task, status, reason)
+        return self.stats
+
+    async def _announce(self) -> None:
+        """Tell the platform (scis:lives) that this capture's status changed."""
+        if self.redis is None:
+            return
+        payload = {
+            "session_id": str(self.session_id),
+            "target": self.request.target,
+            "status": self.stats.status,
+            "reason": self.stats.status_reason,
+        }
+        try:
+            await bus.publish(self.redis, bus.LIVES_CHANNEL, payload)
+        except (aioredis.RedisError, OSError) as error:
+            log.warning("could not announce status %s: %s", self.stats.status, error)
+
+    async def _remember_stored_keys(self, conn: Any) -> None:
+        cur = await conn.execute(
+            "SELECT kind, msg_id FROM events WHERE session_id = %s AND msg_id IS NOT NULL ORDER BY seq DESC LIMIT %s",
+            (self.session_id, RESUME_DEDUPE_KEYS),
+        )
+        rows = await cur.fetchall()
+        keys = [(r["kind"], r["msg_id"]) if isinstance(r, dict) else (r[0], r[1]) for r in rows]
+        self.normaliser.dedupe.remember(reversed(keys))
+
+    async def _read(self) -> tuple[str, str]:
+        """Feed the queue until the source ends; returns the session's final status and reason."""
+        async for item in self.source.items():
+            self._record(item)
+            for record in self._records_of(item):
+                self.queue.put(record)
+                if is_live_end(record) and self._end is None:
+                    tips = f": {record.body}" if record.body else ""
+                    self._end = ("ended", f"the host ended the LIVE (control message{tips})")
+                    await self.source.stop()
+            self.stats.queued = self.queue.qsize()
+            self.stats.spilled = self.queue.spilled_total
+        if self._end is not None:
+            return self._end
+        if self._stop_reason is not None:
+            return "stopped", self._stop_reason
+        return "ended", "the source ended"
+
+    def _records_of(self, item: SourceItem) -> list[EventRecord]:
+        if isinstance(item, RawFrame):
+            return self.normaliser.push_frame(item.data, item.captured_at)
+        if isinstance(item, RawFetch):
+            return self.normaliser.fetch_result(item.data, item.captured_at)
+        if isinstance(item, PageEvent):
+            return self.normaliser.page_event(item.record)
+        if isinstance(item, SourceGap):
+            self.stats.reconnects += 1
+            self.stats.status = "live"
+            log.warning("@%s: gap %s from %s to %s", self.request.target, item.reason, item.started, item.ended)
+            return [
+                gap_record(
+                    started=item.started, ended=item.ended, reason=item.reason, detail=item.detail, extra=item.extra
+                )
+            ]
+        if isinstance(item, LiveEnded):
+            self._end = self._end or ("ended", item.reason)
+        return []
+
+    def _record(self, item: SourceItem) -> None:
+        if self._recorder is None:
+            return
+        if isinstance(item, RawFrame):
+            self._recorder.write(RecordType.FRAME, item.captured_at, item.data)
+        elif isinstance(item, RawFetch):
+            self._recorder.write(RecordType.FETCH, item.captured_at, item.data)
+        elif isinstance(item, PageEvent):
+            self._recorder.write(RecordType.EVENT, item.record.captured_at, event_to_json(item.record))
+        elif isinstance(item, SourceGap):
+            gap = {
+                "from": iso_utc(item.started),
+                "to": iso_utc(item.ended),
+                "reason": item.reason,
+                "detail": item.detail,
+            }
+            self._recorder.write(RecordType.GAP, item.ended, json.dumps(gap).encode())
+
+    async def _tick(self, writer_task: asyncio.Task[None]) -> None:
+        """Close silent gift streaks, keep counters fresh, report progress, notice a dead writer."""
+        last_report = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            for record in self.streaks.expire():
+                self.queue.put(record)
+            self.stats.queued = self.queue.qsize()
+            self.stats.spilled = self.queue.spilled_total
+            self.stats.malformed = self.normaliser.malformed
+            self.stats.duplicates = self.normaliser.dedupe.duplicates
+            if writer_task.done():
+                error = writer_task.exception()
+                await self.stop(f"capture failed: the store stage stopped: {error}")
+                return
+            if self.progress is not None and loop.time() - last_report >= PROGRESS_EVERY_SECONDS:
+                last_report = loop.time()
+                await self._report_progress()
+
+    async def _report_progress(self) -> None:
+        if self.progress is None:
+            return
+        try:
+            await self.progress.report(
+                phase=self.stats.status, events_captured=self.stats.events_total, viewers=self.stats.viewers,
+                last_event_at=self.stats.last_event_at, chain_head=self.stats.chain_head, gaps=self.stats.gaps,
+            )  # fmt: skip
+        except Exception as error:  # progress is informative; it must never stop a capture
+            log.warning("progress report failed: %s", error)
+
+    async def _finish(
+        self, writer_task: asyncio.Task[None], ticker_task: asyncio.Task[None], status: str, reason: str
+    ) -> None:
+        """Flush everything received, close open streaks as inferred, seal the chain."""
+        ticker_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker_task
+        why = "live_end" if status == "ended" else "capture_stop"
+        for record in self.streaks.close_all(why):
+            self.queue.put(record)
+        if self.queue.lost:
+            assert self.queue.lost_from is not None and self.queue.lost_to is not None
+            self.queue.put(gap_record(
+                started=self.queue.lost_from, ended=self.queue.lost_to, reason="overflow",
+                detail=f"{self.queue.lost} events could not be queued or spilled (disk full?)",
+            ))  # fmt: skip
+        self.queue.close()
+        if self._recorder is not None:
+            self._recorder.close()
+        if not writer_task.done() or writer_task.exception() is None:
+            await writer_task
+        else:
+            status, reason = "failed", f"capture failed: the store stage stopped: {writer_task.exception()}"
+        if self._stop_reason and self._stop_reason.startswith("capture failed"):
+            status, reason = "failed", self._stop_reason
+        self.stats.duplicates = self.normaliser.dedupe.duplicates
+        self.stats.malformed = self.normaliser.malformed
+        summary = {
+            "events": self.stats.events_total,
+            "events_by_kind": dict(self.stats.events_by_kind),
+            "gaps": self.stats.gaps,
+            "malformed": self.stats.malformed,
+            "duplicates_dropped": self.stats.duplicates,
+            "spilled": self.queue.spilled_total,
+        }
+        async with self.pool.connection() as conn, conn.transaction():
+            end = await seal_session(conn, self.session_id, status=status, reason=reason, summary=summary)
+        assert self.writer is not None
+        await self.writer.publish([end])
+        self.stats.stored([end])
+        self.stats.status, self.stats.status_reason = status, reason
+        self.stats.ended_at = end.record.captured_at
+        await self._announce()
+        await self._report_progress()
+        log.info("@%s: capture %s (%s); %d events, chain head %s", self.request.target, status, reason,
+                 self.stats.events_total, end.chain_hash)  # fmt: skip
+
+    async def _record_unavailable(self, unavailable: TargetUnavailable, started_at: datetime) -> None:
+        """Record that the live could not be captured (offline, not_found, ...) as a sealed session."""
+        config = session_config(
+            session_id=self.session_id, target=self.request.target, source=self.request.source,
+            case_id=self.request.case_id, settings=settings_snapshot(self.settings), started_at=started_at,
+            extra={"source_detail": self.source.describe()},
+        )  # fmt: skip
+        async with self.pool.connection() as conn, conn.transaction():
+            _, first = await start_session(
+                conn, session_id=self.session_id, target=self.request.target, source=self.request.source,
+                case_id=self.request.case_id, config=config, started_at=started_at, status=unavailable.status,
+                created_by=self.request.created_by,
+            )  # fmt: skip
+            end = await seal_session(conn, self.session_id, status=unavailable.status, reason=unavailable.reason)
+        self.stats.stored([*first, end])
+        self.stats.status, self.stats.status_reason = unavailable.status, unavailable.reason
+        self.stats.ended_at = end.record.captured_at
+        self.opened.set()
+        if self.redis is not None:
+            await publish_events(self.redis, self.session_id, [*first, end])
+            await self._announce()
+        log.info("@%s: %s (%s)", self.request.target, unavailable.status, unavailable.reason)

@@ -1,0 +1,192 @@
+"""The websocket source: TikTok's push socket of the live, with watchdog, reconnects and resume.
+
+Every binary message is handed on exactly as received. Silence longer than the watchdog means the
+socket is dead even if it never closed (TikTok sockets die without a close frame); the source then
+reconnects with exponential backoff and jitter, resuming from the last cursor/internal_ext so the
+server replays what was missed (duplicates are removed downstream by msg_id), and reports the gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from scis.capture.sources.base import LiveEnded, LiveRoom, RawFetch, RawFrame, SourceGap, SourceItem, TargetUnavailable
+from scis.capture.sources.lookup import find_room
+from scis.webcast import webcast_pb2 as pb
+from scis.webcast.client import SocketClosed, WebcastSocket
+from scis.webcast.frames import MalformedFrame, parse_response
+from scis.webcast.room import USER_AGENT, RoomInfo, push_url, web_client_params
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with jitter: attempt n waits between half and all of initial * factor**n."""
+
+    initial: float = 0.5
+    factor: float = 2.0
+    maximum: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        ceiling = min(self.maximum, self.initial * self.factor**attempt)
+        return ceiling * random.uniform(0.5, 1.0)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class WebsocketSource:
+    name = "websocket"
+
+    def __init__(
+        self,
+        handle: str,
+        *,
+        tiktok_base_url: str,
+        webcast_base_url: str,
+        watchdog_seconds: float,
+        cookies: Mapping[str, str] | None = None,
+        backoff: Backoff | None = None,
+        heartbeat_seconds: float = 10.0,
+    ) -> None:
+        self.handle = handle
+        self.tiktok_base_url = tiktok_base_url
+        self.webcast_base_url = webcast_base_url
+        self.watchdog_seconds = watchdog_seconds
+        self.cookies = dict(cookies or {})
+        self.backoff = backoff or Backoff()
+        self.heartbeat_seconds = heartbeat_seconds
+        self.room: RoomInfo | None = None
+        self.reconnects = 0
+        self._first: tuple[bytes, pb.WebcastResponse, datetime] | None = None
+        self._socket: WebcastSocket | None = None
+        self._stopping = asyncio.Event()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.name,
+            "tiktok_base_url": self.tiktok_base_url,
+            "webcast_base_url": self.webcast_base_url,
+            "watchdog_seconds": self.watchdog_seconds,
+            "cookies": sorted(self.cookies),  # names only: values never leave this machine
+        }
+
+    async def open(self) -> LiveRoom:
+        self.room = await find_room(self.tiktok_base_url, self.webcast_base_url, self.handle, cookies=self.cookies)
+        try:
+            self._first = await self._fetch_first(self.room.room_id)
+        except (httpx.HTTPError, MalformedFrame) as error:
+            # The push socket alone is enough; the first fetch only seeds cursor and push server.
+            log.warning("@%s: first fetch failed, connecting without it: %s", self.handle, error)
+        return LiveRoom(
+            handle=self.handle,
+            room_id=self.room.room_id,
+            title=self.room.title,
+            host_user_id=self.room.host.id,
+            details={"room_status": self.room.status, "host_nickname": self.room.host.nickname},
+        )
+
+    async def _fetch_first(self, room_id: str) -> tuple[bytes, pb.WebcastResponse, datetime]:
+        params = {**web_client_params(room_id), "cursor": "", "internal_ext": ""}
+        async with httpx.AsyncClient(
+            headers={"User-Agent": USER_AGENT}, cookies=self.cookies, follow_redirects=True, timeout=15.0
+        ) as http:
+            answer = await http.get(f"{self.webcast_base_url.rstrip('/')}/webcast/im/fetch/", params=params)
+        answer.raise_for_status()
+        return answer.content, parse_response(answer.content), _now()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._socket is not None:
+            await self._socket.close()
+
+    async def items(self) -> AsyncIterator[SourceItem]:
+        if self.room is None:
+            raise RuntimeError("open() the source first")
+        room_id = self.room.room_id
+        push_server = self.room.push_server or self.webcast_base_url
+        route_params: dict[str, str] = dict(self.room.route_params)
+        cursor = internal_ext = ""
+        if self._first is not None:
+            raw, first, at = self._first
+            yield RawFetch(raw, at)
+            push_server = first.push_server or push_server
+            route_params.update(first.route_params)
+            cursor, internal_ext = first.cursor, first.internal_ext
+        last_frame_at = _now()
+        pending_gap: tuple[datetime, str, str] | None = None
+        attempt = 0
+        while not self._stopping.is_set():
+            url = push_url(push_server, room_id, cursor=cursor, internal_ext=internal_ext, route_params=route_params)
+            sock = self._socket = WebcastSocket(
+                url, room_id, heartbeat_seconds=self.heartbeat_seconds, cookies=self.cookies
+            )
+            try:
+                await sock.connect()
+            except SocketClosed as error:
+                pending_gap = pending_gap or (last_frame_at, "disconnect", error.reason)
+                ended = await self._wait_before_retry(attempt, error.reason)
+                attempt += 1
+                if ended is not None:
+                    yield ended
+                    return
+                continue
+            if pending_gap is not None:
+                started, reason, detail = pending_gap
+                self.reconnects += 1
+                yield SourceGap(started, _now(), reason, detail, {"attempts": attempt, "resumed_from_cursor": cursor})
+                pending_gap, attempt = None, 0
+            try:
+                while True:
+                    try:
+                        data, _, _ = await asyncio.wait_for(sock.receive(), self.watchdog_seconds)
+                    except MalformedFrame as error:
+                        data = error.raw
+                    last_frame_at = _now()
+                    yield RawFrame(data, last_frame_at)
+            except TimeoutError:
+                detail = f"no frame for {self.watchdog_seconds:g} s: socket deemed dead"
+                log.warning("@%s: %s, reconnecting", self.handle, detail)
+                pending_gap = (last_frame_at, "stall", detail)
+            except SocketClosed as error:
+                if not self._stopping.is_set():
+                    log.warning("@%s: socket closed (%s), reconnecting", self.handle, error.reason)
+                pending_gap = (last_frame_at, "disconnect", error.reason)
+            finally:
+                cursor = sock.cursor or cursor
+                internal_ext = sock.internal_ext or internal_ext
+                with contextlib.suppress(Exception):
+                    await sock.close()
+                self._socket = None
+            if self._stopping.is_set():
+                return
+            ended = await self._wait_before_retry(attempt, pending_gap[1] if pending_gap else "")
+            attempt += 1
+            if ended is not None:
+                yield ended
+                return
+
+    async def _wait_before_retry(self, attempt: int, why: str) -> LiveEnded | None:
+        """Back off, then ask the room API whether the live is still on; LiveEnded if it is not."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), self.backoff.delay(attempt))
+        if self._stopping.is_set():
+            return None
+        try:
+            await find_room(self.tiktok_base_url, self.webcast_base_url, self.handle, cookies=self.cookies)
+        except TargetUnavailable as unavailable:
+            if unavailable.status in ("offline", "not_found"):
+                return LiveEnded(f"the live is over: {unavailable.reason} (after: {why})")
+            log.warning("@%s: room lookup failed while reconnecting: %s", self.handle, unavailable.reason)
+        return None

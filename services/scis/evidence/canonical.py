@@ -1,0 +1,184 @@
+"""The canonical form of a chain record and the hashes built on it.
+
+canonical(record) is the UTF-8 of a JSON object with sorted keys, no whitespace and only ASCII
+(non-ASCII escaped), holding every stored field except `raw` and `chain_hash`; `raw` enters through
+its SHA-256 (`raw_sha256`). Timestamps are UTC ISO 8601 with microseconds and a `Z`.
+chain_hash(seq) = sha256(bytes.fromhex(chain_hash(seq - 1)) + canonical(seq)), with 32 zero bytes
+before seq 0. docs/capture.md describes the format for anyone re-implementing the check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from scis.evidence.records import EventRecord
+
+GENESIS_HASH = "0" * 64
+CHAIN_FORMAT = "scis-chain-v1"
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_INT64 = (-(2**63), 2**63 - 1)
+_INT32 = (-(2**31), 2**31 - 1)
+_BIG_FIELDS = ("msg_id", "user_id", "gift_id")
+_SMALL_FIELDS = ("diamond_count", "repeat_count")
+_TEXT_FIELDS = ("method", "room_id", "unique_id", "nickname", "body", "gift_name", "kind")
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """A timestamp as stored in the canonical form: UTC, microseconds, `Z`."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError("chain timestamps must be timezone-aware")
+    return _iso_utc(moment)
+
+
+@lru_cache(maxsize=4096)
+def _iso_utc(moment: datetime) -> str:
+    # Events of one frame share their capture time: the cache makes that one conversion.
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def raw_sha256(raw: bytes | None) -> str | None:
+    return None if raw is None else hashlib.sha256(raw).hexdigest()
+
+
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode
+# "counts" and "data" sort right before "diamond_count"; a quote inside a JSON string is always
+# escaped, so this key can only be found where the object really has it.
+_SPLICE_AT = ',"diamond_count":'
+
+
+def canonical_parts(
+    session_id: UUID | str, seq: int, record: EventRecord, raw_digest: str | None
+) -> tuple[bytes, str | None, str]:
+    """The canonical bytes, and the JSON texts of `counts` and `data` (stored as the jsonb values)."""
+    counts_json = None if record.counts is None else _dumps(record.counts)
+    data_json = _dumps(record.data)
+    head = _dumps(
+        {
+            "session_id": str(session_id),
+            "seq": seq,
+            "kind": record.kind,
+            "msg_id": record.msg_id,
+            "method": record.method,
+            "room_id": record.room_id,
+            "user_id": record.user_id,
+            "unique_id": record.unique_id,
+            "nickname": record.nickname,
+            "body": record.body,
+            "gift_id": record.gift_id,
+            "gift_name": record.gift_name,
+            "diamond_count": record.diamond_count,
+            "repeat_count": record.repeat_count,
+            "inferred": record.inferred,
+            "server_time": iso_utc(record.server_time),
+            "captured_at": iso_utc(record.captured_at),
+            "raw_sha256": raw_digest,
+        }
+    )
+    at = head.index(_SPLICE_AT)
+    text = f'{head[:at]},"counts":{counts_json or "null"},"data":{data_json}{head[at:]}'
+    return text.encode(), counts_json, data_json
+
+
+def canonical_bytes(session_id: UUID | str, seq: int, record: EventRecord, raw_digest: str | None) -> bytes:
+    """The bytes that are hashed into the chain for one record."""
+    return canonical_parts(session_id, seq, record, raw_digest)[0]
+
+
+def link(prev_hash: str, canonical: bytes) -> str:
+    """The chain hash of a record whose predecessor's chain hash is `prev_hash`."""
+    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical).hexdigest()
+
+
+def clean_text(value: str) -> str:
+    """Text PostgreSQL can store: NUL and lone surrogates become U+FFFD (the raw bytes keep the original)."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = _SURROGATE.sub("\ufffd", value)
+    return value
+
+
+def json_safe(value: Any) -> Any:
+    """A value that comes back from jsonb exactly as it went in, so the chain verifies after storage."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, float):
+        text = repr(value)
+        # jsonb keeps numbers as decimals: exponent floats come back as ints or other spellings.
+        if not math.isfinite(value) or "e" in text:
+            return text
+        return value
+    if isinstance(value, dict):
+        return {clean_text(str(key)): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(item) for item in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, datetime):
+        return iso_utc(value) if value.tzinfo else value.isoformat()
+    return clean_text(str(value))
+
+
+# In a canonical form (ASCII JSON): a lone surrogate, or a number with an exponent (1e+300, 1e-05).
+_LONE_SURROGATE = re.compile(rb"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}")
+_EXPONENT = re.compile(rb"[0-9]e[+-][0-9]")
+
+
+def _needs_cleaning(canonical: bytes) -> bool:
+    """Cheap substring tests first: the regular expressions run for a few records only."""
+    if b"\\u0000" in canonical:
+        return True
+    if b"\\ud" in canonical and _LONE_SURROGATE.search(canonical):
+        return True
+    return (b"e+" in canonical or b"e-" in canonical) and _EXPONENT.search(canonical) is not None
+
+
+def storable_canonical(
+    session_id: UUID | str, seq: int, record: EventRecord, raw_digest: str | None
+) -> tuple[bytes, str | None, str]:
+    """canonical_parts of a record made storable; skips the cleaning pass when nothing needs it."""
+    for names, (low, high) in ((_BIG_FIELDS, _INT64), (_SMALL_FIELDS, _INT32)):
+        for name in names:
+            number = getattr(record, name)
+            if number is not None and not low <= number <= high:
+                return canonical_parts(session_id, seq, make_storable(record), raw_digest)
+    try:
+        parts = canonical_parts(session_id, seq, record, raw_digest)
+    except (TypeError, ValueError):
+        return canonical_parts(session_id, seq, make_storable(record), raw_digest)
+    if not _needs_cleaning(parts[0]):
+        return parts
+    return canonical_parts(session_id, seq, make_storable(record), raw_digest)
+
+
+def make_storable(record: EventRecord) -> EventRecord:
+    """Clean a record in place so that what is hashed is exactly what PostgreSQL will hand back."""
+    for name in _TEXT_FIELDS:
+        text = getattr(record, name)
+        if text is not None:
+            setattr(record, name, clean_text(text))
+    record.data = json_safe(record.data) if record.data else {}
+    for names, (low, high) in ((_BIG_FIELDS, _INT64), (_SMALL_FIELDS, _INT32)):
+        for name in names:
+            number = getattr(record, name)
+            if number is not None and not low <= number <= high:
+                # Out of the column's range: kept exactly in data rather than failing the whole batch.
+                record.data[f"{name}_out_of_range"] = str(number)
+                setattr(record, name, None)
+    if record.counts is not None:
+        record.counts = json_safe(record.counts)
+    return record

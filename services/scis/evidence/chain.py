@@ -1,0 +1,243 @@
+"""Appending to a live session's hash chain in PostgreSQL: start record, events, gaps, end seal.
+
+The writer of a capture is the only one who appends to its session while it runs; `seal_session`
+also closes a session whose capture died, continuing from the chain tail stored in the database.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+import scis
+from scis.evidence.canonical import (
+    CHAIN_FORMAT,
+    GENESIS_HASH,
+    iso_utc,
+    link,
+    raw_sha256,
+    storable_canonical,
+)
+from scis.evidence.records import EVENT_COLUMNS, GAP, SESSION_END, SESSION_START, ChainedRecord, EventRecord
+
+_COPY_TYPES = (
+    "uuid", "int8", "int8", "text", "text", "text", "int8", "text", "text", "text", "int8", "text",
+    "int4", "int4", "bool", "jsonb", "jsonb", "timestamptz", "timestamptz", "bytea", "text", "text",
+)  # fmt: skip
+_COPY_SQL = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+
+
+class SessionSealed(Exception):
+    """The session already has its end record; nothing may be appended after it."""
+
+
+@dataclass(slots=True)
+class ChainTail:
+    """Where the next record of a session goes."""
+
+    next_seq: int = 0
+    prev_hash: str = GENESIS_HASH
+    last_captured_at: datetime | None = None
+
+
+def chain_records(session_id: UUID, tail: ChainTail, records: Iterable[EventRecord]) -> list[ChainedRecord]:
+    """Give records their seq and chain hash, advancing `tail`; pure apart from cleaning the records."""
+    chained = []
+    for record in records:
+        digest = raw_sha256(record.raw)
+        canonical, counts_json, data_json = storable_canonical(session_id, tail.next_seq, record, digest)
+        chain_hash = link(tail.prev_hash, canonical)
+        chained.append(ChainedRecord(session_id, tail.next_seq, record, digest, chain_hash, counts_json, data_json))
+        tail.next_seq += 1
+        tail.prev_hash = chain_hash
+        tail.last_captured_at = record.captured_at
+    return chained
+
+
+def _as_is(text: Any) -> str:
+    return str(text)
+
+
+def _jsonb(value: Any, text: str | None) -> Jsonb | None:
+    if value is None:
+        return None
+    return Jsonb(text, dumps=_as_is) if text is not None else Jsonb(value)
+
+
+def _row(item: ChainedRecord) -> tuple[Any, ...]:
+    r = item.record
+    return (
+        item.session_id, item.seq, r.msg_id, r.kind, r.method, r.room_id, r.user_id, r.unique_id,
+        r.nickname, r.body, r.gift_id, r.gift_name, r.diamond_count, r.repeat_count, r.inferred,
+        _jsonb(r.counts, item.counts_json), _jsonb(r.data, item.data_json), r.server_time, r.captured_at,
+        r.raw, item.raw_sha256, item.chain_hash,
+    )  # fmt: skip
+
+
+async def copy_records(conn: AsyncConnection[Any], rows: Sequence[ChainedRecord]) -> None:
+    """Write chained records with one COPY; the caller owns the transaction."""
+    if not rows:
+        return
+    async with conn.cursor().copy(_COPY_SQL) as copy:
+        copy.set_types(_COPY_TYPES)
+        for item in rows:
+            await copy.write_row(_row(item))
+
+
+async def append_records(
+    conn: AsyncConnection[Any], session_id: UUID, tail: ChainTail, records: Sequence[EventRecord]
+) -> list[ChainedRecord]:
+    """Chain, COPY and move the session's head, in the caller's transaction.
+
+    `tail` only advances when this returns; on an exception it is left as it was, so the same
+    records can be retried after a rollback.
+    """
+    trial = ChainTail(tail.next_seq, tail.prev_hash, tail.last_captured_at)
+    rows = chain_records(session_id, trial, records)
+    await copy_records(conn, rows)
+    await conn.execute(
+        "UPDATE live_sessions SET chain_head = %s, events_count = %s WHERE id = %s",
+        (trial.prev_hash, trial.next_seq, session_id),
+    )
+    tail.next_seq, tail.prev_hash, tail.last_captured_at = trial.next_seq, trial.prev_hash, trial.last_captured_at
+    return rows
+
+
+def session_config(
+    *,
+    session_id: UUID,
+    target: str,
+    source: str,
+    case_id: int | None,
+    settings: dict[str, Any],
+    started_at: datetime,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The configuration snapshot recorded in live_sessions.config and in the session-start record."""
+    return {
+        "chain_format": CHAIN_FORMAT,
+        "scis_version": scis.__version__,
+        "session_id": str(session_id),
+        "source": source,
+        "target": target,
+        "case_id": case_id,
+        "capture_host": socket.gethostname(),
+        "started_at": iso_utc(started_at),
+        "settings": settings,
+        **(extra or {}),
+    }
+
+
+async def start_session(
+    conn: AsyncConnection[Any],
+    *,
+    session_id: UUID,
+    target: str,
+    source: str,
+    case_id: int | None,
+    config: dict[str, Any],
+    started_at: datetime,
+    status: str,
+    created_by: str = "system",
+) -> tuple[ChainTail, list[ChainedRecord]]:
+    """Create the session with its start record, or resume an existing unsealed one with a restart gap."""
+    tail = await read_tail(conn, session_id)
+    if tail is None:
+        await conn.execute(
+            """INSERT INTO live_sessions (id, case_id, target, source, status, config, started_at, created_by)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
+            (session_id, case_id, target, source, status, Jsonb(config), started_at, created_by),
+        )
+        tail = ChainTail()
+        first = EventRecord(kind=SESSION_START, captured_at=started_at, data=config)
+        return tail, await append_records(conn, session_id, tail, [first])
+    if await is_sealed(conn, session_id):
+        raise SessionSealed(f"live session {session_id} is sealed; start a new session")
+    await set_status(conn, session_id, status, "capture restarted")
+    gap = gap_record(
+        started=tail.last_captured_at or started_at,
+        ended=started_at,
+        reason="restart",
+        detail="capture process restarted",
+        extra={"config": config},
+    )
+    return tail, await append_records(conn, session_id, tail, [gap])
+
+
+def gap_record(
+    *, started: datetime, ended: datetime, reason: str, detail: str = "", extra: dict[str, Any] | None = None
+) -> EventRecord:
+    """A gap in the capture (from, to, reason) as a chain record of its own."""
+    data: dict[str, Any] = {"from": iso_utc(started), "to": iso_utc(ended), "reason": reason, "detail": detail}
+    data.update(extra or {})
+    return EventRecord(kind=GAP, captured_at=ended, data=data)
+
+
+async def read_tail(conn: AsyncConnection[Any], session_id: UUID) -> ChainTail | None:
+    """The chain tail stored for a session; None when the session does not exist."""
+    cur = await conn.execute("SELECT 1 FROM live_sessions WHERE id = %s FOR UPDATE", (session_id,))
+    if await cur.fetchone() is None:
+        return None
+    cur = await conn.execute(
+        "SELECT seq, chain_hash, captured_at FROM events WHERE session_id = %s ORDER BY seq DESC LIMIT 1",
+        (session_id,),
+    )
+    last = await cur.fetchone()
+    if last is None:
+        return ChainTail()
+    seq, chain_hash, captured_at = _values(last, "seq", "chain_hash", "captured_at")
+    return ChainTail(seq + 1, chain_hash, captured_at)
+
+
+async def is_sealed(conn: AsyncConnection[Any], session_id: UUID) -> bool:
+    cur = await conn.execute("SELECT kind FROM events WHERE session_id = %s ORDER BY seq DESC LIMIT 1", (session_id,))
+    last = await cur.fetchone()
+    return last is not None and _values(last, "kind")[0] == SESSION_END
+
+
+async def set_status(conn: AsyncConnection[Any], session_id: UUID, status: str, reason: str = "") -> None:
+    await conn.execute(
+        "UPDATE live_sessions SET status = %s, status_reason = %s WHERE id = %s", (status, reason, session_id)
+    )
+
+
+async def seal_session(
+    conn: AsyncConnection[Any],
+    session_id: UUID,
+    *,
+    status: str,
+    reason: str = "",
+    ended_at: datetime | None = None,
+    summary: dict[str, Any] | None = None,
+) -> ChainedRecord:
+    """Append the session-end record and close the session; the caller commits."""
+    tail = await read_tail(conn, session_id)
+    if tail is None:
+        raise LookupError(f"no live session {session_id}")
+    if await is_sealed(conn, session_id):
+        raise SessionSealed(f"live session {session_id} is already sealed")
+    ended_at = ended_at or datetime.now(UTC)
+    data = {"status": status, "reason": reason, "ended_at": iso_utc(ended_at), "records": tail.next_seq + 1}
+    data.update(summary or {})
+    (end,) = await append_records(
+        conn, session_id, tail, [EventRecord(kind=SESSION_END, captured_at=ended_at, data=data)]
+    )
+    await conn.execute(
+        "UPDATE live_sessions SET status = %s, status_reason = %s, ended_at = %s WHERE id = %s",
+        (status, reason, ended_at, session_id),
+    )
+    return end
+
+
+def _values(row: Any, *names: str) -> tuple[Any, ...]:
+    """Column values from a dict row or a tuple row, so callers may use either row factory."""
+    if isinstance(row, dict):
+        return tuple(row[name] for name in names)
+    return tuple(row[: len(names)])
