@@ -1,18 +1,37 @@
-"""The analyser service (3002)."""
+"""The analyser service (3002): captures lives in-process and fans their events out over Socket.IO."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from scis.analyser.live_socket import mount_live_socket
 from scis.analyser.views import router
+from scis.capture.runner import tune_gc
+from scis.capture.service import CaptureManager
 from scis.core.app import create_service_app
-from scis.core.settings import Settings
+from scis.core.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(
+    settings = settings or get_settings()
+
+    async def start_capture(app: FastAPI) -> None:
+        tune_gc()
+        app.state.captures = CaptureManager(pool=app.state.pool, settings=settings, redis=app.state.redis)
+        await app.state.fanout.start()
+
+    async def stop_capture(app: FastAPI) -> None:
+        # Every running capture is flushed and sealed before the process goes.
+        await app.state.captures.close()
+        await app.state.fanout.stop()
+
+    app = create_service_app(
         "analyser",
         settings=settings,
         description="Real-time capture of TikTok lives and Socket.IO fan-out.",
         routers=[router],
+        on_startup=[start_capture],
+        on_shutdown=[stop_capture],
     )
+    app.state.fanout = mount_live_socket(app, settings)
+    return app

@@ -1,0 +1,47 @@
+"""The analyser's Socket.IO endpoint: signed-in browsers follow a live's events in real time."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from typing import Any
+
+import socketio
+from fastapi import FastAPI
+
+from scis.capture.fanout import LiveEventFanout
+from scis.core.auth.models import User
+from scis.core.auth.service import InvalidToken, read_token
+from scis.core.deps import TOKEN_COOKIE
+from scis.core.settings import Settings
+
+
+def token_from(environ: dict[str, Any], auth: Any) -> str | None:
+    """The bearer token from the Socket.IO auth payload, else from the session cookie."""
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str):
+        return str(auth["token"])
+    cookies = SimpleCookie(environ.get("HTTP_COOKIE", ""))
+    morsel = cookies.get(TOKEN_COOKIE)
+    return morsel.value if morsel else None
+
+
+def mount_live_socket(app: FastAPI, settings: Settings) -> LiveEventFanout:
+    """Serve Socket.IO at /socket.io/ on the analyser app; every connection must carry a valid token."""
+    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[])
+
+    async def authenticate(environ: dict[str, Any], auth: Any) -> User | None:
+        token = token_from(environ, auth)
+        if not token:
+            return None
+        try:
+            return read_token(token, secret=settings.secret_key)
+        except InvalidToken:
+            return None
+
+    async def authorize(identity: Any, session_id: str) -> bool:
+        # Every role may watch a live; writing is what roles restrict.
+        return isinstance(identity, User)
+
+    assert settings.redis_url is not None
+    fanout = LiveEventFanout(sio, settings.redis_url, authenticate=authenticate, authorize=authorize)
+    app.mount("/socket.io", socketio.ASGIApp(sio, socketio_path=""))
+    return fanout

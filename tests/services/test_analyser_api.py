@@ -1,0 +1,97 @@
+"""The analyser over real HTTP: start a monitor on the simulator, follow it on Socket.IO, verify it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import socketio
+import uvicorn
+
+from scis.core.settings import Settings
+from scis.embedded.ports import free_port
+from scis.serve import load_app
+from scis.simulator import SimulatorServer
+from tests.services.conftest import auth
+
+
+@pytest.fixture
+async def analyser(
+    postgres_url: str, redis_url: str, tmp_path: Path, accounts: dict[str, str]
+) -> AsyncIterator[tuple[str, SimulatorServer]]:
+    async with SimulatorServer() as sim:
+        port = free_port()
+        settings = Settings(
+            database_url=postgres_url, redis_url=redis_url, home=tmp_path, analyser_port=port,
+            tiktok_base_url=sim.base_url, webcast_base_url=sim.base_url, watchdog_seconds=3, streak_timeout_seconds=0.5,
+        )  # fmt: skip
+        server = uvicorn.Server(uvicorn.Config(load_app("analyser", settings), host="127.0.0.1", port=port,
+                                               log_level="warning", lifespan="on"))  # fmt: skip
+        task = asyncio.create_task(server.serve())
+        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+            await asyncio.sleep(0.02)
+        try:
+            yield f"http://127.0.0.1:{port}", sim
+        finally:
+            server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def wait_for_status(client: httpx.AsyncClient, session_id: str, token: str, wanted: set[str]) -> dict[str, Any]:
+    for _ in range(300):
+        monitor = (await client.get(f"/api/analyser/monitors/{session_id}", headers=auth(token))).json()
+        if monitor["status"] in wanted:
+            return monitor  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+    pytest.fail(f"monitor stayed {monitor['status']}")
+
+
+async def test_monitor_a_live_end_to_end(analyser: tuple[str, SimulatorServer], tokens: dict[str, str]) -> None:
+    base, sim = analyser
+    room = sim.add_room("api.host", scenario="every_message", start="manual")
+    token = tokens["investigator"]
+    received: list[dict[str, Any]] = []
+    sio = socketio.AsyncClient()
+    sio.on("event", lambda payload: received.append(payload))
+    async with httpx.AsyncClient(base_url=base, timeout=20) as client:
+        refused = await client.post("/api/analyser/monitors", json={"target": "not a handle!"}, headers=auth(token))
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "target"
+        started = await client.post("/api/analyser/monitors", json={"target": "@api.host"}, headers=auth(token))
+        assert started.status_code == 201, started.text
+        session_id = started.json()["session_id"]
+        again = await client.post("/api/analyser/monitors", json={"target": "@api.host"}, headers=auth(token))
+        assert again.status_code == 409
+
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await socketio.AsyncClient().connect(base, transports=["websocket"])
+        await sio.connect(base, auth={"token": tokens["viewer"]}, transports=["websocket"])
+        joined = await sio.call("join", {"session_id": session_id})
+        assert joined["ok"] is True
+        room.start()  # the live plays only once the browser follows it
+
+        monitor = await wait_for_status(client, session_id, token, {"ended"})
+        page = await client.get(f"/api/analyser/sessions/{session_id}/events?limit=1000", headers=auth(token))
+        stored = page.json()["items"]
+        kinds = {item["kind"] for item in stored}
+        assert {"chat", "gift", "like", "join", "follow", "share", "viewers"} <= kinds
+        sent_chats = [e.msg_id for e in room.sent_events() if e.kind == "chat"]
+        chats = await client.get(f"/api/analyser/sessions/{session_id}/events?kind=chat", headers=auth(token))
+        assert [int(item["msg_id"]) for item in chats.json()["items"]] == sent_chats
+        assert monitor["events_by_kind"]["chat"] == len(sent_chats)
+
+        verified = await client.get(f"/api/analyser/sessions/{session_id}/verify", headers=auth(tokens["viewer"]))
+        assert verified.json()["intact"] is True and verified.json()["sealed"] is True
+
+        for _ in range(100):
+            if len(received) >= len(stored):
+                break
+            await asyncio.sleep(0.05)
+        await sio.disconnect()
+        seqs = [payload["seq"] for payload in received]
+        assert seqs == sorted(seqs) and len(received) >= len(stored) - 1
