@@ -12,9 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import socketio
 
 from scis.core.settings import SERVICE_NAMES
-from scis.embedded.ports import port_is_free
+from scis.embedded.ports import free_port, port_is_free
 from tests.stack.helpers import run_scis, stack_env, stack_ports
 
 
@@ -45,10 +46,44 @@ def sign_in(client: httpx.Client, home: Path) -> dict[str, str]:
     return {"authorization": f"Bearer {response.json()['access_token']}"}
 
 
+def start_simulator(env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+    port = free_port()
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "scis", "simulate", "--port", str(port), "--handle", "gateway.host",
+         "--scenario", "every_message", "--start", "first_viewer"],
+        env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    env["SCIS_TIKTOK_BASE_URL"] = env["SCIS_WEBCAST_BASE_URL"] = f"http://127.0.0.1:{port}"
+    return simulator
+
+
+def follow_a_live_through_the_gateway(gateway: str, headers: dict[str, str]) -> None:
+    """Start a monitor and receive its events over Socket.IO, both through nginx."""
+    received: list[dict[str, object]] = []
+    with httpx.Client(base_url=gateway, timeout=20, headers=headers) as client:
+        started = client.post("/api/analyser/monitors", json={"target": "@gateway.host"})
+        assert started.status_code == 201, started.text
+        session_id = started.json()["session_id"]
+        sio = socketio.Client()
+        sio.on("event", received.append)
+        sio.connect(gateway, auth={"token": headers["authorization"].split()[1]}, transports=["websocket"])
+        assert sio.call("join", {"session_id": session_id})["ok"] is True
+        deadline = time.monotonic() + 30
+        while client.get(f"/api/analyser/monitors/{session_id}").json()["status"] != "ended":
+            assert time.monotonic() < deadline, "the simulated live never ended"
+            time.sleep(0.2)
+        verified = client.get(f"/api/analyser/sessions/{session_id}/verify").json()
+        assert verified["intact"] and verified["sealed"], verified
+        time.sleep(0.5)
+        sio.disconnect()
+    assert any(event.get("kind") == "chat" for event in received), received
+
+
 def test_up_serves_everything_through_the_gateway_and_stops_cleanly(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = stack_env(home)
     gateway = f"http://127.0.0.1:{env['SCIS_GATEWAY_PORT']}"
+    simulator = start_simulator(env, tmp_path / "simulator.log")
     process = start(env, tmp_path / "up.log")
     reference = f"UP-{uuid.uuid4().hex[:8]}"
     try:
@@ -75,9 +110,12 @@ def test_up_serves_everything_through_the_gateway_and_stops_cleanly(tmp_path: Pa
             assert created.headers["x-request-id"] == "req-up-test-0001"
             audit = client.get("/api/dashboard/audit?limit=1", headers=headers).json()["items"][0]
             assert audit["action"] == "profile.create" and audit["request_id"] == "req-up-test-0001"
+            follow_a_live_through_the_gateway(gateway, headers)
         status = run_scis("status", env=env)
         assert status.returncode == 0 and "gateway" in status.stdout and "ready" in status.stdout
     finally:
+        simulator.terminate()
+        simulator.wait(30)
         stop(process, env)
     for pid in child_pids:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
