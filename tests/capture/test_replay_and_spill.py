@@ -130,7 +130,8 @@ async def test_a_slow_database_spills_to_disk_and_nothing_is_lost(
     await asyncio.wait_for(task, 15)
     rows = await stored_events(pool, capture.session_id)
     assert sorted(stored_msg_ids(rows)) == sorted(m.msg_id for m in room.sent_messages)
-    assert capture.queue.spilled_total > 200 and capture.stats.spilled > 200
+    # qsize passed 200 while the memory queue holds 10: well over a hundred went through the file.
+    assert capture.queue.spilled_total > 150 and capture.stats.spilled == capture.queue.spilled_total
     assert rows[-1]["data"]["spilled"] == capture.queue.spilled_total
     assert not spill_file.exists() and not spill_file.with_suffix(".drained").exists()
     async with pool.connection() as conn:
