@@ -54,7 +54,9 @@ async def test_a_refused_write_leaves_no_audit_row(
         "/api/profiles/profiles", json={"unique_id": "someone", "case_id": 999999}, headers=auth(tokens["investigator"])
     )
     assert response.status_code == 422
-    assert "case_id 999999 does not exist" in response.json()["detail"]
+    assert response.json()["errors"] == [
+        {"field": "case_id", "value": 999999, "problem": "no such case; create the case first"}
+    ]
     assert audit_count(postgres_url) == before
 
 

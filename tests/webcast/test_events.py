@@ -9,7 +9,7 @@ from scis.simulator.messages import MessageFactory
 from scis.simulator.scenario import SimUser
 from scis.webcast import webcast_pb2 as pb
 from scis.webcast.events import WebcastEvent, iter_events, to_event
-from scis.webcast.frames import build_response, decode, msg_frame
+from scis.webcast.frames import MalformedFrame, build_response, decode, envelope, msg_frame
 
 ROOM_ID = 7300000000000000123
 ALICE = SimUser(id=6811000000000000001, handle="alice_k", nickname="Alice")
@@ -140,3 +140,30 @@ def test_events_keep_the_order_of_the_response() -> None:
     response = build_response(messages, cursor="c", internal_ext="e", now_ms=1)
     assert [e.body for e in iter_events(response)] == ["0", "1", "2", "3", "4"]
     assert [e.raw for e in iter_events(response.SerializeToString())] == [m.SerializeToString() for m in messages]
+
+
+# -- inputs the fuzz tests (tests/fuzz/test_webcast_decoding.py) found ------------------------------------
+
+
+def test_a_create_time_past_year_9999_is_kept_in_data_not_raised() -> None:
+    message = pb.ChatMessage(content="hi")
+    message.common.create_time = 2**62
+    event = to_event(envelope("WebcastChatMessage", message, msg_id=1))
+    assert event.kind == "chat" and event.server_time is None
+    assert event.data["create_time_ms"] == 2**62
+
+
+@pytest.mark.parametrize("id_str", ["²", "١٢٣", "9" * 5000])
+def test_an_id_str_that_is_no_usable_number_is_kept_as_text(id_str: str) -> None:
+    message = pb.ChatMessage(content="hi")
+    message.user.id_str = id_str
+    event = to_event(envelope("WebcastChatMessage", message, msg_id=1))
+    assert event.kind == "chat" and event.user_id is None
+    assert event.data["user"]["id_str"] == id_str
+
+
+def test_a_fetch_result_with_a_group_field_is_malformed_with_its_bytes() -> None:
+    payload = b"\x0b\x0c"  # field 1 as a (start, end) group: protobuf accepts it, the envelope reader not
+    with pytest.raises(MalformedFrame) as refused:
+        list(iter_events(payload))
+    assert refused.value.raw == payload

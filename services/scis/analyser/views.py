@@ -9,9 +9,10 @@ from fastapi import HTTPException, Query, Request, status
 
 from scis.capture import service as capture
 from scis.capture.models import EventPage, MonitorCreate, MonitorRead, VerifyResult
-from scis.core.app import api_router
+from scis.core.app import InvalidRequest, api_router, error_responses
 from scis.core.audit import service as audit
 from scis.core.deps import Audit, Db, Investigator
+from scis.core.fields import BIGINT_MAX, Text
 from scis.lives import service as sessions
 from scis.lives.models import LiveSessionRead
 
@@ -23,14 +24,19 @@ def manager(request: Request) -> capture.CaptureManager:
 
 
 @router.post(
-    "/monitors", response_model=MonitorRead, status_code=201, tags=["monitors"], summary="Start monitoring a live"
+    "/monitors",
+    response_model=MonitorRead,
+    status_code=201,
+    tags=["monitors"],
+    summary="Start monitoring a live",
+    responses=error_responses(403, 409),
 )
 async def start_monitor(
     body: MonitorCreate, request: Request, db: Db, user: Investigator, context: Audit
 ) -> MonitorRead:
     cur = await db.execute("SELECT 1 FROM cases WHERE id = %s", (body.case_id,)) if body.case_id else None
     if cur is not None and await cur.fetchone() is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"case_id {body.case_id} does not exist")
+        raise InvalidRequest("case_id", body.case_id, "no such case; create the case first")
     try:
         started = await manager(request).start(body, created_by=user.username)
     except capture.MonitorExists as error:
@@ -51,7 +57,13 @@ async def list_monitors(request: Request, active: bool = False) -> list[MonitorR
     return manager(request).list(active_only=active)
 
 
-@router.get("/monitors/{session_id}", response_model=MonitorRead, tags=["monitors"], summary="One capture's counters")
+@router.get(
+    "/monitors/{session_id}",
+    response_model=MonitorRead,
+    tags=["monitors"],
+    summary="One capture's counters",
+    responses=error_responses(404),
+)
 async def get_monitor(session_id: UUID, request: Request) -> MonitorRead:
     try:
         return manager(request).get(session_id)
@@ -64,6 +76,7 @@ async def get_monitor(session_id: UUID, request: Request) -> MonitorRead:
     response_model=MonitorRead,
     tags=["monitors"],
     summary="Stop a capture: stored, sealed, then answered",
+    responses=error_responses(403, 404),
 )
 async def stop_monitor(session_id: UUID, request: Request, db: Db, _: Investigator, context: Audit) -> MonitorRead:
     try:
@@ -83,7 +96,10 @@ async def stop_monitor(session_id: UUID, request: Request, db: Db, _: Investigat
 
 @router.get("/sessions", response_model=list[LiveSessionRead], tags=["sessions"], summary="Capture sessions")
 async def list_sessions(
-    db: Db, case_id: int | None = Query(None, ge=1), active: bool = False, limit: int = Query(100, ge=1, le=1000)
+    db: Db,
+    case_id: int | None = Query(None, ge=1, le=BIGINT_MAX),
+    active: bool = False,
+    limit: int = Query(100, ge=1, le=1000),
 ) -> list[LiveSessionRead]:
     return await sessions.list_sessions(db, active_only=active, case_id=case_id, limit=limit)
 
@@ -97,11 +113,11 @@ async def list_sessions(
 async def list_events(
     session_id: UUID,
     db: Db,
-    kind: list[str] | None = Query(None, description="chat, gift, like, join, follow, share, viewers, …"),
-    user_id: int | None = Query(None, ge=1),
+    kind: list[Text] | None = Query(None, description="chat, gift, like, join, follow, share, viewers, …"),
+    user_id: int | None = Query(None, ge=1, le=BIGINT_MAX),
     since: datetime | None = None,
     until: datetime | None = None,
-    after_seq: int | None = Query(None, ge=-1),
+    after_seq: int | None = Query(None, ge=-1, le=BIGINT_MAX),
     limit: int = Query(100, ge=1, le=1000),
 ) -> EventPage:
     return await capture.list_events(
@@ -114,6 +130,7 @@ async def list_events(
     response_model=VerifyResult,
     tags=["sessions"],
     summary="Recompute the session's hash chain; names the first event that does not match",
+    responses=error_responses(404),
 )
 async def verify_session(session_id: UUID, db: Db) -> VerifyResult:
     try:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from scis.capture.stats import CaptureStats
 from scis.capture.targets import InvalidTarget, parse_target
+from scis.core.fields import BIGINT_MAX, Text
 from scis.evidence.verify import ChainVerdict
 
 
@@ -40,9 +41,9 @@ FINAL_STATUSES = frozenset(
 
 class MonitorCreate(BaseModel):
     target: str = Field(..., description="TikTok @handle or live URL (https://www.tiktok.com/@handle/live)")
-    case_id: int | None = Field(None, ge=1, description="case the capture belongs to")
+    case_id: int | None = Field(None, ge=1, le=BIGINT_MAX, description="case the capture belongs to")
     source: CaptureSourceKind = Field(CaptureSourceKind.websocket, description="websocket, browser or replay")
-    replay_file: str | None = Field(None, description="capture file to replay (source=replay only)")
+    replay_file: Text | None = Field(None, description="capture file to replay (source=replay only)")
 
     @field_validator("target")
     @classmethod

@@ -38,7 +38,7 @@ def health_router(service: str, prefix: str = "") -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
 
-    @router.get("/readyz", summary="PostgreSQL and Redis answer")
+    @router.get("/readyz", summary="PostgreSQL and Redis answer", responses={503: {"description": "Not ready"}})
     async def readyz(request: Request) -> JSONResponse:
         checks = await dependency_status(request)
         ready = all(value == "ok" for value in checks.values())

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Body, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
-from scis.core.app import api_router
+from scis.core.app import ValidationProblem, api_router, error_responses, validation_failure
 from scis.core.deps import Db, Investigator, bearer_token
 from scis.create import service
 from scis.create.models import WizardCheck
@@ -20,11 +20,20 @@ async def check(db: Db, draft: dict[str, Any] = Body(...)) -> WizardCheck:
     return await service.check_draft(db, draft=draft)
 
 
-@router.post("/profiles", status_code=201, tags=["wizard"], summary="Check a draft and create the profile")
+@router.post(
+    "/profiles",
+    status_code=201,
+    tags=["wizard"],
+    summary="Check a draft and create the profile",
+    responses=error_responses(403, 502),
+)
 async def create_profile(request: Request, db: Db, _: Investigator, draft: dict[str, Any] = Body(...)) -> JSONResponse:
     checked = await service.check_draft(db, draft=draft)
     if not checked.valid or checked.normalised is None:
-        return JSONResponse(checked.model_dump(mode="json"), status_code=422)
+        # The same 422 as every other bad request; POST /check gives the whole wizard verdict.
+        return validation_failure(
+            [ValidationProblem(field=p.field, value=p.value, problem=p.problem) for p in checked.problems]
+        )
     response = await request.app.state.peers.request(
         "profiles",
         "POST",

@@ -6,9 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from scis.core.fields import Text
+
 
 class QueryRequest(BaseModel):
-    sql: str = Field(min_length=1, max_length=20_000, description="one SELECT / WITH / VALUES / EXPLAIN statement")
+    sql: Text = Field(min_length=1, max_length=20_000, description="one SELECT / WITH / VALUES / EXPLAIN statement")
     limit: int | None = Field(None, ge=1, le=100_000, description="row cap; the server's cap applies if lower")
 
 

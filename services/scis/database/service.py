@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import time
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
 from typing import Any
-from uuid import UUID
 
 from psycopg import AsyncConnection, errors, sql
+from psycopg.abc import Buffer, Loader
 from psycopg.rows import dict_row, tuple_row
+from psycopg.types.datetime import DateLoader, TimestampLoader, TimestamptzLoader
 
 from scis.core.audit import service as audit
 from scis.core.audit.models import AuditContext
@@ -23,14 +25,45 @@ class QueryFailed(Exception):
     """PostgreSQL refused or aborted the query; the message is PostgreSQL's, made readable."""
 
 
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
 def to_json_value(value: Any) -> Any:
+    """A value as JSON without losing it: what JSON has no type for is given as PostgreSQL's text for it."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else NON_FINITE[str(value)]
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime | date | time_of_day):
         return value.isoformat()
-    if isinstance(value, Decimal | UUID):
-        return str(value)
-    return value
+    if isinstance(value, timedelta):
+        return value  # an ISO 8601 duration in the answer
+    if isinstance(value, list | tuple):
+        return [to_json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): to_json_value(item) for key, item in value.items()}
+    return str(value)  # Decimal, UUID, addresses, ranges, …: their text form
+
+
+def _keep_infinity(loader: type[Loader]) -> type[Loader]:
+    """A date/time loader that gives 'infinity' and '-infinity' as text, which Python's types cannot hold."""
+
+    class KeepInfinity(loader):  # type: ignore[valid-type, misc]
+        def load(self, data: Buffer) -> Any:
+            if bytes(data) in (b"infinity", b"-infinity"):
+                return bytes(data).decode()
+            return super().load(data)
+
+    return KeepInfinity
+
+
+_EXPLORER_LOADERS = {
+    "date": _keep_infinity(DateLoader),
+    "timestamp": _keep_infinity(TimestampLoader),
+    "timestamptz": _keep_infinity(TimestamptzLoader),
+}
 
 
 async def run_query(
@@ -44,6 +77,8 @@ async def run_query(
             await conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(READER_ROLE)))
             await conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(timeout_ms)))
             cur = conn.cursor(row_factory=tuple_row)
+            for type_name, loader in _EXPLORER_LOADERS.items():
+                cur.adapters.register_loader(type_name, loader)
             await cur.execute(safe.encode())  # bytes: psycopg treats it as finished SQL, no placeholders
             columns = [column.name for column in cur.description or []]
             fetched = await cur.fetchmany(limit + 1) if cur.description else []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import HTTPException, status
 
-from scis.core.app import api_router
+from scis.core.app import api_router, error_responses
 from scis.core.deps import AppSettings, Audit, Db
 from scis.database import service
 from scis.database.models import QueryRequest, QueryResult, TableInfo
@@ -18,7 +18,13 @@ async def tables(db: Db) -> list[TableInfo]:
     return await service.describe_tables(db)
 
 
-@router.post("/query", response_model=QueryResult, tags=["explorer"], summary="Run one read-only query")
+@router.post(
+    "/query",
+    response_model=QueryResult,
+    tags=["explorer"],
+    summary="Run one read-only query",
+    responses=error_responses(400),
+)
 async def query(body: QueryRequest, db: Db, settings: AppSettings, context: Audit) -> QueryResult:
     limit = min(body.limit or settings.query_row_limit, settings.query_row_limit)
     try:

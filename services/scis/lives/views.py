@@ -6,8 +6,9 @@ from uuid import UUID
 
 from fastapi import HTTPException, Query, status
 
-from scis.core.app import api_router
+from scis.core.app import api_router, error_responses
 from scis.core.deps import Db
+from scis.core.fields import BIGINT_MAX
 from scis.lives import service
 from scis.lives.models import LiveSessionRead
 
@@ -15,11 +16,17 @@ router = api_router("lives")
 
 
 @router.get("/lives", response_model=list[LiveSessionRead], tags=["lives"], summary="Lives being captured now")
-async def active_lives(db: Db, case_id: int | None = Query(None, ge=1)) -> list[LiveSessionRead]:
+async def active_lives(db: Db, case_id: int | None = Query(None, ge=1, le=BIGINT_MAX)) -> list[LiveSessionRead]:
     return await service.list_sessions(db, active_only=True, case_id=case_id)
 
 
-@router.get("/lives/{session_id}", response_model=LiveSessionRead, tags=["lives"], summary="One live session")
+@router.get(
+    "/lives/{session_id}",
+    response_model=LiveSessionRead,
+    tags=["lives"],
+    summary="One live session",
+    responses=error_responses(404),
+)
 async def get_live(session_id: UUID, db: Db) -> LiveSessionRead:
     found = await service.get_session(db, session_id=session_id)
     if found is None:

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
+from scis.core.fields import BIGINT_MAX, Text
+
 HANDLE_PATTERN = r"^@?[A-Za-z0-9._]{2,24}$"
 
 
@@ -26,10 +28,10 @@ def normalise_tags(tags: list[str]) -> list[str]:
 
 
 class ProfileBase(BaseModel):
-    display_name: str = Field("", max_length=200, description="how analysts refer to this person")
+    display_name: Text = Field("", max_length=200, description="how analysts refer to this person")
     risk_level: RiskLevel = RiskLevel.unknown
-    tags: list[str] = Field(default_factory=list, max_length=50)
-    notes: str = Field("", max_length=50_000)
+    tags: list[Text] = Field(default_factory=list, max_length=50)
+    notes: Text = Field("", max_length=50_000)
 
     @field_validator("tags")
     @classmethod
@@ -39,8 +41,8 @@ class ProfileBase(BaseModel):
 
 class ProfileCreate(ProfileBase):
     unique_id: str = Field(pattern=HANDLE_PATTERN, description="the TikTok @handle, with or without @")
-    case_id: int | None = Field(None, ge=1, description="the case this profile belongs to")
-    tiktok_user_id: int | None = Field(None, ge=1, description="TikTok's numeric user id, when known")
+    case_id: int | None = Field(None, ge=1, le=BIGINT_MAX, description="the case this profile belongs to")
+    tiktok_user_id: int | None = Field(None, ge=1, le=BIGINT_MAX, description="TikTok's numeric user id, when known")
 
     @field_validator("unique_id")
     @classmethod
@@ -49,10 +51,10 @@ class ProfileCreate(ProfileBase):
 
 
 class ProfileUpdate(BaseModel):
-    display_name: str | None = Field(None, max_length=200)
+    display_name: Text | None = Field(None, max_length=200)
     risk_level: RiskLevel | None = None
-    tags: list[str] | None = Field(None, max_length=50)
-    notes: str | None = Field(None, max_length=50_000)
+    tags: list[Text] | None = Field(None, max_length=50)
+    notes: Text | None = Field(None, max_length=50_000)
 
     @field_validator("tags")
     @classmethod

@@ -6,10 +6,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from scis.core.fields import BIGINT_MAX, Text
+
 
 class ReportCreate(BaseModel):
-    case_id: int = Field(ge=1, description="the case to report on")
-    title: str | None = Field(None, max_length=200, description="defaults to the case title")
+    case_id: int = Field(ge=1, le=BIGINT_MAX, description="the case to report on")
+    title: Text | None = Field(None, max_length=200, description="defaults to the case title")
 
 
 class ReportRead(BaseModel):

@@ -12,7 +12,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
 from scis.webcast import webcast_pb2 as pb
-from scis.webcast.frames import parse_response, raw_messages
+from scis.webcast.frames import MalformedFrame, parse_response, raw_messages
 
 CONTROL_ACTIONS = {1: "pause", 2: "resume", 3: "end", 4: "suspended"}
 SOCIAL_FOLLOW = 1
@@ -51,7 +51,12 @@ def iter_events(response: pb.WebcastResponse | bytes) -> Iterator[WebcastEvent]:
     if isinstance(response, bytes | bytearray | memoryview):
         payload = bytes(response)
         parsed = parse_response(payload)
-        raws = raw_messages(payload)
+        try:
+            raws = raw_messages(payload)
+        except ValueError as exc:  # protobuf accepted it, our reader of the exact bytes did not
+            raise MalformedFrame(payload, f"bad fetch result: {exc}") from exc
+        if len(raws) != len(parsed.messages):
+            raise MalformedFrame(payload, f"{len(parsed.messages)} messages parsed but {len(raws)} found as bytes")
     else:
         parsed = response
         raws = [message.SerializeToString() for message in response.messages]
@@ -84,7 +89,12 @@ def to_event(message: pb.Message, raw: bytes | None = None) -> WebcastEvent:
         body=None,
         raw=raw,
     )
-    convert(inner, event)
+    if common.create_time > 0 and event.server_time is None:
+        event.data["create_time_ms"] = common.create_time  # not a date Python can hold: kept as sent
+    try:
+        convert(inner, event)
+    except (ValueError, OverflowError) as exc:  # values SCIS cannot interpret: kept raw, with the reason
+        return _unknown(message, raw, error=f"{type(exc).__name__}: {exc}")
     return event
 
 
@@ -108,7 +118,13 @@ def _unknown(message: pb.Message, raw: bytes, error: str | None = None) -> Webca
 
 
 def _ms_to_datetime(ms: int) -> datetime | None:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms > 0 else None
+    """Milliseconds since the epoch as a UTC datetime; None for 0 and for times past year 9999."""
+    if ms <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def user_dict(user: pb.User) -> dict[str, Any]:
@@ -118,6 +134,8 @@ def user_dict(user: pb.User) -> dict[str, Any]:
         "unique_id": user.unique_id.lstrip("@") or None,
         "nickname": user.nickname or None,
     }
+    if summary["id"] is None and user.id_str:
+        summary["id_str"] = user.id_str  # not a number SCIS can use as the identity: kept as sent
     if user.sec_uid:
         summary["sec_uid"] = user.sec_uid
     if user.avatar_thumb.url_list:
@@ -131,7 +149,9 @@ def user_dict(user: pb.User) -> dict[str, Any]:
 def _user_id(user: pb.User) -> int | None:
     if user.id:
         return user.id
-    return int(user.id_str) if user.id_str.isdigit() else None
+    # ASCII digits only ("²" is a digit to str.isdigit) and few enough for int() and a bigint column.
+    text = user.id_str
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 20 else None
 
 
 def _set_user(event: WebcastEvent, message: ProtoMessage) -> None:

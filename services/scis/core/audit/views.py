@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 
+from scis.core.app import error_responses
 from scis.core.audit import service
 from scis.core.audit.models import AuditPage
 from scis.core.deps import Admin, Db, current_user
+from scis.core.fields import BIGINT_MAX, Text
 
-router = APIRouter(prefix="/api/dashboard/audit", tags=["audit"], dependencies=[Depends(current_user)])
+router = APIRouter(
+    prefix="/api/dashboard/audit",
+    tags=["audit"],
+    dependencies=[Depends(current_user)],
+    responses=error_responses(401, 403),
+)
 
 
 @router.get("", response_model=AuditPage, summary="Audit entries, newest first (admin)")
 async def list_audit(
     db: Db,
     _: Admin,
-    actor: str | None = None,
-    before_id: int | None = Query(None, ge=1),
+    actor: Text | None = None,
+    before_id: int | None = Query(None, ge=1, le=BIGINT_MAX),
     limit: int = Query(100, ge=1, le=1000),
 ) -> AuditPage:
     return await service.list_entries(db, actor=actor, before_id=before_id, limit=limit)

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from scis.core.fields import Text
+
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,62}$"
 
 
@@ -49,7 +51,7 @@ class UserRead(BaseModel):
 
 
 class LoginRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
+    username: Text = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
+from scis.core.app import error_responses
 from scis.core.audit import service as audit
 from scis.core.audit.models import AuditContext
 from scis.core.auth import service
@@ -20,8 +21,10 @@ from scis.core.deps import (
 )
 from scis.core.settings import Environment
 
-public = APIRouter(prefix="/api/auth", tags=["auth"])
-signed_in = APIRouter(prefix="/api/auth", tags=["auth"], dependencies=[Depends(current_user)])
+public = APIRouter(prefix="/api/auth", tags=["auth"], responses=error_responses(401))
+signed_in = APIRouter(
+    prefix="/api/auth", tags=["auth"], dependencies=[Depends(current_user)], responses=error_responses(401)
+)
 
 
 @public.post("/login", response_model=TokenRead, summary="Sign in; returns a bearer token and sets a cookie")
@@ -61,12 +64,18 @@ async def me(user: CurrentUser) -> dict[str, str]:
     return {"username": user.username, "role": user.role.value}
 
 
-@signed_in.get("/users", response_model=list[UserRead], summary="All accounts (admin)")
+@signed_in.get("/users", response_model=list[UserRead], summary="All accounts (admin)", responses=error_responses(403))
 async def list_users(db: Db, _: Admin) -> list[UserRead]:
     return await service.list_users(db)
 
 
-@signed_in.post("/users", response_model=UserRead, status_code=201, summary="Create an account (admin)")
+@signed_in.post(
+    "/users",
+    response_model=UserRead,
+    status_code=201,
+    summary="Create an account (admin)",
+    responses=error_responses(403, 409),
+)
 async def create_user(body: UserCreate, db: Db, _: Admin, context: Audit) -> UserRead:
     async with db.transaction():
         try:

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from scis.core.fields import Text
+
 
 class CaseStatus(StrEnum):
     open = "open"
@@ -14,8 +16,8 @@ class CaseStatus(StrEnum):
 
 
 class CaseBase(BaseModel):
-    title: str = Field(min_length=3, max_length=200, description="what the case is about")
-    description: str = Field("", max_length=10_000)
+    title: Text = Field(min_length=3, max_length=200, description="what the case is about")
+    description: Text = Field("", max_length=10_000)
 
 
 class CaseCreate(CaseBase):
@@ -26,8 +28,8 @@ class CaseCreate(CaseBase):
 
 
 class CaseUpdate(BaseModel):
-    title: str | None = Field(None, min_length=3, max_length=200)
-    description: str | None = Field(None, max_length=10_000)
+    title: Text | None = Field(None, min_length=3, max_length=200)
+    description: Text | None = Field(None, max_length=10_000)
     status: CaseStatus | None = None
 
 
