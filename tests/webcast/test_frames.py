@@ -106,3 +106,25 @@ def _varint(value: int) -> bytes:
         out.append(byte | (0x80 if value else 0))
         if not value:
             return bytes(out)
+
+
+
+def test_a_gzip_bomb_is_refused_as_malformed_keeping_the_bytes() -> None:
+    from scis.webcast import frames
+
+    bomb = gzip.compress(b"\x00" * (frames.MAX_PAYLOAD_BYTES + 1024), mtime=0)
+    frame = pb.PushFrame(payload_type="msg", payload=bomb, headers={"compress_type": "gzip"})
+    raw = frame.SerializeToString()
+    assert len(raw) < 100_000
+    with pytest.raises(frames.MalformedFrame, match="more than") as caught:
+        frames.frame_payload(frame, raw)
+    assert caught.value.raw == raw
+
+
+def test_a_truncated_gzip_payload_is_malformed() -> None:
+    from scis.webcast import frames
+
+    whole = gzip.compress(b"hello webcast" * 100, mtime=0)
+    frame = pb.PushFrame(payload_type="msg", payload=whole[: len(whole) // 2], headers={"compress_type": "gzip"})
+    with pytest.raises(frames.MalformedFrame, match="bad gzip payload"):
+        frames.frame_payload(frame)

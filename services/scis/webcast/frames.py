@@ -38,6 +38,10 @@ def decode_frame(data: bytes) -> pb.PushFrame:
     return frame
 
 
+MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+"""Far above any fetch result TikTok sends (tens of kilobytes), far below what would exhaust memory."""
+
+
 def is_gzipped(frame: pb.PushFrame) -> bool:
     """True when the header, the encoding or the payload's magic says gzip."""
     return (
@@ -51,10 +55,19 @@ def frame_payload(frame: pb.PushFrame, raw: bytes = b"") -> bytes:
     """The frame's payload, gunzipped when compressed."""
     if not is_gzipped(frame):
         return frame.payload
+    # A few kilobytes of gzip can unpack to gigabytes: unpack at most MAX_PAYLOAD_BYTES.
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
-        return gzip.decompress(frame.payload)
-    except (OSError, EOFError, zlib.error) as exc:
+        payload = inflater.decompress(frame.payload, MAX_PAYLOAD_BYTES + 1)
+    except zlib.error as exc:
         raise MalformedFrame(raw or frame.SerializeToString(), f"bad gzip payload: {exc}") from exc
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise MalformedFrame(
+            raw or frame.SerializeToString(), f"gzip payload unpacks to more than {MAX_PAYLOAD_BYTES} bytes"
+        )
+    if not inflater.eof:
+        raise MalformedFrame(raw or frame.SerializeToString(), "bad gzip payload: truncated stream")
+    return payload
 
 
 def parse_response(payload: bytes, raw: bytes = b"") -> pb.WebcastResponse:
