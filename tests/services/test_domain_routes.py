@@ -158,3 +158,16 @@ async def test_readyz_reports_dependencies(clients: dict[str, httpx.AsyncClient]
     for name, client in clients.items():
         response = await client.get("/readyz")
         assert response.status_code == 200, f"{name}: {response.text}"
+
+
+async def test_explorer_caps_the_size_of_an_answer(
+    clients: dict[str, httpx.AsyncClient], tokens: dict[str, str]
+) -> None:
+    response = await clients["database"].post(
+        "/api/database/query",
+        json={"sql": "SELECT repeat('x', 3000000) FROM generate_series(1, 5)"},
+        headers=auth(tokens["viewer"]),
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["truncated"] is True and 1 <= body["row_count"] < 5

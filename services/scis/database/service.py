@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from datetime import date, datetime, timedelta
@@ -19,6 +20,8 @@ from scis.database.models import ColumnInfo, QueryResult, TableInfo
 from scis.database.sanitiser import check_read_only
 
 READER_ROLE = "scis_reader"
+# An answer the browser can still render; the row cap alone lets one huge value through.
+MAX_RESULT_BYTES = 8 * 1024 * 1024
 
 
 class QueryFailed(Exception):
@@ -66,6 +69,16 @@ _EXPLORER_LOADERS = {
 }
 
 
+def fit_in_budget(rows: list[list[Any]], budget: int = MAX_RESULT_BYTES) -> tuple[list[list[Any]], bool]:
+    """The leading rows whose JSON fits the budget, and whether any were left out."""
+    used = 0
+    for index, row in enumerate(rows):
+        used += len(json.dumps(row, default=str))
+        if used > budget:
+            return rows[:index], True
+    return rows, False
+
+
 async def run_query(
     conn: AsyncConnection, *, statement: str, limit: int, timeout_ms: int, context: AuditContext
 ) -> QueryResult:
@@ -89,13 +102,17 @@ async def run_query(
     except errors.Error as error:
         raise QueryFailed(error.diag.message_primary or str(error)) from None
     elapsed = (time.perf_counter() - started) * 1000
-    rows = [[to_json_value(v) for v in row] for row in fetched[:limit]]
+    rows, cut_for_size = fit_in_budget([[to_json_value(v) for v in row] for row in fetched[:limit]])
     async with conn.transaction():
         await audit.record(
             conn, context, action="database.query", target="sql", details={"sql": safe[:4000], "rows": len(rows)}
         )
     return QueryResult(
-        columns=columns, rows=rows, row_count=len(rows), truncated=len(fetched) > limit, elapsed_ms=round(elapsed, 2)
+        columns=columns,
+        rows=rows,
+        row_count=len(rows),
+        truncated=len(fetched) > limit or cut_for_size,
+        elapsed_ms=round(elapsed, 2),
     )
 
 
