@@ -39,3 +39,9 @@ async def test_consul_register_resolve_deregister() -> None:
             assert agent.problems == []
         finally:
             await discovery.close()
+
+
+async def test_static_discovery_prefers_service_urls() -> None:
+    settings = Settings(profiles_service_url="http://scis-profiles.scis.svc:3003/")
+    assert await StaticDiscovery(settings).resolve("profiles") == "http://scis-profiles.scis.svc:3003"
+    assert await StaticDiscovery(settings).resolve("reports") == "http://127.0.0.1:3007"

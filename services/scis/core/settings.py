@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     database_port: int = Field(3006, ge=1, le=65535, description="database explorer service port")
     reports_port: int = Field(3007, ge=1, le=65535, description="reports service port")
 
+    frontend_service_url: str | None = Field(None, description="frontend address for peers (Kubernetes)")
+    dashboard_service_url: str | None = Field(None, description="dashboard address for peers (Kubernetes)")
+    analyser_service_url: str | None = Field(None, description="analyser address for peers (Kubernetes)")
+    profiles_service_url: str | None = Field(None, description="profiles address for peers (Kubernetes)")
+    lives_service_url: str | None = Field(None, description="lives address for peers (Kubernetes)")
+    create_service_url: str | None = Field(None, description="create address for peers (Kubernetes)")
+    database_service_url: str | None = Field(None, description="database explorer address for peers (Kubernetes)")
+    reports_service_url: str | None = Field(None, description="reports address for peers (Kubernetes)")
+
     tiktok_base_url: str = Field("https://www.tiktok.com", description="live pages and room API")
     webcast_base_url: str = Field("https://webcast.tiktok.com", description="webcast API and push server")
     chromium_path: Path = Field(Path("/usr/bin/chromium"), description="Chromium used by browser capture")
@@ -89,7 +98,11 @@ class Settings(BaseSettings):
         return int(getattr(self, f"{service}_port"))
 
     def url_of(self, service: str) -> str:
-        """The static address of a service."""
+        """The static address of a service: SCIS_<SERVICE>_SERVICE_URL when set, else host and port."""
+        self.port_of(service)
+        explicit = getattr(self, f"{service}_service_url")
+        if explicit:
+            return str(explicit).rstrip("/")
         host = self.advertise_host or ("127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host)
         return f"http://{host}:{self.port_of(service)}"
 

@@ -1,0 +1,179 @@
+"""kopf handlers: observe, call ``reconcile.decide()``, carry the decision out.
+
+Run with ``kopf run -m scis_operator.handlers`` or ``python -m scis_operator``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+import kopf
+
+from scis_operator import LIVEMONITORS
+from scis_operator.builders import LABEL_MONITOR, build_capture_pod, status_changes
+from scis_operator.config import OperatorConfig
+from scis_operator.kube import CapturePods, load_config
+from scis_operator.metrics import PODS_CREATED, PhaseBook, instrumented, serve
+from scis_operator.reconcile import Decision, EventType, Observation, PodState, decide
+from scis_operator.slots import CaptureSlots
+
+# Read at import: the timer interval is fixed when the decorator runs.
+CONFIG = OperatorConfig.from_env()
+
+# kopf passes the ``capture_pods`` index by name; the default only satisfies kopf's callback types.
+PodIndex = Mapping[tuple[str, str], Iterable[PodState]]
+NO_PODS: PodIndex = MappingProxyType({})
+
+
+@kopf.on.startup()
+def configure(
+    *, settings: kopf.OperatorSettings, memo: Any, logger: logging.Logger | logging.LoggerAdapter[Any], **_: Any
+) -> None:
+    config: OperatorConfig = memo.setdefault("config", CONFIG)
+    # Replicas must never tie: equal priorities make every peer pause.
+    priority = config.peering_priority
+    settings.peering.priority = priority if priority is not None else random.randint(1, 32_767)
+    settings.peering.name = config.peering_name
+    settings.peering.standalone = config.peering_standalone
+    settings.peering.mandatory = not config.peering_standalone  # never act alone if peering is broken
+    settings.persistence.finalizer = "scis.io/capture-sealed"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="scis.io")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="scis.io", key="last-handled-configuration"
+    )
+    settings.posting.level = logging.INFO
+    if "pods" not in memo:
+        load_config()
+        memo.pods = CapturePods()
+    memo.setdefault("slots", CaptureSlots())
+    memo.setdefault("phases", PhaseBook())
+    serve(config.metrics_port)
+    logger.info("scis-operator peering %r with priority %d", config.peering_name, settings.peering.priority)
+
+
+@kopf.index("v1", "pods", labels={LABEL_MONITOR: kopf.PRESENT})
+def capture_pods(*, body: kopf.Body, namespace: str | None, labels: kopf.Labels, **_: Any) -> dict[Any, PodState]:
+    return {(namespace or "", labels[LABEL_MONITOR]): PodState.from_manifest(body)}
+
+
+@kopf.on.create(*LIVEMONITORS)
+@instrumented
+def start_capture(*, body: kopf.Body, patch: kopf.Patch, memo: Any, capture_pods: PodIndex = NO_PODS, **_: Any) -> None:
+    _reconcile(body, patch, memo, capture_pods)
+
+
+@kopf.on.resume(*LIVEMONITORS)
+@instrumented
+def resume_capture(
+    *, body: kopf.Body, patch: kopf.Patch, memo: Any, capture_pods: PodIndex = NO_PODS, **_: Any
+) -> None:
+    _reconcile(body, patch, memo, capture_pods)
+
+
+@kopf.on.update(*LIVEMONITORS, field="spec")
+@instrumented
+def apply_spec_change(
+    *, body: kopf.Body, patch: kopf.Patch, memo: Any, capture_pods: PodIndex = NO_PODS, **_: Any
+) -> None:
+    _reconcile(body, patch, memo, capture_pods)
+
+
+@kopf.timer(*LIVEMONITORS, interval=CONFIG.reconcile_interval_seconds, initial_delay=CONFIG.reconcile_interval_seconds)
+@instrumented
+def follow_capture(
+    *, body: kopf.Body, patch: kopf.Patch, memo: Any, capture_pods: PodIndex = NO_PODS, **_: Any
+) -> None:
+    _reconcile(body, patch, memo, capture_pods)
+
+
+@kopf.on.delete(*LIVEMONITORS)
+@instrumented
+def stop_capture(*, body: kopf.Body, name: str, namespace: str | None, memo: Any, runtime: timedelta, **_: Any) -> None:
+    """The finalizer: SIGTERM every capture Pod and hold the LiveMonitor until they sealed and exited."""
+    config: OperatorConfig = memo.config
+    pods: CapturePods = memo.pods
+    namespace = namespace or ""
+    overdue = runtime.total_seconds() > config.stop_grace_seconds + 30
+    remaining = []
+    for manifest in pods.of_monitor(namespace, name):
+        pod = PodState.from_manifest(manifest)
+        if pod.running and pod.deleting and not overdue:
+            remaining.append(pod.name)  # sealing: SIGTERM already sent
+            continue
+        grace = config.stop_grace_seconds if pod.running and not overdue else 0
+        if pods.stop(namespace, pod.name, grace_seconds=grace):
+            remaining.append(pod.name)
+    if overdue and remaining:
+        kopf.warn(body, reason="SealTimeout", message=f"forced deletion of {', '.join(remaining)}")
+    if remaining:
+        raise kopf.TemporaryError(f"waiting for {', '.join(remaining)} to seal", delay=config.stop_poll_seconds)
+    memo.slots.release(namespace, name)
+    memo.phases.record(namespace, name, None)
+    kopf.info(body, reason="Stopped", message="capture sealed and stopped")
+
+
+def _reconcile(body: kopf.Body, patch: kopf.Patch, memo: Any, index: PodIndex) -> None:
+    config: OperatorConfig = memo.config
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    now = datetime.now(UTC)
+    pod = _current_pod(body, memo, index)
+    observation = Observation(monitor=body, pod=pod, now=now, has_slot=True)
+    decision = decide(observation, config)
+    if decision.create_attempt is not None:
+        running = _monitors_holding_slots(index, namespace)
+        if not memo.slots.try_take(namespace, name, running=running, limit=config.max_lives_per_namespace):
+            decision = decide(Observation(monitor=body, pod=pod, now=now, has_slot=False), config)
+    _carry_out(body, decision, memo)
+    phase = decision.status.get("phase") or (body.get("status") or {}).get("phase")
+    if phase in ("Offline", "Ended", "Failed"):
+        memo.slots.release(namespace, name)
+    memo.phases.record(namespace, name, phase)
+    changes = status_changes(body.get("status") or {}, decision.status)
+    for key, value in changes.items():
+        patch.status[key] = value
+
+
+def _current_pod(body: kopf.Body, memo: Any, index: PodIndex) -> PodState | None:
+    """The Pod named in status.pod, from the watch index; confirmed by a read when the index lacks it."""
+    wanted = (body.get("status") or {}).get("pod")
+    if not wanted:
+        return None
+    key = (body["metadata"]["namespace"], body["metadata"]["name"])
+    for pod in index.get(key, ()):
+        if pod.name == wanted:
+            return pod
+    # Just created and not yet streamed back, or really gone: only the API knows which.
+    manifest = memo.pods.read(key[0], wanted)
+    return PodState.from_manifest(manifest) if manifest is not None else None
+
+
+def _monitors_holding_slots(index: PodIndex, namespace: str) -> set[str]:
+    return {monitor for (ns, monitor), pods in index.items() if ns == namespace and any(pod.running for pod in pods)}
+
+
+def _carry_out(body: kopf.Body, decision: Decision, memo: Any) -> None:
+    config: OperatorConfig = memo.config
+    namespace = body["metadata"]["namespace"]
+    for pod_name in decision.stop_pods:
+        memo.pods.stop(namespace, pod_name, grace_seconds=config.stop_grace_seconds)
+    if decision.create_attempt is not None:
+        manifest = build_capture_pod(_plain(body), attempt=decision.create_attempt, config=config)
+        kopf.adopt(manifest, owner=body)
+        if memo.pods.create(manifest):
+            PODS_CREATED.inc()
+    for event in decision.events:
+        post = kopf.warn if event.type is EventType.WARNING else kopf.info
+        post(body, reason=event.reason, message=event.message)
+
+
+def _plain(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "metadata": dict(body["metadata"]),
+        "spec": dict(body.get("spec") or {}),
+        "status": dict(body.get("status") or {}),
+    }

@@ -1,0 +1,248 @@
+"""The Helm chart: lint, schema, render of every scenario, and every object valid for Kubernetes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+
+from tests.k8s.chart import CHART, KUBE_VERSION, SCENARIOS, by_kind, crds, objects, render, scenario_values
+from tests.k8s.emulator import ROOT
+
+SCENARIO_IDS = [p.name for p in SCENARIOS]
+SERVICES = ("frontend", "dashboard", "analyser", "profiles", "lives", "create", "database", "reports")
+KINDS_WITHOUT_CORE_SCHEMA = {"KopfPeering", "ServiceMonitor"}  # CRD kinds, checked below on their own
+
+
+@pytest.fixture(scope="module", params=[None, *SCENARIOS], ids=["no-values", *SCENARIO_IDS])
+def rendered(request: pytest.FixtureRequest) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    values = scenario_values(request.param)
+    return values, objects(render(values))
+
+
+def test_there_are_scenarios_for_each_situation() -> None:
+    names = " ".join(SCENARIO_IDS)
+    for word in ("defaults", "all-features", "external-databases", "mesh-on", "mesh-off"):
+        assert word in names
+
+
+@pytest.mark.parametrize("scenario", [None, *SCENARIOS], ids=["no-values", *SCENARIO_IDS])
+def test_helm_lint_strict(scenario: Path | None) -> None:
+    report = helm.lint(CHART, scenario_values(scenario), strict=True, kube_version=f"v{KUBE_VERSION}")
+    problems = [m for m in report["messages"] if m["severity"] >= 2] + report["errors"]
+    assert problems == []
+
+
+def test_every_object_is_valid_kubernetes(rendered: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
+    _, found = rendered
+    assert found
+    for obj in found:
+        if obj["kind"] in KINDS_WITHOUT_CORE_SCHEMA:
+            continue
+        kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+
+
+def test_crd_objects_are_valid(rendered: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
+    _, found = rendered
+    for crd in crds():
+        kubernetes_validate.validate(crd, KUBE_VERSION, strict=True)
+    for monitor in (o for o in found if o["kind"] == "ServiceMonitor"):
+        assert monitor["apiVersion"] == "monitoring.coreos.com/v1" and monitor["spec"]["endpoints"]
+    for peering in (o for o in found if o["kind"] == "KopfPeering"):
+        assert peering["apiVersion"] == "kopf.dev/v1"
+
+
+def test_every_pod_is_non_root_and_read_only(rendered: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
+    _, found = rendered
+    for obj in found:
+        template = obj["spec"] if obj["kind"] == "Pod" else obj.get("spec", {}).get("template", {}).get("spec")
+        if obj["kind"] not in ("Deployment", "StatefulSet", "Job", "Pod") or template is None:
+            continue
+        name = f"{obj['kind']}/{obj['metadata']['name']}"
+        assert template["securityContext"]["runAsNonRoot"] is True, name
+        assert template["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for container in template["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True, name
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["capabilities"]["drop"] == ["ALL"], name
+            assert container.get("resources", {}).get("limits"), name
+
+
+def test_services_have_probes_and_peers(rendered: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
+    _, found = rendered
+    deployments = by_kind(found, "Deployment")
+    services = by_kind(found, "Service")
+    for service in SERVICES:
+        deployment = deployments[f"scis-{service}"]
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["args"] == ["serve", service]
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+        env = {e["name"] for e in container["env"]}
+        assert {"SCIS_DATABASE_URL", "SCIS_REDIS_URL", "SCIS_SECRET_KEY", "SCIS_HOST", "SCIS_ADVERTISE_HOST"} <= env
+        assert {f"SCIS_{peer.upper()}_SERVICE_URL" for peer in SERVICES} <= env
+        assert f"scis-{service}" in services
+
+
+def test_default_install_is_complete() -> None:
+    found = objects(render({}))
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in found}
+    assert ("Ingress", "scis-gateway") in kinds and ("ConfigMap", "scis-gateway") in kinds
+    assert ("StatefulSet", "scis-postgresql") in kinds and ("StatefulSet", "scis-redis") in kinds
+    assert ("Job", "scis-migrations") in kinds and ("Pod", "scis-test-platform") in kinds
+    ingress = by_kind(found, "Ingress")["scis-gateway"]
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert by_kind(found, "Service")["scis-gateway"]["spec"]["ports"][0]["port"] == 8080
+    job = by_kind(found, "Job")["scis-migrations"]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["scis", "db", "migrate"]
+
+
+def test_gateway_routes() -> None:
+    config = by_kind(objects(render({})), "ConfigMap")["scis-gateway"]["data"]["nginx.conf"]
+    assert "location /socket.io/" in config and "proxy_set_header Upgrade $http_upgrade" in config
+    for service in SERVICES[1:]:
+        assert f"location /api/{service}/ {{" in config
+    assert "location / {\n      proxy_pass http://scis-frontend:3000;" in config
+
+
+def test_network_policies_isolate_the_data_stores() -> None:
+    policies = by_kind(objects(render({})), "NetworkPolicy")
+    postgres = policies["scis-postgresql"]["spec"]["ingress"][0]
+    expressions = postgres["from"][0]["podSelector"]["matchExpressions"]
+    assert {"key": "app.kubernetes.io/part-of", "operator": "In", "values": ["scis"]} in expressions
+    assert postgres["ports"] == [{"port": 5432, "protocol": "TCP"}]
+    gateway = policies["scis-gateway"]["spec"]["ingress"][0]
+    assert "from" not in gateway  # the only Pod open to the outside
+    services = policies["scis-services"]["spec"]["ingress"]
+    assert all("from" in rule for rule in services)
+
+
+def test_external_databases_come_from_existing_secrets() -> None:
+    values = scenario_values(CHART / "ci" / "03-external-databases-values.yaml")
+    found = objects(render(values))
+    assert "StatefulSet" not in {o["kind"] for o in found}
+    assert by_kind(found, "Secret") == {}  # nothing generated: every secret is the user's
+    env = {
+        e["name"]: e
+        for e in by_kind(found, "Deployment")["scis-lives"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["SCIS_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "scis-external-db", "key": "url"}
+    assert env["SCIS_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "scis-external-redis", "key": "url"}
+    assert env["SCIS_SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "scis-signing-key", "key": "key"}
+    assert (
+        by_kind(found, "Job")["scis-migrations"]["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    )
+
+
+def test_external_database_without_a_secret_is_refused() -> None:
+    with pytest.raises(helm.HelmError, match="postgresql.external.existingSecret is required"):
+        render({"postgresql": {"enabled": False}})
+
+
+@pytest.mark.parametrize("mesh", [True, False])
+def test_consul_mesh_switch(mesh: bool) -> None:
+    found = objects(render({"mesh": {"enabled": mesh}}))
+    annotations = by_kind(found, "Deployment")["scis-lives"]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["consul.hashicorp.com/connect-inject"] == ("true" if mesh else "false")
+    if mesh:
+        assert annotations["consul.hashicorp.com/transparent-proxy"] == "true"
+    job = by_kind(found, "Job")["scis-migrations"]["spec"]["template"]["metadata"]["annotations"]
+    assert job["consul.hashicorp.com/connect-inject"] == "false"
+
+
+def test_mesh_without_transparent_proxy_uses_local_upstreams() -> None:
+    found = objects(render({"mesh": {"enabled": True, "transparentProxy": False}}))
+    pod = by_kind(found, "Deployment")["scis-lives"]["spec"]["template"]
+    upstreams = pod["metadata"]["annotations"]["consul.hashicorp.com/connect-service-upstreams"].split(",")
+    assert "scis-analyser:13002" in upstreams and not any(u.startswith("scis-lives:") for u in upstreams)
+    env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+    assert env["SCIS_ANALYSER_SERVICE_URL"] == "http://127.0.0.1:13002"
+
+
+def test_operator_rbac_is_least_privilege() -> None:
+    found = objects(render({}))
+    roles = by_kind(found, "Role")
+    assert "ClusterRole" not in {o["kind"] for o in found}  # namespaced unless clusterWide
+    for role in roles.values():
+        for rule in role["rules"]:
+            assert "*" not in rule["verbs"] and "*" not in rule["resources"]
+            assert "secrets" not in rule["resources"]
+    capture = roles["scis-capture"]["rules"]
+    assert capture == [{"apiGroups": ["scis.io"], "resources": ["livemonitors/status"], "verbs": ["get", "patch"]}]
+    operator = {tuple(r["resources"]): set(r["verbs"]) for r in roles["scis-operator"]["rules"]}
+    assert operator[("pods",)] == {"get", "list", "watch", "create", "delete"}
+    assert operator[("livemonitors/status",)] == {"get", "patch"}
+    accounts = by_kind(found, "ServiceAccount")
+    assert accounts["scis-services"]["automountServiceAccountToken"] is False
+
+
+def test_operator_is_configured_for_its_capture_pods() -> None:
+    found = objects(render({}))
+    container = by_kind(found, "Deployment")["scis-operator"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SCIS_OPERATOR_CAPTURE_SERVICE_ACCOUNT"] == "scis-capture"
+    assert env["SCIS_OPERATOR_CAPTURE_IMAGE"].endswith("scis-analyser:0.1.0")
+    capture_env = {e["name"] for e in json.loads(env["SCIS_OPERATOR_CAPTURE_ENV"])}
+    assert {"SCIS_DATABASE_URL", "SCIS_REDIS_URL", "SCIS_SECRET_KEY", "SCIS_ENV"} <= capture_env
+    assert "--namespace=scis" in container["args"]
+
+
+def test_simulator_only_when_enabled() -> None:
+    assert "scis-simulator" not in by_kind(objects(render({})), "Deployment")
+    found = objects(render({"simulator": {"enabled": True}}))
+    assert "scis-simulator" in by_kind(found, "Deployment")
+    env = {
+        e["name"]: e.get("value")
+        for e in by_kind(found, "Deployment")["scis-analyser"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["SCIS_WEBCAST_BASE_URL"] == "http://scis-simulator:8900"
+
+
+def test_names_are_truncated_to_63() -> None:
+    long_release = "r" * 53
+    for obj in objects(render({}, release=long_release)):
+        assert len(obj["metadata"]["name"]) <= 63, obj["metadata"]["name"]
+        for value in (obj["metadata"].get("labels") or {}).values():
+            assert len(value) <= 63
+
+
+def test_values_schema_is_fresh_and_complete() -> None:
+    script = ROOT / "charts" / "hack" / "generate-values-schema.py"
+    assert subprocess.run([sys.executable, str(script), "--check"], check=False).returncode == 0
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        assert node.get("type") and node.get("description"), path
+        if path:
+            assert "default" in node, path
+        for key, child in (node.get("properties") or {}).items():
+            walk(child, f"{path}.{key}")
+
+    walk(json.loads((CHART / "values.schema.json").read_text()), "")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"config": {"env": "staging"}}, {"operator": {"maxRestarts": "five"}}, {"gateway": {"prot": 80}}],
+    ids=["enum", "type", "typo"],
+)
+def test_values_schema_refuses_bad_values(bad: dict[str, Any]) -> None:
+    with helm.Chart.load(CHART) as chart, pytest.raises(helm.HelmValuesError):
+        chart.validate_schema(bad)
+
+
+def test_notes_warn_about_insecure_combinations() -> None:
+    notes = render({"secretKey": {"value": "scis-development-secret-change-me"}, "networkPolicy": {"enabled": False}})
+    text = next(v for k, v in notes.items() if k.endswith("NOTES.txt"))
+    assert "public development secret" in text and "networkPolicy.enabled is false" in text
+    assert "port-forward svc/scis-gateway 8080:8080" in text
+    quiet = next(v for k, v in render({"ingress": {"tls": {"enabled": True}}}).items() if k.endswith("NOTES.txt"))
+    assert "WARNING" not in quiet
