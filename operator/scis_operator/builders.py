@@ -8,11 +8,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from scis.kube.livemonitors import capture_session_id
 from scis_operator.config import OperatorConfig
 from scis_operator.phases import Phase, Reason
 
@@ -61,11 +61,6 @@ def spec_hash(spec: Mapping[str, Any], config: OperatorConfig) -> str:
     shaping["image"] = config.capture_image
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()
     return digest[:16]
-
-
-def capture_session_id(monitor_uid: str, attempt: int) -> str:
-    """A stable UUID per capture attempt, so a retried create never opens two sessions."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"scis.io/livemonitors/{monitor_uid}/{attempt}"))
 
 
 def capture_args(spec: Mapping[str, Any], session_id: str) -> list[str]:

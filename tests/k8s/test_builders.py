@@ -8,12 +8,11 @@ from typing import Any
 import kopf
 import pytest
 
-from scis.kube.livemonitors import build_livemonitor, monitor_name_for
+from scis.kube.livemonitors import build_livemonitor, capture_session_id, monitor_name_for
 from scis.kube.progress import ProgressReporter, build_progress
 from scis_operator.builders import (
     build_capture_pod,
     build_condition,
-    capture_session_id,
     parse_duration,
     spec_hash,
 )

@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from scis.analyser.live_socket import mount_live_socket
+from scis.analyser.runners import InProcessRunner, KubernetesRunner
 from scis.analyser.views import router
 from scis.capture.runner import tune_gc
 from scis.capture.service import CaptureManager
 from scis.core.app import create_service_app
-from scis.core.settings import Settings, get_settings
+from scis.core.settings import CaptureRunner, Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -17,7 +18,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def start_capture(app: FastAPI) -> None:
         tune_gc()
-        app.state.captures = CaptureManager(pool=app.state.pool, settings=settings, redis=app.state.redis)
+        if settings.capture_runner is CaptureRunner.kubernetes:
+            app.state.captures = KubernetesRunner()
+        else:
+            manager = CaptureManager(pool=app.state.pool, settings=settings, redis=app.state.redis)
+            app.state.captures = InProcessRunner(manager)
         await app.state.fanout.start()
 
     async def stop_capture(app: FastAPI) -> None:

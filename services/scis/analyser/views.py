@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import HTTPException, Query, Request, status
 
+from scis.analyser.runners import MonitorRunner, UnsupportedMonitor
 from scis.capture import service as capture
 from scis.capture.models import EventPage, MonitorCreate, MonitorRead, VerifyResult
 from scis.core.app import InvalidRequest, api_router, error_responses
@@ -19,7 +20,7 @@ from scis.lives.models import LiveSessionRead
 router = api_router("analyser")
 
 
-def manager(request: Request) -> capture.CaptureManager:
+def runner(request: Request) -> MonitorRunner:
     return request.app.state.captures  # type: ignore[no-any-return]
 
 
@@ -38,7 +39,9 @@ async def start_monitor(
     if cur is not None and await cur.fetchone() is None:
         raise InvalidRequest("case_id", body.case_id, "no such case; create the case first")
     try:
-        started = await manager(request).start(body, created_by=user.username)
+        started = await runner(request).start(body, created_by=user.username)
+    except UnsupportedMonitor as error:
+        raise InvalidRequest(error.field, error.value, error.problem) from None
     except capture.MonitorExists as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     async with db.transaction():
@@ -54,7 +57,7 @@ async def start_monitor(
 
 @router.get("/monitors", response_model=list[MonitorRead], tags=["monitors"], summary="Captures run by this analyser")
 async def list_monitors(request: Request, active: bool = False) -> list[MonitorRead]:
-    return manager(request).list(active_only=active)
+    return await runner(request).list(active_only=active)
 
 
 @router.get(
@@ -66,7 +69,7 @@ async def list_monitors(request: Request, active: bool = False) -> list[MonitorR
 )
 async def get_monitor(session_id: UUID, request: Request) -> MonitorRead:
     try:
-        return manager(request).get(session_id)
+        return await runner(request).get(session_id)
     except capture.MonitorNotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
 
@@ -80,7 +83,7 @@ async def get_monitor(session_id: UUID, request: Request) -> MonitorRead:
 )
 async def stop_monitor(session_id: UUID, request: Request, db: Db, _: Investigator, context: Audit) -> MonitorRead:
     try:
-        stopped = await manager(request).stop(session_id)
+        stopped = await runner(request).stop(session_id)
     except capture.MonitorNotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
     async with db.transaction():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from functools import lru_cache
 from typing import Any, cast
 
@@ -42,6 +43,18 @@ def current_namespace() -> str:
             return handle.read().strip()
     except OSError:
         return "default"
+
+
+def capture_session_id(monitor_uid: str, attempt: int) -> str:
+    """A stable UUID per capture attempt (0-based), so a retried create never opens two sessions."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"scis.io/livemonitors/{monitor_uid}/{attempt}"))
+
+
+def current_session_id(monitor: dict[str, Any]) -> str | None:
+    """The session id of the monitor's latest capture attempt, None before the first Pod."""
+    attempts = int((monitor.get("status") or {}).get("attempts") or 0)
+    uid = (monitor.get("metadata") or {}).get("uid")
+    return capture_session_id(uid, attempts - 1) if attempts and uid else None
 
 
 def monitor_name_for(target: str, case_id: str) -> str:
@@ -87,18 +100,21 @@ def create_livemonitor(
     *,
     namespace: str | None = None,
     stop_after: str | None = None,
+    api: client.CustomObjectsApi | None = None,
 ) -> dict[str, Any]:
     """Create the LiveMonitor; the operator then starts its capture Pod."""
     ns = namespace or current_namespace()
     body = build_livemonitor(name, target, case_id, source, capture_video, namespace=ns, stop_after=stop_after)
-    created = cast(dict[str, Any], _api().create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body))
+    created = cast(dict[str, Any], (api or _api()).create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body))
     return created
 
 
-def get_livemonitor(name: str, *, namespace: str | None = None) -> dict[str, Any]:
+def get_livemonitor(
+    name: str, *, namespace: str | None = None, api: client.CustomObjectsApi | None = None
+) -> dict[str, Any]:
     ns = namespace or current_namespace()
     try:
-        found = cast(dict[str, Any], _api().get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name))
+        found = cast(dict[str, Any], (api or _api()).get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name))
     except ApiException as error:
         if error.status == 404:
             raise LiveMonitorNotFound(f"{ns}/{name}") from None
@@ -106,19 +122,21 @@ def get_livemonitor(name: str, *, namespace: str | None = None) -> dict[str, Any
     return found
 
 
-def list_livemonitors(*, namespace: str | None = None, case_id: str | None = None) -> list[dict[str, Any]]:
+def list_livemonitors(
+    *, namespace: str | None = None, case_id: str | None = None, api: client.CustomObjectsApi | None = None
+) -> list[dict[str, Any]]:
     ns = namespace or current_namespace()
     selector = f"scis.io/case-id={_label_value(case_id)}" if case_id else ""
-    listing: Any = _api().list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, label_selector=selector)
+    listing: Any = (api or _api()).list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, label_selector=selector)
     items: list[dict[str, Any]] = listing.get("items") or []
     return items
 
 
-def delete_livemonitor(name: str, *, namespace: str | None = None) -> bool:
+def delete_livemonitor(name: str, *, namespace: str | None = None, api: client.CustomObjectsApi | None = None) -> bool:
     """Ask for the capture to stop; the operator seals it before the object goes. False if absent."""
     ns = namespace or current_namespace()
     try:
-        _api().delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
+        (api or _api()).delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
     except ApiException as error:
         if error.status == 404:
             return False

@@ -1,0 +1,50 @@
+"""The analyser's Kubernetes runner: start monitoring creates a LiveMonitor the real operator runs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import kubernetes
+import pytest
+
+from scis.analyser.runners import KubernetesRunner, UnsupportedMonitor
+from scis.capture.models import MonitorCreate
+from scis.capture.service import MonitorExists, MonitorNotFound
+from scis.kube.livemonitors import capture_session_id
+from scis.kube.progress import ProgressReporter
+from tests.k8s.emulator import LM_RESOURCE, Kubelet, StampingEmulator, api_client_for, eventually, run_operator
+from tests.k8s.test_operator_emulator import FAST, phase_is
+
+
+async def test_start_follow_and_stop_a_live_through_a_livemonitor(emulator: StampingEmulator) -> None:
+    api = kubernetes.client.CustomObjectsApi(api_client_for(str(emulator.url)))
+    runner = KubernetesRunner(namespace="ns1", api=api)
+    async with Kubelet(emulator), run_operator(FAST, emulator):
+        with pytest.raises(UnsupportedMonitor, match="case_id: required when captures run in Kubernetes"):
+            await runner.start(MonitorCreate(target="@alpha.live"), created_by="t")
+        started = await runner.start(MonitorCreate(target="@alpha.live", case_id=7), created_by="t")
+        assert started.status == "starting" and started.target == "alpha.live" and started.case_id == 7
+        with pytest.raises(MonitorExists):
+            await runner.start(MonitorCreate(target="@alpha.live", case_id=7), created_by="t")
+
+        name = "alpha-live-7"
+        await eventually(lambda: phase_is(emulator, name, "Connecting"))
+        uid = emulator.objects[LM_RESOURCE, "ns1", name].raw["metadata"]["uid"]
+        session_id = capture_session_id(uid, 0)
+        assert [str(m.session_id) for m in await runner.list(active_only=True)] == [session_id]
+
+        reporter = ProgressReporter(name=name, namespace="ns1", pod=f"{name}-capture-0",
+                                    api_client=api_client_for(str(emulator.url)))  # fmt: skip
+        await reporter.report(phase="Live", events_captured=42, viewers=900, last_event_at=None, chain_head="ab" * 32,
+                              gaps=0)  # fmt: skip
+        await eventually(lambda: phase_is(emulator, name, "Live"))
+        live = await runner.get(started.session_id if str(started.session_id) == session_id else session_id)
+        assert live.status == "live" and live.events_total == 42 and live.viewers == 900
+
+        await runner.stop(live.session_id)
+        for _ in range(200):  # the finalizer waits for the capture Pod to seal, then the object goes
+            if not await runner.list():
+                break
+            await asyncio.sleep(0.05)
+        with pytest.raises(MonitorNotFound):
+            await runner.get(live.session_id)
