@@ -26,10 +26,10 @@ fi
 kubectl config use-context "kind-$CLUSTER" >/dev/null
 
 log "building images"
-docker build -q -f images/python/Dockerfile -t "scis:$TAG" .
-docker build -q -f images/analyser/Dockerfile -t "scis-analyser:$TAG" .
-docker build -q -f images/frontend/Dockerfile -t "scis-frontend:$TAG" .
-docker build -q -f images/operator/Dockerfile -t "scis-operator:$TAG" .
+docker build -q -f images/Dockerfile --target python -t "scis:$TAG" .
+docker build -q -f images/Dockerfile --target analyser -t "scis-analyser:$TAG" .
+docker build -q -f images/Dockerfile --target frontend -t "scis-frontend:$TAG" .
+docker build -q -f images/Dockerfile --target operator -t "scis-operator:$TAG" .
 for image in scis scis-analyser scis-frontend scis-operator; do
   kind load docker-image --name "$CLUSTER" "$image:$TAG"
 done
