@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
 import sys
+import tempfile
 import time
-import traceback
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -21,11 +22,13 @@ def main(names: list[str]) -> int:
     for name in modules:
         print(f"== {name}", flush=True)
         started = time.monotonic()
-        try:
-            results.extend(importlib.import_module(f"bench.{name}").run())
-        except Exception:  # noqa: BLE001 - one broken bench must not hide the others' numbers
-            traceback.print_exc()
-            failed.append(name)
+        # Each bench in a process of its own, so memory figures are not another bench's leftovers.
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            done = subprocess.run([sys.executable, "-m", "bench", "--one", name, out.name], check=False)
+            if done.returncode == 0:
+                results.extend(json.loads(Path(out.name).read_text()))
+            else:
+                failed.append(name)
         print(f"   ({time.monotonic() - started:.1f}s)", flush=True)
     print(f"\n{'name':<44} {'value':>12} {'unit':<10} {'baseline':>12} {'ratio':>8}  goal")
     for r in results:
@@ -37,5 +40,12 @@ def main(names: list[str]) -> int:
     return 0
 
 
+def run_one(name: str, out: str) -> int:
+    Path(out).write_text(json.dumps(importlib.import_module(f"bench.{name}").run()))
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--one"]:
+        raise SystemExit(run_one(sys.argv[2], sys.argv[3]))
     raise SystemExit(main(sys.argv[1:]))
