@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from scis.capture.stats import CaptureStats
 from scis.capture.targets import InvalidTarget, parse_target
 from scis.core.fields import BIGINT_MAX, Text
+from scis.core.status import SessionStatus
 from scis.evidence.verify import ChainVerdict
 
 
@@ -19,24 +20,6 @@ class CaptureSourceKind(StrEnum):
     websocket = "websocket"
     browser = "browser"
     replay = "replay"
-
-
-class MonitorStatus(StrEnum):
-    starting = "starting"
-    live = "live"
-    ended = "ended"
-    stopped = "stopped"
-    offline = "offline"
-    not_found = "not_found"
-    private = "private"
-    blocked = "blocked"
-    failed = "failed"
-
-
-FINAL_STATUSES = frozenset(
-    {MonitorStatus.ended, MonitorStatus.stopped, MonitorStatus.offline, MonitorStatus.not_found,
-     MonitorStatus.private, MonitorStatus.blocked, MonitorStatus.failed}
-)  # fmt: skip
 
 
 class MonitorCreate(BaseModel):
@@ -65,7 +48,7 @@ class MonitorRead(BaseModel):
     target: str
     source: str
     case_id: int | None
-    status: str
+    status: SessionStatus
     status_reason: str
     room_id: str | None
     started_at: datetime | None

@@ -19,7 +19,6 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from scis.capture.models import (
-    FINAL_STATUSES,
     EventPage,
     EventRead,
     MonitorCreate,
@@ -32,6 +31,7 @@ from scis.capture.sources.base import CaptureSource
 from scis.capture.sources.factory import build_source
 from scis.capture.writer import GroupCommitter
 from scis.core.settings import Settings
+from scis.core.status import SessionStatus
 from scis.evidence.verify import verify_session
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class CaptureManager:
         for capture in self._captures.values():
             if (
                 capture.request.target.lower() == monitor_in.target.lower()
-                and capture.stats.status not in FINAL_STATUSES
+                and capture.stats.status.active
             ):
                 raise MonitorExists(f"@{monitor_in.target} is already being captured (session {capture.session_id})")
         request = CaptureRequest(
@@ -105,7 +105,7 @@ class CaptureManager:
         try:
             await capture.run()
         except Exception as error:
-            capture.stats.status, capture.stats.status_reason = "failed", f"capture failed: {error}"
+            capture.stats.status, capture.stats.status_reason = SessionStatus.FAILED, f"capture failed: {error}"
             log.exception("capture %s failed", capture.session_id)
         finally:
             self._tasks.pop(capture.session_id, None)
@@ -126,7 +126,7 @@ class CaptureManager:
     def list(self, *, active_only: bool = False) -> list[MonitorRead]:
         """Captures of this process, newest first."""
         monitors = [MonitorRead.from_stats(c.stats) for c in reversed(self._captures.values())]
-        return [m for m in monitors if m.status not in FINAL_STATUSES] if active_only else monitors
+        return [m for m in monitors if m.status.active] if active_only else monitors
 
     async def close(self) -> None:
         """Stop every running capture (service shutdown): flushed and sealed, nothing lost."""

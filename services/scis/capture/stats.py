@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from scis.core.status import SessionStatus
 from scis.evidence.records import CHAIN_KINDS, GAP, ChainedRecord
 
 
@@ -17,7 +18,7 @@ class CaptureStats:
     target: str
     source: str
     case_id: int | None = None
-    status: str = "starting"
+    status: SessionStatus = SessionStatus.STARTING
     status_reason: str = ""
     room_id: str | None = None
     started_at: datetime | None = None

@@ -17,6 +17,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 import scis
+from scis.core.status import SessionStatus
 from scis.evidence.canonical import (
     CHAIN_FORMAT,
     GENESIS_HASH,
@@ -144,7 +145,7 @@ async def start_session(
     case_id: int | None,
     config: dict[str, Any],
     started_at: datetime,
-    status: str,
+    status: SessionStatus,
     created_by: str = "system",
 ) -> tuple[ChainTail, list[ChainedRecord]]:
     """Create the session with its start record, or resume an existing unsealed one with a restart gap."""
@@ -202,7 +203,7 @@ async def is_sealed(conn: AsyncConnection[Any], session_id: UUID) -> bool:
     return last is not None and _values(last, "kind")[0] == SESSION_END
 
 
-async def set_status(conn: AsyncConnection[Any], session_id: UUID, status: str, reason: str = "") -> None:
+async def set_status(conn: AsyncConnection[Any], session_id: UUID, status: SessionStatus, reason: str = "") -> None:
     await conn.execute(
         "UPDATE live_sessions SET status = %s, status_reason = %s WHERE id = %s", (status, reason, session_id)
     )
@@ -212,7 +213,7 @@ async def seal_session(
     conn: AsyncConnection[Any],
     session_id: UUID,
     *,
-    status: str,
+    status: SessionStatus,
     reason: str = "",
     ended_at: datetime | None = None,
     summary: dict[str, Any] | None = None,
