@@ -26,13 +26,21 @@ from scis.evidence.canonical import (
     raw_sha256,
     storable_canonical,
 )
-from scis.evidence.records import EVENT_COLUMNS, GAP, SESSION_END, SESSION_START, ChainedRecord, EventRecord
+from scis.evidence.records import (
+    EVENT_COLUMNS,
+    EVENT_FIELDS,
+    GAP,
+    SESSION_END,
+    SESSION_START,
+    ChainedRecord,
+    EventRecord,
+    field_getter,
+)
 
-_COPY_TYPES = (
-    "uuid", "int8", "int8", "text", "text", "text", "int8", "text", "text", "text", "int8", "text",
-    "int4", "int4", "bool", "jsonb", "jsonb", "timestamptz", "timestamptz", "bytea", "text", "text",
-)  # fmt: skip
+_COPY_TYPES = tuple(f.column_type for f in EVENT_FIELDS)
 _COPY_SQL = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_copy_values = field_getter(EVENT_FIELDS)
+_COUNTS_AT, _DATA_AT = EVENT_COLUMNS.index("counts"), EVENT_COLUMNS.index("data")
 
 
 class SessionSealed(Exception):
@@ -72,14 +80,12 @@ def _jsonb(value: Any, text: str | None) -> Jsonb | None:
     return Jsonb(text, dumps=_as_is) if text is not None else Jsonb(value)
 
 
-def _row(item: ChainedRecord) -> tuple[Any, ...]:
-    r = item.record
-    return (
-        item.session_id, item.seq, r.msg_id, r.kind, r.method, r.room_id, r.user_id, r.unique_id,
-        r.nickname, r.body, r.gift_id, r.gift_name, r.diamond_count, r.repeat_count, r.inferred,
-        _jsonb(r.counts, item.counts_json), _jsonb(r.data, item.data_json), r.server_time, r.captured_at,
-        r.raw, item.raw_sha256, item.chain_hash,
-    )  # fmt: skip
+def _row(item: ChainedRecord) -> list[Any]:
+    """One COPY row; counts and data go as the JSON texts that were hashed."""
+    row = list(_copy_values(item))
+    row[_COUNTS_AT] = _jsonb(item.record.counts, item.counts_json)
+    row[_DATA_AT] = _jsonb(item.record.data, item.data_json)
+    return row
 
 
 async def copy_records(conn: AsyncConnection[Any], rows: Sequence[ChainedRecord]) -> None:
