@@ -52,13 +52,9 @@ async def write_session(conn: AsyncConnection[Any], *, events: int = 10, seal: b
             status=SessionStatus.LIVE,
         )
         batch = sample_events(events)
-        await append_records(conn, session_id, tail, batch[: events // 2])
-        await append_records(
-            conn,
-            session_id,
-            tail,
-            [gap_record(started=T0, ended=T0 + timedelta(seconds=1), reason="disconnect", detail="test")],
-        )
+        _, tail = await append_records(conn, session_id, tail, batch[: events // 2])
+        gap = gap_record(started=T0, ended=T0 + timedelta(seconds=1), reason="disconnect", detail="test")
+        _, tail = await append_records(conn, session_id, tail, [gap])
         await append_records(conn, session_id, tail, batch[events // 2 :])
         if seal:
             ended_at = T0 + timedelta(minutes=5)

@@ -53,7 +53,7 @@ def test_the_canonical_form_is_byte_identical_to_the_stored_chains() -> None:
 
 def test_every_form_of_an_event_has_the_defined_fields() -> None:
     published = [f.name for f in PUBLISHED_FIELDS]
-    (item,) = chain_records(SESSION, ChainTail(), [GOLDEN[0][0]])
+    (item,), _ = chain_records(SESSION, ChainTail(), [GOLDEN[0][0]])
     payload = event_payload(item)
     assert list(payload) == published == list(EventRead.model_fields)
     assert EventRead.model_validate(payload).model_dump(mode="json") == payload

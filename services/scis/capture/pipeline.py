@@ -32,7 +32,7 @@ from scis.capture.sources.base import (
 from scis.capture.spill import SpillQueue
 from scis.capture.stats import CaptureStats
 from scis.capture.streaks import GiftStreaks
-from scis.capture.writer import EventWriter, GroupCommitter, publish_events
+from scis.capture.writer import EventWriter, GroupCommitter, publish
 from scis.core import bus
 from scis.core.settings import Settings
 from scis.core.status import SessionStatus
@@ -165,7 +165,7 @@ class LiveCapture:
         await self._announce()
         self.writer = EventWriter(
             self.pool, self.session_id, tail, batch_size=self.settings.capture_batch_size,
-            redis=self.redis, on_stored=self.stats.stored, committer=self.committer,
+            stats=self.stats, redis=self.redis, committer=self.committer,
         )  # fmt: skip
         await self.writer.publish(first_rows)
         self.stats.stored(first_rows)
@@ -368,6 +368,6 @@ class LiveCapture:
         self.stats.ended_at = end.record.captured_at
         self.opened.set()
         if self.redis is not None:
-            await publish_events(self.redis, self.session_id, [*first, end])
+            await publish(self.redis, [(self.session_id, [*first, end])])
             await self._announce()
         log.info("@%s: %s (%s)", self.request.target, unavailable.status, unavailable.reason)

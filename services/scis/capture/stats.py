@@ -36,6 +36,9 @@ class CaptureStats:
     spilled: int = 0
     queued: int = 0
     reconnects: int = 0
+    store_retries: int = 0  # batches PostgreSQL could not take yet (retried until it did)
+    refused: int = 0  # records PostgreSQL refused, stored as `malformed` instead
+    publish_failures: int = 0  # stored batches Redis did not take (the store is the truth)
 
     def stored(self, rows: Sequence[ChainedRecord]) -> None:
         """Count a committed batch."""
