@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from scis.capture.stats import CaptureStats
 from scis.capture.writer import EventWriter, GroupCommitter
+from scis.core.bus import LIVE_EVENTS
 from scis.core.db import open_pool
 from scis.core.status import SessionStatus
 from scis.evidence.chain import ChainTail, chain_records, read_tail, start_session, store_chained
@@ -92,7 +93,7 @@ async def test_a_group_commit_stores_and_publishes_each_session_once_in_order(
     sessions = [await new_session(pool) for _ in range(2)]
     writers = [writer_for(pool, sid, tail, redis=redis_client, committer=committer) for sid, tail in sessions]
     pubsub = redis_client.pubsub()
-    await pubsub.psubscribe("scis:live:*:events")
+    await pubsub.psubscribe(LIVE_EVENTS.pattern)
     results = await asyncio.gather(*(w.store([chat(100 + i), chat(200 + i)]) for i, w in enumerate(writers)))
     more = await asyncio.gather(*(w.store([chat(300 + i)]) for i, w in enumerate(writers)))
     await committer.close()

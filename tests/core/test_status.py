@@ -12,8 +12,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from scis.analyser.models import MonitorRead
 from scis.analyser.runners import monitor_from_livemonitor
-from scis.capture.models import MonitorRead
 from scis.core.db import load_migrations, migrate
 from scis.core.status import SessionStatus
 from scis.dashboard.overview.service import key_figures

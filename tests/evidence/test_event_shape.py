@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
 
-from scis.capture.models import EventRead
+from scis.analyser.models import EventRead
 from scis.capture.payloads import event_payload
 from scis.evidence.canonical import canonical_parts
 from scis.evidence.chain import ChainTail, chain_records

@@ -13,7 +13,7 @@ import pytest
 import socketio
 import uvicorn
 
-from scis.capture.models import EventRead
+from scis.analyser.models import EventRead
 from scis.core.settings import Settings
 from scis.embedded.ports import free_port
 from scis.serve import load_app

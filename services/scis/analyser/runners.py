@@ -13,8 +13,8 @@ from uuid import UUID
 from kubernetes.client import CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
-from scis.capture.models import MonitorCreate, MonitorRead
-from scis.capture.service import CaptureManager, MonitorExists, MonitorNotFound
+from scis.analyser.captures import CaptureManager, MonitorExists, MonitorNotFound
+from scis.analyser.models import MonitorCreate, MonitorRead
 from scis.core.status import SessionStatus
 from scis.kube import livemonitors
 from scis.kube.progress import STATUS_OF_PHASE

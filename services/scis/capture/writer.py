@@ -26,7 +26,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from scis.capture.payloads import event_payload
 from scis.capture.spill import SpillQueue
 from scis.capture.stats import CaptureStats
-from scis.core.bus import live_events_channel
+from scis.core.bus import LIVE_EVENTS
 from scis.evidence.canonical import iso_utc
 from scis.evidence.chain import MOVE_HEAD_SQL, ChainTail, chain_records, copy_records, read_tail, store_chained
 from scis.evidence.records import MALFORMED, ChainedRecord, EventRecord
@@ -47,7 +47,7 @@ async def publish(redis: aioredis.Redis | None, batches: Sequence[tuple[UUID, Se
     try:
         pipe = redis.pipeline(transaction=False)
         for session_id, rows in batches:
-            channel = live_events_channel(str(session_id))
+            channel = LIVE_EVENTS.name(str(session_id))
             for item in rows:
                 pipe.publish(channel, json.dumps(event_payload(item), separators=(",", ":")))
         await pipe.execute()

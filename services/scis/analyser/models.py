@@ -1,4 +1,4 @@
-"""Capture API models: monitors (running captures), stored events, verification results."""
+"""Analyser API models: monitors (running captures), stored events, verification results."""
 
 from __future__ import annotations
 
