@@ -11,9 +11,10 @@ from scis.analyser import service
 from scis.analyser.captures import MonitorExists, MonitorNotFound
 from scis.analyser.models import EventPage, MonitorCreate, MonitorRead, VerifyResult
 from scis.analyser.runners import MonitorRunner, UnsupportedMonitor
-from scis.core.app import InvalidRequest, api_router, error_responses
 from scis.core.deps import Audit, Db, Investigator
+from scis.core.errors import InvalidRequest, error_responses
 from scis.core.fields import BIGINT_MAX, Text
+from scis.core.routers import api_router
 from scis.lives import service as sessions
 from scis.lives.models import LiveSessionRead
 
