@@ -44,6 +44,7 @@ status:
 lint: install-test
 	$(BIN)/ruff check $(wildcard services operator tests bench)
 	$(BIN)/mypy services $(wildcard operator/scis_operator)
+	$(BIN)/lint-imports
 
 test: install-test system-deps lint
 	$(BIN)/python -m pytest -q
