@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
@@ -21,6 +22,7 @@ import psycopg
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from scis.capture import metrics as capture_metrics
 from scis.capture.payloads import event_payload
 from scis.capture.spill import SpillQueue
 from scis.core.bus import live_events_channel
@@ -132,7 +134,9 @@ class EventWriter:
             batch = await queue.get_batch(self.batch_size)
             if not batch:
                 return
+            started = time.perf_counter()
             rows = await self.store(batch)
+            capture_metrics.write_latency(time.perf_counter() - started)
             queue.acknowledge()
             await self.publish(rows)
             if self.on_stored is not None:

@@ -22,3 +22,16 @@ class LiveSessionRead(BaseModel):
     events_count: int
     chain_head: str | None
     config: dict[str, Any]
+
+
+class OpenSession(BaseModel):
+    """A session listed as active, and how long ago its newest record was stored."""
+
+    id: UUID
+    target: str
+    status: str
+    source: str
+    events_count: int
+    started_at: datetime
+    last_record_at: datetime
+    idle_seconds: float
