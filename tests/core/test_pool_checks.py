@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +25,12 @@ PASSWORD = "pool-check-password-1"
 
 
 @pytest.fixture
-def restartable_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+def restartable_postgres() -> Iterator[EmbeddedPostgres]:
     """A PostgreSQL of this test's own, so restarting it disturbs no other test."""
-    tmp_path.chmod(0o755)
-    server = EmbeddedPostgres(tmp_path / "postgres", free_port(), tmp_path / "postgres.log")
+    # Not pytest's tmp_path: other pytest runs reset its root to 0700, which locks out the server's own user.
+    folder = tempfile.TemporaryDirectory(prefix="scis-pool-test-")
+    Path(folder.name).chmod(0o755)
+    server = EmbeddedPostgres(Path(folder.name) / "postgres", free_port(), Path(folder.name) / "postgres.log")
     server.start()
     try:
         migrate(server.url)
@@ -36,6 +39,7 @@ def restartable_postgres(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
         yield server
     finally:
         server.stop()
+        folder.cleanup()
 
 
 async def wait_for_pool_size(app, size: int, within: float = 60.0) -> None:  # type: ignore[no-untyped-def]
