@@ -35,3 +35,13 @@ class OpenSession(BaseModel):
     started_at: datetime
     last_record_at: datetime
     idle_seconds: float
+
+
+class CaptureHealth(BaseModel):
+    """One open session as `scis status` shows it: the store's view and its capture process's gauges."""
+
+    session: OpenSession
+    runner: str | None  # the service whose /metrics reports this capture running; None when none does
+    queue_depth: int | None
+    spill_bytes: int | None
+    verdict: str
