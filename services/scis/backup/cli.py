@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scis.backup.service import BackupError, create_backup
-from scis.capture.connections import NoDatabase, resolve_database_url
+from scis.core.connections import NoDatabase, resolve_database_url
 from scis.core.settings import SettingsError, load_settings
+from scis.core.status import SessionStatus
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     except BackupError as error:
         print(f"scis backup: {error}", file=sys.stderr)
         return 1
-    live = sum(1 for s in manifest.sessions if s.status not in ("ended", "stopped", "failed"))
+    live = sum(1 for s in manifest.sessions if s.status in SessionStatus.active_values())
     print(
         f"backup written to {output}: {len(manifest.sessions)} sessions ({live} not ended), "
         f"{sum(s.events_count for s in manifest.sessions)} records, {len(manifest.files)} evidence files, "

@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from scis.core.status import SessionStatus
 from scis.evidence.records import CHAIN_KINDS, GAP, GAP_REASONS, ChainedRecord
 
 if TYPE_CHECKING:
@@ -41,8 +42,8 @@ WRITE_SECONDS = Histogram(
 LEASES_HELD = Gauge("scis_capture_leases_held", "Capture leases this process holds.")
 SOCKET_CLIENTS = Gauge("scis_socketio_clients", "Socket.IO clients connected to the live feed.")
 
-# Statuses a capture ends with (capture statuses); anything else is counted as "other".
-FINAL_STATUSES = frozenset({"ended", "stopped", "failed", "offline", "not_found", "private", "blocked"})
+# Statuses a capture ends with; anything else (a capture that died starting) is counted as "other".
+FINAL_STATUSES = frozenset(status.value for status in SessionStatus if status.final)
 
 
 @dataclass(slots=True)

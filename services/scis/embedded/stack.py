@@ -304,7 +304,7 @@ def print_captures(settings: Settings, runners: dict[str, str]) -> None:
     """The open sessions and their health (scis.lives.health), below the components."""
     import asyncio
 
-    from scis.capture.connections import NoDatabase, resolve_database_url
+    from scis.core.connections import NoDatabase, resolve_database_url
     from scis.lives.health import capture_health, describe, fetch_metrics
 
     async def gather() -> list[str]:
