@@ -17,7 +17,8 @@ from tests.k8s.emulator import ROOT
 
 SCENARIO_IDS = [p.name for p in SCENARIOS]
 SERVICES = ("frontend", "dashboard", "analyser", "profiles", "lives", "create", "database", "reports")
-KINDS_WITHOUT_CORE_SCHEMA = {"KopfPeering", "ServiceMonitor"}  # CRD kinds, checked below on their own
+# CRD kinds, checked below on their own
+KINDS_WITHOUT_CORE_SCHEMA = {"KopfPeering", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 
 @pytest.fixture(scope="module", params=[None, *SCENARIOS], ids=["no-values", *SCENARIO_IDS])
