@@ -9,6 +9,7 @@ import socketio
 from fastapi import FastAPI
 
 from scis.capture.fanout import LiveEventFanout
+from scis.core import cases
 from scis.core.auth.models import User
 from scis.core.auth.service import InvalidToken, read_token
 from scis.core.deps import TOKEN_COOKIE
@@ -38,8 +39,11 @@ def mount_live_socket(app: FastAPI, settings: Settings) -> LiveEventFanout:
             return None
 
     async def authorize(identity: Any, session_id: str) -> bool:
-        # Every role may watch a live; writing is what roles restrict.
-        return isinstance(identity, User)
+        # Watching a live is reading its case's evidence: members of the case (and admins) only.
+        if not isinstance(identity, User):
+            return False
+        async with app.state.pool.connection() as conn:
+            return await cases.may_see_session(conn, user=identity, session_id=session_id)
 
     assert settings.redis_url is not None
     fanout = LiveEventFanout(sio, settings.redis_url, authenticate=authenticate, authorize=authorize)

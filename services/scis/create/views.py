@@ -8,7 +8,7 @@ from fastapi import Body, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
 from scis.core.app import ValidationProblem, api_router, error_responses, validation_failure
-from scis.core.deps import Db, Investigator, bearer_token
+from scis.core.deps import CurrentUser, Db, Investigator, bearer_token
 from scis.create import service
 from scis.create.models import WizardCheck
 
@@ -16,8 +16,8 @@ router = api_router("create")
 
 
 @router.post("/check", response_model=WizardCheck, tags=["wizard"], summary="Check a draft profile; writes nothing")
-async def check(db: Db, draft: dict[str, Any] = Body(...)) -> WizardCheck:
-    return await service.check_draft(db, draft=draft)
+async def check(db: Db, user: CurrentUser, draft: dict[str, Any] = Body(...)) -> WizardCheck:
+    return await service.check_draft(db, user=user, draft=draft)
 
 
 @router.post(
@@ -27,8 +27,10 @@ async def check(db: Db, draft: dict[str, Any] = Body(...)) -> WizardCheck:
     summary="Check a draft and create the profile",
     responses=error_responses(403, 502),
 )
-async def create_profile(request: Request, db: Db, _: Investigator, draft: dict[str, Any] = Body(...)) -> JSONResponse:
-    checked = await service.check_draft(db, draft=draft)
+async def create_profile(
+    request: Request, db: Db, user: Investigator, draft: dict[str, Any] = Body(...)
+) -> JSONResponse:
+    checked = await service.check_draft(db, user=user, draft=draft)
     if not checked.valid or checked.normalised is None:
         # The same 422 as every other bad request; POST /check gives the whole wizard verdict.
         return validation_failure(
