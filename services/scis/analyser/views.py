@@ -62,7 +62,7 @@ async def start_monitor(
         try:
             await cases.require_member(db, user=user, case_id=body.case_id)
         except cases.CaseNotFound:
-            raise InvalidRequest("case_id", body.case_id, "no such case of yours; create it or ask an admin") from None
+            raise InvalidRequest("case_id", body.case_id, cases.UNKNOWN_CASE_PROBLEM) from None
     try:
         started = await runner(request).start(body, created_by=user.username)
     except UnsupportedMonitor as error:

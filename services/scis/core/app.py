@@ -20,8 +20,10 @@ from scis.core import bus
 from scis.core.db import open_pool
 from scis.core.deps import current_user
 from scis.core.discovery import make_discovery
+from scis.core.docs import openapi_url, serve_api_docs
 from scis.core.health import health_router, metrics_router
 from scis.core.observability import RequestContextMiddleware
+from scis.core.origin import CookieWriteOriginMiddleware
 from scis.core.peers import PeerClient
 from scis.core.settings import Settings, get_settings
 
@@ -204,13 +206,16 @@ def create_service_app(
         description=description,
         version=__version__,
         lifespan=lifespan,
-        docs_url=f"/api/{service}/docs",
-        openapi_url=f"/api/{service}/openapi.json",
+        docs_url=None,
+        openapi_url=openapi_url(service) if settings.api_docs_enabled else None,
         redoc_url=None,
     )
+    if settings.api_docs_enabled:
+        serve_api_docs(app, service)
     app.state.settings = settings
     app.state.service = service
-    app.add_middleware(RequestContextMiddleware, service=service)
+    app.add_middleware(CookieWriteOriginMiddleware, allowed_origin=settings.origin)
+    app.add_middleware(RequestContextMiddleware, service=service, trusted_proxies=settings.trusted_proxy_networks)
     app.add_exception_handler(RequestValidationError, explain_validation_error)
     app.add_exception_handler(InvalidRequest, explain_invalid_request)
     app.add_exception_handler(StarletteHTTPException, explain_http_error)

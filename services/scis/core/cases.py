@@ -18,9 +18,13 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
 from scis.core.auth.models import Role, User
+
+# What a request naming a case_id it may not use is told (a 422 on that field): the same for a case
+# that does not exist and one the caller does not belong to.
+UNKNOWN_CASE_PROBLEM = "no such case of yours; create it, or ask an admin to add you to it"
 
 
 class CaseNotFound(LookupError):
@@ -62,7 +66,8 @@ async def visible_case_ids(conn: AsyncConnection, *, user: User) -> set[int] | N
     """Ids of the cases the caller may see; None means every case (admins)."""
     if sees_everything(user):
         return None
-    cur = await conn.execute("SELECT case_id FROM case_members WHERE username = %s", (user.username,))
+    cur = conn.cursor(row_factory=tuple_row)
+    await cur.execute("SELECT case_id FROM case_members WHERE username = %s", (user.username,))
     return {row[0] for row in await cur.fetchall()}
 
 
@@ -93,7 +98,8 @@ def visible_filter(user: User, *, case_column: str, owner_column: str | None = N
 
 async def session_scope(conn: AsyncConnection, *, session_id: UUID | str) -> tuple[int | None, str] | None:
     """(case_id, created_by) of a live session, or None when there is no such session."""
-    cur = await conn.execute("SELECT case_id, created_by FROM live_sessions WHERE id = %s", (str(session_id),))
+    cur = conn.cursor(row_factory=tuple_row)
+    await cur.execute("SELECT case_id, created_by FROM live_sessions WHERE id = %s", (str(session_id),))
     row = await cur.fetchone()
     return (row[0], row[1]) if row else None
 

@@ -36,8 +36,7 @@ async def check_draft(conn: AsyncConnection, *, user: User, draft: dict[str, Any
         try:
             case = await cases.require_member(conn, user=user, case_id=profile.case_id)
         except cases.CaseNotFound:
-            problem = "no such case of yours; create it or ask an admin to add you"
-            refused = FieldProblem(field="case_id", value=profile.case_id, problem=problem)
+            refused = FieldProblem(field="case_id", value=profile.case_id, problem=cases.UNKNOWN_CASE_PROBLEM)
             return WizardCheck(valid=False, problems=[refused])
         if case["status"] != "open":
             problems.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from fastapi import Body, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
@@ -36,13 +37,16 @@ async def create_profile(
         return validation_failure(
             [ValidationProblem(field=p.field, value=p.value, problem=p.problem) for p in checked.problems]
         )
-    response = await request.app.state.peers.request(
-        "profiles",
-        "POST",
-        "/api/profiles/profiles",
-        token=bearer_token(request),
-        json=checked.normalised.model_dump(mode="json"),
-    )
+    try:
+        response = await request.app.state.peers.request(
+            "profiles",
+            "POST",
+            "/api/profiles/profiles",
+            token=bearer_token(request),
+            json=checked.normalised.model_dump(mode="json"),
+        )
+    except httpx.HTTPError as error:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"profiles service unreachable: {error}") from None
     if response.status_code >= 500:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"profiles service answered {response.status_code}")
     return JSONResponse(response.json(), status_code=response.status_code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import HTTPException, Query, Response, status
 
+from scis.core import cases
 from scis.core.app import InvalidRequest, api_router, error_responses
 from scis.core.deps import Audit, CurrentUser, Db, Investigator, Redis
 from scis.core.fields import BIGINT_MAX, RowId, Text
@@ -51,7 +52,7 @@ async def create_profile(body: ProfileCreate, db: Db, cache: Redis, _: Investiga
     try:
         return await service.create(db, cache, profile_in=body, context=context)
     except service.UnknownCase:
-        raise InvalidRequest("case_id", body.case_id, "no such case of yours; create it or ask an admin") from None
+        raise InvalidRequest("case_id", body.case_id, cases.UNKNOWN_CASE_PROBLEM) from None
 
 
 @router.patch(

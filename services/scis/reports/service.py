@@ -6,6 +6,10 @@ import asyncio
 import hashlib
 from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from psycopg import AsyncConnection
@@ -28,10 +32,39 @@ def templates() -> Environment:
     return Environment(loader=PackageLoader("scis.reports", "templates"), autoescape=select_autoescape(["j2"]))
 
 
+ASSET_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def is_report_asset(url: str) -> bool:
+    """Whether rendering may load this URL: inline data, or a file inside the report templates folder."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "data":
+        return True
+    if scheme != "file" or parts.netloc not in ("", "localhost"):
+        return False
+    path = Path(url2pathname(unquote(parts.path))).resolve()
+    return path.is_relative_to(ASSET_DIR)
+
+
+def report_url_fetcher() -> Any:
+    """WeasyPrint's fetcher, refusing everything but the report's own assets (no network, no other file)."""
+    from weasyprint.urls import URLFetcher
+
+    class ReportAssetFetcher(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if not is_report_asset(url):
+                raise ValueError(f"report rendering refuses to fetch {url!r}: only the report's own assets load")
+            return super().fetch(url, headers)
+
+    return ReportAssetFetcher(allowed_protocols=("data", "file"), allow_redirects=False)
+
+
 def render_pdf(html: str) -> bytes:
     from weasyprint import HTML
 
-    return bytes(HTML(string=html).write_pdf())
+    document = HTML(string=html, base_url=ASSET_DIR.as_uri() + "/", url_fetcher=report_url_fetcher())
+    return bytes(document.write_pdf())
 
 
 async def gather_case(conn: AsyncConnection, *, user: User, case_id: int) -> dict[str, object]:
