@@ -1,22 +1,19 @@
-"""The attack suite's fixtures: every service app against the session's PostgreSQL and Redis, with
-TikTok pointed at a closed local port (nothing here may reach the internet), and two cases: one the
-test accounts belong to ("member") and one they do not ("outsider")."""
+"""The attack suite's fixtures: the services' fixtures (every app with its lifespan, accounts, tokens)
+with settings of its own — TikTok pointed at a closed local port (nothing here may reach the
+internet) and a public URL to check Origins against — and two cases: one the test accounts belong
+to ("member") and one they do not ("outsider")."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import httpx
 import pytest
 from fastapi import FastAPI
 
-from scis.core.settings import SERVICE_NAMES, Settings
+from scis.core.settings import Settings
 from scis.embedded.ports import free_port
-from scis.serve import load_app
-from tests.services.conftest import accounts, tokens  # noqa: F401 - fixtures shared with tests/services
+from tests.services.conftest import accounts, apps, clients, tokens
 from tests.support.cases import make_case
 
-__all__ = ["accounts", "tokens"]
+__all__ = ["accounts", "apps", "clients", "tokens"]  # fixtures shared with tests/services
 
 
 @pytest.fixture(scope="session")
@@ -29,24 +26,9 @@ def settings(postgres_url: str, redis_url: str, test_home) -> Settings:  # type:
 
 
 @pytest.fixture(scope="session")
-def security_apps(settings: Settings) -> dict[str, FastAPI]:
-    return {name: load_app(name, settings) for name in SERVICE_NAMES if name != "frontend"}
-
-
-@pytest.fixture(scope="session")
-async def security_clients(security_apps: dict[str, FastAPI]) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    opened: dict[str, httpx.AsyncClient] = {}
-    contexts = []
-    for name, app in security_apps.items():
-        context = app.router.lifespan_context(app)
-        await context.__aenter__()
-        contexts.append(context)
-        opened[name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", timeout=60)
-    yield opened
-    for client in opened.values():
-        await client.aclose()
-    for context in reversed(contexts):
-        await context.__aexit__(None, None, None)
+def api_apps(apps: dict[str, FastAPI]) -> dict[str, FastAPI]:
+    """The apps that publish an API (all but the frontend)."""
+    return {name: app for name, app in apps.items() if app.openapi_url}
 
 
 @pytest.fixture(scope="session")

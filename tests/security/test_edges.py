@@ -34,11 +34,11 @@ def new_case_body() -> dict[str, str]:
 async def test_cookie_writes_must_come_from_the_public_url(
     origin_headers: dict[str, str],
     allowed: bool,
-    security_clients: dict[str, httpx.AsyncClient],
+    clients: dict[str, httpx.AsyncClient],
     tokens: dict[str, str],
 ) -> None:
     headers = {"cookie": f"scis_token={tokens['investigator']}", **origin_headers}
-    response = await security_clients["dashboard"].post("/api/dashboard/cases", json=new_case_body(), headers=headers)
+    response = await clients["dashboard"].post("/api/dashboard/cases", json=new_case_body(), headers=headers)
     if allowed:
         assert response.status_code == 201, response.text
     else:
@@ -48,15 +48,15 @@ async def test_cookie_writes_must_come_from_the_public_url(
 
 
 async def test_bearer_clients_and_cookie_reads_are_not_origin_checked(
-    security_clients: dict[str, httpx.AsyncClient], tokens: dict[str, str]
+    clients: dict[str, httpx.AsyncClient], tokens: dict[str, str]
 ) -> None:
     evil = {"origin": "https://evil.example"}
-    created = await security_clients["dashboard"].post(
+    created = await clients["dashboard"].post(
         "/api/dashboard/cases", json=new_case_body(), headers={**auth(tokens["investigator"]), **evil}
     )
     assert created.status_code == 201
     # Reading with the cookie is not a write; CORS keeps another site from reading the answer.
-    listed = await security_clients["dashboard"].get(
+    listed = await clients["dashboard"].get(
         "/api/dashboard/cases", headers={"cookie": f"scis_token={tokens['viewer']}", **evil}
     )
     assert listed.status_code == 200
@@ -116,13 +116,13 @@ async def audit_row_of(postgres_url: str, request_id: str) -> tuple[str | None, 
 
 
 async def test_forwarded_address_and_request_id_count_only_from_the_gateway(
-    security_clients: dict[str, httpx.AsyncClient],
+    clients: dict[str, httpx.AsyncClient],
     untrusting_dashboard: httpx.AsyncClient,
     tokens: dict[str, str],
     postgres_url: str,
 ) -> None:
     forged = {"x-real-ip": "203.0.113.9", "x-request-id": "chosen-by-the-caller-0001", **auth(tokens["investigator"])}
-    trusted = await security_clients["dashboard"].post("/api/dashboard/cases", json=new_case_body(), headers=forged)
+    trusted = await clients["dashboard"].post("/api/dashboard/cases", json=new_case_body(), headers=forged)
     assert trusted.status_code == 201 and trusted.headers["x-request-id"] == "chosen-by-the-caller-0001"
     assert await audit_row_of(postgres_url, "chosen-by-the-caller-0001") == ("203.0.113.9", "chosen-by-the-caller-0001")
 
@@ -133,8 +133,8 @@ async def test_forwarded_address_and_request_id_count_only_from_the_gateway(
     assert await audit_row_of(postgres_url, replaced) == ("127.0.0.1", replaced)
 
 
-async def test_api_docs_are_served_offline(security_clients: dict[str, httpx.AsyncClient]) -> None:
-    client = security_clients["reports"]
+async def test_api_docs_are_served_offline(clients: dict[str, httpx.AsyncClient]) -> None:
+    client = clients["reports"]
     page = await client.get("/api/reports/docs")
     assert page.status_code == 200 and "swagger-ui" in page.text
     # Nothing from another host, and no inline script (the gateway's CSP would block it).
@@ -165,3 +165,12 @@ def test_api_docs_can_be_turned_off(overrides: dict[str, object], served: bool) 
     assert ("/api/lives/openapi.json" in paths) is served
     # The document itself is still built for the tests' route matrix; it is just not published.
     assert "/api/lives/lives" in app.openapi()["paths"]
+
+
+def test_allowed_origins_follow_the_public_url() -> None:
+    assert Settings(gateway_port=8123).allowed_origins == [
+        "http://localhost:8123", "http://127.0.0.1:8123", "http://[::1]:8123",
+    ]  # fmt: skip
+    assert Settings(public_url="https://SCIS.example.org").allowed_origins == ["https://scis.example.org"]
+    with pytest.raises(ValueError, match="public_url"):
+        Settings(public_url="scis.example.org/path")

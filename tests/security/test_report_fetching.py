@@ -94,7 +94,7 @@ def test_which_urls_are_report_assets(url: str, allowed: bool) -> None:
 
 
 async def test_a_hostile_case_title_fetches_nothing(
-    security_clients: dict[str, httpx.AsyncClient],
+    clients: dict[str, httpx.AsyncClient],
     tokens: dict[str, str],
     accounts: dict[str, str],
     postgres_url: str,
@@ -102,11 +102,11 @@ async def test_a_hostile_case_title_fetches_nothing(
 ) -> None:
     case_id = make_case(postgres_url, created_by=accounts["investigator"], members=[accounts["investigator"]])
     title = f'<img src="http://127.0.0.1:{listener.port}/t.png"><link rel=stylesheet href="file:///etc/passwd">'
-    response = await security_clients["reports"].post(
+    response = await clients["reports"].post(
         "/api/reports/reports", json={"case_id": case_id, "title": title}, headers=auth(tokens["investigator"])
     )
     assert response.status_code == 201, response.text
-    pdf = await security_clients["reports"].get(
+    pdf = await clients["reports"].get(
         f"/api/reports/reports/{response.json()['id']}/pdf", headers=auth(tokens["investigator"])
     )
     assert pdf.content.startswith(b"%PDF")

@@ -151,8 +151,8 @@ def expected_outcome(rule: Rule | None, method: str, path: str, caller: str, mem
 
 
 async def test_role_route_matrix(
-    security_apps: dict[str, FastAPI],
-    security_clients: dict[str, httpx.AsyncClient],
+    api_apps: dict[str, FastAPI],
+    clients: dict[str, httpx.AsyncClient],
     tokens: dict[str, str],
     accounts: dict[str, str],
     postgres_url: str,
@@ -162,7 +162,7 @@ async def test_role_route_matrix(
     targets = Targets(postgres_url, owner=accounts["admin"])
     failures: list[str] = []
     checked = 0
-    for service, method, path in operations(security_apps):
+    for service, method, path in operations(api_apps):
         rule = RULES.get((method, path))
         memberships = (True, False) if rule and rule.target else (True,)
         for caller in CALLERS:
@@ -173,7 +173,7 @@ async def test_role_route_matrix(
                 headers = auth(tokens[caller]) if caller != "anonymous" else {}
                 # The member routes name a throwaway member: the viewer's membership must stay.
                 url = fill(path, target, username=accounts["admin"])
-                response = await security_clients[service].request(method, url, json=body, headers=headers)
+                response = await clients[service].request(method, url, json=body, headers=headers)
                 outcome = expected_outcome(rule, method, path, caller, member)
                 status = response.status_code
                 ok = {
@@ -194,9 +194,9 @@ async def test_role_route_matrix(
     assert checked >= 100, f"only {checked} calls made"
 
 
-def test_every_case_scoped_route_has_a_rule(security_apps: dict[str, FastAPI]) -> None:
+def test_every_case_scoped_route_has_a_rule(api_apps: dict[str, FastAPI]) -> None:
     missing = []
-    for _, method, path in operations(security_apps):
+    for _, method, path in operations(api_apps):
         names = set(re.findall(r"\{([^}]+)\}", path))
         if names & CASE_SCOPED_PARAMETERS and (method, path) not in RULES:
             missing.append(f"{method} {path}")
@@ -206,7 +206,7 @@ def test_every_case_scoped_route_has_a_rule(security_apps: dict[str, FastAPI]) -
 @pytest.mark.parametrize("caller", ["viewer", "investigator"])
 async def test_lists_show_only_the_callers_cases(
     caller: str,
-    security_clients: dict[str, httpx.AsyncClient],
+    clients: dict[str, httpx.AsyncClient],
     tokens: dict[str, str],
     accounts: dict[str, str],
     postgres_url: str,
@@ -225,7 +225,7 @@ async def test_lists_show_only_the_callers_cases(
         "profile": make_profile(postgres_url, case_id=outsider_case, created_by=owner),
     }
     headers = auth(tokens[caller])
-    c = security_clients
+    c = clients
     cases = {item["id"] for item in (await c["dashboard"].get("/api/dashboard/cases", headers=headers)).json()}
     assert member_case in cases and outsider_case not in cases
     sessions = {

@@ -29,7 +29,7 @@ def mount_live_socket(app: FastAPI, settings: Settings) -> LiveEventFanout:
     """Serve Socket.IO at /socket.io/ on the analyser app; every connection must carry a valid token."""
     # A browser's connection must come from SCIS's own pages (Origin = SCIS_PUBLIC_URL): another site
     # cannot open a socket with the visitor's cookie. Clients that send no Origin (scripts) use a token.
-    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[settings.origin])
+    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=settings.allowed_origins)
 
     async def authenticate(environ: dict[str, Any], auth: Any) -> User | None:
         token = token_from(environ, auth)

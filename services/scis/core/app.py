@@ -217,7 +217,7 @@ def create_service_app(
         serve_api_docs(app, service)
     app.state.settings = settings
     app.state.service = service
-    app.add_middleware(CookieWriteOriginMiddleware, allowed_origin=settings.origin)
+    app.add_middleware(CookieWriteOriginMiddleware, allowed_origins=settings.allowed_origins)
     app.add_middleware(RequestContextMiddleware, service=service, trusted_proxies=settings.trusted_proxy_networks)
     app.add_exception_handler(RequestValidationError, explain_validation_error)
     app.add_exception_handler(InvalidRequest, explain_invalid_request)

@@ -9,6 +9,7 @@ no cookie a third-party page could borrow, so they are not affected.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
 
@@ -27,8 +28,8 @@ def origin_of(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def origin_allowed(sent: str | None, allowed: str) -> bool:
-    return sent is not None and sent.rstrip("/").lower() == allowed.lower()
+def origin_allowed(sent: str | None, allowed: Sequence[str]) -> bool:
+    return sent is not None and sent.rstrip("/").lower() in allowed
 
 
 def has_token_cookie(cookie_header: str) -> bool:
@@ -43,9 +44,9 @@ def has_token_cookie(cookie_header: str) -> bool:
 class CookieWriteOriginMiddleware:
     """403 for a cookie-authenticated write whose Origin (or, lacking it, Referer) is not SCIS's own."""
 
-    def __init__(self, app: ASGIApp, allowed_origin: str) -> None:
+    def __init__(self, app: ASGIApp, allowed_origins: Sequence[str]) -> None:
         self.app = app
-        self.allowed_origin = allowed_origin
+        self.allowed_origins = [origin.lower() for origin in allowed_origins]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") not in WRITE_METHODS:
@@ -58,11 +59,12 @@ class CookieWriteOriginMiddleware:
             await self.app(scope, receive, send)
             return
         sent = headers.get("origin") or origin_of(headers.get("referer", ""))
-        if origin_allowed(sent, self.allowed_origin):
+        if origin_allowed(sent, self.allowed_origins):
             await self.app(scope, receive, send)
             return
         detail = (
-            f"refused: a write signed in by cookie must come from {self.allowed_origin} (Origin was {sent!r}); "
+            f"refused: a write signed in by cookie must come from {' or '.join(self.allowed_origins)} "
+            f"(Origin was {sent!r}); "
             "open SCIS at that address, or set SCIS_PUBLIC_URL to the address you use"
         )
         body = json.dumps({"detail": detail}).encode()

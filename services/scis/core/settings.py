@@ -117,8 +117,15 @@ class Settings(BaseSettings):
 
     @property
     def origin(self) -> str:
-        """The one Origin browsers send for SCIS pages (no trailing slash)."""
+        """The Origin browsers send for SCIS pages (no trailing slash): SCIS_PUBLIC_URL, else the local gateway."""
         return (self.public_url or f"http://localhost:{self.gateway_port}").rstrip("/")
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """Origins SCIS pages may come from: SCIS_PUBLIC_URL only, or, unset, the local gateway by any loopback name."""
+        if self.public_url:
+            return [self.origin.lower()]
+        return [f"http://{host}:{self.gateway_port}" for host in ("localhost", "127.0.0.1", "[::1]")]
 
     @property
     def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import pwd
 import stat
-import subprocess
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader
 
 from scis.core.settings import SERVICE_NAMES, Settings
-from scis.embedded.process import ChildProcess
+from scis.embedded.process import ChildProcess, ensure_system_user
 
 # nginx's master keeps root (to bind and open logs) when SCIS runs as root; its workers, which talk
 # to the network, run as this account.
@@ -37,17 +36,7 @@ def nginx_binary() -> Path:
 
 def worker_user() -> str | None:
     """The unprivileged account nginx's workers run as when SCIS runs as root (created if missing)."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        pwd.getpwnam(WORKER_USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", WORKER_USER],
-            check=True,
-            capture_output=True,
-        )
-    return WORKER_USER
+    return ensure_system_user(WORKER_USER) if os.geteuid() == 0 else None
 
 
 def give_workers(folder: Path, user: str) -> None:
