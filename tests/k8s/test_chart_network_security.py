@@ -145,3 +145,9 @@ def test_cluster_wide_operator_rbac_is_still_narrow() -> None:
     ]
     assert writes_to_peering and all(r["resourceNames"] == ["scis-operator"] for r in writes_to_peering)
     assert "ClusterKopfPeering" in {o["kind"] for o in found}
+
+
+def test_the_client_address_comes_through_the_ingress_only_from_named_proxies() -> None:
+    assert "set_real_ip_from" not in gateway_config({})
+    config = gateway_config({"gateway": {"realIpFrom": ["10.42.0.0/16"]}})
+    assert "set_real_ip_from 10.42.0.0/16;" in config and "real_ip_header X-Forwarded-For;" in config
