@@ -56,8 +56,14 @@ async def is_member(conn: AsyncConnection, *, username: str, case_id: int) -> bo
 
 async def require_member(conn: AsyncConnection, *, user: User, case_id: int) -> dict[str, Any]:
     """The case's row when the caller may see it (admins always may); else CaseNotFound."""
-    case = await get_or_raise(conn, case_id=case_id)
-    if not sees_everything(user) and not await is_member(conn, username=user.username, case_id=case_id):
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        """SELECT c.*, EXISTS (SELECT 1 FROM case_members m WHERE m.case_id = c.id AND m.username = %s) AS scis_member
+             FROM cases c WHERE c.id = %s""",
+        (user.username, case_id),
+    )
+    case = await cur.fetchone()
+    if case is None or not (case.pop("scis_member") or sees_everything(user)):
         raise CaseNotFound(case_id)
     return case
 
