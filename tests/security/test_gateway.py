@@ -119,3 +119,34 @@ def test_workers_do_not_run_as_root(running_gateway: tuple[str, int]) -> None:
     assert workers, "no nginx worker found"
     assert set(workers) == {worker_uid}
     assert 0 not in workers
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Chromium at /usr/bin/chromium")
+def test_api_docs_render_offline_under_the_gateways_csp(gateway: str) -> None:
+    """Real Chromium opens the Swagger UI through nginx: it renders the API, nothing outside SCIS is
+    requested, and the Content-Security-Policy blocks nothing the page needs."""
+    from playwright.sync_api import sync_playwright
+
+    foreign: list[str] = []
+    console_errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.on("request", lambda r: None if r.url.startswith(gateway) else foreign.append(r.url))
+            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda error: console_errors.append(str(error)))
+            page.goto(f"{gateway}/api/dashboard/docs", wait_until="networkidle", timeout=60_000)
+            try:
+                page.wait_for_selector(".swagger-ui .info .title", timeout=60_000)
+            except Exception:
+                shown = page.inner_text("body")[:1500]
+                raise AssertionError(f"the docs did not render: {console_errors} {shown}") from None
+            title = page.inner_text(".swagger-ui .info .title")
+            operations = page.locator(".opblock").count()
+        finally:
+            browser.close()
+    assert "SCIS dashboard" in title, console_errors
+    assert operations > 5
+    assert foreign == []
+    assert not [e for e in console_errors if "Content Security Policy" in e], console_errors

@@ -1,8 +1,9 @@
 """API documentation that works offline: the Swagger UI served by each service, not from a CDN.
 
-The assets come from the `swagger-ui-bundle` wheel. The page runs no inline script (the gateway's
-Content-Security-Policy allows scripts from SCIS itself only). SCIS_API_DOCS turns the page and the
-OpenAPI document off (off by default in production).
+The assets come from the `swagger-ui-bundle-v2` wheel (Swagger UI 5, which reads the OpenAPI 3.1
+FastAPI writes). The page runs no inline script (the gateway's Content-Security-Policy allows scripts
+from SCIS itself only). SCIS_API_DOCS turns the page and the OpenAPI document off (off by default in
+production).
 """
 
 from __future__ import annotations
