@@ -9,9 +9,8 @@ from psycopg.rows import dict_row
 
 from scis.core import cases
 from scis.core.auth.models import User
+from scis.core.status import SessionStatus
 from scis.lives.models import LiveSessionRead
-
-ACTIVE_STATUSES = ("pending", "connecting", "live", "reconnecting")
 
 
 async def list_sessions(
@@ -26,7 +25,13 @@ async def list_sessions(
              AND (%(case)s::bigint IS NULL OR case_id = %(case)s)
              AND {visible}
            ORDER BY started_at DESC LIMIT %(limit)s""",
-        {"active": active_only, "statuses": list(ACTIVE_STATUSES), "case": case_id, "limit": limit, **scope},
+        {
+            "active": active_only,
+            "statuses": SessionStatus.active_values(),
+            "case": case_id,
+            "limit": limit,
+            **scope,
+        },  # fmt: skip
     )
     return [LiveSessionRead(**row) for row in await cur.fetchall()]
 
