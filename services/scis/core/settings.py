@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     database_service_url: str | None = Field(None, description="database explorer address for peers (Kubernetes)")
     reports_service_url: str | None = Field(None, description="reports address for peers (Kubernetes)")
 
+    web_dist: Path | None = Field(None, description="the built web UI the frontend serves (default: services/web/dist)")
     tiktok_base_url: str = Field("https://www.tiktok.com", description="live pages and room API")
     webcast_base_url: str = Field("https://webcast.tiktok.com", description="webcast API and push server")
     chromium_path: Path = Field(Path("/usr/bin/chromium"), description="Chromium used by browser capture")

@@ -1,0 +1,32 @@
+import "@mantine/core/styles.css";
+import "uplot/dist/uPlot.min.css";
+import { MantineProvider } from "@mantine/core";
+import { QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import { ApiError } from "./api/errors";
+import { App } from "./App";
+import "./i18n";
+import { ME_KEY } from "./shell/auth";
+
+const queryClient: QueryClient = new QueryClient({
+  queryCache: new QueryCache({
+    // A refused or expired session anywhere sends the user back to sign-in.
+    onError: (error, query) => {
+      if (error instanceof ApiError && error.status === 401 && query.queryKey !== ME_KEY) {
+        queryClient.setQueryData(ME_KEY, null);
+      }
+    },
+  }),
+  defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false } },
+});
+
+createRoot(document.getElementById("root")!).render(
+  <StrictMode>
+    <MantineProvider defaultColorScheme="light">
+      <QueryClientProvider client={queryClient}>
+        <App />
+      </QueryClientProvider>
+    </MantineProvider>
+  </StrictMode>,
+);
