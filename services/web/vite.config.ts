@@ -20,7 +20,6 @@ export default defineConfig({
         manualChunks: {
           react: ["react", "react-dom", "react-router-dom"],
           mantine: ["@mantine/core", "@mantine/hooks"],
-          codemirror: ["@uiw/react-codemirror", "@codemirror/lang-sql"],
         },
       },
     },

@@ -34,4 +34,5 @@ def test_generated_types_match_the_committed_documents(tmp_path: Path) -> None:
             [str(GENERATOR), str(WEB / "openapi" / f"{service}.json"), "-o", str(generated)],
             cwd=WEB, check=True, capture_output=True, timeout=120,
         )  # fmt: skip
-        assert generated.read_text() == (WEB / "src" / "api" / "schema" / f"{service}.ts").read_text(), f"{service}: {FIX}"
+        committed = WEB / "src" / "api" / "schema" / f"{service}.ts"
+        assert generated.read_text() == committed.read_text(), f"{service}: {FIX}"

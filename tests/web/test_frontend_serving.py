@@ -38,7 +38,10 @@ def test_hashed_assets_are_served_and_cached_for_good(client: TestClient) -> Non
     assert "immutable" in response.headers["cache-control"]
 
 
-@pytest.mark.parametrize("path", ["/api/nothing", "/api/dashboard/missing", "/socket.io/x", "/assets/gone.js", "/favicon.ico"])
+NOT_APP_PATHS = ["/api/nothing", "/api/dashboard/missing", "/socket.io/x", "/assets/gone.js", "/favicon.ico"]
+
+
+@pytest.mark.parametrize("path", NOT_APP_PATHS)
 def test_api_paths_and_missing_files_stay_404_json(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404

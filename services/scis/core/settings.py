@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     gateway_port: int = Field(8080, ge=1, le=65535, description="nginx gateway port")
     postgres_port: int = Field(5433, ge=1, le=65535, description="embedded PostgreSQL port")
     redis_port: int = Field(6379, ge=1, le=65535, description="embedded Redis port")
+    simulator_port: int = Field(8900, ge=1, le=65535, description="the demo's TikTok LIVE simulator (`scis up --demo`)")
     frontend_port: int = Field(3000, ge=1, le=65535, description="frontend port")
     dashboard_port: int = Field(3001, ge=1, le=65535, description="dashboard service port")
     analyser_port: int = Field(3002, ge=1, le=65535, description="analyser service port")

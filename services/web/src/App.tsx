@@ -1,4 +1,5 @@
 import { Center, Loader } from "@mantine/core";
+import { Suspense } from "react";
 import { useTranslation } from "react-i18next";
 import { createBrowserRouter, Navigate, RouterProvider } from "react-router-dom";
 import { ErrorNote } from "./components/ErrorNote";
@@ -15,7 +16,12 @@ function router(me: Me) {
       children: [
         ...routes.map((route) => ({
           path: route.path,
-          element: !route.role || allows(me, route.role) ? route.element : <Navigate to="/" replace />,
+          element:
+            !route.role || allows(me, route.role) ? (
+              <Suspense fallback={<Loader />}>{route.element}</Suspense>
+            ) : (
+              <Navigate to="/" replace />
+            ),
         })),
         { path: "*", element: <NotFoundPage /> },
       ],

@@ -1,16 +1,18 @@
 // Every page: one folder under src/pages/ and one entry here.
-import type { ReactElement } from "react";
+import { lazy, type ReactElement } from "react";
 import type { Role } from "./shell/auth";
 import { AccountsPage } from "./pages/accounts/AccountsPage";
 import { AuditPage } from "./pages/audit/AuditPage";
 import { CapturesPage } from "./pages/captures/CapturesPage";
 import { CaseDetailPage } from "./pages/cases/CaseDetailPage";
 import { CasesPage } from "./pages/cases/CasesPage";
-import { ExplorerPage } from "./pages/explorer/ExplorerPage";
 import { HubPage } from "./pages/hub/HubPage";
 import { LivePage } from "./pages/live/LivePage";
 import { ReportsPage } from "./pages/reports/ReportsPage";
 import { SessionPage } from "./pages/session/SessionPage";
+
+// The SQL editor (CodeMirror) is the largest part of the app: loaded when the explorer is opened.
+const ExplorerPage = lazy(() => import("./pages/explorer/ExplorerPage").then((module) => ({ default: module.ExplorerPage })));
 
 export interface PageRoute {
   path: string;

@@ -1,7 +1,7 @@
 import { AppShell, Badge, Burger, Button, Group, NavLink, SegmentedControl, Text, Title } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import { useTranslation } from "react-i18next";
-import { Link, Outlet, useLocation, useNavigate } from "react-router-dom";
+import { Link, Outlet, useLocation } from "react-router-dom";
 import { LANGUAGES, type Language, setLanguage } from "../i18n";
 import { routes } from "../routes";
 import { allows, type Me, useSignOut } from "./auth";
@@ -23,7 +23,6 @@ export function Layout({ me }: { me: Me }) {
   const { t } = useTranslation();
   const [opened, { toggle }] = useDisclosure();
   const location = useLocation();
-  const navigate = useNavigate();
   const signOut = useSignOut();
   const entries = routes.filter((route) => route.nav && (!route.role || allows(me, route.role)));
   const active = (path: string) => (path === "/" ? location.pathname === "/" : location.pathname.startsWith(path));
@@ -43,10 +42,7 @@ export function Layout({ me }: { me: Me }) {
             <Button
               size="xs"
               variant="default"
-              onClick={async () => {
-                await signOut();
-                navigate("/");
-              }}
+              onClick={() => void signOut()}
             >
               {t("shell.signOut")}
             </Button>

@@ -35,7 +35,9 @@ export function useSignOut() {
   const client = useQueryClient();
   return async () => {
     await dashboard.POST("/api/auth/logout");
-    client.clear();
+    // The next sign-in starts from the hub, with nothing of this user's data left in the cache.
+    window.history.replaceState(null, "", "/");
     client.setQueryData(ME_KEY, null);
+    client.removeQueries({ predicate: (query) => query.queryKey[0] !== ME_KEY[0] });
   };
 }
