@@ -12,7 +12,7 @@ ARGS       ?=
 WEB         := services/web
 NPM         ?= npm
 WEB_DEPS    := $(WEB)/node_modules/.scis-npm-ci
-WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/postcss.config.cjs $(WEB)/package-lock.json -type f 2>/dev/null | LC_ALL=C sort)
+WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/postcss.config.cjs $(WEB)/package-lock.json -type f 2>/dev/null | LC_ALL=C sort)
 WEB_HASH    := $(shell cat $(WEB_SOURCES) /dev/null | sha256sum | cut -c1-16)
 WEB_BUILD   := $(WEB)/dist/.build-$(WEB_HASH)
 

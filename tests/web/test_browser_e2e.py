@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -66,8 +67,16 @@ class DemoStack:
 
 
 @pytest.fixture(scope="module")
-def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
-    folder = tmp_path_factory.mktemp("demo")
+def demo_stack() -> Iterator[DemoStack]:
+    # Its own temporary folder, not pytest's: PostgreSQL runs as another user, and parallel pytest runs
+    # prune each other's old basetemp folders.
+    with tempfile.TemporaryDirectory(prefix="scis-e2e-") as name:
+        folder = Path(name)
+        folder.chmod(0o755)
+        yield from run_demo_stack(folder)
+
+
+def run_demo_stack(folder: Path) -> Iterator[DemoStack]:
     home = folder / "home"
     env = stack_env(home)
     env["SCIS_SIMULATOR_PORT"] = str(free_port())
@@ -107,6 +116,10 @@ class Visit:
     console_errors: list[str] = field(default_factory=list)
     violations: dict[str, list[str]] = field(default_factory=dict)
     shots: int = 0
+
+    def console_message(self, message: ConsoleMessage) -> None:
+        if message.type == "error" and not expected_console_noise(message):
+            self.console_errors.append(f"{message.text} ({message.location.get('url')})")
 
     def word(self, key: str) -> str:
         return WORDS[self.language][key]
@@ -163,9 +176,7 @@ def test_first_steps_in_the_browser(demo_stack: DemoStack, browser: Browser, lan
     context = browser.new_context(base_url=demo_stack.gateway, accept_downloads=True, viewport=laptop)
     page = context.new_page()
     visit = Visit(page, language, folder)
-    page.on(
-        "console", lambda m: m.type == "error" and not expected_console_noise(m) and visit.console_errors.append(m.text)
-    )
+    page.on("console", visit.console_message)
     page.on("pageerror", lambda error: visit.console_errors.append(str(error)))
     reference = f"E2E-{language}-{uuid.uuid4().hex[:6]}"
     try:
@@ -180,7 +191,7 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     page, w = visit.page, visit.word
     # Sign in, in the chosen language.
     page.goto("/")
-    page.get_by_role("radio", name=visit.language.upper()).check(force=True)
+    page.get_by_text(visit.language.upper(), exact=True).click()
     expect(page.locator("html")).to_have_attribute("lang", visit.language)
     visit.check("sign-in")
     page.get_by_label(w("username")).fill("admin")

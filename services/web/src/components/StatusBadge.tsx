@@ -11,7 +11,7 @@ const COLOURS: Record<string, string> = {
 export function StatusBadge({ status }: { status: string }) {
   const { t } = useTranslation();
   return (
-    <Badge color={COLOURS[status] ?? "gray"} variant="light" data-status={status}>
+    <Badge color={COLOURS[status] ?? "gray"} variant="dot" data-status={status}>
       {t(`status.${status}`, { defaultValue: status })}
     </Badge>
   );

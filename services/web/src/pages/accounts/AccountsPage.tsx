@@ -92,7 +92,7 @@ export function AccountsPage() {
                 <Table.Td>{user.username}</Table.Td>
                 <Table.Td>{t(`roles.${user.role}`)}</Table.Td>
                 <Table.Td>
-                  <Badge color={user.disabled ? "gray" : "green"} variant="light">
+                  <Badge color={user.disabled ? "gray" : "green"} variant="dot">
                     {user.disabled ? t("accounts.disabled") : t("accounts.active")}
                   </Badge>
                 </Table.Td>

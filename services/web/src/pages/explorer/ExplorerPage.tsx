@@ -3,7 +3,7 @@ import { Accordion, Alert, Button, Code, Grid, Group, Paper, ScrollArea, Table, 
 import { useLocalStorage } from "@mantine/hooks";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { createColumnHelper, flexRender, getCoreRowModel, useReactTable } from "@tanstack/react-table";
-import CodeMirror from "@uiw/react-codemirror";
+import CodeMirror, { EditorView } from "@uiw/react-codemirror";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { database, type QueryResult } from "../../api/client";
@@ -73,7 +73,11 @@ export function ExplorerPage() {
     () => Object.fromEntries((tables.data ?? []).map((table) => [table.name, table.columns.map((column) => column.name)])),
     [tables.data],
   );
-  const extensions = useMemo(() => [sql({ schema, upperCaseKeywords: true })], [schema]);
+  const label = t("explorer.editor");
+  const extensions = useMemo(
+    () => [sql({ schema, upperCaseKeywords: true }), EditorView.contentAttributes.of({ "aria-label": label })],
+    [schema, label],
+  );
   const run = useMutation({
     mutationFn: (statement: string) => unwrap(database.POST("/api/database/query", { body: { sql: statement } })),
     onSuccess: (_, statement) => setHistory([statement, ...history.filter((item) => item !== statement)].slice(0, HISTORY_SIZE)),
@@ -91,7 +95,6 @@ export function ExplorerPage() {
               height="180px"
               extensions={extensions}
               onChange={setText}
-              aria-label={t("explorer.editor")}
               basicSetup={{ lineNumbers: true }}
             />
           </Paper>

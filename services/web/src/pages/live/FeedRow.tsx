@@ -44,7 +44,7 @@ export function FeedRow({ event, describe }: { event: EventRead; describe: (even
   return (
     <Group gap="xs" wrap="nowrap" h="100%" px="xs" data-seq={event.seq} style={{ borderBottom: "1px solid var(--mantine-color-gray-2)" }}>
       <Text size="xs" c="dimmed" w={52} ta="right" ff="monospace">{event.seq}</Text>
-      <Badge size="sm" w={90} color={KIND_COLOURS[event.kind] ?? "gray"} variant="light">
+      <Badge size="sm" w={110} color={KIND_COLOURS[event.kind] ?? "gray"} variant="dot">
         {t(`kinds.${event.kind}`, { defaultValue: event.kind })}
       </Badge>
       <Text size="sm" fw={600} truncate maw={220}>{who(event)}</Text>

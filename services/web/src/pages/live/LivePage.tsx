@@ -77,7 +77,7 @@ export function LivePage() {
       <PageTitle
         actions={
           <Group>
-            <Badge color={connection === "connected" ? "green" : "orange"} data-testid="connection" data-state={connection}>
+            <Badge variant="dot" color={connection === "connected" ? "green" : "orange"} data-testid="connection" data-state={connection}>
               {t(`live.connection.${connection}`)}
             </Badge>
             {capture && <StatusBadge status={capture.status} />}
@@ -94,7 +94,7 @@ export function LivePage() {
       </PageTitle>
       <ErrorNote error={error ?? stop.error} />
       <SimpleGrid cols={{ base: 3, md: 6 }} mb="sm">
-        <Figure label={t("live.received")} value={store.events.length} testId="feed-count" />
+        <Figure label={t("live.received")} value={held} testId="feed-count" />
         <Figure label={t("captures.viewers")} value={totals.viewers} testId="viewers" />
         <Figure label={t("live.likes")} value={totals.likes} testId="likes" />
         <Figure label={t("live.gifts")} value={totals.gifts} testId="gifts" />
