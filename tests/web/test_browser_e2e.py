@@ -268,7 +268,7 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     page.get_by_role("link", name=reference).click()
     page.get_by_role("link", name=w("report")).click()
     page.get_by_role("button", name=w("generate"), exact=True).click()
-    link = page.get_by_test_id("download-pdf").first
+    link = page.get_by_role("row").filter(has_text=reference).get_by_test_id("download-pdf")
     expect(link).to_be_visible(timeout=60_000)
     with page.expect_download() as download:
         link.click()

@@ -165,6 +165,8 @@ export const fr: Dictionary = {
     titleHint: "Laisser vide pour reprendre l’intitulé de l’affaire",
     empty: "Aucun rapport. Choisissez une affaire ci-dessus et générez-en un.",
     download: "Télécharger le PDF",
+    createdBy: "Généré par",
+    createdAt: "Généré le",
   },
   audit: {
     title: "Journal d’audit",
@@ -185,5 +187,6 @@ export const fr: Dictionary = {
     create: "Ajouter le compte",
     active: "actif",
     disabled: "désactivé",
+    createdAt: "Créé le",
   },
 };

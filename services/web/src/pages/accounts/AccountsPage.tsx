@@ -83,7 +83,7 @@ export function AccountsPage() {
               <Table.Th>{t("signIn.username")}</Table.Th>
               <Table.Th>{t("accounts.role")}</Table.Th>
               <Table.Th>{t("common.status")}</Table.Th>
-              <Table.Th>{t("cases.createdAt")}</Table.Th>
+              <Table.Th>{t("accounts.createdAt")}</Table.Th>
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>

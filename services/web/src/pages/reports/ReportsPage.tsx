@@ -74,8 +74,8 @@ export function ReportsPage() {
             <Table.Tr>
               <Table.Th>{t("reports.reportTitle")}</Table.Th>
               <Table.Th>{t("captures.case")}</Table.Th>
-              <Table.Th>{t("cases.createdBy")}</Table.Th>
-              <Table.Th>{t("cases.createdAt")}</Table.Th>
+              <Table.Th>{t("reports.createdBy")}</Table.Th>
+              <Table.Th>{t("reports.createdAt")}</Table.Th>
               <Table.Th>SHA-256</Table.Th>
               <Table.Th>PDF</Table.Th>
             </Table.Tr>
