@@ -9,6 +9,9 @@ import { FeedStore } from "../../lib/feed";
 export type Connection = "connecting" | "connected" | "disconnected";
 
 const PAGE = 1000;
+// When the socket has been quiet this long, ask the API whether more was stored (a lagging or
+// stalled fan-out must not leave the feed silently behind the evidence).
+const QUIET_MS = 2000;
 
 declare global {
   interface Window {
@@ -90,7 +93,12 @@ export function useLiveFeed(sessionId: string, paused: boolean) {
     });
     socket.on("disconnect", () => setConnection("disconnected"));
     socket.on("connect_error", () => setConnection("disconnected"));
+    let lastSocketEvent = Date.now();
+    const quietCheck = window.setInterval(() => {
+      if (Date.now() - lastSocketEvent >= QUIET_MS) void catchUp();
+    }, QUIET_MS);
     socket.on("event", (event: EventRead) => {
+      lastSocketEvent = Date.now();
       const wasComplete = store.contiguous === store.maxSeq;
       store.add([event]);
       if (wasComplete && store.hasHole()) void catchUp();
@@ -99,6 +107,7 @@ export function useLiveFeed(sessionId: string, paused: boolean) {
     void catchUp();
     return () => {
       closed = true;
+      window.clearInterval(quietCheck);
       cancelAnimationFrame(frame);
       socket.close();
       if (window.scisLiveSocket === socket) delete window.scisLiveSocket;

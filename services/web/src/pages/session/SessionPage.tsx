@@ -112,6 +112,7 @@ export function SessionPage() {
               after_seq: after,
               limit: PAGE_SIZE,
               kind: filters.kinds.length ? filters.kinds : undefined,
+              // Sent as typed: a 422 then names the very value the user entered under the field.
               user_id: filters.userId ? (filters.userId as unknown as number) : undefined,
               since: isoOrUndefined(filters.since),
               until: isoOrUndefined(filters.until),
