@@ -168,6 +168,8 @@ export interface components {
         /**
          * EventRead
          * @description One stored event; 64-bit ids are strings (JavaScript loses precision above 2**53).
+         *
+         *     The same JSON as the message on scis:live:{session_id}:events (docs/events.md).
          */
         EventRead: {
             /** Body */
@@ -261,8 +263,7 @@ export interface components {
              * Format: date-time
              */
             started_at: string;
-            /** Status */
-            status: string;
+            status: components["schemas"]["SessionStatus"];
             /** Status Reason */
             status_reason: string;
             /** Target */
@@ -332,8 +333,7 @@ export interface components {
             spilled: number;
             /** Started At */
             started_at: string | null;
-            /** Status */
-            status: string;
+            status: components["schemas"]["SessionStatus"];
             /** Status Reason */
             status_reason: string;
             /** Target */
@@ -341,6 +341,11 @@ export interface components {
             /** Viewers */
             viewers: number | null;
         };
+        /**
+         * SessionStatus
+         * @enum {string}
+         */
+        SessionStatus: "starting" | "live" | "ended" | "stopped" | "offline" | "not_found" | "private" | "blocked" | "failed";
         /** ValidationProblem */
         ValidationError: {
             /**
@@ -667,6 +672,15 @@ export interface operations {
             };
             /** @description Not signed in, or the token was refused: sign in again */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -125,13 +125,17 @@ export interface components {
              * Format: date-time
              */
             started_at: string;
-            /** Status */
-            status: string;
+            status: components["schemas"]["SessionStatus"];
             /** Status Reason */
             status_reason: string;
             /** Target */
             target: string;
         };
+        /**
+         * SessionStatus
+         * @enum {string}
+         */
+        SessionStatus: "starting" | "live" | "ended" | "stopped" | "offline" | "not_found" | "private" | "blocked" | "failed";
         /** ValidationProblem */
         ValidationError: {
             /**
