@@ -41,6 +41,11 @@ system-deps:
 	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium missing at $(CHROMIUM): install Debian's 'chromium' package for browser capture"; fi; \
 	fi
+	@if ! command -v pdftotext >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; \
+	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; \
+	  else echo "Poppler missing: install Debian's 'poppler-utils' package for the report tests"; fi; \
+	fi
 
 $(WEB_DEPS): $(WEB)/package-lock.json
 	@command -v $(NPM) >/dev/null || { echo "npm not found: the web UI needs Node 20 (see README)"; exit 1; }

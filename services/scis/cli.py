@@ -16,7 +16,8 @@ DOMAIN_COMMANDS = {
     "simulate": ("scis.simulator.cli", "run the TikTok LIVE simulator"),
     "capture": ("scis.capture.cli", "capture one live (the process a LiveMonitor pod runs)"),
     "monitor": ("scis.capture.monitor_cli", "capture a live with a progress display"),
-    "verify": ("scis.evidence.cli", "recompute a session's hash chain and name the first bad event"),
+    "verify": ("scis.evidence.cli", "recompute a session's hash chain, or check an exported archive offline"),
+    "export": ("scis.evidence.export_cli", "write a case's evidence archive for a third party, print its hash"),
     "backup": ("scis.backup.cli", "archive the database and the evidence files, with SHA-256s, while captures run"),
     "restore": ("scis.backup.restore_cli", "restore a backup into an empty database and fresh SCIS_HOME; verify"),
 }

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     streak_timeout_seconds: float = Field(10.0, gt=0, le=3600, description="gift streak closed after this")
     query_timeout_ms: int = Field(5000, ge=100, le=600_000, description="database explorer statement timeout")
     query_row_limit: int = Field(1000, ge=1, le=100_000, description="database explorer row cap")
+    report_branding_dir: Path | None = Field(
+        None, description="folder with an organisation's report logo and wording overrides"
+    )
 
     public_url: str | None = Field(
         None,

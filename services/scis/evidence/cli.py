@@ -1,4 +1,5 @@
-"""`scis verify SESSION`: recompute a live session's evidence chain; exit 0 intact, 1 tampered."""
+"""`scis verify SESSION|ARCHIVE`: recompute a session's chain, or check an exported archive offline;
+exit 0 intact, 1 tampered, 2 error."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import asyncio
 import json
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 import psycopg
 
 from scis.core.connections import NoDatabase, resolve_database_url
 from scis.core.db import redact
 from scis.core.settings import SettingsError, load_settings
+from scis.evidence import archive
 from scis.evidence.verify import ChainVerdict, verify_session
 
 EXIT_INTACT = 0
@@ -21,7 +24,8 @@ EXIT_ERROR = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("session", help="live session id (UUID)")
+    parser.add_argument("session", help="live session id (UUID), or an evidence archive from `scis export`")
+    parser.add_argument("--manifest-sha256", help="archive only: the manifest hash you were given")
     parser.add_argument("--database-url", help="PostgreSQL URL (default: SCIS_DATABASE_URL)")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
 
@@ -32,6 +36,8 @@ async def _verify(url: str, session: str) -> ChainVerdict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if Path(args.session).is_file():  # an archive: checked offline, no database needed
+        return archive.run(argparse.Namespace(archive=args.session, manifest_sha256=args.manifest_sha256))
     try:
         url = resolve_database_url(load_settings(), args.database_url)
     except (NoDatabase, SettingsError) as error:

@@ -19,6 +19,7 @@ _SELECT = """SELECT seq, msg_id, kind, method, room_id, user_id, unique_id, nick
                     gift_name, diamond_count, repeat_count, inferred, counts, data, server_time,
                     captured_at, raw, raw_sha256, chain_hash
                FROM events WHERE session_id = %s ORDER BY seq"""
+EVENTS_SELECT = _SELECT  # every stored column of a session's records, in seq order (export reads the same)
 
 VERIFICATIONS = Counter("scis_evidence_verifications_total", "Chain verifications, by result.", ["result"])
 for _result in ("intact", "broken"):  # present from the start, so an alert sees the first failure as an increase

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -12,6 +13,7 @@ from scis.core.fields import BIGINT_MAX, Text
 class ReportCreate(BaseModel):
     case_id: int = Field(ge=1, le=BIGINT_MAX, description="the case to report on")
     title: Text | None = Field(None, max_length=200, description="defaults to the case title")
+    language: Literal["en", "fr"] = Field("en", description="language of the report's wording: en or fr")
 
 
 class ReportRead(BaseModel):

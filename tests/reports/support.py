@@ -1,0 +1,65 @@
+"""A case with captured sessions (chats, gift streaks, a gap each), written through the evidence API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+
+from scis.core.audit.models import AuditContext
+from scis.core.auth.models import Role, User
+from scis.core.status import SessionStatus
+from scis.evidence.chain import append_records, gap_record, seal_session, start_session
+from scis.evidence.records import EventRecord
+from tests.evidence.support import T0
+
+ADMIN = User(username="report-admin", role=Role.admin)
+CONTEXT = AuditContext(actor=ADMIN, source_ip=None, request_id=None, service="reports")
+GIFTERS = {"rose_fan": (1, 5), "lion_king": (29_999, 2)}  # unique_id: (diamonds per gift, streak count)
+
+
+def scenario_events(offset: int) -> list[EventRecord]:
+    """Six chats from three viewers and one gift streak per gifter."""
+    events = [
+        EventRecord(kind="chat", captured_at=T0 + timedelta(seconds=i + 1), msg_id=offset + i, user_id=100 + i % 3,
+                    unique_id=f"viewer_{i % 3}", nickname=f"Viewer {i % 3}", body=f"chat line {offset + i}",
+                    raw=f"raw-chat-{offset + i}".encode())
+        for i in range(6)
+    ]  # fmt: skip
+    for index, (who, (diamonds, repeat)) in enumerate(GIFTERS.items()):
+        events.append(
+            EventRecord(kind="gift", captured_at=T0 + timedelta(seconds=70 + index), msg_id=offset + 50 + index,
+                        user_id=200 + index, unique_id=who, gift_id=index + 1, gift_name=f"Gift{index}",
+                        diamond_count=diamonds, repeat_count=repeat, raw=f"raw-gift-{offset}-{index}".encode())
+        )  # fmt: skip
+    return events
+
+
+async def write_case_session(conn: psycopg.AsyncConnection[Any], case_id: int, offset: int, reason: str) -> uuid.UUID:
+    session_id = uuid.uuid4()
+    async with conn.transaction():
+        tail, _ = await start_session(conn, session_id=session_id, target=f"host_{offset}", source="replay",
+                                      case_id=case_id, config={"test": True}, started_at=T0,
+                                      status=SessionStatus.LIVE)  # fmt: skip
+        events = scenario_events(offset)
+        _, tail = await append_records(conn, session_id, tail, events[:3])
+        gap = gap_record(started=T0 + timedelta(seconds=3), ended=T0 + timedelta(seconds=9), reason=reason,
+                         detail=f"{reason} during test")  # fmt: skip
+        _, tail = await append_records(conn, session_id, tail, [gap])
+        await append_records(conn, session_id, tail, events[3:])
+        await seal_session(conn, session_id, status=SessionStatus.ENDED, reason="test",
+                           ended_at=T0 + timedelta(minutes=3))  # fmt: skip
+    return session_id
+
+
+async def make_case(conn: psycopg.AsyncConnection[Any]) -> int:
+    reference = f"RPT-{uuid.uuid4().hex[:8]}"
+    cur = await conn.execute(
+        "INSERT INTO cases (reference, title, created_by) VALUES (%s, %s, %s) RETURNING id",
+        (reference, "Gift fraud ring", ADMIN.username),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])

@@ -1,0 +1,133 @@
+"""Case reports against real PostgreSQL, WeasyPrint and Poppler: what the PDF says, and the tamper flag."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from scis.reports import service
+from scis.reports.branding import BrandingError, load_branding
+from scis.reports.models import ReportCreate
+from tests.evidence.support import tamper
+from tests.reports.support import ADMIN, CONTEXT, GIFTERS, make_case, write_case_session
+
+pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs Poppler: make system-deps")
+
+ARTIFACTS = Path(os.environ.get("SCIS_TEST_ARTIFACTS", Path(__file__).parents[2] / "build" / "test-artifacts"))
+
+
+@pytest.fixture
+async def conn(postgres_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as connection:
+        yield connection
+
+
+async def report_text(conn: psycopg.AsyncConnection[Any], case_id: int, name: str, language: str = "en") -> str:
+    """Produce the report, keep its pages as PNG artifacts and return pdftotext's text of it."""
+    created = await service.create(conn, report_in=ReportCreate(case_id=case_id, language=language), context=CONTEXT)
+    found = await service.get_pdf(conn, user=ADMIN, report_id=created.id)
+    assert found is not None
+    folder = ARTIFACTS / "reports" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    pdf = folder / "report.pdf"
+    pdf.write_bytes(found[1])
+    return await asyncio.to_thread(poppler, pdf, folder)
+
+
+def poppler(pdf: Path, folder: Path) -> str:
+    """Page PNGs (kept as artifacts) and the text of a PDF, by real Poppler."""
+    subprocess.run(["pdftoppm", "-png", "-r", "60", str(pdf), str(folder / "page")], check=True, timeout=300)
+    assert sorted(folder.glob("page-*1.png")), "pdftoppm wrote no first page"
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True,
+                          timeout=300).stdout  # fmt: skip
+
+
+def squeezed(text: str) -> str:
+    """Text without whitespace: long hashes wrap across lines in the PDF."""
+    return re.sub(r"\s+", "", text)
+
+
+async def session_heads(conn: psycopg.AsyncConnection[Any], case_id: int) -> list[tuple[uuid.UUID, str, int]]:
+    cur = await conn.execute(
+        "SELECT id, chain_head, events_count FROM live_sessions WHERE case_id = %s ORDER BY started_at", (case_id,)
+    )
+    return [(row[0], row[1], row[2]) for row in await cur.fetchall()]
+
+
+async def test_case_report_holds_totals_heads_gaps_transcript(conn: psycopg.AsyncConnection[Any]) -> None:
+    case_id = await make_case(conn)
+    await write_case_session(conn, case_id, 1000, "disconnect")
+    await write_case_session(conn, case_id, 2000, "stall")
+    text = await report_text(conn, case_id, "intact")
+    flat = squeezed(text)
+
+    heads = await session_heads(conn, case_id)
+    events_total = sum(count for _, _, count in heads)
+    assert events_total == 2 * (1 + 8 + 1 + 1)
+    diamonds = 2 * sum(d * r for d, r in GIFTERS.values())
+    assert re.search(rf"Events stored\s+{events_total}\b", text), text[:2000]
+    assert re.search(rf"Diamonds \(gifts\)\s+{diamonds}\b", text)
+    assert re.search(r"Capture gaps\s+2\b", text)
+    for session_id, head, _ in heads:
+        assert head in flat, f"chain head of {session_id} missing"
+        assert str(session_id) in flat
+    assert "disconnectduringtest" in flat and "stallduringtest" in flat
+    assert "chat line 1004" in text and "chat line 2005" in text  # transcript, every session
+    assert "lion_king" in text and f"x2 ({2 * 29_999} diamonds)" in text
+    assert "INTEGRITY FAILURE" not in text and "TAMPERED" not in text
+    assert text.count("intact, sealed") == 2
+
+
+async def test_an_altered_record_is_flagged_on_page_one_with_its_seq(conn: psycopg.AsyncConnection[Any]) -> None:
+    case_id = await make_case(conn)
+    intact_id = await write_case_session(conn, case_id, 3000, "disconnect")
+    altered_id = await write_case_session(conn, case_id, 4000, "restart")
+    await tamper(conn, "UPDATE events SET body = 'i never said that' WHERE session_id = %s AND seq = 2", (altered_id,))
+
+    text = await report_text(conn, case_id, "tampered")
+    page_one = text.split("\f")[0]
+    assert "INTEGRITY FAILURE" in page_one
+    flag = squeezed(page_one)
+    assert str(altered_id) in flag and str(intact_id) not in flag.split("Casereference")[0]
+    assert "seq2,chat,msg_id4001" in flag and "chain_hash" in flag
+    appendix = text.split("Integrity appendix")[-1]
+    assert "TAMPERED: seq 2" in appendix and appendix.count("intact, sealed") == 1
+
+
+async def test_french_report_and_organisation_wording(
+    conn: psycopg.AsyncConnection[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "wording.fr.json").write_text('{"footer": "Brigade numérique — confidentiel"}', encoding="utf-8")
+    (tmp_path / "logo.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="40" height="20"/></svg>'
+    )
+    monkeypatch.setenv("SCIS_REPORT_BRANDING_DIR", str(tmp_path))
+    from scis.core.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        case_id = await make_case(conn)
+        await write_case_session(conn, case_id, 5000, "overflow")
+        text = await report_text(conn, case_id, "french", language="fr")
+    finally:
+        get_settings.cache_clear()
+    assert "Annexe d'intégrité" in text and "Transcription" in text
+    assert "Brigade numérique — confidentiel" in text
+
+
+def test_a_bad_wording_file_names_the_file_and_key(tmp_path: Path) -> None:
+    (tmp_path / "wording.en.json").write_text('{"footr": "x"}', encoding="utf-8")
+    with pytest.raises(BrandingError, match=r"wording\.en\.json: unknown key 'footr'"):
+        load_branding(tmp_path, "en")
+    with pytest.raises(BrandingError, match="is not a folder"):
+        load_branding(tmp_path / "missing", "en")
