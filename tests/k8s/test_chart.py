@@ -18,7 +18,7 @@ from tests.k8s.emulator import ROOT
 SCENARIO_IDS = [p.name for p in SCENARIOS]
 SERVICES = ("frontend", "dashboard", "analyser", "profiles", "lives", "create", "database", "reports")
 # CRD kinds, checked below on their own
-KINDS_WITHOUT_CORE_SCHEMA = {"KopfPeering", "ClusterKopfPeering", "ServiceMonitor"}
+KINDS_WITHOUT_CORE_SCHEMA = {"KopfPeering", "ClusterKopfPeering", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 
 @pytest.fixture(scope="module", params=[None, *SCENARIOS], ids=["no-values", *SCENARIO_IDS])

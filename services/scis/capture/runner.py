@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import psycopg
 import redis.asyncio as aioredis
+from prometheus_client import start_http_server
 
 from scis.capture.pipeline import CaptureRequest, LiveCapture, ProgressSink
 from scis.capture.sources.base import CaptureSource
@@ -87,6 +88,9 @@ async def run_capture_process(
 ) -> CaptureStats:
     """Run one capture until the live ends or SIGTERM/SIGINT; a second signal abandons the flush."""
     tune_gc()
+    if settings.capture_metrics_port:
+        # A capture Pod is its own process: Prometheus scrapes its capture metrics here.
+        start_http_server(settings.capture_metrics_port)
     try:
         await check_case(database_url, request.case_id)
     except psycopg.OperationalError as error:

@@ -10,7 +10,7 @@ from psycopg.rows import dict_row
 from scis.core import cases
 from scis.core.auth.models import User
 from scis.core.status import SessionStatus
-from scis.lives.models import LiveSessionRead
+from scis.lives.models import LiveSessionRead, OpenSession
 
 
 async def list_sessions(
@@ -44,3 +44,20 @@ async def get_session(conn: AsyncConnection, *, user: User, session_id: UUID) ->
     await cur.execute("SELECT * FROM live_sessions WHERE id = %s", (session_id,))
     row = await cur.fetchone()
     return LiveSessionRead(**row) if row else None
+
+
+async def open_sessions(conn: AsyncConnection) -> list[OpenSession]:
+    """Sessions the store lists as active, with their newest record's time (health of captures)."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        """SELECT s.id, s.target, s.status, s.source, s.events_count, s.started_at,
+                  coalesce(last.captured_at, s.started_at) AS last_record_at,
+                  extract(epoch FROM now() - coalesce(last.captured_at, s.started_at))::float8 AS idle_seconds
+             FROM live_sessions s
+             LEFT JOIN LATERAL (SELECT captured_at FROM events e WHERE e.session_id = s.id
+                                 ORDER BY seq DESC LIMIT 1) last ON true
+            WHERE s.status = ANY(%s)
+            ORDER BY s.started_at""",
+        (SessionStatus.active_values(),),
+    )
+    return [OpenSession(**row) for row in await cur.fetchall()]

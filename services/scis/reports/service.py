@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from prometheus_client import Counter, Histogram
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
@@ -25,6 +26,11 @@ from scis.reports.models import ReportCreate, ReportRead
 CASE_TEMPLATE = "case_report.html.j2"
 
 CaseNotFound = cases.CaseNotFound
+
+REPORTS_CREATED = Counter("scis_reports_created_total", "Case reports rendered and stored.")
+RENDER_SECONDS = Histogram(
+    "scis_report_render_seconds", "Time to render a case report PDF.", buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120)
+)
 
 
 @lru_cache(maxsize=1)
@@ -95,7 +101,8 @@ async def create(conn: AsyncConnection, *, report_in: ReportCreate, context: Aud
         )
     )
     # Rendering takes CPU for a while; keep the event loop answering meanwhile.
-    pdf = await asyncio.to_thread(render_pdf, html)
+    with RENDER_SECONDS.time():
+        pdf = await asyncio.to_thread(render_pdf, html)
     digest = hashlib.sha256(pdf).hexdigest()
     async with conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
@@ -114,6 +121,7 @@ async def create(conn: AsyncConnection, *, report_in: ReportCreate, context: Aud
             target=f"report:{row['id']}",
             details={"case_id": report_in.case_id, "sha256": digest},
         )
+    REPORTS_CREATED.inc()
     return ReportRead(**row)
 
 
