@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
 DEFAULT_BATCH = 5000
 
@@ -172,7 +172,7 @@ async def store_fold(conn: AsyncConnection[Any], fold: BatchFold) -> None:
     # Sorted by user id, so concurrent enrichers lock subjects in the same order and cannot deadlock.
     user_ids = sorted(fold.subjects)
     subjects = [fold.subjects[user_id] for user_id in user_ids]
-    cur = conn.cursor()
+    cur = conn.cursor(row_factory=tuple_row)
     await cur.execute(
         UPSERT_SUBJECTS_SQL,
         (
@@ -254,7 +254,7 @@ async def enrich_session(conn: AsyncConnection[Any], session_id: UUID, *, batch_
 
 async def sessions_behind(conn: AsyncConnection[Any]) -> list[UUID]:
     """Lives with stored events not yet folded (the head moves with each committed batch)."""
-    cur = conn.cursor()
+    cur = conn.cursor(row_factory=tuple_row)
     await cur.execute(
         """SELECT s.id FROM live_sessions s LEFT JOIN subject_enrichment e ON e.session_id = s.id
             WHERE s.events_count > coalesce(e.last_seq, -1) + 1 ORDER BY s.started_at, s.id"""
@@ -278,7 +278,7 @@ async def rebuild(conn: AsyncConnection[Any], *, batch_size: int = DEFAULT_BATCH
                                    last_seq = NULL, avatar_url = NULL, avatar_seen_at = NULL
                 WHERE first_seen_at IS NOT NULL OR avatar_url IS NOT NULL"""
         )
-        cur = conn.cursor()
+        cur = conn.cursor(row_factory=tuple_row)
         await cur.execute("SELECT DISTINCT session_id FROM events ORDER BY session_id")
         total = 0
         for (session_id,) in await cur.fetchall():
