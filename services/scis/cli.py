@@ -18,7 +18,7 @@ DOMAIN_COMMANDS = {
     "monitor": ("scis.capture.monitor_cli", "capture a live with a progress display"),
     "verify": ("scis.evidence.cli", "recompute a session's hash chain and name the first bad event"),
     "backup": ("scis.backup.cli", "archive the database and the evidence files, with SHA-256s, while captures run"),
-    "profiles": ("scis.subjects.cli", "subjects from the evidence: `scis profiles rebuild` recomputes them"),
+    "profiles": ("scis.profiles.subjects.cli", "subjects from the evidence: `scis profiles rebuild` recomputes them"),
     "restore": ("scis.backup.restore_cli", "restore a backup into an empty database and fresh SCIS_HOME; verify"),
 }
 

@@ -51,7 +51,8 @@ async def test_subject_and_timeline_follow_case_access(
     subject_id = everything["id"]
     outsider = await client.get(f"/api/profiles/subjects/{subject_id}", headers=auth(tokens["viewer"]))
     assert outsider.status_code == 404
-    outsider_timeline = await client.get(f"/api/profiles/subjects/{subject_id}/timeline", headers=auth(tokens["viewer"]))
+    timeline_url = f"/api/profiles/subjects/{subject_id}/timeline"
+    outsider_timeline = await client.get(timeline_url, headers=auth(tokens["viewer"]))
     assert outsider_timeline.status_code == 404
 
     # Paged three at a time, the admin's timeline is every record of alice in both lives, in order.

@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from scis.cli import main
 from scis.core import bus
 from scis.core.db import open_pool
-from scis.subjects.enricher import SubjectEnricher
+from scis.profiles.subjects.enricher import SubjectEnricher
 from tests.subjects.support import T0, append, first_live_records, open_live, unique_user_ids
 from tests.subjects.test_enrichment import snapshot
 

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from scis.subjects.enrichment import enrich_batch, enrich_session, rebuild, sessions_behind
+from scis.profiles.subjects.enrichment import enrich_batch, enrich_session, rebuild, sessions_behind
 from tests.subjects.support import T0, append, first_live_records, open_live, second_live_records, unique_user_ids
 
 

@@ -6,9 +6,9 @@ from fastapi import FastAPI
 
 from scis.core.app import create_service_app
 from scis.core.settings import Settings
+from scis.profiles.subjects.enricher import SubjectEnricher
+from scis.profiles.subjects.views import router as subjects_router
 from scis.profiles.views import router
-from scis.subjects.enricher import SubjectEnricher
-from scis.subjects.views import router as subjects_router
 
 
 async def start_enricher(app: FastAPI) -> None:

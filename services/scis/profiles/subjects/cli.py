@@ -12,7 +12,7 @@ import psycopg
 from scis.core.connections import NoDatabase, resolve_database_url
 from scis.core.db import redact
 from scis.core.settings import SettingsError, load_settings
-from scis.subjects.enrichment import DEFAULT_BATCH, rebuild
+from scis.profiles.subjects.enrichment import DEFAULT_BATCH, rebuild
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,8 +9,8 @@ from fastapi import HTTPException, Path, Query, status
 from scis.core.app import InvalidRequest, api_router, error_responses
 from scis.core.deps import CurrentUser, Db
 from scis.core.fields import BIGINT_MAX, RowId
-from scis.subjects import service
-from scis.subjects.models import SubjectRead, TimelinePage
+from scis.profiles.subjects import service
+from scis.profiles.subjects.models import SubjectRead, TimelinePage
 
 router = api_router("profiles")
 

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from scis.core import bus
-from scis.subjects.enrichment import DEFAULT_BATCH, enrich_session, sessions_behind
+from scis.profiles.subjects.enrichment import DEFAULT_BATCH, enrich_session, sessions_behind
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from psycopg.rows import dict_row, tuple_row
 
 from scis.core import cases
 from scis.core.auth.models import User
-from scis.subjects.enrichment import COUNTERS
-from scis.subjects.models import (
+from scis.profiles.subjects.enrichment import COUNTERS
+from scis.profiles.subjects.models import (
     AliasRead,
     Counters,
     Sighting,
