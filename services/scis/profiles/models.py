@@ -71,6 +71,7 @@ class ProfileRead(ProfileBase):
     created_by: str
     created_at: datetime
     updated_at: datetime
+    version: int = Field(description="moves on with every change; the ETag is built from it")
 
 
 class ProfilePage(BaseModel):

@@ -11,10 +11,13 @@ from scis.core import bus, cases
 from scis.core.audit import service as audit
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import User
+from scis.profiles import cache as profile_cache
+from scis.profiles.cache import cache_key
 from scis.profiles.models import ProfileCreate, ProfilePage, ProfileRead, ProfileUpdate
 
-CACHE_TTL_SECONDS = 300
 SELECT_PROFILE = """SELECT p.*, s.tiktok_user_id FROM profiles p LEFT JOIN subjects s ON s.id = p.subject_id"""
+
+__all__ = ["cache_key"]
 
 
 class ProfileNotFound(Exception):
@@ -25,8 +28,16 @@ class UnknownCase(Exception):
     pass
 
 
-def cache_key(profile_id: int) -> str:
-    return f"scis:profile:{profile_id}"
+class StaleVersion(Exception):
+    """If-Match named another version than the stored one."""
+
+    def __init__(self, profile_id: int, current: int) -> None:
+        super().__init__(f"profile {profile_id} is at version {current} now ({etag(profile_id, current)})")
+        self.current = current
+
+
+def etag(profile_id: int, version: int) -> str:
+    return f'"profile-{profile_id}-v{version}"'
 
 
 async def get(conn: AsyncConnection, cache: aioredis.Redis, *, user: User, profile_id: int) -> ProfileRead | None:
@@ -38,16 +49,21 @@ async def get(conn: AsyncConnection, cache: aioredis.Redis, *, user: User, profi
 
 
 async def _read(conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int) -> ProfileRead | None:
-    cached = await cache.get(cache_key(profile_id))
-    if cached:
-        return ProfileRead.model_validate_json(cached)
+    hit, profile = await profile_cache.cached(cache, profile_id)
+    if hit:
+        return profile
+    return await _load_and_offer(conn, cache, profile_id=profile_id)
+
+
+async def _load_and_offer(conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int) -> ProfileRead | None:
+    """The stored profile (None when absent or deleted), offered to the cache with its version."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(SELECT_PROFILE + " WHERE p.id = %s", (profile_id,))
     row = await cur.fetchone()
     if row is None:
         return None
-    profile = ProfileRead(**row)
-    await cache.set(cache_key(profile_id), profile.model_dump_json(), ex=CACHE_TTL_SECONDS)
+    profile = None if row["deleted_at"] is not None else ProfileRead(**row)
+    await profile_cache.offer(cache, profile_id, row["version"], profile)
     return profile
 
 
@@ -64,7 +80,7 @@ async def list_profiles(
     params = {
         "case": case_id, "q": f"%{search.lower()}%" if search else None, "limit": limit, "offset": offset, **scope
     }  # fmt: skip
-    where = f"""WHERE (%(case)s::bigint IS NULL OR p.case_id = %(case)s)
+    where = f"""WHERE p.deleted_at IS NULL AND (%(case)s::bigint IS NULL OR p.case_id = %(case)s)
                  AND (%(q)s::text IS NULL OR p.unique_id LIKE %(q)s OR lower(p.display_name) LIKE %(q)s)
                  AND {visible}"""
     await cur.execute(f"{SELECT_PROFILE} {where} ORDER BY p.id DESC LIMIT %(limit)s OFFSET %(offset)s", params)
@@ -131,58 +147,88 @@ async def create(
             target=f"profile:{row['id']}",
             details={"unique_id": profile_in.unique_id, "case_id": profile_in.case_id},
         )
-    created = await _read(conn, cache, profile_id=row["id"])
+    created = await _load_and_offer(conn, cache, profile_id=row["id"])
     assert created is not None
     await bus.publish(cache, bus.PROFILES_CHANNEL, {"action": "created", "profile_id": created.id})
     return created
 
 
 async def update(
-    conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int, profile_in: ProfileUpdate, context: AuditContext
+    conn: AsyncConnection,
+    cache: aioredis.Redis,
+    *,
+    profile_id: int,
+    profile_in: ProfileUpdate,
+    context: AuditContext,
+    expected_version: int | None = None,
 ) -> ProfileRead:
+    """Apply the changes and bump the version; StaleVersion when `expected_version` is not the stored one."""
     await _require_visible(conn, cache, user=context.actor, profile_id=profile_id)
     changes = profile_in.model_dump(exclude_none=True)
     async with conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
+        # The row lock orders concurrent writers; the version check makes the later one see the change.
+        version = await _locked_version(conn, profile_id=profile_id)
+        if expected_version is not None and expected_version != version:
+            raise StaleVersion(profile_id, version)
         if changes:
             assignments = ", ".join(f"{column} = %({column})s" for column in changes)
             await cur.execute(
-                f"UPDATE profiles SET {assignments}, updated_at = now() WHERE id = %(id)s RETURNING id",
+                f"""UPDATE profiles SET {assignments}, updated_at = now(), version = version + 1
+                     WHERE id = %(id)s""",
                 {**changes, "id": profile_id},
             )
-        else:
-            await cur.execute("SELECT id FROM profiles WHERE id = %s", (profile_id,))
-        if await cur.fetchone() is None:
-            raise ProfileNotFound(f"no profile with id {profile_id}")
-        if changes:
             await audit.record(
                 conn,
                 context,
                 action="profile.update",
                 target=f"profile:{profile_id}",
-                details={"fields": sorted(changes)},
+                details={"fields": sorted(changes), "version": version + 1},
             )
-    await cache.delete(cache_key(profile_id))
-    updated = await _read(conn, cache, profile_id=profile_id)
-    assert updated is not None
+    updated = await _load_and_offer(conn, cache, profile_id=profile_id)
+    if updated is None:
+        raise ProfileNotFound(f"no profile with id {profile_id}")
     await bus.publish(cache, bus.PROFILES_CHANNEL, {"action": "updated", "profile_id": profile_id})
     return updated
 
 
-async def delete(conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int, context: AuditContext) -> None:
+async def _locked_version(conn: AsyncConnection, *, profile_id: int) -> int:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute("SELECT version FROM profiles WHERE id = %s AND deleted_at IS NULL FOR UPDATE", (profile_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise ProfileNotFound(f"no profile with id {profile_id}")
+    return int(row["version"])
+
+
+async def delete(
+    conn: AsyncConnection,
+    cache: aioredis.Redis,
+    *,
+    profile_id: int,
+    context: AuditContext,
+    expected_version: int | None = None,
+) -> None:
+    """Soft delete: the row stays with who and when, the version moves on, the audit log says so."""
     await _require_visible(conn, cache, user=context.actor, profile_id=profile_id)
     async with conn.transaction():
+        version = await _locked_version(conn, profile_id=profile_id)
+        if expected_version is not None and expected_version != version:
+            raise StaleVersion(profile_id, version)
         cur = conn.cursor(row_factory=dict_row)
-        await cur.execute("DELETE FROM profiles WHERE id = %s RETURNING unique_id", (profile_id,))
+        await cur.execute(
+            """UPDATE profiles SET deleted_at = now(), deleted_by = %s, version = version + 1
+                WHERE id = %s RETURNING unique_id""",
+            (context.actor.username, profile_id),
+        )
         row = await cur.fetchone()
-        if row is None:
-            raise ProfileNotFound(f"no profile with id {profile_id}")
+        assert row is not None
         await audit.record(
             conn,
             context,
             action="profile.delete",
             target=f"profile:{profile_id}",
-            details={"unique_id": row["unique_id"]},
+            details={"unique_id": row["unique_id"], "version": version + 1, "soft": True},
         )
-    await cache.delete(cache_key(profile_id))
+    await _load_and_offer(conn, cache, profile_id=profile_id)
     await bus.publish(cache, bus.PROFILES_CHANNEL, {"action": "deleted", "profile_id": profile_id})

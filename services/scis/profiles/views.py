@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import HTTPException, Query, Response, status
+import re
+
+from fastapi import Header, HTTPException, Query, Response, status
 
 from scis.core import cases
 from scis.core.app import InvalidRequest, api_router, error_responses
@@ -12,6 +14,28 @@ from scis.profiles import service
 from scis.profiles.models import ProfileCreate, ProfilePage, ProfileRead, ProfileUpdate
 
 router = api_router("profiles")
+
+IF_MATCH_DESCRIPTION = "the ETag of the copy you changed; a stale one is refused with 412"
+
+
+def expected_version(profile_id: int, if_match: str | None) -> int | None:
+    """The version an If-Match header names (None: no precondition); 412 when it names no version of this profile."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    found = re.fullmatch(rf'\s*(?:W/)?"profile-{profile_id}-v(\d+)"\s*', if_match)
+    if found is None:
+        raise HTTPException(
+            status.HTTP_412_PRECONDITION_FAILED,
+            f"If-Match {if_match[:80]!r} is not an ETag of profile {profile_id}; GET it and use its ETag",
+        )
+    return int(found.group(1))
+
+
+def stale(error: service.StaleVersion) -> HTTPException:
+    return HTTPException(
+        status.HTTP_412_PRECONDITION_FAILED,
+        f"{error}; someone changed it since you read it: GET it again and retry with the new ETag",
+    )
 
 
 @router.get("/profiles", response_model=ProfilePage, tags=["profiles"], summary="Profiles, newest first")
@@ -33,10 +57,13 @@ async def list_profiles(
     summary="One profile",
     responses=error_responses(404),
 )
-async def get_profile(profile_id: RowId, db: Db, cache: Redis, user: CurrentUser) -> ProfileRead:
+async def get_profile(
+    profile_id: RowId, db: Db, cache: Redis, user: CurrentUser, response: Response
+) -> ProfileRead:
     profile = await service.get(db, cache, user=user, profile_id=profile_id)
     if profile is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no profile with id {profile_id}")
+    response.headers["ETag"] = service.etag(profile.id, profile.version)
     return profile
 
 
@@ -60,27 +87,51 @@ async def create_profile(body: ProfileCreate, db: Db, cache: Redis, _: Investiga
     response_model=ProfileRead,
     tags=["profiles"],
     summary="Change a profile",
-    responses=error_responses(403, 404),
+    responses=error_responses(403, 404, 412),
 )
 async def update_profile(
-    profile_id: RowId, body: ProfileUpdate, db: Db, cache: Redis, _: Investigator, context: Audit
+    profile_id: RowId,
+    body: ProfileUpdate,
+    db: Db,
+    cache: Redis,
+    _: Investigator,
+    context: Audit,
+    response: Response,
+    if_match: str | None = Header(None, max_length=200, description=IF_MATCH_DESCRIPTION),
 ) -> ProfileRead:
+    version = expected_version(profile_id, if_match)
     try:
-        return await service.update(db, cache, profile_id=profile_id, profile_in=body, context=context)
+        updated = await service.update(
+            db, cache, profile_id=profile_id, profile_in=body, context=context, expected_version=version
+        )
     except service.ProfileNotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    except service.StaleVersion as error:
+        raise stale(error) from None
+    response.headers["ETag"] = service.etag(updated.id, updated.version)
+    return updated
 
 
 @router.delete(
     "/profiles/{profile_id}",
     status_code=204,
     tags=["profiles"],
-    summary="Delete a profile",
-    responses=error_responses(403, 404),
+    summary="Delete a profile (soft: kept with who and when, audited)",
+    responses=error_responses(403, 404, 412),
 )
-async def delete_profile(profile_id: RowId, db: Db, cache: Redis, _: Investigator, context: Audit) -> Response:
+async def delete_profile(
+    profile_id: RowId,
+    db: Db,
+    cache: Redis,
+    _: Investigator,
+    context: Audit,
+    if_match: str | None = Header(None, max_length=200, description=IF_MATCH_DESCRIPTION),
+) -> Response:
+    version = expected_version(profile_id, if_match)
     try:
-        await service.delete(db, cache, profile_id=profile_id, context=context)
+        await service.delete(db, cache, profile_id=profile_id, context=context, expected_version=version)
     except service.ProfileNotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    except service.StaleVersion as error:
+        raise stale(error) from None
     return Response(status_code=204)
