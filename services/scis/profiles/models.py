@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -27,16 +28,32 @@ def normalise_tags(tags: list[str]) -> list[str]:
     return cleaned
 
 
+def normalise_aliases(aliases: list[str]) -> list[str]:
+    cleaned = [alias.strip() for alias in aliases]
+    for index, alias in enumerate(cleaned):
+        if not alias:
+            raise ValueError(f"alias {index} is empty; remove it or give a name")
+    return list(dict.fromkeys(cleaned))
+
+
 class ProfileBase(BaseModel):
     display_name: Text = Field("", max_length=200, description="how analysts refer to this person")
     risk_level: RiskLevel = RiskLevel.unknown
     tags: list[Text] = Field(default_factory=list, max_length=50)
+    aliases: list[Annotated[Text, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=50, description="other names this person is known by (searched)"
+    )
     notes: Text = Field("", max_length=50_000)
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: list[str]) -> list[str]:
         return normalise_tags(value)
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: list[str]) -> list[str]:
+        return normalise_aliases(value)
 
 
 class ProfileCreate(ProfileBase):
@@ -54,12 +71,18 @@ class ProfileUpdate(BaseModel):
     display_name: Text | None = Field(None, max_length=200)
     risk_level: RiskLevel | None = None
     tags: list[Text] | None = Field(None, max_length=50)
+    aliases: list[Annotated[Text, Field(max_length=100)]] | None = Field(None, max_length=50)
     notes: Text | None = Field(None, max_length=50_000)
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else normalise_tags(value)
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else normalise_aliases(value)
 
 
 class ProfileRead(ProfileBase):

@@ -72,20 +72,63 @@ async def _require_visible(conn: AsyncConnection, cache: aioredis.Redis, *, user
         raise ProfileNotFound(f"no profile with id {profile_id}")
 
 
+# A match on the @handle itself (the profile's or one the subject was seen with) ranks first, then
+# trigram similarity over handle, name and aliases; the id breaks ties so pages never overlap.
+SEARCH_MATCH = """(%(q)s::text IS NULL
+    OR p.unique_id %% %(q)s OR lower(p.display_name) %% %(q)s OR p.unique_id LIKE %(q_like)s
+    OR lower(p.display_name) LIKE %(q_like)s
+    OR EXISTS (SELECT 1 FROM unnest(p.aliases) alias WHERE lower(alias) %% %(q)s OR lower(alias) = %(q)s)
+    OR EXISTS (SELECT 1 FROM subject_aliases a WHERE a.subject_id = p.subject_id
+               AND (lower(a.value) %% %(q)s OR lower(a.value) = %(q)s))
+    OR s.tiktok_user_id::text = %(q)s OR p.id::text = %(q)s)"""
+SEARCH_RANK = """(%(q)s::text IS NOT NULL AND (p.unique_id = %(q)s OR EXISTS (
+        SELECT 1 FROM subject_aliases a WHERE a.subject_id = p.subject_id AND a.kind = 'unique_id'
+           AND lower(a.value) = %(q)s))) DESC,
+    CASE WHEN %(q)s::text IS NULL THEN 0 ELSE greatest(
+        similarity(p.unique_id, %(q)s), similarity(lower(p.display_name), %(q)s),
+        coalesce((SELECT max(similarity(lower(alias), %(q)s)) FROM unnest(p.aliases) alias), 0),
+        coalesce((SELECT max(similarity(lower(a.value), %(q)s)) FROM subject_aliases a
+                   WHERE a.subject_id = p.subject_id), 0)) END DESC,
+    p.id DESC"""
+
+
+def search_term(search: str | None) -> str | None:
+    """Lower case, without a leading @ (handles are stored so); None for an empty search."""
+    term = (search or "").strip().removeprefix("@").lower()
+    return term or None
+
+
 async def list_profiles(
-    conn: AsyncConnection, *, user: User, case_id: int | None, search: str | None, limit: int, offset: int
+    conn: AsyncConnection,
+    *,
+    user: User,
+    case_id: int | None,
+    search: str | None,
+    limit: int,
+    offset: int,
+    tag: str | None = None,
+    risk_level: str | None = None,
 ) -> ProfilePage:
+    """Profiles the caller may see matching the filters: exact handle first, then the closest, then newest."""
     visible, scope = cases.visible_filter(user, case_column="p.case_id")
     cur = conn.cursor(row_factory=dict_row)
+    term = search_term(search)
+    like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" if term else None
     params = {
-        "case": case_id, "q": f"%{search.lower()}%" if search else None, "limit": limit, "offset": offset, **scope
+        "case": case_id, "q": term, "q_like": like, "tag": tag.strip().lower() if tag else None,
+        "risk": risk_level, "limit": limit, "offset": offset, **scope,
     }  # fmt: skip
     where = f"""WHERE p.deleted_at IS NULL AND (%(case)s::bigint IS NULL OR p.case_id = %(case)s)
-                 AND (%(q)s::text IS NULL OR p.unique_id LIKE %(q)s OR lower(p.display_name) LIKE %(q)s)
+                 AND (%(tag)s::text IS NULL OR p.tags @> ARRAY[%(tag)s::text])
+                 AND (%(risk)s::text IS NULL OR p.risk_level = %(risk)s)
+                 AND {SEARCH_MATCH}
                  AND {visible}"""
-    await cur.execute(f"{SELECT_PROFILE} {where} ORDER BY p.id DESC LIMIT %(limit)s OFFSET %(offset)s", params)
+    await cur.execute(
+        f"{SELECT_PROFILE} {where} ORDER BY {SEARCH_RANK} LIMIT %(limit)s OFFSET %(offset)s", params
+    )
     items = [ProfileRead(**row) for row in await cur.fetchall()]
-    await cur.execute(f"SELECT count(*) AS n FROM profiles p {where}", params)
+    count_sql = f"SELECT count(*) AS n FROM profiles p LEFT JOIN subjects s ON s.id = p.subject_id {where}"
+    await cur.execute(count_sql, params)
     total = await cur.fetchone()
     return ProfilePage(items=items, total=total["n"] if total else 0)
 
@@ -123,8 +166,8 @@ async def create(
         try:
             await cur.execute(
                 """INSERT INTO profiles
-                     (case_id, subject_id, unique_id, display_name, risk_level, tags, notes, created_by)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+                     (case_id, subject_id, unique_id, display_name, risk_level, tags, aliases, notes, created_by)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
                 (
                     profile_in.case_id,
                     subject_id,
@@ -132,6 +175,7 @@ async def create(
                     profile_in.display_name,
                     profile_in.risk_level.value,
                     profile_in.tags,
+                    profile_in.aliases,
                     profile_in.notes,
                     context.actor.username,
                 ),

@@ -11,7 +11,7 @@ from scis.core.app import InvalidRequest, api_router, error_responses
 from scis.core.deps import Audit, CurrentUser, Db, Investigator, Redis
 from scis.core.fields import BIGINT_MAX, RowId, Text
 from scis.profiles import service
-from scis.profiles.models import ProfileCreate, ProfilePage, ProfileRead, ProfileUpdate
+from scis.profiles.models import ProfileCreate, ProfilePage, ProfileRead, ProfileUpdate, RiskLevel
 
 router = api_router("profiles")
 
@@ -38,16 +38,28 @@ def stale(error: service.StaleVersion) -> HTTPException:
     )
 
 
-@router.get("/profiles", response_model=ProfilePage, tags=["profiles"], summary="Profiles, newest first")
+@router.get(
+    "/profiles",
+    response_model=ProfilePage,
+    tags=["profiles"],
+    summary="Profiles: search by handle, name, alias or id; filter by case, tag, risk",
+)
 async def list_profiles(
     db: Db,
     user: CurrentUser,
     case_id: int | None = Query(None, ge=1, le=BIGINT_MAX),
-    q: Text | None = Query(None, max_length=100, description="part of a handle or name"),
+    q: Text | None = Query(
+        None, max_length=100, description="handle, name, alias or id; fuzzy (trigram), an exact handle first"
+    ),
+    tag: Text | None = Query(None, max_length=40, description="only profiles with this tag"),
+    risk_level: RiskLevel | None = Query(None, description="only profiles at this risk level"),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=BIGINT_MAX),
 ) -> ProfilePage:
-    return await service.list_profiles(db, user=user, case_id=case_id, search=q, limit=limit, offset=offset)
+    return await service.list_profiles(
+        db, user=user, case_id=case_id, search=q, limit=limit, offset=offset, tag=tag,
+        risk_level=risk_level.value if risk_level else None,
+    )  # fmt: skip
 
 
 @router.get(
