@@ -17,7 +17,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row, tuple_row
 
-DEFAULT_BATCH = 5000
+DEFAULT_BATCH = 20_000
 
 # Which counter of subject_lives each event kind adds to (docs/profiles.md).
 COUNTER_OF_KIND = {"chat": "messages", "join": "joins", "follow": "follows", "share": "shares"}
