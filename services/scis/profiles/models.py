@@ -100,3 +100,22 @@ class ProfileRead(ProfileBase):
 class ProfilePage(BaseModel):
     items: list[ProfileRead]
     total: int
+
+
+class NoteCreate(BaseModel):
+    body: Text = Field(min_length=1, max_length=20_000, description="the note; notes cannot be changed later")
+
+    @field_validator("body")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the note is blank; write something")
+        return value
+
+
+class NoteRead(BaseModel):
+    id: int
+    profile_id: int
+    author: str
+    body: str
+    created_at: datetime

@@ -13,7 +13,7 @@ from scis.core.audit.models import AuditContext
 from scis.core.auth.models import User
 from scis.profiles import cache as profile_cache
 from scis.profiles.cache import cache_key
-from scis.profiles.models import ProfileCreate, ProfilePage, ProfileRead, ProfileUpdate
+from scis.profiles.models import NoteCreate, NoteRead, ProfileCreate, ProfilePage, ProfileRead, ProfileUpdate
 
 SELECT_PROFILE = """SELECT p.*, s.tiktok_user_id FROM profiles p LEFT JOIN subjects s ON s.id = p.subject_id"""
 
@@ -276,3 +276,35 @@ async def delete(
         )
     await _load_and_offer(conn, cache, profile_id=profile_id)
     await bus.publish(cache, bus.PROFILES_CHANNEL, {"action": "deleted", "profile_id": profile_id})
+
+
+async def add_note(
+    conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int, note_in: NoteCreate, context: AuditContext
+) -> NoteRead:
+    """Append an authored note (never changed afterwards: the table refuses UPDATE and DELETE)."""
+    await _require_visible(conn, cache, user=context.actor, profile_id=profile_id)
+    async with conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            "INSERT INTO profile_notes (profile_id, author, body) VALUES (%s, %s, %s) RETURNING *",
+            (profile_id, context.actor.username, note_in.body),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        await audit.record(
+            conn, context, action="profile.note", target=f"profile:{profile_id}", details={"note_id": row["id"]}
+        )
+    return NoteRead(**row)
+
+
+async def list_notes(
+    conn: AsyncConnection, cache: aioredis.Redis, *, user: User, profile_id: int, after_id: int, limit: int
+) -> list[NoteRead]:
+    """The profile's notes, oldest first, after note `after_id` (keyset pages)."""
+    await _require_visible(conn, cache, user=user, profile_id=profile_id)
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT * FROM profile_notes WHERE profile_id = %s AND id > %s ORDER BY id LIMIT %s",
+        (profile_id, after_id, limit),
+    )
+    return [NoteRead(**row) for row in await cur.fetchall()]

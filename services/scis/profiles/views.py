@@ -11,7 +11,7 @@ from scis.core.app import InvalidRequest, api_router, error_responses
 from scis.core.deps import Audit, CurrentUser, Db, Investigator, Redis
 from scis.core.fields import BIGINT_MAX, RowId, Text
 from scis.profiles import service
-from scis.profiles.models import ProfileCreate, ProfilePage, ProfileRead, ProfileUpdate, RiskLevel
+from scis.profiles.models import NoteCreate, NoteRead, ProfileCreate, ProfilePage, ProfileRead, ProfileUpdate, RiskLevel
 
 router = api_router("profiles")
 
@@ -147,3 +147,41 @@ async def delete_profile(
     except service.StaleVersion as error:
         raise stale(error) from None
     return Response(status_code=204)
+
+
+@router.post(
+    "/profiles/{profile_id}/notes",
+    response_model=NoteRead,
+    status_code=201,
+    tags=["profiles"],
+    summary="Add a note (append-only: authored, timestamped, never changed)",
+    responses=error_responses(403, 404),
+)
+async def add_note(
+    profile_id: RowId, body: NoteCreate, db: Db, cache: Redis, _: Investigator, context: Audit
+) -> NoteRead:
+    try:
+        return await service.add_note(db, cache, profile_id=profile_id, note_in=body, context=context)
+    except service.ProfileNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+
+
+@router.get(
+    "/profiles/{profile_id}/notes",
+    response_model=list[NoteRead],
+    tags=["profiles"],
+    summary="A profile's notes, oldest first",
+    responses=error_responses(404),
+)
+async def list_notes(
+    profile_id: RowId,
+    db: Db,
+    cache: Redis,
+    user: CurrentUser,
+    after_id: int = Query(0, ge=0, le=BIGINT_MAX, description="the last note id of the previous page"),
+    limit: int = Query(100, ge=1, le=500),
+) -> list[NoteRead]:
+    try:
+        return await service.list_notes(db, cache, user=user, profile_id=profile_id, after_id=after_id, limit=limit)
+    except service.ProfileNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
