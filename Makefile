@@ -6,8 +6,18 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 STAMP      := $(VENV)/.scis-installed
 TEST_STAMP := $(VENV)/.scis-test-installed
 CHROMIUM   ?= /usr/bin/chromium
+ARGS       ?=
 
-.PHONY: up down status install install-test system-deps lint typecheck test test-fast bench soak kind-e2e clean
+# The web UI (services/web): npm ci when package-lock.json changes, a build when any of its sources do.
+WEB         := services/web
+NPM         ?= npm
+WEB_DEPS    := $(WEB)/node_modules/.scis-npm-ci
+WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/postcss.config.cjs $(WEB)/package-lock.json -type f 2>/dev/null | LC_ALL=C sort)
+WEB_HASH    := $(shell cat $(WEB_SOURCES) /dev/null | sha256sum | cut -c1-16)
+WEB_BUILD   := $(WEB)/dist/.build-$(WEB_HASH)
+
+.PHONY: up down status install install-test system-deps lint typecheck test test-fast bench soak kind-e2e clean \
+	web web-deps web-api web-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +42,28 @@ system-deps:
 	  else echo "Chromium missing at $(CHROMIUM): install Debian's 'chromium' package for browser capture"; fi; \
 	fi
 
-up: install
-	$(BIN)/scis up
+$(WEB_DEPS): $(WEB)/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "npm not found: the web UI needs Node 20 (see README)"; exit 1; }
+	cd $(WEB) && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+$(WEB_BUILD): $(WEB_DEPS)
+	cd $(WEB) && $(NPM) run build
+	@touch $@
+
+web-deps: $(WEB_DEPS)
+web: $(WEB_BUILD)
+
+# After an API change: regenerate the OpenAPI documents and the UI's typed client (tests/web checks them).
+web-api: install $(WEB_DEPS)
+	$(BIN)/python -m scis.frontend.api_docs $(WEB)/openapi
+	cd $(WEB) && node scripts/gen-api.mjs
+
+web-test: $(WEB_DEPS)
+	cd $(WEB) && $(NPM) test
+
+up: install web
+	$(BIN)/scis up $(ARGS)
 
 down:
 	$(BIN)/scis down
@@ -46,7 +76,7 @@ lint: install-test
 	$(BIN)/mypy services $(wildcard operator/scis_operator)
 	$(BIN)/lint-imports
 
-test: install-test system-deps lint
+test: install-test system-deps lint web web-test
 	$(BIN)/python -m pytest -q
 
 test-fast: install-test
@@ -64,4 +94,4 @@ kind-e2e: install-test
 	bash scripts/kind-e2e.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist

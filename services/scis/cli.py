@@ -30,7 +30,7 @@ class CommandError(Exception):
 def cmd_up(args: argparse.Namespace) -> int:
     from scis.embedded.stack import run_up
 
-    return run_up(load_settings())
+    return run_up(load_settings(), demo_live=args.demo)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -100,7 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    add("up", cmd_up, "start the whole platform on this machine (embedded databases unless URLs are set)")
+    up = add("up", cmd_up, "start the whole platform on this machine (embedded databases unless URLs are set)")
+    up.add_argument(
+        "--demo", action="store_true", help="also start the TikTok LIVE simulator (@demo_host) and capture from it"
+    )
     add("down", cmd_down, "stop a platform started with `scis up`")
     add("status", cmd_status, "show every component and its address")
     serve = add("serve", cmd_serve, "run one service in this process")

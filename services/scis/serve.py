@@ -20,8 +20,6 @@ def load_app(service: str, settings: Settings | None = None) -> FastAPI:
     if service not in SERVICE_NAMES:
         raise ServeError(f"unknown service {service!r}; choose one of: {', '.join(SERVICE_NAMES)}")
     module = importlib.import_module(f"scis.{service}.app")
-    if service == "frontend":
-        return module.create_app()  # type: ignore[no-any-return]
     return module.create_app(settings)  # type: ignore[no-any-return]
 
 

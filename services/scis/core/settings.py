@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     gateway_port: int = Field(8080, ge=1, le=65535, description="nginx gateway port")
     postgres_port: int = Field(5433, ge=1, le=65535, description="embedded PostgreSQL port")
     redis_port: int = Field(6379, ge=1, le=65535, description="embedded Redis port")
+    simulator_port: int = Field(8900, ge=1, le=65535, description="the demo's TikTok LIVE simulator (`scis up --demo`)")
     frontend_port: int = Field(3000, ge=1, le=65535, description="frontend port")
     dashboard_port: int = Field(3001, ge=1, le=65535, description="dashboard service port")
     analyser_port: int = Field(3002, ge=1, le=65535, description="analyser service port")
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
     database_service_url: str | None = Field(None, description="database explorer address for peers (Kubernetes)")
     reports_service_url: str | None = Field(None, description="reports address for peers (Kubernetes)")
 
+    web_dist: Path | None = Field(None, description="the built web UI the frontend serves (default: services/web/dist)")
     tiktok_base_url: str = Field("https://www.tiktok.com", description="live pages and room API")
     webcast_base_url: str = Field("https://webcast.tiktok.com", description="webcast API and push server")
     chromium_path: Path = Field(Path("/usr/bin/chromium"), description="Chromium used by browser capture")

@@ -22,6 +22,7 @@ from scis.core.auth.models import Role, UserCreate
 from scis.core.auth.service import create_user_sync
 from scis.core.db import DatabaseUnavailable, first_line, migrate, redact
 from scis.core.settings import SERVICE_NAMES, Settings
+from scis.embedded import demo
 from scis.embedded.gateway import Gateway
 from scis.embedded.ports import require_free
 from scis.embedded.postgres import EmbeddedPostgres
@@ -70,6 +71,8 @@ class Stack:
     gateway: Gateway | None = None
     database_url: str = ""
     redis_url: str = ""
+    demo: bool = False
+    simulator: ChildProcess | None = None
 
     def check_ports(self) -> None:
         host = "127.0.0.1"
@@ -80,6 +83,8 @@ class Stack:
             require_free(self.settings.postgres_port, "SCIS_POSTGRES_PORT", host)
         if not self.settings.redis_url:
             require_free(self.settings.redis_port, "SCIS_REDIS_PORT", host)
+        if self.demo:
+            require_free(self.settings.simulator_port, "SCIS_SIMULATOR_PORT", host)
 
     def start_databases(self) -> None:
         logs = self.home / "logs"
@@ -117,6 +122,8 @@ class Stack:
     def service_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(SCIS_DATABASE_URL=self.database_url, SCIS_REDIS_URL=self.redis_url, SCIS_HOME=str(self.home))
+        if self.demo:
+            env.update(demo.demo_env(self.settings))
         return env
 
     def start_service(self, name: str) -> None:
@@ -131,6 +138,11 @@ class Stack:
         self.services[name] = process
 
     def start_services(self) -> None:
+        if self.demo:
+            try:
+                self.simulator = demo.start_simulator(self.settings, self.home, self.service_env())
+            except demo.DemoUnavailable as error:
+                raise StackError(str(error)) from None
         for name in SERVICE_NAMES:
             self.start_service(name)
         self.gateway = Gateway(self.settings, self.home)
@@ -173,6 +185,8 @@ class Stack:
         }
         for name, process in self.services.items():
             components[name] = {"address": f"http://127.0.0.1:{self.settings.port_of(name)}", "pid": process.pid}
+        if self.simulator:
+            components["simulator"] = {"address": demo.simulator_url(self.settings), "pid": self.simulator.pid}
         state_path(self.home).parent.mkdir(parents=True, exist_ok=True)
         state_path(self.home).write_text(
             json.dumps({"supervisor_pid": os.getpid(), "started_at": time.time(), "components": components}, indent=2)
@@ -205,6 +219,8 @@ class Stack:
                     os.kill(process.pid, signal.SIGTERM)
         for process in self.services.values():
             process.stop()
+        if self.simulator:
+            self.simulator.stop()
         if self.redis:
             self.redis.stop()
         if self.postgres:
@@ -212,13 +228,13 @@ class Stack:
         state_path(self.home).unlink(missing_ok=True)
 
 
-def run_up(settings: Settings) -> int:
+def run_up(settings: Settings, *, demo_live: bool = False) -> int:
     home = settings.home.expanduser().resolve()
     running = read_state(home)
     if running:
         pid = running["supervisor_pid"]
         raise StackError(f"SCIS is already running from {home} (pid {pid}); `scis down` stops it")
-    stack = Stack(settings=settings, home=home)
+    stack = Stack(settings=settings, home=home, demo=demo_live)
     stack.check_ports()
     home.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
@@ -245,6 +261,12 @@ def run_up(settings: Settings) -> int:
             )
         else:
             print("Sign in with your SCIS account; `scis user add NAME --role ROLE` adds one.", flush=True)
+        if stack.simulator:
+            print(
+                f"Demo: a simulated TikTok LIVE host @{demo.DEMO_HANDLE} is live at {demo.simulator_url(settings)};"
+                " sign in, open Capture and monitor @" + demo.DEMO_HANDLE + ".",
+                flush=True,
+            )
         print(f"Data in {home}; logs in {home}/logs. Ctrl-C or `scis down` stops everything.", flush=True)
         stack.supervise(stop)
         print("scis: stopping…", flush=True)

@@ -1,0 +1,159 @@
+import { Anchor, Badge, Button, Card, Chip, Group, Paper, SimpleGrid, Text, TextInput } from "@mantine/core";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { useMemo, useRef, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { Link, useParams } from "react-router-dom";
+import { analyser } from "../../api/client";
+import { unwrap } from "../../api/errors";
+import { Empty } from "../../components/Empty";
+import { ErrorNote } from "../../components/ErrorNote";
+import { PageTitle } from "../../components/PageTitle";
+import { StatusBadge } from "../../components/StatusBadge";
+import { ViewerChart } from "../../components/ViewerChart";
+import { matches, viewerSeries } from "../../lib/feed";
+import { formatNumber } from "../../lib/format";
+import { allows, useMe } from "../../shell/auth";
+import { isRunning } from "../captures/CapturesPage";
+import { FeedRow, useDescribe } from "./FeedRow";
+import { useLiveFeed } from "./useLiveFeed";
+
+const FEED_KINDS = ["chat", "gift", "like", "join", "follow", "share", "viewers", "control", "gap"];
+const ROW_HEIGHT = 30;
+
+function Figure({ label, value, testId }: { label: string; value: number | null; testId: string }) {
+  return (
+    <Card withBorder padding="xs">
+      <Text size="xs" c="dimmed">{label}</Text>
+      <Text size="lg" fw={700} data-testid={testId}>{formatNumber(value)}</Text>
+    </Card>
+  );
+}
+
+export function LivePage() {
+  const { t } = useTranslation();
+  const sessionId = useParams().sessionId!;
+  const me = useMe().data;
+  const client = useQueryClient();
+  const [paused, setPaused] = useState(false);
+  const [kinds, setKinds] = useState<string[]>([]);
+  const [user, setUser] = useState("");
+  const { store, version, connection, error } = useLiveFeed(sessionId, paused);
+  const describe = useDescribe();
+  const monitor = useQuery({
+    queryKey: ["monitors", sessionId],
+    queryFn: () => unwrap(analyser.GET("/api/analyser/monitors/{session_id}", { params: { path: { session_id: sessionId } } })),
+    refetchInterval: 2000,
+    retry: false,
+  });
+  const stop = useMutation({
+    mutationFn: () =>
+      unwrap(analyser.DELETE("/api/analyser/monitors/{session_id}", { params: { path: { session_id: sessionId } } })),
+    onSuccess: () => client.invalidateQueries({ queryKey: ["monitors"] }),
+  });
+
+  // Recomputed when the feed redraws (never while paused) or the filters change; newest first.
+  const { shown, held } = useMemo(() => {
+    const filter = { kinds, user };
+    const picked = store.events.filter((event) => matches(event, filter)).reverse();
+    return { shown: picked, held: store.events.length };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [version, kinds, user, store]);
+  const series = useMemo(() => viewerSeries(store.events), [version, store]); // eslint-disable-line react-hooks/exhaustive-deps
+  const totals = store.totals;
+
+  const scroller = useRef<HTMLDivElement>(null);
+  const rows = useVirtualizer({
+    count: shown.length,
+    getScrollElement: () => scroller.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 20,
+  });
+  const capture = monitor.data;
+  const target = capture ? `@${capture.target}` : sessionId;
+
+  return (
+    <>
+      <PageTitle
+        actions={
+          <Group>
+            <Badge variant="dot" color={connection === "connected" ? "green" : "orange"} data-testid="connection" data-state={connection}>
+              {t(`live.connection.${connection}`)}
+            </Badge>
+            {capture && <StatusBadge status={capture.status} />}
+            <Anchor component={Link} to={`/sessions/${sessionId}`}>{t("captures.evidence")}</Anchor>
+            {capture && isRunning(capture) && allows(me, "investigator") && (
+              <Button color="red" variant="light" onClick={() => stop.mutate()} loading={stop.isPending}>
+                {t("captures.stop")}
+              </Button>
+            )}
+          </Group>
+        }
+      >
+        {t("live.title", { target })}
+      </PageTitle>
+      <ErrorNote error={error ?? stop.error} />
+      <SimpleGrid cols={{ base: 3, md: 6 }} mb="sm">
+        <Figure label={t("live.received")} value={held} testId="feed-count" />
+        <Figure label={t("captures.viewers")} value={totals.viewers} testId="viewers" />
+        <Figure label={t("live.likes")} value={totals.likes} testId="likes" />
+        <Figure label={t("live.gifts")} value={totals.gifts} testId="gifts" />
+        <Figure label={t("live.diamonds")} value={totals.diamonds} testId="diamonds" />
+        <Figure label={t("live.chats")} value={totals.byKind.chat ?? 0} testId="chats" />
+      </SimpleGrid>
+      <Paper withBorder p="xs" mb="sm">
+        <ViewerChart series={series} label={t("live.viewerChart")} />
+      </Paper>
+      <Group mb="xs" justify="space-between" align="flex-end">
+        <Chip.Group multiple value={kinds} onChange={setKinds}>
+          <Group gap={4} role="group" aria-label={t("live.filterKinds")}>
+            {FEED_KINDS.map((kind) => (
+              <Chip key={kind} value={kind} size="xs">{t(`kinds.${kind}`)}</Chip>
+            ))}
+          </Group>
+        </Chip.Group>
+        <Group align="flex-end">
+          <TextInput
+            size="xs"
+            label={t("live.filterUser")}
+            placeholder="@handle"
+            value={user}
+            onChange={(event) => setUser(event.currentTarget.value)}
+          />
+          <Button size="xs" variant={paused ? "filled" : "default"} onClick={() => setPaused(!paused)} data-testid="pause">
+            {paused ? t("live.resume") : t("live.pause")}
+          </Button>
+        </Group>
+      </Group>
+      {paused && (
+        <Text size="sm" c="orange" mb="xs" role="status">
+          {t("live.pausedNote", { count: store.events.length - held })}
+        </Text>
+      )}
+      {held === 0 ? (
+        <Empty>{t("live.empty")}</Empty>
+      ) : (
+        <div
+          ref={scroller}
+          style={{ height: "calc(100vh - 470px)", minHeight: 240, overflow: "auto", border: "1px solid var(--mantine-color-gray-3)" }}
+          tabIndex={0}
+          role="log"
+          aria-label={t("live.feed")}
+          data-testid="feed"
+          data-shown={shown.length}
+        >
+          <div style={{ height: rows.getTotalSize(), position: "relative" }}>
+            {rows.getVirtualItems().map((row) => (
+              <div
+                key={shown[row.index].seq}
+                style={{ position: "absolute", top: 0, left: 0, right: 0, height: ROW_HEIGHT, transform: `translateY(${row.start}px)` }}
+              >
+                <FeedRow event={shown[row.index]} describe={describe} />
+              </div>
+            ))}
+          </div>
+        </div>
+      )}
+    </>
+  );
+}
