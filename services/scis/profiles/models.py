@@ -119,3 +119,14 @@ class NoteRead(BaseModel):
     author: str
     body: str
     created_at: datetime
+
+
+class AttachmentRead(BaseModel):
+    id: int
+    profile_id: int
+    sha256: str = Field(description="SHA-256 of the bytes; identical uploads share one stored copy")
+    filename: str
+    media_type: str = Field(description="sniffed from the bytes, not taken from the upload")
+    size: int
+    uploaded_by: str
+    uploaded_at: datetime

@@ -67,7 +67,7 @@ async def _load_and_offer(conn: AsyncConnection, cache: aioredis.Redis, *, profi
     return profile
 
 
-async def _require_visible(conn: AsyncConnection, cache: aioredis.Redis, *, user: User, profile_id: int) -> None:
+async def require_visible(conn: AsyncConnection, cache: aioredis.Redis, *, user: User, profile_id: int) -> None:
     if await get(conn, cache, user=user, profile_id=profile_id) is None:
         raise ProfileNotFound(f"no profile with id {profile_id}")
 
@@ -207,7 +207,7 @@ async def update(
     expected_version: int | None = None,
 ) -> ProfileRead:
     """Apply the changes and bump the version; StaleVersion when `expected_version` is not the stored one."""
-    await _require_visible(conn, cache, user=context.actor, profile_id=profile_id)
+    await require_visible(conn, cache, user=context.actor, profile_id=profile_id)
     changes = profile_in.model_dump(exclude_none=True)
     async with conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
@@ -254,7 +254,7 @@ async def delete(
     expected_version: int | None = None,
 ) -> None:
     """Soft delete: the row stays with who and when, the version moves on, the audit log says so."""
-    await _require_visible(conn, cache, user=context.actor, profile_id=profile_id)
+    await require_visible(conn, cache, user=context.actor, profile_id=profile_id)
     async with conn.transaction():
         version = await _locked_version(conn, profile_id=profile_id)
         if expected_version is not None and expected_version != version:
@@ -282,7 +282,7 @@ async def add_note(
     conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int, note_in: NoteCreate, context: AuditContext
 ) -> NoteRead:
     """Append an authored note (never changed afterwards: the table refuses UPDATE and DELETE)."""
-    await _require_visible(conn, cache, user=context.actor, profile_id=profile_id)
+    await require_visible(conn, cache, user=context.actor, profile_id=profile_id)
     async with conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(
@@ -301,7 +301,7 @@ async def list_notes(
     conn: AsyncConnection, cache: aioredis.Redis, *, user: User, profile_id: int, after_id: int, limit: int
 ) -> list[NoteRead]:
     """The profile's notes, oldest first, after note `after_id` (keyset pages)."""
-    await _require_visible(conn, cache, user=user, profile_id=profile_id)
+    await require_visible(conn, cache, user=user, profile_id=profile_id)
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         "SELECT * FROM profile_notes WHERE profile_id = %s AND id > %s ORDER BY id LIMIT %s",

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
-from fastapi import Header, HTTPException, Query, Response, status
+from fastapi import Header, HTTPException, Query, Request, Response, status
 
 from scis.core import cases
 from scis.core.app import InvalidRequest, api_router, error_responses
 from scis.core.deps import Audit, CurrentUser, Db, Investigator, Redis
 from scis.core.fields import BIGINT_MAX, RowId, Text
-from scis.profiles import service
-from scis.profiles.models import NoteCreate, NoteRead, ProfileCreate, ProfilePage, ProfileRead, ProfileUpdate, RiskLevel
+from scis.profiles import attachments, service
+from scis.profiles.models import (
+    AttachmentRead,
+    NoteCreate,
+    NoteRead,
+    ProfileCreate,
+    ProfilePage,
+    ProfileRead,
+    ProfileUpdate,
+    RiskLevel,
+)
 
 router = api_router("profiles")
 
@@ -185,3 +195,92 @@ async def list_notes(
         return await service.list_notes(db, cache, user=user, profile_id=profile_id, after_id=after_id, limit=limit)
     except service.ProfileNotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+
+
+FILENAME_PATTERN = r"^[^/\\\x00-\x1f]{1,200}$"
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` bytes (never held whole)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"attachments are limited to {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"attachments are limited to {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/profiles/{profile_id}/attachments",
+    response_model=AttachmentRead,
+    status_code=201,
+    tags=["profiles"],
+    summary="Attach a file (the request body); stored by SHA-256, type sniffed from the bytes",
+    responses=error_responses(403, 404, 413),
+)
+async def add_attachment(
+    profile_id: RowId,
+    request: Request,
+    db: Db,
+    cache: Redis,
+    _: Investigator,
+    context: Audit,
+    filename: str = Query(..., pattern=FILENAME_PATTERN, description="the file's name, no folders"),
+) -> AttachmentRead:
+    content = await read_capped(request, attachments.MAX_ATTACHMENT_BYTES)
+    if not content:
+        raise InvalidRequest("body", "", "the file is empty; send its bytes as the request body")
+    try:
+        return await attachments.attach(
+            db, cache, profile_id=profile_id, filename=filename, content=content, context=context
+        )
+    except service.ProfileNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+
+
+@router.get(
+    "/profiles/{profile_id}/attachments",
+    response_model=list[AttachmentRead],
+    tags=["profiles"],
+    summary="A profile's attachments, oldest first",
+    responses=error_responses(404),
+)
+async def list_attachments(profile_id: RowId, db: Db, cache: Redis, user: CurrentUser) -> list[AttachmentRead]:
+    try:
+        return await attachments.list_attachments(db, cache, user=user, profile_id=profile_id)
+    except service.ProfileNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+
+
+@router.get(
+    "/profiles/{profile_id}/attachments/{attachment_id}",
+    tags=["profiles"],
+    summary="An attachment's bytes, with its sniffed type",
+    responses=error_responses(404),
+)
+async def get_attachment(
+    profile_id: RowId, attachment_id: RowId, db: Db, cache: Redis, user: CurrentUser
+) -> Response:
+    try:
+        found = await attachments.content_of(
+            db, cache, user=user, profile_id=profile_id, attachment_id=attachment_id
+        )
+    except service.ProfileNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no attachment {attachment_id} on profile {profile_id}")
+    attachment, content = found
+    return Response(
+        content,
+        media_type=attachment.media_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.filename)}",
+            "X-Content-Type-Options": "nosniff",
+            "ETag": f'"{attachment.sha256}"',
+        },
+    )

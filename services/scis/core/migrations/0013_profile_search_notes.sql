@@ -22,3 +22,20 @@ CREATE TRIGGER profile_notes_append_only BEFORE UPDATE OR DELETE ON profile_note
     FOR EACH ROW EXECUTE FUNCTION scis_refuse_change();
 CREATE TRIGGER profile_notes_no_truncate BEFORE TRUNCATE ON profile_notes
     FOR EACH STATEMENT EXECUTE FUNCTION scis_refuse_change();
+
+-- Attachments: the bytes stored once by SHA-256, each attachment a named, typed, authored link.
+CREATE TABLE attachment_blobs (
+    sha256  text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    size    bigint NOT NULL,
+    content bytea NOT NULL
+);
+CREATE TABLE profile_attachments (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    profile_id  bigint NOT NULL REFERENCES profiles (id),
+    sha256      text NOT NULL REFERENCES attachment_blobs (sha256),
+    filename    text NOT NULL,
+    media_type  text NOT NULL,
+    uploaded_by text NOT NULL,
+    uploaded_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX profile_attachments_profile_idx ON profile_attachments (profile_id, id);
