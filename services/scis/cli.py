@@ -19,6 +19,7 @@ DOMAIN_COMMANDS = {
     "verify": ("scis.evidence.cli", "recompute a session's hash chain, or check an exported archive offline"),
     "export": ("scis.evidence.export_cli", "write a case's evidence archive for a third party, print its hash"),
     "backup": ("scis.backup.cli", "archive the database and the evidence files, with SHA-256s, while captures run"),
+    "profiles": ("scis.profiles.subjects.cli", "subjects from the evidence: `scis profiles rebuild` recomputes them"),
     "restore": ("scis.backup.restore_cli", "restore a backup into an empty database and fresh SCIS_HOME; verify"),
 }
 

@@ -59,7 +59,8 @@ async def test_profile_crud_with_cache(clients: dict[str, httpx.AsyncClient], to
     assert listed.json()["total"] == 1
     deleted = await profiles.delete(f"/api/profiles/profiles/{profile_id}", headers=auth(tokens["investigator"]))
     assert deleted.status_code == 204
-    assert await redis.get(cache_key(profile_id)) is None
+    # The cache now holds the deletion (a tombstone with the new version), not the old profile.
+    assert (await redis.get(cache_key(profile_id))).endswith(b"|-")
     missing = await profiles.get(f"/api/profiles/profiles/{profile_id}", headers=auth(tokens["viewer"]))
     assert missing.status_code == 404
 

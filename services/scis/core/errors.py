@@ -114,6 +114,8 @@ ERROR_DESCRIPTIONS = {
     403: "Your role may not do this",
     404: "Not found",
     409: "Conflicts with what already exists",
+    412: "Changed since you read it (If-Match): read it again, then retry with the new ETag",
+    413: "Too large: `detail` gives the limit",
     502: "A service this one relies on failed",
     503: "Not ready: a dependency does not answer",
 }

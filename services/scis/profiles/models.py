@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -27,16 +28,32 @@ def normalise_tags(tags: list[str]) -> list[str]:
     return cleaned
 
 
+def normalise_aliases(aliases: list[str]) -> list[str]:
+    cleaned = [alias.strip() for alias in aliases]
+    for index, alias in enumerate(cleaned):
+        if not alias:
+            raise ValueError(f"alias {index} is empty; remove it or give a name")
+    return list(dict.fromkeys(cleaned))
+
+
 class ProfileBase(BaseModel):
     display_name: Text = Field("", max_length=200, description="how analysts refer to this person")
     risk_level: RiskLevel = RiskLevel.unknown
     tags: list[Text] = Field(default_factory=list, max_length=50)
+    aliases: list[Annotated[Text, Field(max_length=100)]] = Field(
+        default_factory=list, max_length=50, description="other names this person is known by (searched)"
+    )
     notes: Text = Field("", max_length=50_000)
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: list[str]) -> list[str]:
         return normalise_tags(value)
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: list[str]) -> list[str]:
+        return normalise_aliases(value)
 
 
 class ProfileCreate(ProfileBase):
@@ -54,12 +71,18 @@ class ProfileUpdate(BaseModel):
     display_name: Text | None = Field(None, max_length=200)
     risk_level: RiskLevel | None = None
     tags: list[Text] | None = Field(None, max_length=50)
+    aliases: list[Annotated[Text, Field(max_length=100)]] | None = Field(None, max_length=50)
     notes: Text | None = Field(None, max_length=50_000)
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else normalise_tags(value)
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else normalise_aliases(value)
 
 
 class ProfileRead(ProfileBase):
@@ -71,8 +94,39 @@ class ProfileRead(ProfileBase):
     created_by: str
     created_at: datetime
     updated_at: datetime
+    version: int = Field(description="moves on with every change; the ETag is built from it")
 
 
 class ProfilePage(BaseModel):
     items: list[ProfileRead]
     total: int
+
+
+class NoteCreate(BaseModel):
+    body: Text = Field(min_length=1, max_length=20_000, description="the note; notes cannot be changed later")
+
+    @field_validator("body")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the note is blank; write something")
+        return value
+
+
+class NoteRead(BaseModel):
+    id: int
+    profile_id: int
+    author: str
+    body: str
+    created_at: datetime
+
+
+class AttachmentRead(BaseModel):
+    id: int
+    profile_id: int
+    sha256: str = Field(description="SHA-256 of the bytes; identical uploads share one stored copy")
+    filename: str
+    media_type: str = Field(description="sniffed from the bytes, not taken from the upload")
+    size: int
+    uploaded_by: str
+    uploaded_at: datetime

@@ -11,10 +11,13 @@ from scis.core import bus, cases
 from scis.core.audit import service as audit
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import User
-from scis.profiles.models import ProfileCreate, ProfilePage, ProfileRead, ProfileUpdate
+from scis.profiles import cache as profile_cache
+from scis.profiles.cache import cache_key
+from scis.profiles.models import NoteCreate, NoteRead, ProfileCreate, ProfilePage, ProfileRead, ProfileUpdate
 
-CACHE_TTL_SECONDS = 300
 SELECT_PROFILE = """SELECT p.*, s.tiktok_user_id FROM profiles p LEFT JOIN subjects s ON s.id = p.subject_id"""
+
+__all__ = ["cache_key"]
 
 
 class ProfileNotFound(Exception):
@@ -25,8 +28,16 @@ class UnknownCase(Exception):
     pass
 
 
-def cache_key(profile_id: int) -> str:
-    return f"scis:profile:{profile_id}"
+class StaleVersion(Exception):
+    """If-Match named another version than the stored one."""
+
+    def __init__(self, profile_id: int, current: int) -> None:
+        super().__init__(f"profile {profile_id} is at version {current} now ({etag(profile_id, current)})")
+        self.current = current
+
+
+def etag(profile_id: int, version: int) -> str:
+    return f'"profile-{profile_id}-v{version}"'
 
 
 async def get(conn: AsyncConnection, cache: aioredis.Redis, *, user: User, profile_id: int) -> ProfileRead | None:
@@ -38,38 +49,86 @@ async def get(conn: AsyncConnection, cache: aioredis.Redis, *, user: User, profi
 
 
 async def _read(conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int) -> ProfileRead | None:
-    cached = await cache.get(cache_key(profile_id))
-    if cached:
-        return ProfileRead.model_validate_json(cached)
+    hit, profile = await profile_cache.cached(cache, profile_id)
+    if hit:
+        return profile
+    return await _load_and_offer(conn, cache, profile_id=profile_id)
+
+
+async def _load_and_offer(conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int) -> ProfileRead | None:
+    """The stored profile (None when absent or deleted), offered to the cache with its version."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(SELECT_PROFILE + " WHERE p.id = %s", (profile_id,))
     row = await cur.fetchone()
     if row is None:
         return None
-    profile = ProfileRead(**row)
-    await cache.set(cache_key(profile_id), profile.model_dump_json(), ex=CACHE_TTL_SECONDS)
+    profile = None if row["deleted_at"] is not None else ProfileRead(**row)
+    await profile_cache.offer(cache, profile_id, row["version"], profile)
     return profile
 
 
-async def _require_visible(conn: AsyncConnection, cache: aioredis.Redis, *, user: User, profile_id: int) -> None:
+async def require_visible(conn: AsyncConnection, cache: aioredis.Redis, *, user: User, profile_id: int) -> None:
     if await get(conn, cache, user=user, profile_id=profile_id) is None:
         raise ProfileNotFound(f"no profile with id {profile_id}")
 
 
+# A match on the @handle itself (the profile's or one the subject was seen with) ranks first, then
+# trigram similarity over handle, name and aliases; the id breaks ties so pages never overlap.
+SEARCH_MATCH = """(%(q)s::text IS NULL
+    OR p.unique_id %% %(q)s OR lower(p.display_name) %% %(q)s OR p.unique_id LIKE %(q_like)s
+    OR lower(p.display_name) LIKE %(q_like)s
+    OR EXISTS (SELECT 1 FROM unnest(p.aliases) alias WHERE lower(alias) %% %(q)s OR lower(alias) = %(q)s)
+    OR EXISTS (SELECT 1 FROM subject_aliases a WHERE a.subject_id = p.subject_id
+               AND (lower(a.value) %% %(q)s OR lower(a.value) = %(q)s))
+    OR s.tiktok_user_id::text = %(q)s OR p.id::text = %(q)s)"""
+SEARCH_RANK = """(%(q)s::text IS NOT NULL AND (p.unique_id = %(q)s OR EXISTS (
+        SELECT 1 FROM subject_aliases a WHERE a.subject_id = p.subject_id AND a.kind = 'unique_id'
+           AND lower(a.value) = %(q)s))) DESC,
+    CASE WHEN %(q)s::text IS NULL THEN 0 ELSE greatest(
+        similarity(p.unique_id, %(q)s), similarity(lower(p.display_name), %(q)s),
+        coalesce((SELECT max(similarity(lower(alias), %(q)s)) FROM unnest(p.aliases) alias), 0),
+        coalesce((SELECT max(similarity(lower(a.value), %(q)s)) FROM subject_aliases a
+                   WHERE a.subject_id = p.subject_id), 0)) END DESC,
+    p.id DESC"""
+
+
+def search_term(search: str | None) -> str | None:
+    """Lower case, without a leading @ (handles are stored so); None for an empty search."""
+    term = (search or "").strip().removeprefix("@").lower()
+    return term or None
+
+
 async def list_profiles(
-    conn: AsyncConnection, *, user: User, case_id: int | None, search: str | None, limit: int, offset: int
+    conn: AsyncConnection,
+    *,
+    user: User,
+    case_id: int | None,
+    search: str | None,
+    limit: int,
+    offset: int,
+    tag: str | None = None,
+    risk_level: str | None = None,
 ) -> ProfilePage:
+    """Profiles the caller may see matching the filters: exact handle first, then the closest, then newest."""
     visible, scope = cases.visible_filter(user, case_column="p.case_id")
     cur = conn.cursor(row_factory=dict_row)
+    term = search_term(search)
+    like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" if term else None
     params = {
-        "case": case_id, "q": f"%{search.lower()}%" if search else None, "limit": limit, "offset": offset, **scope
+        "case": case_id, "q": term, "q_like": like, "tag": tag.strip().lower() if tag else None,
+        "risk": risk_level, "limit": limit, "offset": offset, **scope,
     }  # fmt: skip
-    where = f"""WHERE (%(case)s::bigint IS NULL OR p.case_id = %(case)s)
-                 AND (%(q)s::text IS NULL OR p.unique_id LIKE %(q)s OR lower(p.display_name) LIKE %(q)s)
+    where = f"""WHERE p.deleted_at IS NULL AND (%(case)s::bigint IS NULL OR p.case_id = %(case)s)
+                 AND (%(tag)s::text IS NULL OR p.tags @> ARRAY[%(tag)s::text])
+                 AND (%(risk)s::text IS NULL OR p.risk_level = %(risk)s)
+                 AND {SEARCH_MATCH}
                  AND {visible}"""
-    await cur.execute(f"{SELECT_PROFILE} {where} ORDER BY p.id DESC LIMIT %(limit)s OFFSET %(offset)s", params)
+    await cur.execute(
+        f"{SELECT_PROFILE} {where} ORDER BY {SEARCH_RANK} LIMIT %(limit)s OFFSET %(offset)s", params
+    )
     items = [ProfileRead(**row) for row in await cur.fetchall()]
-    await cur.execute(f"SELECT count(*) AS n FROM profiles p {where}", params)
+    count_sql = f"SELECT count(*) AS n FROM profiles p LEFT JOIN subjects s ON s.id = p.subject_id {where}"
+    await cur.execute(count_sql, params)
     total = await cur.fetchone()
     return ProfilePage(items=items, total=total["n"] if total else 0)
 
@@ -107,8 +166,8 @@ async def create(
         try:
             await cur.execute(
                 """INSERT INTO profiles
-                     (case_id, subject_id, unique_id, display_name, risk_level, tags, notes, created_by)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+                     (case_id, subject_id, unique_id, display_name, risk_level, tags, aliases, notes, created_by)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
                 (
                     profile_in.case_id,
                     subject_id,
@@ -116,6 +175,7 @@ async def create(
                     profile_in.display_name,
                     profile_in.risk_level.value,
                     profile_in.tags,
+                    profile_in.aliases,
                     profile_in.notes,
                     context.actor.username,
                 ),
@@ -131,58 +191,120 @@ async def create(
             target=f"profile:{row['id']}",
             details={"unique_id": profile_in.unique_id, "case_id": profile_in.case_id},
         )
-    created = await _read(conn, cache, profile_id=row["id"])
+    created = await _load_and_offer(conn, cache, profile_id=row["id"])
     assert created is not None
     await bus.publish(cache, bus.PROFILES_CHANNEL, {"action": "created", "profile_id": created.id})
     return created
 
 
 async def update(
-    conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int, profile_in: ProfileUpdate, context: AuditContext
+    conn: AsyncConnection,
+    cache: aioredis.Redis,
+    *,
+    profile_id: int,
+    profile_in: ProfileUpdate,
+    context: AuditContext,
+    expected_version: int | None = None,
 ) -> ProfileRead:
-    await _require_visible(conn, cache, user=context.actor, profile_id=profile_id)
+    """Apply the changes and bump the version; StaleVersion when `expected_version` is not the stored one."""
+    await require_visible(conn, cache, user=context.actor, profile_id=profile_id)
     changes = profile_in.model_dump(exclude_none=True)
     async with conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
+        # The row lock orders concurrent writers; the version check makes the later one see the change.
+        version = await _locked_version(conn, profile_id=profile_id)
+        if expected_version is not None and expected_version != version:
+            raise StaleVersion(profile_id, version)
         if changes:
             assignments = ", ".join(f"{column} = %({column})s" for column in changes)
             await cur.execute(
-                f"UPDATE profiles SET {assignments}, updated_at = now() WHERE id = %(id)s RETURNING id",
+                f"""UPDATE profiles SET {assignments}, updated_at = now(), version = version + 1
+                     WHERE id = %(id)s""",
                 {**changes, "id": profile_id},
             )
-        else:
-            await cur.execute("SELECT id FROM profiles WHERE id = %s", (profile_id,))
-        if await cur.fetchone() is None:
-            raise ProfileNotFound(f"no profile with id {profile_id}")
-        if changes:
             await audit.record(
                 conn,
                 context,
                 action="profile.update",
                 target=f"profile:{profile_id}",
-                details={"fields": sorted(changes)},
+                details={"fields": sorted(changes), "version": version + 1},
             )
-    await cache.delete(cache_key(profile_id))
-    updated = await _read(conn, cache, profile_id=profile_id)
-    assert updated is not None
+    updated = await _load_and_offer(conn, cache, profile_id=profile_id)
+    if updated is None:
+        raise ProfileNotFound(f"no profile with id {profile_id}")
     await bus.publish(cache, bus.PROFILES_CHANNEL, {"action": "updated", "profile_id": profile_id})
     return updated
 
 
-async def delete(conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int, context: AuditContext) -> None:
-    await _require_visible(conn, cache, user=context.actor, profile_id=profile_id)
+async def _locked_version(conn: AsyncConnection, *, profile_id: int) -> int:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute("SELECT version FROM profiles WHERE id = %s AND deleted_at IS NULL FOR UPDATE", (profile_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise ProfileNotFound(f"no profile with id {profile_id}")
+    return int(row["version"])
+
+
+async def delete(
+    conn: AsyncConnection,
+    cache: aioredis.Redis,
+    *,
+    profile_id: int,
+    context: AuditContext,
+    expected_version: int | None = None,
+) -> None:
+    """Soft delete: the row stays with who and when, the version moves on, the audit log says so."""
+    await require_visible(conn, cache, user=context.actor, profile_id=profile_id)
     async with conn.transaction():
+        version = await _locked_version(conn, profile_id=profile_id)
+        if expected_version is not None and expected_version != version:
+            raise StaleVersion(profile_id, version)
         cur = conn.cursor(row_factory=dict_row)
-        await cur.execute("DELETE FROM profiles WHERE id = %s RETURNING unique_id", (profile_id,))
+        await cur.execute(
+            """UPDATE profiles SET deleted_at = now(), deleted_by = %s, version = version + 1
+                WHERE id = %s RETURNING unique_id""",
+            (context.actor.username, profile_id),
+        )
         row = await cur.fetchone()
-        if row is None:
-            raise ProfileNotFound(f"no profile with id {profile_id}")
+        assert row is not None
         await audit.record(
             conn,
             context,
             action="profile.delete",
             target=f"profile:{profile_id}",
-            details={"unique_id": row["unique_id"]},
+            details={"unique_id": row["unique_id"], "version": version + 1, "soft": True},
         )
-    await cache.delete(cache_key(profile_id))
+    await _load_and_offer(conn, cache, profile_id=profile_id)
     await bus.publish(cache, bus.PROFILES_CHANNEL, {"action": "deleted", "profile_id": profile_id})
+
+
+async def add_note(
+    conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int, note_in: NoteCreate, context: AuditContext
+) -> NoteRead:
+    """Append an authored note (never changed afterwards: the table refuses UPDATE and DELETE)."""
+    await require_visible(conn, cache, user=context.actor, profile_id=profile_id)
+    async with conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            "INSERT INTO profile_notes (profile_id, author, body) VALUES (%s, %s, %s) RETURNING *",
+            (profile_id, context.actor.username, note_in.body),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        await audit.record(
+            conn, context, action="profile.note", target=f"profile:{profile_id}", details={"note_id": row["id"]}
+        )
+    return NoteRead(**row)
+
+
+async def list_notes(
+    conn: AsyncConnection, cache: aioredis.Redis, *, user: User, profile_id: int, after_id: int, limit: int
+) -> list[NoteRead]:
+    """The profile's notes, oldest first, after note `after_id` (keyset pages)."""
+    await require_visible(conn, cache, user=user, profile_id=profile_id)
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT * FROM profile_notes WHERE profile_id = %s AND id > %s ORDER BY id LIMIT %s",
+        (profile_id, after_id, limit),
+    )
+    return [NoteRead(**row) for row in await cur.fetchall()]
