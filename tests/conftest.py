@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from scis.core.db import APP_ROLE, EXPLORER_ROLE, migrate, set_login_passwords

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
-
-from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import psycopg
@@ -96,6 +95,7 @@ def open_pool(
     max_size: int = 10,
     name: str = "scis",
     reset: Callable[[AsyncConnection[Any]], Awaitable[None]] | None = None,
+    connection_options: dict[str, Any] | None = None,
 ) -> AsyncConnectionPool:
     """An unopened async pool of autocommit connections returning dict rows; writes use `conn.transaction()`.
 
@@ -105,7 +105,7 @@ def open_pool(
         database_url,
         min_size=min_size,
         max_size=max_size,
-        kwargs={"row_factory": dict_row, "autocommit": True},
+        kwargs={"row_factory": dict_row, "autocommit": True, **(connection_options or {})},
         open=False,
         name=name,
         reset=reset,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import HTTPException, status
+from typing import Any
+
+from fastapi import HTTPException, Request, status
+from psycopg_pool import AsyncConnectionPool
 
 from scis.core.app import api_router, error_responses
 from scis.core.deps import AppSettings, Audit, Db
@@ -23,15 +26,18 @@ async def tables(db: Db) -> list[TableInfo]:
     response_model=QueryResult,
     tags=["explorer"],
     summary="Run one read-only query",
-    responses=error_responses(400),
+    responses=error_responses(400, 503),
 )
-async def query(body: QueryRequest, db: Db, settings: AppSettings, context: Audit) -> QueryResult:
+async def query(
+    body: QueryRequest, db: Db, settings: AppSettings, context: Audit, request: Request
+) -> QueryResult:
     limit = min(body.limit or settings.query_row_limit, settings.query_row_limit)
+    explorer_pool: AsyncConnectionPool[Any] | None = getattr(request.app.state, "explorer_pool", None)
     try:
         return await service.run_query(
-            db, statement=body.sql, limit=limit, timeout_ms=settings.query_timeout_ms, context=context
+            db, explorer_pool, statement=body.sql, limit=limit, timeout_ms=settings.query_timeout_ms, context=context
         )
-    except UnsafeQuery as error:
+    except (UnsafeQuery, service.QueryFailed, service.UnanswerableValue) as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"sql: {error}") from None
-    except service.QueryFailed as error:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"sql: {error}") from None
+    except service.ExplorerDisabled as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
