@@ -61,14 +61,25 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, dict):
-        return {str(key): json_safe(item) for key, item in value.items()}
+        return {readable_text(str(key)): json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [json_safe(item) for item in value]
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", errors="replace")
-    if value is None or isinstance(value, str | int | float):
+    if isinstance(value, str):
+        return readable_text(value)
+    if value is None or isinstance(value, int | float):
         return value
     return str(value)
+
+
+def readable_text(value: str) -> str:
+    """The text, with half a UTF-16 surrogate pair (JSON's "\\ud800", no Unicode) written as its escape."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return value.encode("utf-8", errors="backslashreplace").decode()
+    return value
 
 
 def validation_failure(problems: Sequence[ValidationProblem]) -> JSONResponse:
