@@ -68,9 +68,10 @@ EXCEPTION WHEN insufficient_privilege THEN
 END;
 $$;
 
--- Functions every role may call by default that write (large objects) or hold locks past a query
--- (advisory locks). Only a superuser may revoke them; without one the explorer's READ ONLY
--- transaction and connection reset still apply.
+-- Functions every role may call by default that write (large objects, WAL messages, transaction
+-- ids), hold locks past a query (advisory locks) or end other sessions of the same role. Only a
+-- superuser may revoke them; without one the explorer's READ ONLY transaction and reset still apply.
+-- The application keeps advisory locks and transaction ids; nobody else gets any of them.
 DO $$
 DECLARE
     target regprocedure;
@@ -79,16 +80,18 @@ BEGIN
         SELECT p.oid::regprocedure FROM pg_proc p
         WHERE p.pronamespace = 'pg_catalog'::regnamespace
           AND (p.proname IN ('lo_create', 'lo_creat', 'lo_from_bytea', 'lo_put', 'lowrite', 'lo_unlink',
-                             'lo_truncate', 'lo_truncate64', 'lo_open', 'lo_import', 'lo_export')
+                             'lo_truncate', 'lo_truncate64', 'lo_open', 'lo_import', 'lo_export',
+                             'pg_terminate_backend', 'pg_cancel_backend', 'pg_logical_emit_message',
+                             'txid_current', 'pg_current_xact_id')
                OR p.proname LIKE 'pg\_advisory\_%' OR p.proname LIKE 'pg\_try\_advisory\_%')
     LOOP
         EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', target);
-        IF target::text LIKE '%advisory%' THEN
+        IF target::text ~ '(advisory|txid_current|pg_current_xact_id)' THEN
             EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO scis_app', target);
         END IF;
     END LOOP;
 EXCEPTION WHEN insufficient_privilege THEN
-    RAISE NOTICE 'not a superuser: large-object and advisory-lock functions stay callable by every role';
+    RAISE NOTICE 'not a superuser: large-object, advisory-lock and signalling functions stay callable by every role';
 END;
 $$;
 
