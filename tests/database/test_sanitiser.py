@@ -35,7 +35,8 @@ def test_the_parser_alone_refuses_the_hostile_corpus(what: str, sql: str) -> Non
         "SELECT 1; -- done",
         "SELECT $$ DELETE FROM events $$",
         "SELECT U&'d\\0061ta'",
-        "WITH recent AS (SELECT * FROM events ORDER BY captured_at DESC LIMIT 10) SELECT kind, count(*) FROM recent GROUP BY 1",
+        "WITH recent AS (SELECT * FROM events ORDER BY captured_at DESC LIMIT 10)"
+        " SELECT kind, count(*) FROM recent GROUP BY 1",
         "SELECT kind, count(*) FILTER (WHERE inferred) FROM events GROUP BY kind HAVING count(*) > 1 ORDER BY 2 DESC",
         "SELECT e.body, s.target FROM events e JOIN live_sessions s ON s.id = e.session_id WHERE e.body ILIKE '%gift%'",
         "SELECT data->>'gift' FROM events WHERE data @> '{\"a\": 1}'",
