@@ -10,19 +10,15 @@ Three runs, each followed by a before/after snapshot of the whole database (test
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import psycopg
-import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import Role, User
-from scis.core.db import open_pool
 from scis.database import service
-from scis.database.app import reset_explorer_connection
 from tests.security.hostile_sql import HOSTILE_SQL
 from tests.security.snapshot import differences, snapshot
 from tests.services.conftest import auth
@@ -44,22 +40,6 @@ async def test_a_every_hostile_statement_is_refused_at_the_api(
     assert accepted == {}, "these were not refused"
     assert all(detail.startswith("sql: ") for _, detail in answers.values())
     assert differences(before, snapshot(superuser_url)) == {}
-
-
-@pytest.fixture
-async def explorer_pool(explorer_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
-    """The explorer's own pool, configured as the database service configures it."""
-    pool = open_pool(
-        explorer_url,
-        min_size=1,
-        max_size=2,
-        name="test-explorer",
-        reset=reset_explorer_connection,
-        connection_options={"prepare_threshold": None},
-    )
-    await pool.open(wait=True, timeout=30)
-    yield pool
-    await pool.close()
 
 
 async def test_b_with_the_parser_switched_off_nothing_is_written(

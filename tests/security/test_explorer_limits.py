@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import resource
 import tracemalloc
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -22,29 +21,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import Role, User
-from scis.core.db import migrate, open_pool
+from scis.core.db import migrate
 from scis.database import service
-from scis.database.app import reset_explorer_connection
 from tests.services.conftest import auth
 
 ADMIN = User(username="t-admin", role=Role.admin)
 CONTEXT = AuditContext(actor=ADMIN, source_ip=None, request_id=None, service="test")
-
-
-@pytest.fixture
-async def explorer_pool(explorer_url: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
-    # One connection: the next query is sure to reuse the connection the last one used.
-    pool = open_pool(
-        explorer_url,
-        min_size=1,
-        max_size=1,
-        name="test-explorer-limits",
-        reset=reset_explorer_connection,
-        connection_options={"prepare_threshold": None},
-    )
-    await pool.open(wait=True, timeout=30)
-    yield pool
-    await pool.close()
 
 
 async def run(pool: AsyncConnectionPool[Any], app_url: str, sql: str, *, check: bool = True) -> Any:

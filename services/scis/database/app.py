@@ -13,6 +13,8 @@ from scis.core.settings import Settings, get_settings
 from scis.database.views import router
 
 EXPLORER_POOL_MAX = 4
+# DISCARD ALL drops server-side prepared statements psycopg would otherwise still use.
+EXPLORER_CONNECTION_OPTIONS = {"prepare_threshold": None}
 
 
 async def reset_explorer_connection(conn: AsyncConnection[Any]) -> None:
@@ -33,8 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_size=EXPLORER_POOL_MAX,
                 name="scis-explorer",
                 reset=reset_explorer_connection,
-                # DISCARD ALL drops server-side prepared statements psycopg would otherwise still use.
-                connection_options={"prepare_threshold": None},
+                connection_options=EXPLORER_CONNECTION_OPTIONS,
             )
             await pool.open(wait=False)
             app.state.explorer_pool = pool
