@@ -130,7 +130,8 @@ def run() -> list[dict[str, Any]]:
         server = EmbeddedPostgres(home / "postgres", free_port(), home / "postgres.log")
         server.start()
         try:
-            migrate(server.url)
+            migrate(server.superuser_url)  # the owner migrates; the capture path below runs as scis_app
+            server.set_role_passwords()
             frames = make_frames(EVENTS)
             frames_file = home / "frames.sciscap"
             write_capture_file(frames_file, frames)

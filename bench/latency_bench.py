@@ -179,7 +179,8 @@ def run() -> list[dict[str, Any]]:
         postgres.start()
         redis.start()
         try:
-            migrate(postgres.url)
+            migrate(postgres.superuser_url)  # the owner migrates; the capture path below runs as scis_app
+            postgres.set_role_passwords()
             single, _ = asyncio.run(
                 measure(postgres.url, redis.url, home, ["latency_one"], SINGLE_RATE, SINGLE_SECONDS)
             )
