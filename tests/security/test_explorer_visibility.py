@@ -96,3 +96,23 @@ async def test_a_grant_lasts_one_query(
     await rows(clients["database"], tokens["admin"], "SELECT count(*) FROM cases")
     with psycopg.connect(superuser_url) as conn:
         assert conn.execute("SELECT count(*) FROM explorer_grants").fetchone() == (0,)
+
+
+def test_a_grant_applies_only_to_the_query_carrying_its_token(explorer_url: str, superuser_url: str) -> None:
+    """A grant row left behind (say, by a crash) never serves a later query on a reused backend pid."""
+    with psycopg.connect(explorer_url, autocommit=True) as explorer, psycopg.connect(superuser_url) as owner:
+        pid = explorer.info.backend_pid
+        owner.execute(
+            """INSERT INTO explorer_grants (backend_pid, token, username, role)
+               VALUES (%s, 'secret-token', 'x', 'admin')""",
+            (pid,),
+        )
+        owner.commit()
+        try:
+            assert explorer.execute("SELECT count(*) FROM explorer.users").fetchone() == (0,)
+            explorer.execute("SET scis.explorer_token = 'secret-token'")
+            counted = explorer.execute("SELECT count(*) FROM explorer.users").fetchone()
+            assert counted and counted[0] > 0
+        finally:
+            owner.execute("DELETE FROM explorer_grants WHERE backend_pid = %s", (pid,))
+            owner.commit()

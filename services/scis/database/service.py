@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -153,18 +154,17 @@ def _answerable(value: Any, column: str, row: int) -> Any:
         raise UnanswerableValue(f"the value of column {column!r} in row {row} cannot be shown: {error}") from None
 
 
-async def _scope_to(app_conn: AsyncConnection[Any], explorer: AsyncConnection[Any], user: User) -> int:
-    """Let the explorer views show this connection what `user` may see; returns its backend pid."""
-    cur = explorer.cursor(row_factory=tuple_row)
-    await cur.execute("SELECT pg_backend_pid(), backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
-    pid, started = await cur.fetchone() or (explorer.info.backend_pid, None)
+async def _grant(app_conn: AsyncConnection[Any], backend_pid: int, user: User) -> str:
+    """Let the explorer views show the connection `backend_pid` what `user` may see; returns the token
+    its query transaction must carry for the grant to apply."""
+    token = secrets.token_hex(16)
     await app_conn.execute(
-        """INSERT INTO explorer_grants (backend_pid, backend_start, username, role) VALUES (%s, %s, %s, %s)
-           ON CONFLICT (backend_pid) DO UPDATE SET backend_start = excluded.backend_start,
-               username = excluded.username, role = excluded.role, granted_at = now()""",
-        (pid, started, user.username, user.role.value),
+        """INSERT INTO explorer_grants (backend_pid, token, username, role) VALUES (%s, %s, %s, %s)
+           ON CONFLICT (backend_pid) DO UPDATE SET token = excluded.token, username = excluded.username,
+               role = excluded.role, granted_at = now()""",
+        (backend_pid, token, user.username, user.role.value),
     )
-    return int(pid)
+    return token
 
 
 async def run_query(
@@ -191,9 +191,10 @@ async def run_query(
     # The pool resets the connection (DISCARD ALL) when it is given back: no lock, setting or
     # prepared statement outlives the request.
     async with explorer_pool.connection() as explorer:
-        pid = await _scope_to(app_conn, explorer, context.actor)
+        pid = explorer.info.backend_pid
+        token = await _grant(app_conn, pid, context.actor)
         try:
-            columns, fetched = await _execute(explorer, query, limit=limit, timeout_ms=timeout_ms)
+            columns, fetched = await _execute(explorer, query, limit=limit, timeout_ms=timeout_ms, token=token)
         finally:
             await app_conn.execute("DELETE FROM explorer_grants WHERE backend_pid = %s", (pid,))
     elapsed = (time.perf_counter() - started) * 1000
@@ -215,13 +216,17 @@ async def run_query(
 
 
 async def _execute(
-    explorer: AsyncConnection[Any], query: CheckedQuery, *, limit: int, timeout_ms: int
+    explorer: AsyncConnection[Any], query: CheckedQuery, *, limit: int, timeout_ms: int, token: str
 ) -> tuple[list[str], Fetched]:
     try:
         async with explorer.transaction():
-            await explorer.execute("SET TRANSACTION READ ONLY")
-            await explorer.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(timeout_ms)))
-            await explorer.execute("SET LOCAL search_path = explorer")
+            # SCIS's own text, one round trip; the analyst's SQL is never part of it.
+            await explorer.execute(
+                sql.SQL(
+                    "SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = {}; SET LOCAL search_path = explorer;"
+                    " SET LOCAL scis.explorer_token = {}"
+                ).format(sql.Literal(timeout_ms), sql.Literal(token))
+            )
             # A server-side cursor: PostgreSQL takes exactly one SELECT/VALUES after DECLARE … FOR, sent
             # with the extended protocol, which refuses a second statement; EXPLAIN cannot be declared.
             cur: AsyncCursor[Any] = (

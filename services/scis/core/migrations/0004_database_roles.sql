@@ -100,13 +100,15 @@ GRANT USAGE ON SCHEMA public TO scis_app;
 
 -- Which SCIS account the explorer connection with this backend pid is serving right now. Written by
 -- scis_app just before an explorer query and removed right after; the explorer views read it as their
--- owner, scis_explorer itself cannot read or write it. backend_start tells a reused pid apart.
-CREATE TABLE explorer_grants (
-    backend_pid   integer PRIMARY KEY,
-    backend_start timestamptz NOT NULL,
-    username      text NOT NULL,
-    role          text NOT NULL CHECK (role IN ('admin', 'investigator', 'viewer')),
-    granted_at    timestamptz NOT NULL DEFAULT now()
+-- owner, scis_explorer itself cannot read or write it. The query's transaction carries the same
+-- random token (SET LOCAL scis.explorer_token), so a row left behind by a crash never matches a later
+-- query on a reused pid. Unlogged: a grant is worthless after a crash and needs no fsync.
+CREATE UNLOGGED TABLE explorer_grants (
+    backend_pid integer PRIMARY KEY,
+    token       text NOT NULL,
+    username    text NOT NULL,
+    role        text NOT NULL CHECK (role IN ('admin', 'investigator', 'viewer')),
+    granted_at  timestamptz NOT NULL DEFAULT now()
 );
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO scis_app;
@@ -123,8 +125,7 @@ REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM scis_app;
 CREATE VIEW explorer_scope WITH (security_barrier) AS
 SELECT g.username, g.role
 FROM explorer_grants g
-JOIN pg_stat_activity a ON a.pid = g.backend_pid AND a.backend_start = g.backend_start
-WHERE g.backend_pid = pg_backend_pid();
+WHERE g.backend_pid = pg_backend_pid() AND g.token = current_setting('scis.explorer_token', true);
 
 -- Case ids the current explorer account may see: every case for admins, its memberships otherwise.
 CREATE VIEW explorer_visible_cases WITH (security_barrier) AS
