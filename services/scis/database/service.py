@@ -129,9 +129,8 @@ async def fetch_capped(cur: AsyncCursor[Any], columns: list[str], *, limit: int,
     fetched = Fetched()
     batch = FIRST_BATCH_ROWS
     while True:
-        raw_rows = await cur.fetchmany(batch if len(fetched.rows) < limit else 1)
-        if not raw_rows:
-            return fetched
+        asked = batch if len(fetched.rows) < limit else 1
+        raw_rows = await cur.fetchmany(asked)
         for raw in raw_rows:
             if len(fetched.rows) >= limit:
                 fetched.truncated = True
@@ -143,6 +142,8 @@ async def fetch_capped(cur: AsyncCursor[Any], columns: list[str], *, limit: int,
                 return fetched
             fetched.rows.append(row)
             fetched.bytes += size
+        if len(raw_rows) < asked:  # the cursor is exhausted: no need to ask again
+            return fetched
         average = max(1, fetched.bytes // max(1, len(fetched.rows)))
         batch = max(1, min(1000, BATCH_BYTES // average, limit - len(fetched.rows) + 1))
 
@@ -239,10 +240,10 @@ async def _execute(
             # bytes: finished SQL, no placeholders; binary forces the extended protocol for EXPLAIN too.
             await cur.execute(query.sql.encode(), binary=True if query.explain else None)
             columns = [column.name for column in cur.description or []]
+            # The cursor closes with the transaction.
             fetched = (
                 await fetch_capped(cur, columns, limit=limit, budget=MAX_RESULT_BYTES) if cur.description else Fetched()
             )
-            await cur.close()
     except errors.QueryCanceled:
         raise QueryFailed(f"the query ran longer than {timeout_ms} ms and was stopped; narrow it down") from None
     except errors.InsufficientPrivilege as error:
