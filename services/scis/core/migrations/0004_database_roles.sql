@@ -118,7 +118,14 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE O
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO scis_app;
 -- Append-only: the evidence and the audit log. (Triggers refuse it too; this holds with triggers off.)
 REVOKE UPDATE, DELETE, TRUNCATE ON events, audit_log FROM scis_app;
-REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM scis_app;
+-- Which migrations ran is the owner's record (the table exists whenever `migrate` runs this file).
+DO $$
+BEGIN
+    IF to_regclass('schema_migrations') IS NOT NULL THEN
+        REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM scis_app;
+    END IF;
+END;
+$$;
 
 -- 4. The explorer: one schema of security-barrier views, each showing what the API shows the account
 --    named in explorer_grants for this connection; with no grant row every view is empty.
