@@ -17,6 +17,8 @@ import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ import psycopg
 
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import Role, User
-from scis.core.db import migrate, open_pool
+from scis.core.db import open_pool
 from scis.database import service
 from scis.database.app import EXPLORER_CONNECTION_OPTIONS, reset_explorer_connection
 from scis.embedded.ports import free_port
@@ -82,19 +84,23 @@ def bare(explorer_url: str) -> tuple[float, list[float]]:
     return growth, timings
 
 
-def run() -> list[dict[str, Any]]:
+@contextmanager
+def migrated_server() -> Iterator[EmbeddedPostgres]:
     with tempfile.TemporaryDirectory(prefix="scis-explorer-bench-") as folder:
-        home = Path(folder)
-        home.chmod(0o755)
-        server = EmbeddedPostgres(home / "postgres", free_port(), home / "postgres.log")
+        Path(folder).chmod(0o755)  # the server may run as its own system user
+        server = EmbeddedPostgres(Path(folder, "postgres"), free_port(), Path(folder, "postgres.log"))
         server.start()
         try:
-            migrate(server.superuser_url)
-            server.set_role_passwords()
-            growth, timings = asyncio.run(through_the_explorer(server.url, server.explorer_url))
-            base_growth, base_timings = bare(server.explorer_url)
+            server.migrate()
+            yield server
         finally:
             server.stop()
+
+
+def run() -> list[dict[str, Any]]:
+    with migrated_server() as server:
+        growth, timings = asyncio.run(through_the_explorer(server.url, server.explorer_url))
+        base_growth, base_timings = bare(server.explorer_url)
     p50, base_p50 = statistics.median(timings), statistics.median(base_timings)
     print(f"   1 GB result: peak grew {growth:.0f} MB through the explorer, ~{base_growth:.0f} MB fetched whole")
     print(f"   small query p50: {p50:.2f} ms through every layer, {base_p50:.2f} ms bare")

@@ -48,8 +48,7 @@ def database_urls(test_home: Path) -> Iterator[dict[str, str]]:
     server = EmbeddedPostgres(test_home / "postgres", free_port(), test_home / "logs" / "postgres.log")
     server.start()
     try:
-        migrate(server.superuser_url)
-        server.set_role_passwords()
+        server.migrate()
         yield {"superuser": server.superuser_url, APP_ROLE: server.url, EXPLORER_ROLE: server.explorer_url}
     finally:
         server.stop()

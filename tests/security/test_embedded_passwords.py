@@ -12,7 +12,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from scis.core.db import migrate
 from scis.embedded.ports import free_port
 from scis.embedded.postgres import SUPERUSER, EmbeddedPostgres, load_passwords
 
@@ -27,8 +26,7 @@ def test_no_password_no_entry_and_the_passwords_are_private(tmp_path: Path) -> N
     try:
         with pytest.raises(psycopg.OperationalError, match="password"):
             psycopg.connect(without_password(server), connect_timeout=5)
-        migrate(server.superuser_url)
-        server.set_role_passwords()
+        server.migrate()
         for url in (server.superuser_url, server.url, server.explorer_url):
             with psycopg.connect(url, connect_timeout=5) as conn:
                 assert conn.execute("SELECT 1").fetchone() == (1,)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 
-from scis.core.db import APP_ROLE, EXPLORER_ROLE, set_login_passwords
+from scis.core.db import APP_ROLE, EXPLORER_ROLE, migrate, set_login_passwords
 from scis.embedded.process import ChildProcess
 
 DATABASE_NAME = "scis"
@@ -156,6 +156,12 @@ class EmbeddedPostgres:
     def set_role_passwords(self) -> None:
         """Give scis_app and scis_explorer their passwords; after migrating, which creates them."""
         set_login_passwords(self.superuser_url, [self.url, self.explorer_url])
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations as the superuser (the owner), then set the roles' passwords."""
+        applied = migrate(self.superuser_url)
+        self.set_role_passwords()
+        return applied
 
     def initialise(self) -> None:
         if (self.data_dir / "PG_VERSION").exists():

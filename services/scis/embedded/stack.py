@@ -105,9 +105,10 @@ class Stack:
             self.redis = EmbeddedRedis(self.home / "redis", self.settings.redis_port, logs / "redis.log")
             self.redis.start()
             self.redis_url = self.redis.url
-        migrate(self.migration_url)
         if self.postgres:
-            self.postgres.set_role_passwords()
+            self.postgres.migrate()
+        else:
+            migrate(self.migration_url)
 
     def ensure_admin(self) -> str | None:
         """Create `admin` with a random password when there is no account at all; returns the password."""
