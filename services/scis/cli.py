@@ -17,6 +17,8 @@ DOMAIN_COMMANDS = {
     "capture": ("scis.capture.cli", "capture one live (the process a LiveMonitor pod runs)"),
     "monitor": ("scis.capture.monitor_cli", "capture a live with a progress display"),
     "verify": ("scis.evidence.cli", "recompute a session's hash chain and name the first bad event"),
+    "backup": ("scis.backup.cli", "archive the database and the evidence files, with SHA-256s, while captures run"),
+    "restore": ("scis.backup.restore_cli", "restore a backup into an empty database and fresh SCIS_HOME; verify"),
 }
 
 

@@ -106,6 +106,8 @@ def open_pool(
         min_size=min_size,
         max_size=max_size,
         kwargs={"row_factory": dict_row, "autocommit": True, **(connection_options or {})},
+        # A connection PostgreSQL closed (restart, failover) is replaced before use instead of failing a request.
+        check=AsyncConnectionPool.check_connection,
         open=False,
         name=name,
         reset=reset,

@@ -45,25 +45,17 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, dict):
-        return {readable_text(str(key)): json_safe(item) for key, item in value.items()}
+        return {str(key): json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [json_safe(item) for item in value]
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", errors="replace")
     if isinstance(value, str):
-        return readable_text(value)
+        # A lone surrogate (JSON "\ud800") cannot be sent as UTF-8: echo it as its escape instead.
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if value is None or isinstance(value, int | float):
         return value
-    return str(value)
-
-
-def readable_text(value: str) -> str:
-    """The text, with half a UTF-16 surrogate pair (JSON's "\\ud800", no Unicode) written as its escape."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return value.encode("utf-8", errors="backslashreplace").decode()
-    return value
+    return json_safe(str(value))
 
 
 def validation_failure(problems: Sequence[ValidationProblem]) -> JSONResponse:

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 
 from scis.core.db import APP_ROLE, EXPLORER_ROLE, migrate, set_login_passwords
-from scis.embedded.process import ChildProcess
+from scis.embedded.process import ChildProcess, ensure_system_user
 
 DATABASE_NAME = "scis"
 SUPERUSER = "postgres"
@@ -41,17 +41,7 @@ def bin_dir() -> Path:
 
 
 def _server_user() -> str | None:
-    if os.geteuid() != 0:
-        return None
-    try:
-        pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
-            check=True,
-            capture_output=True,
-        )
-    return SYSTEM_USER
+    return ensure_system_user(SYSTEM_USER) if os.geteuid() == 0 else None
 
 
 def _let_user_reach(path: Path, user: str) -> None:
