@@ -21,7 +21,6 @@ from psycopg_pool import AsyncConnectionPool
 from scis.backup.models import Manifest
 from scis.backup.service import BackupError, check_archive, restore_backup
 from scis.capture.pipeline import CaptureRequest, LiveCapture
-from scis.core.db import migrate
 from scis.embedded.ports import free_port
 from scis.embedded.postgres import EmbeddedPostgres
 from scis.simulator import SimulatorServer
@@ -44,7 +43,7 @@ def source_postgres(folder: Path) -> Iterator[EmbeddedPostgres]:
     server = EmbeddedPostgres(folder / "source-pg", free_port(), folder / "source-pg.log")
     server.start()
     try:
-        migrate(server.url)
+        server.migrate()
         yield server
     finally:
         server.stop()
