@@ -88,13 +88,8 @@ def bare(explorer_url: str) -> tuple[float, list[float]]:
 def migrated_server() -> Iterator[EmbeddedPostgres]:
     with tempfile.TemporaryDirectory(prefix="scis-explorer-bench-") as folder:
         Path(folder).chmod(0o755)  # the server may run as its own system user
-        server = EmbeddedPostgres(Path(folder, "postgres"), free_port(), Path(folder, "postgres.log"))
-        server.start()
-        try:
-            server.migrate()
+        with EmbeddedPostgres(Path(folder, "postgres"), free_port(), Path(folder, "postgres.log")).migrated() as server:
             yield server
-        finally:
-            server.stop()
 
 
 def run() -> list[dict[str, Any]]:

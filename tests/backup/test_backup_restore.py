@@ -40,13 +40,8 @@ def folder() -> Iterator[Path]:
 @pytest.fixture
 def source_postgres(folder: Path) -> Iterator[EmbeddedPostgres]:
     """A database of this test's own: the shared one holds deliberately tampered sessions."""
-    server = EmbeddedPostgres(folder / "source-pg", free_port(), folder / "source-pg.log")
-    server.start()
-    try:
-        server.migrate()
+    with EmbeddedPostgres(folder / "source-pg", free_port(), folder / "source-pg.log").migrated() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

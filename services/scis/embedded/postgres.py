@@ -12,6 +12,8 @@ import stat
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -146,6 +148,16 @@ class EmbeddedPostgres:
     def set_role_passwords(self) -> None:
         """Give scis_app and scis_explorer their passwords; after migrating, which creates them."""
         set_login_passwords(self.superuser_url, [self.url, self.explorer_url])
+
+    @contextmanager
+    def migrated(self) -> Iterator[EmbeddedPostgres]:
+        """Started and migrated for the duration of a block (tests, benches), stopped after."""
+        self.start()
+        try:
+            self.migrate()
+            yield self
+        finally:
+            self.stop()
 
     def migrate(self) -> list[str]:
         """Apply pending migrations as the superuser (the owner), then set the roles' passwords."""
