@@ -19,7 +19,6 @@ import psycopg
 
 from scis.core import cases
 from scis.core.auth.models import Role, User
-from scis.core.db import migrate
 from scis.embedded.ports import free_port
 from scis.embedded.postgres import EmbeddedPostgres
 from scis.lives import service as lives
@@ -94,7 +93,7 @@ def run() -> list[dict[str, object]]:
         server = EmbeddedPostgres(home / "postgres", free_port(), home / "postgres.log")
         server.start()
         try:
-            migrate(server.url)
+            server.migrate()  # as the owner; the bench runs as scis_app
             seed(server.url)
             return asyncio.run(measure(server.url))
         finally:

@@ -25,7 +25,7 @@ from scis.capture.normalise import to_record
 from scis.capture.pipeline import CaptureRequest, LiveCapture
 from scis.capture.runner import tune_gc
 from scis.capture.sources.replay import ReplaySource
-from scis.core.db import migrate, open_pool
+from scis.core.db import open_pool
 from scis.core.settings import Settings
 from scis.embedded.ports import free_port
 from scis.embedded.postgres import EmbeddedPostgres
@@ -130,7 +130,7 @@ def run() -> list[dict[str, Any]]:
         server = EmbeddedPostgres(home / "postgres", free_port(), home / "postgres.log")
         server.start()
         try:
-            migrate(server.url)
+            server.migrate()  # as the owner; the capture path below runs as scis_app
             frames = make_frames(EVENTS)
             frames_file = home / "frames.sciscap"
             write_capture_file(frames_file, frames)

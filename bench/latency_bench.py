@@ -32,7 +32,7 @@ from scis.analyser.captures import CaptureManager
 from scis.analyser.fanout import LiveEventFanout
 from scis.analyser.models import MonitorCreate
 from scis.capture.runner import tune_gc
-from scis.core.db import migrate, open_pool
+from scis.core.db import open_pool
 from scis.core.settings import Settings
 from scis.embedded.ports import free_port, wait_for_port
 from scis.embedded.postgres import EmbeddedPostgres
@@ -179,7 +179,7 @@ def run() -> list[dict[str, Any]]:
         postgres.start()
         redis.start()
         try:
-            migrate(postgres.url)
+            postgres.migrate()  # as the owner; the capture path below runs as scis_app
             single, _ = asyncio.run(
                 measure(postgres.url, redis.url, home, ["latency_one"], SINGLE_RATE, SINGLE_SECONDS)
             )

@@ -39,7 +39,7 @@ from scis.capture.runner import tune_gc
 from scis.capture.sources.websocket import WebsocketSource
 from scis.capture.stats import CaptureStats
 from scis.capture.writer import GroupCommitter
-from scis.core.db import migrate, open_pool
+from scis.core.db import open_pool
 from scis.core.settings import Settings
 from scis.embedded.ports import free_port, wait_for_port
 from scis.embedded.postgres import EmbeddedPostgres
@@ -246,7 +246,7 @@ def run(plan: SoakPlan | None = None) -> list[dict[str, Any]]:
         try:
             postgres.start()
             redis_server.start()
-            migrate(postgres.url)
+            postgres.migrate()  # as the owner; the capture path runs as scis_app
             if not wait_for_port(sim_port, timeout=60):
                 raise RuntimeError(f"the simulator did not start: {(home / 'simulator.log').read_text()[-2000:]}")
             tune_gc()  # as a capture process does

@@ -1,7 +1,12 @@
 """Session fixtures: a real PostgreSQL and a real Redis-protocol server for the whole test run.
 
-Set SCIS_TEST_DATABASE_URL / SCIS_TEST_REDIS_URL to use servers of your own instead; the database
-must be empty or already migrated by SCIS.
+PostgreSQL URLs, one per database role (see docs/decisions/301-*.md):
+- `superuser_url`: the owner/superuser; migrations, and tests that tamper with the evidence.
+- `postgres_url` (= `app_url`): scis_app, the role every service connects as.
+- `explorer_url`: scis_explorer, the SQL explorer's own role.
+
+Set SCIS_TEST_DATABASE_URL (a superuser URL) / SCIS_TEST_REDIS_URL to use servers of your own instead;
+the database must be empty or already migrated by SCIS.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from scis.core.db import migrate
+from scis.core.db import APP_ROLE, EXPLORER_ROLE, migrate, set_login_passwords
 from scis.embedded.ports import free_port
 from scis.embedded.postgres import EmbeddedPostgres
 from scis.embedded.redis import EmbeddedRedis
@@ -28,20 +34,58 @@ def test_home() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(test_home: Path) -> Iterator[str]:
-    """A migrated PostgreSQL database shared by the session."""
+def database_urls(test_home: Path) -> Iterator[dict[str, str]]:
+    """A migrated PostgreSQL database shared by the session: its URL for each role."""
     external = os.environ.get("SCIS_TEST_DATABASE_URL")
     if external:
         migrate(external)
-        yield external
+        urls = {"superuser": external}
+        for role in (APP_ROLE, EXPLORER_ROLE):
+            urls[role] = make_conninfo(external, user=role, password=f"test-{role}-password")
+        set_login_passwords(external, [urls[APP_ROLE], urls[EXPLORER_ROLE]])
+        yield {key: _as_url(value) for key, value in urls.items()}
         return
     server = EmbeddedPostgres(test_home / "postgres", free_port(), test_home / "logs" / "postgres.log")
     server.start()
     try:
-        migrate(server.url)
-        yield server.url
+        server.migrate()
+        yield {"superuser": server.superuser_url, APP_ROLE: server.url, EXPLORER_ROLE: server.explorer_url}
     finally:
         server.stop()
+
+
+def _as_url(conninfo: str) -> str:
+    """A postgresql:// URL from any libpq connection string (tests build URLs from it)."""
+    if conninfo.startswith(("postgresql://", "postgres://")):
+        return conninfo
+    info = conninfo_to_dict(conninfo)
+    return (
+        f"postgresql://{info['user']}:{info.get('password', '')}@{info.get('host', '127.0.0.1')}:"
+        f"{info.get('port', 5432)}/{info.get('dbname', 'postgres')}"
+    )
+
+
+@pytest.fixture(scope="session")
+def superuser_url(database_urls: dict[str, str]) -> str:
+    """The superuser (embedded) or the owner: migrations, and tests that bypass the append-only triggers."""
+    return database_urls["superuser"]
+
+
+@pytest.fixture(scope="session")
+def postgres_url(database_urls: dict[str, str]) -> str:
+    """scis_app: what every service connects as; no DDL, no UPDATE/DELETE on events and audit_log."""
+    return database_urls[APP_ROLE]
+
+
+@pytest.fixture(scope="session")
+def app_url(postgres_url: str) -> str:
+    return postgres_url
+
+
+@pytest.fixture(scope="session")
+def explorer_url(database_urls: dict[str, str]) -> str:
+    """scis_explorer: SELECT on the `explorer` schema's views, nothing else."""
+    return database_urls[EXPLORER_ROLE]
 
 
 @pytest.fixture(scope="session")

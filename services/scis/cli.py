@@ -53,13 +53,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
-    from scis.core.db import migrate
+    from scis.core.db import migrate, set_login_passwords
 
     settings = load_settings()
-    if not settings.database_url:
-        raise CommandError("SCIS_DATABASE_URL is not set; `scis up` migrates the embedded database by itself")
-    applied = migrate(settings.database_url)
+    owner_url = settings.migration_database_url or settings.database_url
+    if not owner_url:
+        raise CommandError(
+            "SCIS_MIGRATION_DATABASE_URL (or SCIS_DATABASE_URL) is not set;"
+            " `scis up` migrates the embedded database by itself"
+        )
+    applied = migrate(owner_url)
     print("applied: " + ", ".join(applied) if applied else "database schema is up to date")
+    if args.set_passwords:
+        role_urls = [url for url in (settings.database_url, settings.explorer_database_url) if url]
+        changed = set_login_passwords(owner_url, role_urls)
+        print("passwords set: " + (", ".join(changed) or "none (no scis_app / scis_explorer URL with a password)"))
     return 0
 
 
@@ -111,7 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=SERVICE_NAMES)
 
     db = commands.add_parser("db", help="database administration").add_subparsers(dest="db_command", required=True)
-    db.add_parser("migrate", help="apply pending migrations").set_defaults(handler=cmd_db_migrate)
+    db_migrate = db.add_parser("migrate", help="apply pending migrations (as SCIS_MIGRATION_DATABASE_URL)")
+    db_migrate.add_argument(
+        "--set-passwords",
+        action="store_true",
+        help="then give scis_app / scis_explorer the passwords in SCIS_DATABASE_URL / SCIS_EXPLORER_DATABASE_URL",
+    )
+    db_migrate.set_defaults(handler=cmd_db_migrate)
 
     user = commands.add_parser("user", help="accounts").add_subparsers(dest="user_command", required=True)
     user_add = user.add_parser("add", help="add an account")

@@ -21,7 +21,6 @@ from psycopg_pool import AsyncConnectionPool
 from scis.backup.models import Manifest
 from scis.backup.service import BackupError, check_archive, restore_backup
 from scis.capture.pipeline import CaptureRequest, LiveCapture
-from scis.core.db import migrate
 from scis.embedded.ports import free_port
 from scis.embedded.postgres import EmbeddedPostgres
 from scis.simulator import SimulatorServer
@@ -41,13 +40,8 @@ def folder() -> Iterator[Path]:
 @pytest.fixture
 def source_postgres(folder: Path) -> Iterator[EmbeddedPostgres]:
     """A database of this test's own: the shared one holds deliberately tampered sessions."""
-    server = EmbeddedPostgres(folder / "source-pg", free_port(), folder / "source-pg.log")
-    server.start()
-    try:
-        migrate(server.url)
+    with EmbeddedPostgres(folder / "source-pg", free_port(), folder / "source-pg.log").migrated() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -10,11 +10,12 @@ import pytest
 
 
 @pytest.fixture
-def empty_database(postgres_url: str) -> Iterator[str]:
+def empty_database(superuser_url: str) -> Iterator[str]:
+    """An empty database, as the superuser URL: migrations run as the owner (decision 301)."""
     name = f"scis_empty_{uuid.uuid4().hex[:8]}"
-    admin_url = postgres_url.rsplit("/", 1)[0] + "/postgres"
+    admin_url = superuser_url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    yield superuser_url.rsplit("/", 1)[0] + f"/{name}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

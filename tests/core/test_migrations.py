@@ -36,3 +36,30 @@ def test_migrations_apply_once(empty_database: str) -> None:
 def test_unreachable_database_is_one_readable_error() -> None:
     with pytest.raises(DatabaseUnavailable, match=r"cannot reach PostgreSQL at postgresql://scis:\*\*\*@127.0.0.1:1/x"):
         migrate("postgresql://scis:secret@127.0.0.1:1/x")
+
+
+def test_db_migrate_runs_as_the_owner_and_sets_the_role_passwords(
+    empty_database: str, postgres_url: str, explorer_url: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SCIS_")}
+    # The role URLs carry the passwords the roles already have: setting them again changes nothing
+    # for the rest of the test session, but goes through the whole path.
+    env.update(SCIS_MIGRATION_DATABASE_URL=empty_database, SCIS_DATABASE_URL=postgres_url)
+    env.update(SCIS_EXPLORER_DATABASE_URL=explorer_url)
+    done = subprocess.run(
+        [sys.executable, "-m", "scis", "db", "migrate", "--set-passwords"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "applied: 0001_foundation" in done.stdout and "0004_database_roles" in done.stdout
+    assert "passwords set: scis_app, scis_explorer" in done.stdout
+    with psycopg.connect(empty_database) as conn:
+        granted = conn.execute(
+            """SELECT has_table_privilege('scis_app', 'events', 'INSERT'),
+                      has_table_privilege('scis_app', 'events', 'DELETE')"""
+        ).fetchone()
+    assert granted == (True, False)

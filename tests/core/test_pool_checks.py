@@ -14,7 +14,6 @@ import pytest
 
 from scis.core.auth.models import Role, UserCreate
 from scis.core.auth.service import create_user_sync
-from scis.core.db import migrate
 from scis.core.settings import Settings
 from scis.embedded.ports import free_port
 from scis.embedded.postgres import EmbeddedPostgres
@@ -33,7 +32,7 @@ def restartable_postgres() -> Iterator[EmbeddedPostgres]:
     server = EmbeddedPostgres(Path(folder.name) / "postgres", free_port(), Path(folder.name) / "postgres.log")
     server.start()
     try:
-        migrate(server.url)
+        server.migrate()  # as the owner; the pool under test connects as scis_app
         with psycopg.connect(server.url, autocommit=True) as conn:
             create_user_sync(conn, user_in=UserCreate(username="pooled", password=PASSWORD, role=Role.viewer))
         yield server

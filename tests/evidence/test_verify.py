@@ -18,8 +18,9 @@ from tests.evidence.support import tamper, write_session
 
 
 @pytest.fixture
-async def conn(postgres_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    async with await psycopg.AsyncConnection.connect(postgres_url) as connection:
+async def conn(superuser_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    # The superuser: tamper() disables the append-only trigger, which scis_app may not.
+    async with await psycopg.AsyncConnection.connect(superuser_url) as connection:
         yield connection
 
 

@@ -104,7 +104,17 @@ def test_default_install_is_complete() -> None:
     assert by_kind(found, "Service")["scis-gateway"]["spec"]["ports"][0]["port"] == 8080
     job = by_kind(found, "Job")["scis-migrations"]
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
-    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["scis", "db", "migrate"]
+    migrate = job["spec"]["template"]["spec"]["containers"][0]
+    assert migrate["command"] == ["scis", "db", "migrate", "--set-passwords"]
+    assert {"SCIS_MIGRATION_DATABASE_URL", "SCIS_EXPLORER_DATABASE_URL"} <= {e["name"] for e in migrate["env"]}
+    # Only the migration Job holds the owner's URL; only the explorer the scis_explorer one (decision 301).
+    for name, deployment in by_kind(found, "Deployment").items():
+        env = {e["name"] for c in deployment["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])}
+        assert "SCIS_MIGRATION_DATABASE_URL" not in env, name
+        assert ("SCIS_EXPLORER_DATABASE_URL" in env) == (name == "scis-database"), name
+    urls = by_kind(found, "Secret")["scis-secrets"]["stringData"]
+    assert urls["database-url"].startswith("postgresql://scis_app:")
+    assert urls["explorer-database-url"].startswith("postgresql://scis_explorer:")
 
 
 def test_gateway_routes() -> None:

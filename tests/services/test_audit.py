@@ -64,8 +64,10 @@ async def test_a_refused_write_leaves_no_audit_row(
     assert audit_count(postgres_url) == before
 
 
-def test_the_database_refuses_changes_to_the_audit_log(postgres_url: str) -> None:
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
+def test_the_database_refuses_changes_to_the_audit_log(superuser_url: str) -> None:
+    # The triggers, tried as the superuser; scis_app has no UPDATE/DELETE/TRUNCATE there at all
+    # (tests/security/test_database_roles.py).
+    with psycopg.connect(superuser_url, autocommit=True) as conn:
         for statement in ("UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
                 conn.execute(statement)

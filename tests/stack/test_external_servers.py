@@ -15,9 +15,16 @@ import psycopg
 from tests.stack.helpers import run_scis, stack_env
 
 
-def test_user_add_then_login_through_external_database(tmp_path: Path, postgres_url: str, redis_url: str) -> None:
+def test_user_add_then_login_through_external_database(
+    tmp_path: Path, postgres_url: str, superuser_url: str, explorer_url: str, redis_url: str
+) -> None:
     env = stack_env(tmp_path / "home")
-    env.update(SCIS_DATABASE_URL=postgres_url, SCIS_REDIS_URL=redis_url)
+    env.update(
+        SCIS_DATABASE_URL=postgres_url,
+        SCIS_MIGRATION_DATABASE_URL=superuser_url,
+        SCIS_EXPLORER_DATABASE_URL=explorer_url,
+        SCIS_REDIS_URL=redis_url,
+    )
     added = run_scis("user", "add", "ext.analyst", "--role", "investigator", "--password", "long-enough-pw", env=env)
     assert added.returncode == 0, added.stderr
     again = run_scis("user", "add", "ext.analyst", "--password", "long-enough-pw", env=env)

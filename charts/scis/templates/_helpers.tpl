@@ -75,6 +75,14 @@ frontend dashboard analyser profiles lives create database reports
 {{- if .Values.postgresql.enabled }}database-url{{ else }}{{ .Values.postgresql.external.existingSecretKey }}{{ end -}}
 {{- end }}
 
+{{- define "scis.migrationDatabaseSecretKey" -}}
+{{- if .Values.postgresql.enabled }}migration-database-url{{ else }}{{ .Values.postgresql.external.migrationSecretKey }}{{ end -}}
+{{- end }}
+
+{{- define "scis.explorerDatabaseSecretKey" -}}
+{{- if .Values.postgresql.enabled }}explorer-database-url{{ else }}{{ .Values.postgresql.external.explorerSecretKey }}{{ end -}}
+{{- end }}
+
 {{- define "scis.redisSecret" -}}
 {{- if .Values.redis.enabled }}{{ include "scis.componentName" (dict "ctx" . "component" "secrets") }}{{ else }}{{ required "redis.external.existingSecret is required when redis.enabled is false" .Values.redis.external.existingSecret }}{{ end -}}
 {{- end }}

@@ -71,6 +71,14 @@ spec:
                 fieldRef:
                   fieldPath: metadata.namespace
             {{- end }}
+            {{- if eq .component "database" }}
+            # The SQL explorer's own role and pool (scis_explorer); no other service gets it.
+            - name: SCIS_EXPLORER_DATABASE_URL
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "scis.databaseSecret" $ctx }}
+                  key: {{ include "scis.explorerDatabaseSecretKey" $ctx }}
+            {{- end }}
             {{- include "scis.commonEnv" $ctx | nindent 12 }}
             {{- include "scis.peerEnv" $ctx | nindent 12 }}
           startupProbe:

@@ -68,6 +68,10 @@ def restore_embedded(args: argparse.Namespace, settings: Settings) -> RestoreRes
     server = EmbeddedPostgres(home / "postgres", settings.postgres_port, home / "logs" / "postgres.log")
     server.start()
     try:
-        return restore_backup(args.archive, server.url, home)
+        # As the superuser: the roles and the schema are recreated; the roles come back without
+        # passwords, so they get this SCIS_HOME's (decision 301).
+        result = restore_backup(args.archive, server.superuser_url, home)
+        server.set_role_passwords()
+        return result
     finally:
         server.stop()

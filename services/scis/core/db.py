@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import psycopg
+from psycopg import AsyncConnection, sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -16,6 +20,9 @@ log = logging.getLogger(__name__)
 MIGRATIONS_PACKAGE = "scis.core.migrations"
 # Any fixed number works; it only has to be the same in every SCIS process.
 MIGRATION_LOCK_ID = 7_362_451
+APP_ROLE = "scis_app"
+EXPLORER_ROLE = "scis_explorer"
+MANAGED_ROLES = (APP_ROLE, EXPLORER_ROLE)
 
 
 class DatabaseUnavailable(Exception):
@@ -53,11 +60,12 @@ def migrate(database_url: str) -> list[str]:
     with conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
         try:
-            conn.execute(
-                """CREATE TABLE IF NOT EXISTS schema_migrations (
-                       version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
-                       applied_at timestamptz NOT NULL DEFAULT now())"""
-            )
+            if conn.execute("SELECT to_regclass('schema_migrations')").fetchone() == (None,):
+                conn.execute(
+                    """CREATE TABLE schema_migrations (
+                           version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+                           applied_at timestamptz NOT NULL DEFAULT now())"""
+                )
             rows = conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
             done = {version: checksum for version, checksum in rows}
             for migration in load_migrations():
@@ -80,18 +88,50 @@ def migrate(database_url: str) -> list[str]:
     return applied
 
 
-def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> AsyncConnectionPool:
-    """An unopened async pool of autocommit connections returning dict rows; writes use `conn.transaction()`."""
+def open_pool(
+    database_url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    name: str = "scis",
+    reset: Callable[[AsyncConnection[Any]], Awaitable[None]] | None = None,
+    connection_options: dict[str, Any] | None = None,
+) -> AsyncConnectionPool:
+    """An unopened async pool of autocommit connections returning dict rows; writes use `conn.transaction()`.
+
+    `reset` runs on every connection given back to the pool, before anyone else may use it.
+    """
     return AsyncConnectionPool(
         database_url,
         min_size=min_size,
         max_size=max_size,
-        kwargs={"row_factory": dict_row, "autocommit": True},
+        kwargs={"row_factory": dict_row, "autocommit": True, **(connection_options or {})},
         # A connection PostgreSQL closed (restart, failover) is replaced before use instead of failing a request.
         check=AsyncConnectionPool.check_connection,
         open=False,
-        name="scis",
+        name=name,
+        reset=reset,
     )
+
+
+def set_login_passwords(owner_url: str, role_urls: Iterable[str]) -> list[str]:
+    """Give each SCIS role named in a URL the password that URL carries; returns the roles changed.
+
+    Run as the owner after migrating (the migration creates the roles). URLs without a password, or
+    naming a role SCIS does not manage, are left alone.
+    """
+    changed = []
+    with psycopg.connect(owner_url, autocommit=True, connect_timeout=10) as conn:
+        for url in role_urls:
+            info = conninfo_to_dict(url)
+            user, password = info.get("user"), info.get("password")
+            if user not in MANAGED_ROLES or not password:
+                continue
+            conn.execute(
+                sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(sql.Identifier(user), sql.Literal(password))
+            )
+            changed.append(str(user))
+    return changed
 
 
 def redact(url: str) -> str:

@@ -38,7 +38,15 @@ class Settings(BaseSettings):
 
     env: Environment = Field(Environment.development, description="development or production")
     home: Path = Field(Path.home() / ".scis", description="where the embedded stack keeps its data")
-    database_url: str | None = Field(None, description="PostgreSQL URL; unset starts the embedded one")
+    database_url: str | None = Field(
+        None, description="PostgreSQL URL the services use (role scis_app); unset starts the embedded one"
+    )
+    migration_database_url: str | None = Field(
+        None, description="PostgreSQL URL migrations run with (the schema owner); unset uses SCIS_DATABASE_URL"
+    )
+    explorer_database_url: str | None = Field(
+        None, description="PostgreSQL URL of the SQL explorer's own role (scis_explorer); unset disables it"
+    )
     redis_url: str | None = Field(None, description="Redis URL; unset starts the embedded one")
     secret_key: str = Field(DEV_SECRET, description="signs login tokens; must be changed in production")
     token_ttl_seconds: int = Field(8 * 3600, ge=60, le=7 * 24 * 3600, description="lifetime of a login token")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import HTTPException, status
+from typing import Any
+
+from fastapi import HTTPException, Request, status
 from prometheus_client import Counter
+from psycopg_pool import AsyncConnectionPool
 
 from scis.core.app import api_router, error_responses
 from scis.core.deps import AppSettings, Audit, Db
@@ -29,20 +32,25 @@ async def tables(db: Db) -> list[TableInfo]:
     response_model=QueryResult,
     tags=["explorer"],
     summary="Run one read-only query",
-    responses=error_responses(400),
+    responses=error_responses(400, 503),
 )
-async def query(body: QueryRequest, db: Db, settings: AppSettings, context: Audit) -> QueryResult:
+async def query(
+    body: QueryRequest, db: Db, settings: AppSettings, context: Audit, request: Request
+) -> QueryResult:
     limit = min(body.limit or settings.query_row_limit, settings.query_row_limit)
+    explorer_pool: AsyncConnectionPool[Any] | None = getattr(request.app.state, "explorer_pool", None)
     try:
         result = await service.run_query(
-            db, statement=body.sql, limit=limit, timeout_ms=settings.query_timeout_ms, context=context
+            db, explorer_pool, statement=body.sql, limit=limit, timeout_ms=settings.query_timeout_ms, context=context
         )
     except UnsafeQuery as error:
         QUERIES.labels("refused").inc()
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"sql: {error}") from None
-    except service.QueryFailed as error:
+    except (service.QueryFailed, service.UnanswerableValue) as error:
         QUERIES.labels("failed").inc()
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"sql: {error}") from None
+    except service.ExplorerDisabled as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
     QUERIES.labels("answered").inc()
     ROWS.inc(result.row_count)
     return result

@@ -69,7 +69,9 @@ class Stack:
     services: dict[str, ChildProcess] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
     gateway: Gateway | None = None
-    database_url: str = ""
+    database_url: str = ""  # scis_app: what the services use
+    migration_url: str = ""  # the schema owner: migrations only
+    explorer_url: str = ""  # scis_explorer: the SQL explorer's own pool
     redis_url: str = ""
     demo: bool = False
     simulator: ChildProcess | None = None
@@ -90,10 +92,14 @@ class Stack:
         logs = self.home / "logs"
         if self.settings.database_url:
             self.database_url = self.settings.database_url
+            self.migration_url = self.settings.migration_database_url or self.database_url
+            self.explorer_url = self.settings.explorer_database_url or ""
         else:
             self.postgres = EmbeddedPostgres(self.home / "postgres", self.settings.postgres_port, logs / "postgres.log")
             self.postgres.start()
             self.database_url = self.postgres.url
+            self.migration_url = self.postgres.superuser_url
+            self.explorer_url = self.postgres.explorer_url
         if self.settings.redis_url:
             self.redis_url = self.settings.redis_url
             try:
@@ -104,7 +110,10 @@ class Stack:
             self.redis = EmbeddedRedis(self.home / "redis", self.settings.redis_port, logs / "redis.log")
             self.redis.start()
             self.redis_url = self.redis.url
-        migrate(self.database_url)
+        if self.postgres:
+            self.postgres.migrate()
+        else:
+            migrate(self.migration_url)
 
     def ensure_admin(self) -> str | None:
         """Create `admin` with a random password when there is no account at all; returns the password."""
@@ -124,6 +133,9 @@ class Stack:
         env.update(SCIS_DATABASE_URL=self.database_url, SCIS_REDIS_URL=self.redis_url, SCIS_HOME=str(self.home))
         if self.demo:
             env.update(demo.demo_env(self.settings))
+        if self.explorer_url:
+            env["SCIS_EXPLORER_DATABASE_URL"] = self.explorer_url
+        env.pop("SCIS_MIGRATION_DATABASE_URL", None)  # services never hold the owner's credentials
         return env
 
     def start_service(self, name: str) -> None:
