@@ -1,10 +1,11 @@
 """Socket.IO fan-out of live events: one Redis subscription, one Socket.IO room per live session.
 
 Browsers connect, emit `join` with `{"session_id": "..."}` and receive every stored event of that
-live as `event` messages, in seq order, and none of another live. Events come from the Redis
-channel `scis:live:{session_id}:events` (payload: docs/events.md), which the capture writer
-publishes after each commit. A client that joins late reads what it missed from the events API
-(`after_seq`), then follows the room; `seq` tells it where it is.
+live as `event` messages (one per event), in seq order, and none of another live. Events come from
+the Redis channel `scis:live:{session_id}:events` (payload: docs/events.md, a JSON array of the
+events of one commit), which the capture writer publishes after each commit. A client that joins
+late reads what it missed from the events API (`after_seq`), then follows the room; `seq` tells it
+where it is.
 
 Mounting (analyser service)::
 
@@ -143,8 +144,11 @@ class LiveEventFanout:
         except ValueError:
             log.warning("ignoring a non-JSON message on %s", name)
             return
-        await self.sio.emit(EVENT_NAME, payload, room=room_of(session_id), namespace=self.namespace)
-        self.forwarded += 1
+        # The writer publishes a JSON array of events per commit; a single event object is accepted too.
+        room = room_of(session_id)
+        for event in payload if isinstance(payload, list) else [payload]:
+            await self.sio.emit(EVENT_NAME, event, room=room, namespace=self.namespace)
+            self.forwarded += 1
 
 
 def _session_id(data: Any) -> str | None:
