@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections.abc import Iterable
@@ -20,8 +21,9 @@ def next_msg_id() -> int:
     return MSG_ID_BASE + next(_msg_ids)
 
 
+@functools.lru_cache(maxsize=4096)
 def pb_user(user: SimUser) -> pb.User:
-    """A webcast User for a simulated user."""
+    """A webcast User for a simulated user (cached: callers copy it into their message, never change it)."""
     return pb.User(
         id=user.id,
         id_str=str(user.id),
@@ -44,16 +46,24 @@ class MessageFactory:
         self.like_total = 0
         self._group_ids = itertools.count(int(time.time() * 1000) * 1000)
         self._last_ms = 0
+        self._stamp_second, self._stamp = -1, ""
 
     def _create_time(self) -> int:
         """Server time in ms, strictly increasing within the room so every message has its own."""
         self._last_ms = max(int(time.time() * 1000), self._last_ms + 1)
         return self._last_ms
 
+    def _log_stamp(self) -> str:
+        """The local date and time to the second, as log ids start; formatted once a second."""
+        second = int(time.time())
+        if second != self._stamp_second:
+            self._stamp_second, self._stamp = second, time.strftime("%Y%m%d%H%M%S", time.localtime(second))
+        return self._stamp
+
     def _common(self, method: str, msg_id: int, display_key: str = "") -> pb.Common:
         common = pb.Common(
             method=method, msg_id=msg_id, room_id=self.room_id, create_time=self._create_time(),
-            log_id=f"{time.strftime('%Y%m%d%H%M%S')}{msg_id % 10**10:010d}",
+            log_id=f"{self._log_stamp()}{msg_id % 10**10:010d}",
         )
         if display_key:
             common.display_text.key = display_key

@@ -33,6 +33,10 @@ StartMode = Literal["first_viewer", "now", "manual"]
 ROOM_ID_BASE = 7_300_000_000_000_000_000
 HOST_ID_BASE = 6_700_000_000_000_000_000
 FRESH_HISTORY = 50  # messages a client connecting with no cursor gets from before its arrival
+# The random mix produces what is due every tick, and its sessions send it in one frame: TikTok's
+# push server batches messages the same way (a busy live's frames carry several). One frame per
+# message made the simulator, not the capture, the first to saturate at a few hundred lives.
+MIX_TICK_SECONDS = 0.2
 FAULTS = ("drop", "kill", "stall", "malformed", "no_streak_end", "end")
 _POSITION_IN_EXT = re.compile(r"(?:^|\|)seq:(\d+)")
 _POSITION_IN_CURSOR = re.compile(r"(?:^|_)r-(\d+)")
@@ -217,7 +221,7 @@ class SimRoom:
         mix = EventMix(self.factory, self.seed)
         produced, start = 0, loop.time()
         while self.max_events is None or produced < self.max_events:
-            await asyncio.sleep(min(0.05, 1 / rate))
+            await asyncio.sleep(min(MIX_TICK_SECONDS, 1 / rate))
             due = int((loop.time() - start) * rate) - produced
             if self.max_events is not None:
                 due = min(due, self.max_events - produced)
