@@ -13,6 +13,11 @@ from scis.webcast import webcast_pb2 as pb
 from scis.webcast.frames import envelope
 
 MSG_ID_BASE = 7_400_000_000_000_000_000
+# What a host can pin (scenario `pin: {type: ...}`), and the message type TikTok names it by.
+PINNABLE = {
+    "chat": "WebcastChatMessage", "social": "WebcastSocialMessage", "gift": "WebcastGiftMessage",
+    "member": "WebcastMemberMessage", "like": "WebcastLikeMessage",
+}
 _msg_ids = itertools.count(1)
 
 
@@ -139,12 +144,28 @@ class MessageFactory:
     def control(self, action: int, tips: str = "") -> pb.Message:
         return self._wrap("WebcastControlMessage", pb.ControlMessage, action=action, tips=tips)
 
-    def pin(self, user: SimUser, text: str) -> pb.Message:
-        chat_id = next_msg_id()
-        pinned = pb.ChatMessage(common=self._common("WebcastChatMessage", chat_id), user=pb_user(user), content=text)
+    def pin(self, user: SimUser, text: str = "", pinned_type: str = "chat") -> pb.Message:
+        """The host pins a message: a chat (the usual), or a follow, gift, join or like message."""
+        if pinned_type not in PINNABLE:
+            raise ValueError(f"cannot pin a {pinned_type!r} message; one of {', '.join(PINNABLE)}")
+        method = PINNABLE[pinned_type]
+        common = self._common(method, next_msg_id())
+        pinned: Any
+        if pinned_type == "chat":
+            pinned = pb.ChatMessage(common=common, user=pb_user(user), content=text)
+        elif pinned_type == "social":
+            pinned = pb.SocialMessage(common=common, user=pb_user(user), action=1, follow_count=self.follow_count)
+        elif pinned_type == "gift":
+            gift = pb.Gift(id=5655, name="Rose", diamond_count=1, type=1, combo=True)
+            pinned = pb.GiftMessage(common=common, user=pb_user(user), gift_id=5655, gift=gift, repeat_count=1,
+                                    combo_count=1, repeat_end=1, group_id=self.new_group_id(), group_count=1)
+        elif pinned_type == "member":
+            pinned = pb.MemberMessage(common=common, user=pb_user(user), member_count=self.member_count, action=1)
+        else:
+            pinned = pb.LikeMessage(common=common, user=pb_user(user), count=1, total=self.like_total)
         return self._wrap(
             "WebcastRoomPinMessage", pb.RoomPinMessage, pinned_message=pinned.SerializeToString(),
-            original_msg_type="WebcastChatMessage", timestamp=int(time.time() * 1000),
+            original_msg_type=method, timestamp=int(time.time() * 1000),
         )
 
     def emote(self, user: SimUser, emote_id: str) -> pb.Message:

@@ -10,6 +10,7 @@ from scis.simulator.messages import MessageFactory
 from scis.simulator.scenario import SimUser
 from scis.webcast import webcast_pb2 as pb
 
+MIX_USER_ID_BASE = 6_800_000_000_000_000_000  # TikTok user ids are 19 digits
 WEIGHTS = {"chat": 40, "like": 25, "join": 15, "gift": 10, "follow": 4, "share": 2, "viewers": 4}
 _KINDS = list(WEIGHTS)
 _CUM_WEIGHTS = list(itertools.accumulate(WEIGHTS.values()))
@@ -27,7 +28,7 @@ def mix_users(seed: int, count: int = 200) -> list[SimUser]:
     users = []
     for index in range(count):
         handle = f"viewer_{seed}_{index:03d}"
-        users.append(SimUser(id=6_800_000_000_000 + rng.randrange(10**12), handle=handle, nickname=f"Viewer {index}"))
+        users.append(SimUser(id=MIX_USER_ID_BASE + rng.randrange(10**15), handle=handle, nickname=f"Viewer {index}"))
     return users
 
 

@@ -180,7 +180,7 @@ class SimRoom:
                 count = int(args.get("count", 0))
                 self.append(make.viewers(count, int(args.get("total", count)), top, args.get("popularity")))
             case "pin":
-                self.append(make.pin(_need(user), str(args["text"])))
+                self.append(make.pin(_need(user), str(args.get("text", "")), str(args.get("type", "chat"))))
             case "emote":
                 self.append(make.emote(_need(user), str(args.get("emote_id", "7000000000000000001"))))
             case "pause":
@@ -278,8 +278,7 @@ class SimRoom:
             frame = decode_frame(data)
             if frame.payload_type == PAYLOAD_ENTER_ROOM:
                 self.enter_rooms.append(pb.EnterRoomMessage.FromString(frame.payload))
-                session.entered.set()
-                session.wake.set()
+                session.command("enter_room_resp")  # the session starts sending once it has answered
                 if self.start_mode == "first_viewer":
                     self.start()
             elif frame.payload_type == PAYLOAD_HEARTBEAT:
@@ -292,7 +291,7 @@ class SimRoom:
             self.client_errors.append(MalformedFrame(data, str(exc)))
 
     def record_ping(self, payload: bytes) -> None:
-        """A WebSocket ping from a client, which (like TikTok) we never answer."""
+        """A WebSocket ping from a client (the protocol answers it with a pong)."""
         self.pings.append(payload)
 
     # -- faults -----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from scis.simulator.protocol import TRANSPORT_KEY
 from scis.webcast import webcast_pb2 as pb
-from scis.webcast.frames import msg_frame
+from scis.webcast.frames import PAYLOAD_ENTER_ROOM_RESP, msg_frame
 
 if TYPE_CHECKING:
     from scis.simulator.room import SimRoom
@@ -74,6 +74,8 @@ class PushSession:
                     await self.websocket.send_bytes(self._malformed(params.get("kind", "garbage")))
                 if name == "close_after_flush":
                     self._closing = True
+                if name == "enter_room_resp":
+                    await self._send_enter_room_resp()
             now = loop.time()
             backlog = len(self.room.sent_messages) - self.position
             if self.entered.is_set() and now >= self.stalled_until and backlog > 0:
@@ -94,6 +96,16 @@ class PushSession:
         await self.websocket.send_bytes(frame)
         self.position = end
         self.frames_sent += 1
+
+    async def _send_enter_room_resp(self) -> None:
+        """TikTok answers the enter-room with an ``im_enter_room_resp`` frame: a fetch result carrying
+        no messages and the cursor the session's log goes on from."""
+        self.seq_id += 1
+        response = self.room.response_for(self.position, self.position)
+        frame = msg_frame(response, log_id=self.room.next_log_id(), seq_id=self.seq_id,
+                          payload_type=PAYLOAD_ENTER_ROOM_RESP)
+        await self.websocket.send_bytes(frame)
+        self.entered.set()
 
     def _malformed(self, kind: str) -> bytes:
         if kind == "gzip":
