@@ -16,8 +16,10 @@ used during the window is reported beside the figures, so a step shows which sid
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
+import logging
 import math
 import os
 import signal
@@ -35,7 +37,7 @@ import socketio
 import uvicorn
 
 from scis.capture.fanout import LiveEventFanout
-from scis.capture.models import MonitorCreate
+from scis.capture.models import MonitorCreate, MonitorRead
 from scis.capture.runner import tune_gc
 from scis.capture.service import CaptureManager
 from scis.core.db import migrate, open_pool
@@ -44,6 +46,8 @@ from scis.embedded.ports import free_port, wait_for_port
 from scis.embedded.postgres import EmbeddedPostgres
 from scis.embedded.redis import EmbeddedRedis
 from scis.webcast import webcast_pb2 as pb
+
+log = logging.getLogger(__name__)
 
 SINGLE_RATE = 1000
 SINGLE_SECONDS = 6.0
@@ -72,6 +76,14 @@ class Step:
     lives: int
     latencies: list[float]
     cpu: dict[str, float]
+    stored_per_second: float  # events the analyser stored per second of the window
+
+    @property
+    def cpu_us_per_event(self) -> dict[str, float]:
+        """CPU microseconds each process spent per event stored: what sets capacity on an idle machine,
+        and unlike the latency, hardly changed by other load on the machine."""
+        rate = max(self.stored_per_second, 1e-9)
+        return {name: share / rate * 1e6 for name, share in self.cpu.items()}
 
     @property
     def p50(self) -> float:
@@ -86,7 +98,8 @@ class Step:
         return sum(1 for value in self.latencies if math.isinf(value))
 
     def describe(self) -> str:
-        cpu = ", ".join(f"{name} {share:.0%}" for name, share in self.cpu.items())
+        per_event = self.cpu_us_per_event
+        cpu = ", ".join(f"{name} {share:.0%} ({per_event[name]:.0f} µs/event)" for name, share in self.cpu.items())
         return (f"{len(self.latencies)} events, p50 {self.p50:.1f} ms, p99 {self.p99:.1f} ms, "
                 f"{self.missing} not received; CPU {cpu}")  # fmt: skip
 
@@ -113,6 +126,16 @@ def is_mid_streak(message: pb.Message) -> bool:
     return not gift.repeat_end and gift.gift.type == 1
 
 
+async def until_told_to_stop() -> None:
+    """Return on SIGTERM, or when the bench that started this process is gone (never left running)."""
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    parent = os.getppid()
+    while not stop.is_set() and os.getppid() == parent:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+
+
 def serve_simulator(port: int, rate: float, sent_file: Path, handles: list[str]) -> None:
     """The simulator process: serves the rooms, and on SIGTERM writes when each msg_id was sent."""
     from scis.simulator import SimulatorServer
@@ -133,9 +156,7 @@ def serve_simulator(port: int, rate: float, sent_file: Path, handles: list[str])
         for handle in handles:
             sim.add_room(handle, rate=rate, seed=3)
         await sim.start()
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await stop.wait()
+        await until_told_to_stop()
         await sim.stop()
 
     asyncio.run(serve())
@@ -160,9 +181,7 @@ def follow_lives(url: str, out_file: Path, session_ids: list[str]) -> None:
             if not answer["ok"]:
                 raise RuntimeError(f"join refused: {answer}")
         print(READY, flush=True)
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await stop.wait()
+        await until_told_to_stop()
         await client.disconnect()
 
     asyncio.run(follow())
@@ -227,18 +246,22 @@ async def measure(
         monitors = await asyncio.gather(
             *(manager.start(MonitorCreate(target=handle), created_by="bench") for handle in handles)
         )
+        log.info("%d lives opened", len(monitors))
         not_live = [f"{m.target}: {m.status} {m.status_reason}" for m in monitors if m.status != "live"]
         if not_live:
             raise RuntimeError(f"{len(not_live)} lives did not open: {not_live[:3]}")
         receiver = start_role("receiver", f"http://127.0.0.1:{sio_port}", str(received_file),
                               *(str(m.session_id) for m in monitors))  # fmt: skip
         await wait_until_ready(receiver, 120)
+        log.info("the client follows them")
         await asyncio.sleep(WARMUP_SECONDS)
         pids = {"simulator": simulator.pid, "analyser": os.getpid(), "client": receiver.pid, **servers}
-        window_start, cpu_before = time.time(), cpu_seconds(pids)
+        window_start, cpu_before, stored_before = time.time(), cpu_seconds(pids), stored_total(manager, monitors)
         await asyncio.sleep(seconds)
-        window_end, cpu_after = time.time(), cpu_seconds(pids)
+        window_end, cpu_after, stored_after = time.time(), cpu_seconds(pids), stored_total(manager, monitors)
         await asyncio.sleep(GRACE_SECONDS)
+        log.info("measured: %d events stored, %d forwarded to Socket.IO; stopping",
+                 stored_total(manager, monitors), fanout.forwarded)  # fmt: skip
     finally:
         if receiver is not None:
             stop_role(receiver)
@@ -249,6 +272,7 @@ async def measure(
         await redis.aclose()
         await pool.close()
         stop_role(simulator)
+    log.info("stopped")
     sent = json.loads(sent_file.read_text())
     received = json.loads(received_file.read_text())
     latencies = [
@@ -258,7 +282,11 @@ async def measure(
     ]
     elapsed = window_end - window_start
     cpu = {name: (cpu_after[name] - cpu_before[name]) / elapsed for name in cpu_after if name in cpu_before}
-    return Step(len(handles), latencies, cpu)
+    return Step(len(handles), latencies, cpu, (stored_after - stored_before) / elapsed)
+
+
+def stored_total(manager: CaptureManager, monitors: list[MonitorRead]) -> int:
+    return sum(manager.get(m.session_id).events_total for m in monitors)
 
 
 def server_pids(postgres: EmbeddedPostgres, redis: EmbeddedRedis) -> dict[str, int]:
