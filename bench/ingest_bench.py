@@ -31,6 +31,7 @@ from scis.capture.runner import tune_gc
 from scis.capture.sources.replay import ReplaySource
 from scis.core.db import migrate, open_pool
 from scis.core.settings import Settings
+from scis.core.status import SessionStatus
 from scis.embedded.ports import free_port
 from scis.embedded.postgres import EmbeddedPostgres
 from scis.evidence.chain import ChainTail, chain_records, start_session
@@ -130,16 +131,16 @@ def baseline_path(url: str, frames: list[bytes]) -> tuple[float, int]:
     stored = 0
     with psycopg.connect(url) as conn:
         asyncio.run(_start_session(url, session_id))
-        tail = ChainTail(next_seq=1)
-        tail.prev_hash = conn.execute(
+        first_hash = conn.execute(
             "SELECT chain_hash FROM events WHERE session_id = %s AND seq = 0", (session_id,)
         ).fetchone()[0]  # type: ignore[index]
+        tail = ChainTail(next_seq=1, prev_hash=first_hash)
         started = time.perf_counter()
         for raw in frames:
             frame = decode_frame(raw)
             for event in iter_events(frame_payload(frame, raw)):
                 record = to_record(event, datetime.now(UTC))
-                (item,) = chain_records(session_id, tail, [record])
+                (item,), tail = chain_records(session_id, tail, [record])
                 r = item.record
                 conn.execute(
                     insert,  # type: ignore[arg-type]
@@ -157,7 +158,7 @@ async def _start_session(url: str, session_id: uuid.UUID) -> None:
     async with await psycopg.AsyncConnection.connect(url) as conn, conn.transaction():
         await start_session(
             conn, session_id=session_id, target="baseline", source="replay", case_id=None, config={},
-            started_at=datetime.now(UTC), status="live",
+            started_at=datetime.now(UTC), status=SessionStatus.LIVE,
         )  # fmt: skip
 
 
