@@ -25,7 +25,8 @@ class SimulatorServer:
         self.rooms: dict[str, SimRoom] = {}
         self._rooms_by_id: dict[str, SimRoom] = {}  # every webcast call names the room by id
         self.stopping = False
-        self.app = create_app(self)
+        self.app = create_app()
+        self.app.state.simulator = self  # the routes read it from there (no import back to this module)
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 

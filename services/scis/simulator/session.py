@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -14,18 +15,31 @@ from scis.simulator.protocol import TRANSPORT_KEY
 from scis.webcast import webcast_pb2 as pb
 from scis.webcast.frames import PAYLOAD_ENTER_ROOM_RESP, msg_frame
 
-if TYPE_CHECKING:
-    from scis.simulator.room import SimRoom
-
 log = logging.getLogger(__name__)
 
 MALFORMED_GARBAGE = b"\xff\xff\xff\xff\x0fnot a push frame"
 
 
+class RoomLog(Protocol):
+    """What a push session sees of its room (SimRoom): the log to send, and where client frames go."""
+
+    @property
+    def sent_messages(self) -> Sequence[pb.Message]: ...
+
+    @property
+    def batch_size(self) -> int: ...
+
+    def response_for(self, start: int, end: int) -> pb.WebcastResponse: ...
+
+    def next_log_id(self) -> int: ...
+
+    def record_client_frame(self, data: bytes, session: PushSession) -> None: ...
+
+
 class PushSession:
     """One push WebSocket: sends the room's log from its position, in gzip msg frames."""
 
-    def __init__(self, room: SimRoom, websocket: WebSocket, position: int) -> None:
+    def __init__(self, room: RoomLog, websocket: WebSocket, position: int) -> None:
         self.room = room
         self.websocket = websocket
         self.position = position
