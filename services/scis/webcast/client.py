@@ -108,13 +108,15 @@ class WebcastSocket:
             raise MalformedFrame(data.encode(), "text message where a binary push frame was expected")
         frame, response = decode(data)
         if response is not None:
-            self.cursor = response.cursor or self.cursor
-            self.internal_ext = response.internal_ext or self.internal_ext
             if response.need_ack:
                 # a closing socket must not cost us the frame already received: the next receive() reports it
                 with contextlib.suppress(SocketClosed):
                     await self._send(ack_frame(frame.log_id, response.internal_ext))
                     self.acks_sent += 1
+            # Only now, with nothing left to await: a receive() cancelled above (a watchdog timeout) must
+            # not leave the resume cursor past a frame it never returned.
+            self.cursor = response.cursor or self.cursor
+            self.internal_ext = response.internal_ext or self.internal_ext
         return data, frame, response
 
     def __aiter__(self) -> WebcastSocket:
