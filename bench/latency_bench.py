@@ -176,10 +176,12 @@ def follow_lives(url: str, out_file: Path, session_ids: list[str]) -> None:
         client = socketio.AsyncClient()
         client.on("event", on_event)
         await client.connect(url, transports=["websocket"], wait_timeout=60)
-        for session_id in session_ids:
-            answer = await client.call("join", {"session_id": session_id}, timeout=60)
-            if not answer["ok"]:
-                raise RuntimeError(f"join refused: {answer}")
+        answers = await asyncio.gather(
+            *(client.call("join", {"session_id": session_id}, timeout=120) for session_id in session_ids)
+        )
+        refused = [answer for answer in answers if not answer["ok"]]
+        if refused:
+            raise RuntimeError(f"{len(refused)} joins refused: {refused[:3]}")
         print(READY, flush=True)
         await until_told_to_stop()
         await client.disconnect()
