@@ -97,11 +97,9 @@ def ceiling_path(url: str, stored_session: uuid.UUID) -> tuple[float, int]:
     columns = ", ".join(EVENT_COLUMNS)
     selected = ", ".join("{new}::uuid" if c == "session_id" else c for c in EVENT_COLUMNS)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TEMP TABLE session_copy AS SELECT * FROM live_sessions WHERE id = %(old)s;"
-            "UPDATE session_copy SET id = %(new)s; INSERT INTO live_sessions SELECT * FROM session_copy",
-            {"old": stored_session, "new": copy_session},
-        )
+        conn.execute("CREATE TEMP TABLE session_copy AS SELECT * FROM live_sessions WHERE id = %s", (stored_session,))
+        conn.execute("UPDATE session_copy SET id = %s", (copy_session,))
+        conn.execute("INSERT INTO live_sessions SELECT * FROM session_copy")
         last = conn.execute("SELECT max(seq) FROM events WHERE session_id = %s", (stored_session,)).fetchone()
         batches: list[bytes] = []
         for first in range(0, int(last[0]) + 1, BATCH_SIZE):  # type: ignore[index]
