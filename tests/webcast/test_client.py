@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 
 from scis.simulator import SimulatorServer
-from scis.webcast import webcast_pb2 as pb
 from scis.webcast.client import SocketClosed, WebcastSocket
 from tests.simulator.support import collect, never, open_socket
 
@@ -31,7 +30,10 @@ async def test_socket_receives_a_scenario_in_order_and_is_recorded(sim: Simulato
         "unknown",
     }
     assert closed is not None and closed.clean and closed.code == 1000
-    assert room.enter_rooms == [pb.EnterRoomMessage(room_id=room.room_id, live_id=12, identity="audience")]
+    (enter,) = room.enter_rooms
+    assert (enter.room_id, enter.live_id, enter.identity) == (room.room_id, 12, "audience")
+    assert enter.HasField("account_type") and enter.account_type == 0
+    assert enter.enter_unique_id > 0 and enter.filter_welcome_msg == "0"
     assert len(room.heartbeats) >= 2 and all(hb.room_id == room.room_id for hb in room.heartbeats)
     assert len(room.acks) == sock.acks_sent > 0
     assert all("seq:" in ack.internal_ext for ack in room.acks)

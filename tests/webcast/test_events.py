@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from scis.simulator.messages import MessageFactory
+from scis.simulator.messages import PINNABLE, MessageFactory
 from scis.simulator.scenario import SimUser
 from scis.webcast import webcast_pb2 as pb
 from scis.webcast.events import WebcastEvent, iter_events, to_event
@@ -114,6 +114,11 @@ def test_control_pin_emote() -> None:
     pin = _through_the_wire(factory.pin(ALICE, "pinned words"))
     assert (pin.kind, pin.body, pin.user_id) == ("pin", "pinned words", ALICE.id)
     assert pin.data["original_msg_type"] == "WebcastChatMessage"
+    for pinned_type, method in PINNABLE.items():
+        typed = _through_the_wire(factory.pin(BOB, pinned_type=pinned_type))
+        assert (typed.kind, typed.user_id, typed.data["original_msg_type"]) == ("pin", BOB.id, method)
+        assert typed.data["pinned_msg_id"] > 0 and "pinned_b64" not in typed.data
+    assert _through_the_wire(factory.pin(BOB, pinned_type="gift")).data["pinned_gift"]["name"] == "Rose"
     emote = _through_the_wire(factory.emote(BOB, "7100000000000000042"))
     assert (emote.kind, emote.user_id) == ("emote", BOB.id)
     assert emote.data["emotes"][0]["emote_id"] == "7100000000000000042"

@@ -17,6 +17,7 @@ from scis.webcast.frames import (
     enter_room_frame,
     heartbeat_frame,
     msg_frame,
+    new_enter_unique_id,
     raw_messages,
 )
 
@@ -72,12 +73,23 @@ def test_non_msg_frames_carry_no_response() -> None:
     assert frame.payload_type == "hb" and response is None
 
 
+def test_the_enter_room_answer_carries_a_fetch_result() -> None:
+    result = pb.WebcastResponse(cursor="r-7", internal_ext="seq:7")
+    raw = pb.PushFrame(payload_type="im_enter_room_resp", payload=result.SerializeToString()).SerializeToString()
+    frame, response = decode(raw)
+    assert frame.payload_type == "im_enter_room_resp" and response == result
+
+
 def test_client_frames() -> None:
-    enter = decode_frame(enter_room_frame(ROOM_ID))
+    enter = decode_frame(enter_room_frame(ROOM_ID, enter_unique_id=7_123_456_789_012_345_678))
     assert enter.payload_type == "im_enter_room"
-    assert pb.EnterRoomMessage.FromString(enter.payload) == pb.EnterRoomMessage(
-        room_id=ROOM_ID, live_id=12, identity="audience"
+    message = pb.EnterRoomMessage.FromString(enter.payload)
+    assert message == pb.EnterRoomMessage(
+        room_id=ROOM_ID, live_id=12, identity="audience", account_type=0, enter_unique_id=7_123_456_789_012_345_678,
+        filter_welcome_msg="0",
     )
+    assert message.HasField("account_type")  # on the wire even though it is 0, as the web client sends it
+    assert new_enter_unique_id() != new_enter_unique_id() and new_enter_unique_id() > 0
     heartbeat = decode_frame(heartbeat_frame(ROOM_ID, 3))
     assert (heartbeat.payload_type, heartbeat.payload_encoding) == ("hb", "pb")
     assert pb.HeartbeatMessage.FromString(heartbeat.payload).send_packet_seq_id == 3

@@ -1,9 +1,10 @@
 """Socket.IO fan-out of live events: one Redis subscription, one Socket.IO room per live session.
 
 Browsers connect, emit `join` with `{"session_id": "..."}` and receive every stored event of that
-live as `event` messages, in seq order, and none of another live. Events come from the bus
-channel family `scis.core.bus.LIVE_EVENTS` (`scis:live:{session_id}:events`, payload:
-docs/events.md), which the capture writer publishes after each commit. A client that joins late
+live as `event` messages (one per event), in seq order, and none of another live. Events come from
+the bus channel family `scis.core.bus.LIVE_EVENTS` (`scis:live:{session_id}:events`, payload:
+docs/events.md: a JSON array of the events of one commit), which the capture writer publishes after
+each commit. A client that joins late
 reads what it missed from the events API (`after_seq`), then follows the room; `seq` tells it where
 it is.
 
@@ -129,12 +130,15 @@ class LiveEventFanout:
             await asyncio.sleep(delay)
             delay = min(10.0, delay * 2)
 
-    async def _forward(self, channel: str, payload: dict[str, Any]) -> None:
+    async def _forward(self, channel: str, payload: dict[str, Any] | list[dict[str, Any]]) -> None:
         session_id = bus.LIVE_EVENTS.key_of(channel)
         if session_id is None:
             return
-        await self.sio.emit(EVENT_NAME, payload, room=room_of(session_id), namespace=self.namespace)
-        self.forwarded += 1
+        # The writer publishes a JSON array of the events of one commit; a single event object is relayed too.
+        room = room_of(session_id)
+        for event in payload if isinstance(payload, list) else [payload]:
+            await self.sio.emit(EVENT_NAME, event, room=room, namespace=self.namespace)
+            self.forwarded += 1
 
 
 def _session_id(data: Any) -> str | None:

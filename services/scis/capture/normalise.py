@@ -20,7 +20,7 @@ from scis.webcast.events import WebcastEvent, iter_events
 from scis.webcast.frames import (
     PAYLOAD_ACK,
     PAYLOAD_HEARTBEAT,
-    PAYLOAD_MSG,
+    PAYLOAD_WITH_RESULT,
     MalformedFrame,
     decode_frame,
     frame_payload,
@@ -83,7 +83,7 @@ class Normaliser:
             frame = decode_frame(raw)
             if frame.payload_type in SILENT_PAYLOAD_TYPES:
                 return []
-            if frame.payload_type != PAYLOAD_MSG:
+            if frame.payload_type not in PAYLOAD_WITH_RESULT:  # msg, or the answer to our enter-room
                 return [
                     EventRecord(
                         kind="unknown_frame", captured_at=captured_at, raw=raw,

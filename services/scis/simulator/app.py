@@ -6,19 +6,17 @@ import base64
 import json
 import time
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import Annotated, Any, Protocol, cast
 
-from fastapi import FastAPI, HTTPException, Request, WebSocket
+from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.requests import HTTPConnection
 
 from scis.simulator.protocol import ON_PING_KEY
 from scis.simulator.room import FAULTS, SimRoom
 from scis.simulator.session import PushSession
 from scis.simulator.video import QUALITIES, flv_stream
 from scis.webcast.room import USER_NOT_FOUND_CODE
-
-if TYPE_CHECKING:
-    from scis.simulator.server import SimulatorServer
 
 PRIVATE_STATUS_CODE = 4003101  # the simulator's own codes; SCIS classifies by the message text
 BLOCKED_STATUS_CODE = 4003102
@@ -29,21 +27,40 @@ FLV_PULL_KEYS = {"FULL_HD1": "origin", "HD1": "hd", "SD2": "sd", "SD1": "ld"}
 PROTOBUF_MEDIA_TYPE = "application/protobuffer"
 
 
-def create_app(sim: SimulatorServer) -> FastAPI:
-    """The ASGI app of one simulator."""
+class Simulator(Protocol):
+    """What the routes need of the simulator that serves them (SimulatorServer, in app.state.simulator)."""
+
+    rooms: dict[str, SimRoom]
+    webcast_base_url: str | None
+    stopping: bool
+
+    def room_by_id(self, room_id: str | int) -> SimRoom | None: ...
+
+    def add_room(self, handle: str, **spec: Any) -> SimRoom: ...
+
+
+def current_simulator(connection: HTTPConnection) -> Simulator:
+    return cast(Simulator, connection.app.state.simulator)
+
+
+Sim = Annotated[Simulator, Depends(current_simulator)]
+
+
+def create_app() -> FastAPI:
+    """The ASGI app of one simulator; whoever serves it puts itself in ``app.state.simulator``."""
     app = FastAPI(title="SCIS TikTok LIVE simulator", docs_url="/_sim/docs", openapi_url="/_sim/openapi.json")
     template = files("scis.simulator").joinpath("static/live.html").read_text(encoding="utf-8")
 
     def now_ms() -> int:
         return int(time.time() * 1000)
 
-    def room_or_none(room_id: str | None) -> SimRoom | None:
+    def room_or_none(sim: Simulator, room_id: str | None) -> SimRoom | None:
         return sim.room_by_id(room_id) if room_id else None
 
     # -- www.tiktok.com ---------------------------------------------------------------------------
 
     @app.get("/@{handle}/live", response_class=HTMLResponse)
-    def live_page(handle: str) -> HTMLResponse:
+    def live_page(handle: str, sim: Sim) -> HTMLResponse:
         room = sim.rooms.get(handle.lstrip("@"))
         if room is None:
             state: dict[str, Any] = {"LiveRoom": {"statusCode": USER_NOT_FOUND_CODE, "statusMsg": "user_not_exist"}}
@@ -62,17 +79,17 @@ def create_app(sim: SimulatorServer) -> FastAPI:
     # -- webcast.tiktok.com -----------------------------------------------------------------------
 
     @app.get("/webcast/room/check_alive/")
-    def check_alive(room_ids: str = "") -> JSONResponse:
+    def check_alive(sim: Sim, room_ids: str = "") -> JSONResponse:
         data = []
         for room_id in filter(None, room_ids.split(",")):
-            room = room_or_none(room_id)
+            room = room_or_none(sim, room_id)
             alive = room is not None and room.is_live
             data.append({"alive": alive, "room_id": int(room_id), "room_id_str": room_id})
         return JSONResponse({"data": data, "extra": {"now": now_ms()}, "status_code": 0})
 
     @app.get("/webcast/room/info/")
-    def room_info(request: Request, room_id: str = "") -> JSONResponse:
-        room = room_or_none(room_id)
+    def room_info(request: Request, sim: Sim, room_id: str = "") -> JSONResponse:
+        room = room_or_none(sim, room_id)
         if room is None:
             return _error(ROOM_NOT_FOUND_CODE, "room not found", "This LIVE doesn't exist")
         if room.state == "private":
@@ -83,8 +100,8 @@ def create_app(sim: SimulatorServer) -> FastAPI:
         return JSONResponse({"data": _room_data(room, base), "extra": {"now": now_ms()}, "status_code": 0})
 
     @app.get("/webcast/im/fetch/")
-    def im_fetch(request: Request, room_id: str = "", cursor: str = "", internal_ext: str = "") -> Response:
-        room = room_or_none(room_id)
+    def im_fetch(request: Request, sim: Sim, room_id: str = "", cursor: str = "", internal_ext: str = "") -> Response:
+        room = room_or_none(sim, room_id)
         if room is None or not room.is_live or room.state != "live":
             return _error(ROOM_NOT_FOUND_CODE, "room not live", "This LIVE has ended")
         position = room.position_from(cursor, internal_ext)
@@ -96,9 +113,9 @@ def create_app(sim: SimulatorServer) -> FastAPI:
         return Response(response.SerializeToString(), media_type=PROTOBUF_MEDIA_TYPE)
 
     @app.websocket("/webcast/im/push/v2/")
-    async def push(websocket: WebSocket) -> None:
+    async def push(websocket: WebSocket, sim: Sim) -> None:
         params = websocket.query_params
-        room = room_or_none(params.get("room_id"))
+        room = room_or_none(sim, params.get("room_id"))
         if room is None or not room.is_live or room.state != "live":
             await websocket.close(code=1008)
             return
@@ -117,8 +134,8 @@ def create_app(sim: SimulatorServer) -> FastAPI:
     # -- the CDN ----------------------------------------------------------------------------------
 
     @app.get("/stage/stream-{room_id}_{quality}.flv")
-    def flv(room_id: str, quality: str) -> StreamingResponse:
-        room = room_or_none(room_id)
+    def flv(room_id: str, quality: str, sim: Sim) -> StreamingResponse:
+        room = room_or_none(sim, room_id)
         if room is None or not room.is_live or quality not in QUALITIES:
             raise HTTPException(404, "no such stream")
         return StreamingResponse(
@@ -128,34 +145,34 @@ def create_app(sim: SimulatorServer) -> FastAPI:
     # -- control API ------------------------------------------------------------------------------
 
     @app.get("/_sim/rooms")
-    def list_rooms() -> list[dict[str, Any]]:
+    def list_rooms(sim: Sim) -> list[dict[str, Any]]:
         return [room.stats() for room in sim.rooms.values()]
 
     @app.post("/_sim/rooms")
-    async def add_room(spec: dict[str, Any]) -> dict[str, Any]:
+    async def add_room(spec: dict[str, Any], sim: Sim) -> dict[str, Any]:
         handle = spec.pop("handle")
         room = sim.add_room(handle, **spec)
         return room.stats()
 
     @app.get("/_sim/rooms/{handle}")
-    def room_stats(handle: str) -> dict[str, Any]:
+    def room_stats(handle: str, sim: Sim) -> dict[str, Any]:
         return _room(sim, handle).stats()
 
     @app.get("/_sim/rooms/{handle}/sent")
-    def sent(handle: str) -> list[dict[str, Any]]:
+    def sent(handle: str, sim: Sim) -> list[dict[str, Any]]:
         return [
             {"msg_id": m.msg_id, "method": m.method, "raw_b64": base64.b64encode(m.SerializeToString()).decode()}
             for m in _room(sim, handle).sent_messages
         ]
 
     @app.post("/_sim/rooms/{handle}/start")
-    def start(handle: str) -> dict[str, Any]:
+    def start(handle: str, sim: Sim) -> dict[str, Any]:
         room = _room(sim, handle)
         room.start()
         return room.stats()
 
     @app.post("/_sim/rooms/{handle}/fault/{name}")
-    async def fault(handle: str, name: str, request: Request) -> dict[str, Any]:
+    async def fault(handle: str, name: str, request: Request, sim: Sim) -> dict[str, Any]:
         if name not in FAULTS:
             raise HTTPException(404, f"unknown fault {name!r}; one of {', '.join(FAULTS)}")
         params: dict[str, Any] = dict(request.query_params)
@@ -171,7 +188,7 @@ def create_app(sim: SimulatorServer) -> FastAPI:
     return app
 
 
-def _room(sim: SimulatorServer, handle: str) -> SimRoom:
+def _room(sim: Simulator, handle: str) -> SimRoom:
     room = sim.rooms.get(handle.lstrip("@"))
     if room is None:
         raise HTTPException(404, f"no simulated room for @{handle}")

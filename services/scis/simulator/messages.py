@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections.abc import Iterable
@@ -12,6 +13,11 @@ from scis.webcast import webcast_pb2 as pb
 from scis.webcast.frames import envelope
 
 MSG_ID_BASE = 7_400_000_000_000_000_000
+# What a host can pin (scenario `pin: {type: ...}`), and the message type TikTok names it by.
+PINNABLE = {
+    "chat": "WebcastChatMessage", "social": "WebcastSocialMessage", "gift": "WebcastGiftMessage",
+    "member": "WebcastMemberMessage", "like": "WebcastLikeMessage",
+}
 _msg_ids = itertools.count(1)
 
 
@@ -20,8 +26,9 @@ def next_msg_id() -> int:
     return MSG_ID_BASE + next(_msg_ids)
 
 
+@functools.lru_cache(maxsize=4096)
 def pb_user(user: SimUser) -> pb.User:
-    """A webcast User for a simulated user."""
+    """A webcast User for a simulated user (cached: callers copy it into their message, never change it)."""
     return pb.User(
         id=user.id,
         id_str=str(user.id),
@@ -44,16 +51,24 @@ class MessageFactory:
         self.like_total = 0
         self._group_ids = itertools.count(int(time.time() * 1000) * 1000)
         self._last_ms = 0
+        self._stamp_second, self._stamp = -1, ""
 
     def _create_time(self) -> int:
         """Server time in ms, strictly increasing within the room so every message has its own."""
         self._last_ms = max(int(time.time() * 1000), self._last_ms + 1)
         return self._last_ms
 
+    def _log_stamp(self) -> str:
+        """The local date and time to the second, as log ids start; formatted once a second."""
+        second = int(time.time())
+        if second != self._stamp_second:
+            self._stamp_second, self._stamp = second, time.strftime("%Y%m%d%H%M%S", time.localtime(second))
+        return self._stamp
+
     def _common(self, method: str, msg_id: int, display_key: str = "") -> pb.Common:
         common = pb.Common(
             method=method, msg_id=msg_id, room_id=self.room_id, create_time=self._create_time(),
-            log_id=f"{time.strftime('%Y%m%d%H%M%S')}{msg_id % 10**10:010d}",
+            log_id=f"{self._log_stamp()}{msg_id % 10**10:010d}",
         )
         if display_key:
             common.display_text.key = display_key
@@ -129,12 +144,28 @@ class MessageFactory:
     def control(self, action: int, tips: str = "") -> pb.Message:
         return self._wrap("WebcastControlMessage", pb.ControlMessage, action=action, tips=tips)
 
-    def pin(self, user: SimUser, text: str) -> pb.Message:
-        chat_id = next_msg_id()
-        pinned = pb.ChatMessage(common=self._common("WebcastChatMessage", chat_id), user=pb_user(user), content=text)
+    def pin(self, user: SimUser, text: str = "", pinned_type: str = "chat") -> pb.Message:
+        """The host pins a message: a chat (the usual), or a follow, gift, join or like message."""
+        if pinned_type not in PINNABLE:
+            raise ValueError(f"cannot pin a {pinned_type!r} message; one of {', '.join(PINNABLE)}")
+        method = PINNABLE[pinned_type]
+        common = self._common(method, next_msg_id())
+        pinned: Any
+        if pinned_type == "chat":
+            pinned = pb.ChatMessage(common=common, user=pb_user(user), content=text)
+        elif pinned_type == "social":
+            pinned = pb.SocialMessage(common=common, user=pb_user(user), action=1, follow_count=self.follow_count)
+        elif pinned_type == "gift":
+            gift = pb.Gift(id=5655, name="Rose", diamond_count=1, type=1, combo=True)
+            pinned = pb.GiftMessage(common=common, user=pb_user(user), gift_id=5655, gift=gift, repeat_count=1,
+                                    combo_count=1, repeat_end=1, group_id=self.new_group_id(), group_count=1)
+        elif pinned_type == "member":
+            pinned = pb.MemberMessage(common=common, user=pb_user(user), member_count=self.member_count, action=1)
+        else:
+            pinned = pb.LikeMessage(common=common, user=pb_user(user), count=1, total=self.like_total)
         return self._wrap(
             "WebcastRoomPinMessage", pb.RoomPinMessage, pinned_message=pinned.SerializeToString(),
-            original_msg_type="WebcastChatMessage", timestamp=int(time.time() * 1000),
+            original_msg_type=method, timestamp=int(time.time() * 1000),
         )
 
     def emote(self, user: SimUser, emote_id: str) -> pb.Message:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator
 
@@ -9,7 +10,10 @@ from scis.simulator.messages import MessageFactory
 from scis.simulator.scenario import SimUser
 from scis.webcast import webcast_pb2 as pb
 
+MIX_USER_ID_BASE = 6_800_000_000_000_000_000  # TikTok user ids are 19 digits
 WEIGHTS = {"chat": 40, "like": 25, "join": 15, "gift": 10, "follow": 4, "share": 2, "viewers": 4}
+_KINDS = list(WEIGHTS)
+_CUM_WEIGHTS = list(itertools.accumulate(WEIGHTS.values()))
 GIFTS = [(5655, "Rose", 1), (5269, "TikTok", 1), (5487, "Finger Heart", 5), (6064, "GG", 1), (5760, "Weights", 1)]
 BIG_GIFTS = [(6203, "Sunglasses", 199), (5585, "Confetti", 100), (6267, "Corgi", 299)]
 WORDS = [
@@ -24,7 +28,7 @@ def mix_users(seed: int, count: int = 200) -> list[SimUser]:
     users = []
     for index in range(count):
         handle = f"viewer_{seed}_{index:03d}"
-        users.append(SimUser(id=6_800_000_000_000 + rng.randrange(10**12), handle=handle, nickname=f"Viewer {index}"))
+        users.append(SimUser(id=MIX_USER_ID_BASE + rng.randrange(10**15), handle=handle, nickname=f"Viewer {index}"))
     return users
 
 
@@ -47,7 +51,7 @@ class EventMix:
         rng, factory = self._rng, self._factory
         if self._streaks and rng.random() < 0.3:
             return self._advance_streak()
-        kind = rng.choices(list(WEIGHTS), weights=list(WEIGHTS.values()))[0]
+        kind = rng.choices(_KINDS, cum_weights=_CUM_WEIGHTS)[0]
         user = rng.choice(self._users)
         if kind == "chat":
             return factory.chat(user, " ".join(rng.choices(WORDS, k=rng.randint(1, 6))))

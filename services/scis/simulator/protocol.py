@@ -12,7 +12,8 @@ ON_PING_KEY = "scis.on_ping"
 
 
 class TikTokWSProtocol(WSProtocol):
-    """Never answers WebSocket pings (TikTok does not) and exposes the transport, to die silently."""
+    """Records WebSocket pings (then answers them, as TikTok's push server does) and exposes the
+    transport, to die silently."""
 
     def handle_connect(self, event: events.Request) -> None:
         super().handle_connect(event)
@@ -23,3 +24,4 @@ class TikTokWSProtocol(WSProtocol):
         on_ping: Callable[[bytes], None] | None = extensions.get(ON_PING_KEY)
         if on_ping is not None:
             on_ping(bytes(event.payload))
+        super().handle_ping(event)

@@ -33,6 +33,10 @@ StartMode = Literal["first_viewer", "now", "manual"]
 ROOM_ID_BASE = 7_300_000_000_000_000_000
 HOST_ID_BASE = 6_700_000_000_000_000_000
 FRESH_HISTORY = 50  # messages a client connecting with no cursor gets from before its arrival
+# The random mix produces what is due every tick, and its sessions send it in one frame: TikTok's
+# push server batches messages the same way (a busy live's frames carry several). One frame per
+# message made the simulator, not the capture, the first to saturate at a few hundred lives.
+MIX_TICK_SECONDS = 0.2
 FAULTS = ("drop", "kill", "stall", "malformed", "no_streak_end", "end")
 _POSITION_IN_EXT = re.compile(r"(?:^|\|)seq:(\d+)")
 _POSITION_IN_CURSOR = re.compile(r"(?:^|_)r-(\d+)")
@@ -176,7 +180,7 @@ class SimRoom:
                 count = int(args.get("count", 0))
                 self.append(make.viewers(count, int(args.get("total", count)), top, args.get("popularity")))
             case "pin":
-                self.append(make.pin(_need(user), str(args["text"])))
+                self.append(make.pin(_need(user), str(args.get("text", "")), str(args.get("type", "chat"))))
             case "emote":
                 self.append(make.emote(_need(user), str(args.get("emote_id", "7000000000000000001"))))
             case "pause":
@@ -217,7 +221,7 @@ class SimRoom:
         mix = EventMix(self.factory, self.seed)
         produced, start = 0, loop.time()
         while self.max_events is None or produced < self.max_events:
-            await asyncio.sleep(min(0.05, 1 / rate))
+            await asyncio.sleep(min(MIX_TICK_SECONDS, 1 / rate))
             due = int((loop.time() - start) * rate) - produced
             if self.max_events is not None:
                 due = min(due, self.max_events - produced)
@@ -274,8 +278,7 @@ class SimRoom:
             frame = decode_frame(data)
             if frame.payload_type == PAYLOAD_ENTER_ROOM:
                 self.enter_rooms.append(pb.EnterRoomMessage.FromString(frame.payload))
-                session.entered.set()
-                session.wake.set()
+                session.command("enter_room_resp")  # the session starts sending once it has answered
                 if self.start_mode == "first_viewer":
                     self.start()
             elif frame.payload_type == PAYLOAD_HEARTBEAT:
@@ -288,7 +291,7 @@ class SimRoom:
             self.client_errors.append(MalformedFrame(data, str(exc)))
 
     def record_ping(self, payload: bytes) -> None:
-        """A WebSocket ping from a client, which (like TikTok) we never answer."""
+        """A WebSocket ping from a client (the protocol answers it with a pong)."""
         self.pings.append(payload)
 
     # -- faults -----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ STEP_KINDS = frozenset(
     }
 )
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
+ADHOC_USER_ID_BASE = 6_900_000_000_000_000_000  # users a scenario names but does not list: 19 digits, as TikTok's
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ class Scenario:
         for user in self.users.values():
             if str(user.id) == key:
                 return user
-        user = SimUser(id=6_900_000_000 + zlib.crc32(key.encode()), handle=key, nickname=key)
+        user = SimUser(id=ADHOC_USER_ID_BASE + zlib.crc32(key.encode()), handle=key, nickname=key)
         self.users[key] = user
         return user
 

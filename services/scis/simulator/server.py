@@ -23,8 +23,10 @@ class SimulatorServer:
         self.port = port
         self.webcast_base_url = webcast_base_url  # what the live page calls; None = the page's own origin
         self.rooms: dict[str, SimRoom] = {}
+        self._rooms_by_id: dict[str, SimRoom] = {}  # every webcast call names the room by id
         self.stopping = False
-        self.app = create_app(self)
+        self.app = create_app()
+        self.app.state.simulator = self  # the routes read it from there (no import back to this module)
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -104,7 +106,11 @@ class SimulatorServer:
             need_ack=need_ack,
             title=title,
         )
+        replaced = self.rooms.get(handle)
+        if replaced is not None:
+            self._rooms_by_id.pop(str(replaced.room_id), None)
         self.rooms[handle] = room
+        self._rooms_by_id[str(room.room_id)] = room
         if start == "now" and self._server is not None:
             room.start()
         return room
@@ -115,7 +121,4 @@ class SimulatorServer:
 
     def room_by_id(self, room_id: str | int) -> SimRoom | None:
         """The room with this room id, if any."""
-        for room in self.rooms.values():
-            if str(room.room_id) == str(room_id):
-                return room
-        return None
+        return self._rooms_by_id.get(str(room_id))

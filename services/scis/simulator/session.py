@@ -6,26 +6,40 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from scis.simulator.protocol import TRANSPORT_KEY
 from scis.webcast import webcast_pb2 as pb
-from scis.webcast.frames import msg_frame
-
-if TYPE_CHECKING:
-    from scis.simulator.room import SimRoom
+from scis.webcast.frames import PAYLOAD_ENTER_ROOM_RESP, msg_frame
 
 log = logging.getLogger(__name__)
 
 MALFORMED_GARBAGE = b"\xff\xff\xff\xff\x0fnot a push frame"
 
 
+class RoomLog(Protocol):
+    """What a push session sees of its room (SimRoom): the log to send, and where client frames go."""
+
+    @property
+    def sent_messages(self) -> Sequence[pb.Message]: ...
+
+    @property
+    def batch_size(self) -> int: ...
+
+    def response_for(self, start: int, end: int) -> pb.WebcastResponse: ...
+
+    def next_log_id(self) -> int: ...
+
+    def record_client_frame(self, data: bytes, session: PushSession) -> None: ...
+
+
 class PushSession:
     """One push WebSocket: sends the room's log from its position, in gzip msg frames."""
 
-    def __init__(self, room: SimRoom, websocket: WebSocket, position: int) -> None:
+    def __init__(self, room: RoomLog, websocket: WebSocket, position: int) -> None:
         self.room = room
         self.websocket = websocket
         self.position = position
@@ -74,6 +88,8 @@ class PushSession:
                     await self.websocket.send_bytes(self._malformed(params.get("kind", "garbage")))
                 if name == "close_after_flush":
                     self._closing = True
+                if name == "enter_room_resp":
+                    await self._send_enter_room_resp()
             now = loop.time()
             backlog = len(self.room.sent_messages) - self.position
             if self.entered.is_set() and now >= self.stalled_until and backlog > 0:
@@ -94,6 +110,16 @@ class PushSession:
         await self.websocket.send_bytes(frame)
         self.position = end
         self.frames_sent += 1
+
+    async def _send_enter_room_resp(self) -> None:
+        """TikTok answers the enter-room with an ``im_enter_room_resp`` frame: a fetch result carrying
+        no messages and the cursor the session's log goes on from."""
+        self.seq_id += 1
+        response = self.room.response_for(self.position, self.position)
+        frame = msg_frame(response, log_id=self.room.next_log_id(), seq_id=self.seq_id,
+                          payload_type=PAYLOAD_ENTER_ROOM_RESP)
+        await self.websocket.send_bytes(frame)
+        self.entered.set()
 
     def _malformed(self, kind: str) -> bytes:
         if kind == "gzip":

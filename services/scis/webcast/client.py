@@ -11,7 +11,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from scis.webcast import webcast_pb2 as pb
-from scis.webcast.frames import MalformedFrame, ack_frame, decode, enter_room_frame, heartbeat_frame
+from scis.webcast.frames import (
+    MalformedFrame,
+    ack_frame,
+    decode,
+    enter_room_frame,
+    heartbeat_frame,
+    new_enter_unique_id,
+)
 from scis.webcast.room import USER_AGENT
 
 Received = tuple[bytes, pb.PushFrame, pb.WebcastResponse | None]
@@ -75,7 +82,7 @@ class WebcastSocket:
             )
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             raise SocketClosed(f"could not connect: {exc}") from exc
-        await self._send(enter_room_frame(self.room_id))
+        await self._send(enter_room_frame(self.room_id, enter_unique_id=new_enter_unique_id()))
         self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="webcast-heartbeat")
 
     async def close(self) -> None:
@@ -101,13 +108,15 @@ class WebcastSocket:
             raise MalformedFrame(data.encode(), "text message where a binary push frame was expected")
         frame, response = decode(data)
         if response is not None:
-            self.cursor = response.cursor or self.cursor
-            self.internal_ext = response.internal_ext or self.internal_ext
             if response.need_ack:
                 # a closing socket must not cost us the frame already received: the next receive() reports it
                 with contextlib.suppress(SocketClosed):
                     await self._send(ack_frame(frame.log_id, response.internal_ext))
                     self.acks_sent += 1
+            # Only now, with nothing left to await: a receive() cancelled above (a watchdog timeout) must
+            # not leave the resume cursor past a frame it never returned.
+            self.cursor = response.cursor or self.cursor
+            self.internal_ext = response.internal_ext or self.internal_ext
         return data, frame, response
 
     def __aiter__(self) -> WebcastSocket:

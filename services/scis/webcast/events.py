@@ -254,23 +254,35 @@ def _control(message: pb.ControlMessage, event: WebcastEvent) -> None:
     event.data["action_name"] = CONTROL_ACTIONS.get(message.action, "unknown")
 
 
+# The messages a host can pin, by the type name TikTok gives in original_msg_type.
+_PINNED_TYPES: dict[str, type[Any]] = {
+    "WebcastChatMessage": pb.ChatMessage, "WebcastSocialMessage": pb.SocialMessage,
+    "WebcastGiftMessage": pb.GiftMessage, "WebcastMemberMessage": pb.MemberMessage,
+    "WebcastLikeMessage": pb.LikeMessage,
+}
+
+
 def _pin(message: pb.RoomPinMessage, event: WebcastEvent) -> None:
     event.kind = "pin"
     event.data["original_msg_type"] = message.original_msg_type
     if message.timestamp:
         event.data["pinned_at"] = message.timestamp
-    if message.original_msg_type != "WebcastChatMessage":
+    pinned_type = _PINNED_TYPES.get(message.original_msg_type)
+    if pinned_type is None:
         event.data["pinned_b64"] = base64.b64encode(message.pinned_message).decode()
         return
-    pinned = pb.ChatMessage()
+    pinned = pinned_type()
     try:
         pinned.ParseFromString(message.pinned_message)
     except DecodeError:
         event.data["pinned_b64"] = base64.b64encode(message.pinned_message).decode()
         return
     _set_user(event, pinned)
-    event.body = pinned.content
-    event.data["pinned_msg_id"] = pinned.common.msg_id
+    event.data["pinned_msg_id"] = pinned.common.msg_id  # type: ignore[attr-defined]
+    if isinstance(pinned, pb.ChatMessage):
+        event.body = pinned.content
+    elif isinstance(pinned, pb.GiftMessage):
+        event.data["pinned_gift"] = {"gift_id": pinned.gift_id, "name": pinned.gift.name}
 
 
 def _emote(message: pb.EmoteChatMessage, event: WebcastEvent) -> None:

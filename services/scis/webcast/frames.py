@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import secrets
 import zlib
 from collections.abc import Mapping
 
@@ -14,6 +15,8 @@ from scis.webcast import webcast_pb2 as pb
 GZIP_MAGIC = b"\x1f\x8b"
 PAYLOAD_MSG = "msg"
 PAYLOAD_ENTER_ROOM = "im_enter_room"
+PAYLOAD_ENTER_ROOM_RESP = "im_enter_room_resp"  # the server's answer to the enter-room: a fetch result
+PAYLOAD_WITH_RESULT = frozenset({PAYLOAD_MSG, PAYLOAD_ENTER_ROOM_RESP})
 PAYLOAD_HEARTBEAT = "hb"
 PAYLOAD_ACK = "ack"
 WEB_LIVE_ID = 12
@@ -81,9 +84,9 @@ def parse_response(payload: bytes, raw: bytes = b"") -> pb.WebcastResponse:
 
 
 def decode(data: bytes) -> tuple[pb.PushFrame, pb.WebcastResponse | None]:
-    """Decode a WebSocket message; the fetch result is parsed only for ``msg`` frames."""
+    """Decode a WebSocket message; the fetch result is parsed for ``msg`` and ``im_enter_room_resp`` frames."""
     frame = decode_frame(data)
-    if frame.payload_type != PAYLOAD_MSG:
+    if frame.payload_type not in PAYLOAD_WITH_RESULT:
         return frame, None
     return frame, parse_response(frame_payload(frame, data), data)
 
@@ -136,10 +139,22 @@ def _client_frame(payload_type: str, payload: bytes, *, log_id: int = 0, seq_id:
     return frame.SerializeToString()
 
 
-def enter_room_frame(room_id: int, *, identity: str = "audience", live_id: int = WEB_LIVE_ID) -> bytes:
-    """The frame a web client sends right after connecting."""
-    message = pb.EnterRoomMessage(room_id=room_id, live_id=live_id, identity=identity)
+def enter_room_frame(
+    room_id: int, *, enter_unique_id: int, identity: str = "audience", live_id: int = WEB_LIVE_ID, cursor: str = ""
+) -> bytes:
+    """The frame a web client sends right after connecting, with the fields the web client fills in:
+    ``account_type`` 0 (an anonymous viewer), a random positive ``enter_unique_id`` per connection,
+    ``filter_welcome_msg`` "0" and ``is_anchor_continue_keep_msg`` false."""
+    message = pb.EnterRoomMessage(
+        room_id=room_id, live_id=live_id, identity=identity, cursor=cursor, account_type=0,
+        enter_unique_id=enter_unique_id, filter_welcome_msg="0", is_anchor_continue_keep_msg=False,
+    )  # fmt: skip
     return _client_frame(PAYLOAD_ENTER_ROOM, message.SerializeToString())
+
+
+def new_enter_unique_id() -> int:
+    """A random positive 63-bit id for one connection's enter-room."""
+    return secrets.randbelow(2**63 - 1) + 1
 
 
 def heartbeat_frame(room_id: int, send_packet_seq_id: int = 0) -> bytes:
@@ -191,10 +206,13 @@ def build_response(
     return response
 
 
-def msg_frame(response: pb.WebcastResponse, *, log_id: int, seq_id: int = 0, compress: bool = True) -> bytes:
-    """A ``msg`` push frame carrying a fetch result, gzipped like TikTok's by default."""
+def msg_frame(
+    response: pb.WebcastResponse, *, log_id: int, seq_id: int = 0, compress: bool = True,
+    payload_type: str = PAYLOAD_MSG,
+) -> bytes:  # fmt: skip
+    """A push frame carrying a fetch result (``msg``, or ``im_enter_room_resp``), gzipped like TikTok's by default."""
     payload = response.SerializeToString()
-    frame = pb.PushFrame(seq_id=seq_id, log_id=log_id, payload_encoding="pb", payload_type=PAYLOAD_MSG)
+    frame = pb.PushFrame(seq_id=seq_id, log_id=log_id, payload_encoding="pb", payload_type=payload_type)
     if compress:
         frame.headers["compress_type"] = "gzip"
         payload = gzip.compress(payload, mtime=0)

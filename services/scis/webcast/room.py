@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -288,6 +290,24 @@ async def _get_json(http: httpx.AsyncClient, base_url: str, path: str, **params:
     return body
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one verifying TLS context of every webcast HTTP client of this process.
+
+    Building a context reads the whole CA bundle (tens of milliseconds of CPU, far more on a busy
+    machine); one per client made opening a few hundred lives at once take longer than the open timeout.
+    """
+    return httpx.create_ssl_context()
+
+
+def http_client(cookies: Mapping[str, str] | None = None) -> httpx.AsyncClient:
+    """An HTTP client that talks to TikTok as the web client does (user agent, cookies, redirects)."""
+    return httpx.AsyncClient(
+        headers={"User-Agent": USER_AGENT}, cookies=dict(cookies or {}), follow_redirects=True, timeout=15.0,
+        verify=tls_context(),
+    )
+
+
 class _client:
     """Use the caller's httpx client, or open (and close) one of our own."""
 
@@ -299,9 +319,7 @@ class _client:
     async def __aenter__(self) -> httpx.AsyncClient:
         if self._given is not None:
             return self._given
-        self._own = httpx.AsyncClient(
-            headers={"User-Agent": USER_AGENT}, cookies=self._cookies, follow_redirects=True, timeout=15.0
-        )
+        self._own = http_client(self._cookies)
         return self._own
 
     async def __aexit__(self, *_: object) -> None:

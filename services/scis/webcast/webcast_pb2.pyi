@@ -323,11 +323,25 @@ class HeartbeatMessage(_message.Message):
     def __init__(self, room_id: _Optional[int] = ..., send_packet_seq_id: _Optional[int] = ...) -> None: ...
 
 class EnterRoomMessage(_message.Message):
-    __slots__ = ("room_id", "live_id", "identity")
+    __slots__ = ("room_id", "room_tag", "live_region", "live_id", "identity", "cursor", "account_type", "enter_unique_id", "filter_welcome_msg", "is_anchor_continue_keep_msg")
     ROOM_ID_FIELD_NUMBER: _ClassVar[int]
+    ROOM_TAG_FIELD_NUMBER: _ClassVar[int]
+    LIVE_REGION_FIELD_NUMBER: _ClassVar[int]
     LIVE_ID_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ENTER_UNIQUE_ID_FIELD_NUMBER: _ClassVar[int]
+    FILTER_WELCOME_MSG_FIELD_NUMBER: _ClassVar[int]
+    IS_ANCHOR_CONTINUE_KEEP_MSG_FIELD_NUMBER: _ClassVar[int]
     room_id: int
+    room_tag: str
+    live_region: str
     live_id: int
     identity: str
-    def __init__(self, room_id: _Optional[int] = ..., live_id: _Optional[int] = ..., identity: _Optional[str] = ...) -> None: ...
+    cursor: str
+    account_type: int
+    enter_unique_id: int
+    filter_welcome_msg: str
+    is_anchor_continue_keep_msg: bool
+    def __init__(self, room_id: _Optional[int] = ..., room_tag: _Optional[str] = ..., live_region: _Optional[str] = ..., live_id: _Optional[int] = ..., identity: _Optional[str] = ..., cursor: _Optional[str] = ..., account_type: _Optional[int] = ..., enter_unique_id: _Optional[int] = ..., filter_welcome_msg: _Optional[str] = ..., is_anchor_continue_keep_msg: _Optional[bool] = ...) -> None: ...

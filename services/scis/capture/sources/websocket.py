@@ -25,7 +25,7 @@ from scis.core.status import SessionStatus
 from scis.webcast import webcast_pb2 as pb
 from scis.webcast.client import SocketClosed, WebcastSocket
 from scis.webcast.frames import MalformedFrame, parse_response
-from scis.webcast.room import USER_AGENT, RoomInfo, push_url, web_client_params
+from scis.webcast.room import RoomInfo, http_client, push_url, web_client_params
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +100,7 @@ class WebsocketSource:
 
     async def _fetch_first(self, room_id: str) -> tuple[bytes, pb.WebcastResponse, datetime]:
         params = {**web_client_params(room_id), "cursor": "", "internal_ext": ""}
-        async with httpx.AsyncClient(
-            headers={"User-Agent": USER_AGENT}, cookies=self.cookies, follow_redirects=True, timeout=15.0
-        ) as http:
+        async with http_client(self.cookies) as http:
             answer = await http.get(f"{self.webcast_base_url.rstrip('/')}/webcast/im/fetch/", params=params)
         answer.raise_for_status()
         return answer.content, parse_response(answer.content), _now()
