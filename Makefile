@@ -61,7 +61,7 @@ web: $(WEB_BUILD)
 
 # After an API change: regenerate the OpenAPI documents and the UI's typed client (tests/web checks them).
 web-api: install $(WEB_DEPS)
-	$(BIN)/python -m scis.frontend.api_docs $(WEB)/openapi
+	$(BIN)/python -m scis.api_docs $(WEB)/openapi
 	cd $(WEB) && node scripts/gen-api.mjs
 
 web-test: $(WEB_DEPS)

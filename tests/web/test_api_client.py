@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scis.frontend.api_docs import API_SERVICES, document_text, openapi_document
+from scis.api_docs import API_SERVICES, document_text, openapi_document
 
 WEB = Path(__file__).resolve().parents[2] / "services" / "web"
 GENERATOR = WEB / "node_modules" / ".bin" / "openapi-typescript"

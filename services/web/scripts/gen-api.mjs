@@ -1,4 +1,4 @@
-// Generates src/api/<service>.ts from openapi/<service>.json (written by `python -m scis.frontend.api_docs openapi`).
+// Generates src/api/<service>.ts from openapi/<service>.json (written by `python -m scis.api_docs openapi`).
 import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";

@@ -1,5 +1,5 @@
 """The OpenAPI documents of every API service, written without a server (the web UI's typed client is
-generated from them): `python -m scis.frontend.api_docs DIR` writes DIR/<service>.json."""
+generated from them): `python -m scis.api_docs DIR` writes DIR/<service>.json."""
 
 from __future__ import annotations
 
@@ -38,6 +38,6 @@ def write_documents(directory: Path) -> list[Path]:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m scis.frontend.api_docs DIRECTORY")
+        sys.exit("usage: python -m scis.api_docs DIRECTORY")
     for written_path in write_documents(Path(sys.argv[1])):
         print(written_path)
