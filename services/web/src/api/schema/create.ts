@@ -109,6 +109,11 @@ export interface components {
         /** ProfileCreate */
         ProfileCreate: {
             /**
+             * Aliases
+             * @description other names this person is known by (searched)
+             */
+            aliases?: string[];
+            /**
              * Case Id
              * @description the case this profile belongs to
              */

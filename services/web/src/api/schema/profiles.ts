@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Profiles, newest first */
+        /** Profiles: search by handle, name, alias or id; filter by case, tag, risk */
         get: operations["list_profiles_api_profiles_profiles_get"];
         put?: never;
         /** Create a profile */
@@ -33,12 +33,116 @@ export interface paths {
         get: operations["get_profile_api_profiles_profiles__profile_id__get"];
         put?: never;
         post?: never;
-        /** Delete a profile */
+        /** Delete a profile (soft: kept with who and when, audited) */
         delete: operations["delete_profile_api_profiles_profiles__profile_id__delete"];
         options?: never;
         head?: never;
         /** Change a profile */
         patch: operations["update_profile_api_profiles_profiles__profile_id__patch"];
+        trace?: never;
+    };
+    "/api/profiles/profiles/{profile_id}/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A profile's attachments, oldest first */
+        get: operations["list_attachments_api_profiles_profiles__profile_id__attachments_get"];
+        put?: never;
+        /** Attach a file (the request body); stored by SHA-256, type sniffed from the bytes */
+        post: operations["add_attachment_api_profiles_profiles__profile_id__attachments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profiles/profiles/{profile_id}/attachments/{attachment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An attachment's bytes, with its sniffed type */
+        get: operations["get_attachment_api_profiles_profiles__profile_id__attachments__attachment_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profiles/profiles/{profile_id}/notes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A profile's notes, oldest first */
+        get: operations["list_notes_api_profiles_profiles__profile_id__notes_get"];
+        put?: never;
+        /** Add a note (append-only: authored, timestamped, never changed) */
+        post: operations["add_note_api_profiles_profiles__profile_id__notes_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profiles/subjects/by-user-id/{tiktok_user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The subject with this TikTok numeric user id */
+        get: operations["get_subject_by_user_id_api_profiles_subjects_by_user_id__tiktok_user_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profiles/subjects/{subject_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A subject: handles and nicknames over time, lives, counters */
+        get: operations["get_subject_api_profiles_subjects__subject_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profiles/subjects/{subject_id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every record of a subject across lives, oldest first, each with its session and seq */
+        get: operations["get_timeline_api_profiles_subjects__subject_id__timeline_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/healthz": {
@@ -79,6 +183,91 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AliasRead */
+        AliasRead: {
+            first_seen: components["schemas"]["Sighting"];
+            /**
+             * Kind
+             * @description `unique_id` (an @handle without the @) or `nickname`
+             */
+            kind: string;
+            last_seen: components["schemas"]["Sighting"];
+            /** Value */
+            value: string;
+        };
+        /** AttachmentRead */
+        AttachmentRead: {
+            /** Filename */
+            filename: string;
+            /** Id */
+            id: number;
+            /**
+             * Media Type
+             * @description sniffed from the bytes, not taken from the upload
+             */
+            media_type: string;
+            /** Profile Id */
+            profile_id: number;
+            /**
+             * Sha256
+             * @description SHA-256 of the bytes; identical uploads share one stored copy
+             */
+            sha256: string;
+            /** Size */
+            size: number;
+            /**
+             * Uploaded At
+             * Format: date-time
+             */
+            uploaded_at: string;
+            /** Uploaded By */
+            uploaded_by: string;
+        };
+        /** Counters */
+        Counters: {
+            /**
+             * Diamonds
+             * @default 0
+             */
+            diamonds: number;
+            /**
+             * Events
+             * @default 0
+             */
+            events: number;
+            /**
+             * Follows
+             * @default 0
+             */
+            follows: number;
+            /**
+             * Gifts
+             * @description gifts sent, a streak counted by its final repeat count
+             * @default 0
+             */
+            gifts: number;
+            /**
+             * Joins
+             * @default 0
+             */
+            joins: number;
+            /**
+             * Likes
+             * @description a lower bound: TikTok stops per-user like events
+             * @default 0
+             */
+            likes: number;
+            /**
+             * Messages
+             * @default 0
+             */
+            messages: number;
+            /**
+             * Shares
+             * @default 0
+             */
+            shares: number;
+        };
         /**
          * ErrorDetail
          * @description The body of every error other than 422: one sentence saying what went wrong and what to do.
@@ -100,8 +289,37 @@ export interface components {
             /** Errors */
             errors: components["schemas"]["ValidationError"][];
         };
+        /** NoteCreate */
+        NoteCreate: {
+            /**
+             * Body
+             * @description the note; notes cannot be changed later
+             */
+            body: string;
+        };
+        /** NoteRead */
+        NoteRead: {
+            /** Author */
+            author: string;
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: number;
+            /** Profile Id */
+            profile_id: number;
+        };
         /** ProfileCreate */
         ProfileCreate: {
+            /**
+             * Aliases
+             * @description other names this person is known by (searched)
+             */
+            aliases?: string[];
             /**
              * Case Id
              * @description the case this profile belongs to
@@ -142,6 +360,11 @@ export interface components {
         };
         /** ProfileRead */
         ProfileRead: {
+            /**
+             * Aliases
+             * @description other names this person is known by (searched)
+             */
+            aliases?: string[];
             /** Case Id */
             case_id: number | null;
             /**
@@ -179,9 +402,16 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+            /**
+             * Version
+             * @description moves on with every change; the ETag is built from it
+             */
+            version: number;
         };
         /** ProfileUpdate */
         ProfileUpdate: {
+            /** Aliases */
+            aliases?: string[] | null;
             /** Display Name */
             display_name?: string | null;
             /** Notes */
@@ -195,6 +425,159 @@ export interface components {
          * @enum {string}
          */
         RiskLevel: "unknown" | "low" | "medium" | "high";
+        /**
+         * Sighting
+         * @description Where in the evidence something was seen: a live session and the record's place in its chain.
+         */
+        Sighting: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Seq */
+            seq: number;
+            /**
+             * Session Id
+             * Format: uuid
+             */
+            session_id: string;
+        };
+        /** SubjectLive */
+        SubjectLive: {
+            /** Case Id */
+            case_id: number | null;
+            /**
+             * Diamonds
+             * @default 0
+             */
+            diamonds: number;
+            /**
+             * Events
+             * @default 0
+             */
+            events: number;
+            first_seen: components["schemas"]["Sighting"];
+            /**
+             * Follows
+             * @default 0
+             */
+            follows: number;
+            /**
+             * Gifts
+             * @description gifts sent, a streak counted by its final repeat count
+             * @default 0
+             */
+            gifts: number;
+            /**
+             * Joins
+             * @default 0
+             */
+            joins: number;
+            last_seen: components["schemas"]["Sighting"];
+            /**
+             * Likes
+             * @description a lower bound: TikTok stops per-user like events
+             * @default 0
+             */
+            likes: number;
+            /**
+             * Messages
+             * @default 0
+             */
+            messages: number;
+            /**
+             * Session Id
+             * Format: uuid
+             */
+            session_id: string;
+            /**
+             * Shares
+             * @default 0
+             */
+            shares: number;
+            /** Target */
+            target: string;
+        };
+        /** SubjectRead */
+        SubjectRead: {
+            /** Aliases */
+            aliases: components["schemas"]["AliasRead"][];
+            /** Avatar Url */
+            avatar_url: string | null;
+            /** First Seen At */
+            first_seen_at: string | null;
+            /** Id */
+            id: number;
+            /** Last Seen At */
+            last_seen_at: string | null;
+            /**
+             * Lives
+             * @description the lives the caller may see, first seen first
+             */
+            lives: components["schemas"]["SubjectLive"][];
+            /** Nickname */
+            nickname: string | null;
+            /** Sec Uid */
+            sec_uid: string | null;
+            /**
+             * Tiktok User Id
+             * @description TikTok's numeric user id, as a string (64-bit)
+             */
+            tiktok_user_id: string | null;
+            /** @description sums over `lives` */
+            totals: components["schemas"]["Counters"];
+            /**
+             * Unique Id
+             * @description the latest @handle seen
+             */
+            unique_id: string | null;
+        };
+        /** TimelineItem */
+        TimelineItem: {
+            /** Body */
+            body: string | null;
+            /**
+             * Captured At
+             * Format: date-time
+             */
+            captured_at: string;
+            /** Chain Hash */
+            chain_hash: string;
+            /** Counts */
+            counts: {
+                [key: string]: unknown;
+            } | null;
+            /** Diamond Count */
+            diamond_count: number | null;
+            /** Gift Name */
+            gift_name: string | null;
+            /** Kind */
+            kind: string;
+            /** Nickname */
+            nickname: string | null;
+            /** Repeat Count */
+            repeat_count: number | null;
+            /** Seq */
+            seq: number;
+            /**
+             * Session Id
+             * Format: uuid
+             */
+            session_id: string;
+            /** Unique Id */
+            unique_id: string | null;
+        };
+        /** TimelinePage */
+        TimelinePage: {
+            /** Items */
+            items: components["schemas"]["TimelineItem"][];
+            /**
+             * Next Cursor
+             * @description pass as `after` for the next page; null on the last page
+             */
+            next_cursor: string | null;
+        };
         /** ValidationProblem */
         ValidationError: {
             /**
@@ -227,8 +610,12 @@ export interface operations {
         parameters: {
             query?: {
                 case_id?: number | null;
-                /** @description part of a handle or name */
+                /** @description handle, name, alias or id; fuzzy (trigram), an exact handle first */
                 q?: string | null;
+                /** @description only profiles with this tag */
+                tag?: string | null;
+                /** @description only profiles at this risk level */
+                risk_level?: components["schemas"]["RiskLevel"] | null;
                 limit?: number;
                 offset?: number;
             };
@@ -370,7 +757,10 @@ export interface operations {
     delete_profile_api_profiles_profiles__profile_id__delete: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description the ETag of the copy you changed; a stale one is refused with 412 */
+                "if-match"?: string | null;
+            };
             path: {
                 profile_id: number;
             };
@@ -412,6 +802,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDetail"];
                 };
             };
+            /** @description Changed since you read it (If-Match): read it again, then retry with the new ETag */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -426,7 +825,10 @@ export interface operations {
     update_profile_api_profiles_profiles__profile_id__patch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description the ETag of the copy you changed; a stale one is refused with 412 */
+                "if-match"?: string | null;
+            };
             path: {
                 profile_id: number;
             };
@@ -458,6 +860,456 @@ export interface operations {
             };
             /** @description Your role may not do this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Changed since you read it (If-Match): read it again, then retry with the new ETag */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_attachments_api_profiles_profiles__profile_id__attachments_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                profile_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttachmentRead"][];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_attachment_api_profiles_profiles__profile_id__attachments_post: {
+        parameters: {
+            query: {
+                /** @description the file's name, no folders */
+                filename: string;
+            };
+            header?: never;
+            path: {
+                profile_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttachmentRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Your role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Too large: `detail` gives the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_attachment_api_profiles_profiles__profile_id__attachments__attachment_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                profile_id: number;
+                attachment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_notes_api_profiles_profiles__profile_id__notes_get: {
+        parameters: {
+            query?: {
+                /** @description the last note id of the previous page */
+                after_id?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                profile_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoteRead"][];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_note_api_profiles_profiles__profile_id__notes_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                profile_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoteCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoteRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Your role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_subject_by_user_id_api_profiles_subjects_by_user_id__tiktok_user_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tiktok_user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubjectRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_subject_api_profiles_subjects__subject_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subject_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubjectRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_timeline_api_profiles_subjects__subject_id__timeline_get: {
+        parameters: {
+            query?: {
+                /** @description keep only these event kinds (repeatable) */
+                kind?: string[] | null;
+                /** @description captured at or after (ISO 8601 with time zone) */
+                since?: string | null;
+                /** @description captured before (ISO 8601 with time zone) */
+                until?: string | null;
+                /** @description `next_cursor` of the previous page */
+                after?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                subject_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimelinePage"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -106,6 +106,13 @@ export interface components {
              */
             case_id: number;
             /**
+             * Language
+             * @description language of the report's wording: en or fr
+             * @default en
+             * @enum {string}
+             */
+            language: "en" | "fr";
+            /**
              * Title
              * @description defaults to the case title
              */
