@@ -13,15 +13,17 @@ import { allows, useMe } from "../../shell/auth";
 import { useCases } from "../cases/CasesPage";
 
 function GenerateForm() {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const client = useQueryClient();
   const [params] = useSearchParams();
+  // The report is worded in the language the analyst reads the UI in.
+  const language = i18n.language.startsWith("fr") ? "fr" : "en";
   const cases = useCases();
   const [caseId, setCaseId] = useState<string | null>(params.get("case"));
   const [title, setTitle] = useState("");
   const generate = useMutation({
     mutationFn: () =>
-      unwrap(reports.POST("/api/reports/reports", { body: { case_id: Number(caseId), title: title || null } })),
+      unwrap(reports.POST("/api/reports/reports", { body: { case_id: Number(caseId), title: title || null, language } })),
     onSuccess: () => client.invalidateQueries({ queryKey: ["reports"] }),
   });
   const error = generate.error instanceof ApiError ? generate.error : null;
