@@ -43,9 +43,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from scis.core.auth.secret import with_home_secret
     from scis.serve import serve
 
-    return serve(args.service, load_settings())
+    return serve(args.service, with_home_secret(load_settings()))
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     # Domain commands parse their own flags (argparse's REMAINDER refuses a leading --flag).
     domain = argv[0] if argv and argv[0] in DOMAIN_COMMANDS else None
     args = build_parser().parse_args([domain] if domain else argv)
+    from scis.core.auth.secret import SecretFileError
     from scis.core.db import DatabaseUnavailable
     from scis.core.discovery import DiscoveryError
     from scis.embedded.ports import PortTaken
@@ -160,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         ServeError,
         DiscoveryError,
         CommandError,
+        SecretFileError,
     ) as error:
         print(f"scis: {error}", file=sys.stderr)
         return 2 if isinstance(error, SettingsError) else 1

@@ -13,6 +13,8 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "scis-development-secret-change-me"
+# HS256 wants a key at least as long as its 256-bit output (RFC 7518 section 3.2).
+MIN_SECRET_BYTES = 32
 
 SERVICE_NAMES = ("frontend", "dashboard", "analyser", "profiles", "lives", "create", "database", "reports")
 
@@ -87,6 +89,11 @@ class Settings(BaseSettings):
     def _refuse_unsafe_production(self) -> Settings:
         if self.env is Environment.production and self.secret_key == DEV_SECRET:
             raise ValueError("SCIS_SECRET_KEY must be set to a secret of your own when SCIS_ENV=production")
+        if self.env is Environment.production and len(self.secret_key.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"SCIS_SECRET_KEY is {len(self.secret_key.encode())} bytes; production needs at least "
+                f"{MIN_SECRET_BYTES} random bytes (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("SCIS_DB_POOL_MIN must not exceed SCIS_DB_POOL_MAX")
         return self

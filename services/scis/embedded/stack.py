@@ -19,6 +19,7 @@ import psycopg
 import redis
 
 from scis.core.auth.models import Role, UserCreate
+from scis.core.auth.secret import with_home_secret
 from scis.core.auth.service import create_user_sync
 from scis.core.db import DatabaseUnavailable, first_line, migrate, redact
 from scis.core.settings import SERVICE_NAMES, Settings
@@ -116,7 +117,12 @@ class Stack:
 
     def service_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(SCIS_DATABASE_URL=self.database_url, SCIS_REDIS_URL=self.redis_url, SCIS_HOME=str(self.home))
+        env.update(
+            SCIS_DATABASE_URL=self.database_url,
+            SCIS_REDIS_URL=self.redis_url,
+            SCIS_HOME=str(self.home),
+            SCIS_SECRET_KEY=self.settings.secret_key,
+        )
         return env
 
     def start_service(self, name: str) -> None:
@@ -221,6 +227,8 @@ def run_up(settings: Settings) -> int:
     stack = Stack(settings=settings, home=home)
     stack.check_ports()
     home.mkdir(parents=True, exist_ok=True)
+    # Never the development secret written in the source: anyone could forge tokens for this stack.
+    stack.settings = settings = with_home_secret(settings)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
