@@ -1,4 +1,5 @@
-"""`scis verify SESSION`: recompute a live session's evidence chain; exit 0 intact, 1 tampered."""
+"""`scis verify SESSION` / `scis verify --audit`: recompute a session's evidence chain or the audit log's
+chain; exit 0 intact, 1 tampered."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ EXIT_ERROR = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("session", help="live session id (UUID)")
+    parser.add_argument("session", nargs="?", help="live session id (UUID)")
+    parser.add_argument("--audit", action="store_true", help="verify the audit log's hash chain instead")
     parser.add_argument("--database-url", help="PostgreSQL URL (default: SCIS_DATABASE_URL)")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
 
@@ -36,6 +38,13 @@ def run(args: argparse.Namespace) -> int:
         url = resolve_database_url(load_settings(), args.database_url)
     except (NoDatabase, SettingsError) as error:
         print(error, file=sys.stderr)
+        return EXIT_ERROR
+    if args.audit:
+        from scis.core.audit.cli import run_audit_verify
+
+        return run_audit_verify(url, as_json=args.json)
+    if not args.session:
+        print("name a live session id (UUID), or pass --audit to verify the audit log", file=sys.stderr)
         return EXIT_ERROR
     try:
         verdict = asyncio.run(_verify(url, args.session))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from scis.core.auth.models import User
 
@@ -32,8 +32,29 @@ class AuditEntry(BaseModel):
     request_id: str | None
     service: str | None
     details: dict[str, Any]
+    chain_seq: int | None = None
+    row_hash: str | None = None
 
 
 class AuditPage(BaseModel):
     items: list[AuditEntry]
     next_before_id: int | None
+
+
+class AuditChainFailureRead(BaseModel):
+    id: int | None = Field(description="audit_log.id of the first row that does not fit (null: a missing row)")
+    chain_seq: int | None
+    check: str = Field(description="outside_chain | missing | out_of_order | changed | seal | head")
+    detail: str
+
+
+class AuditChainRead(BaseModel):
+    """The result of recomputing the audit log's hash chain."""
+
+    intact: bool
+    rows_checked: int
+    seals_checked: int
+    head_seq: int
+    head_hash: str
+    summary: str
+    failure: AuditChainFailureRead | None
