@@ -127,6 +127,7 @@ ERROR_DESCRIPTIONS = {
     403: "Your role may not do this",
     404: "Not found",
     409: "Conflicts with what already exists",
+    429: "Too many attempts: `detail` and Retry-After say when to try again",
     502: "A service this one relies on failed",
     503: "Not ready: a dependency does not answer",
 }

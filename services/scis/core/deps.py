@@ -8,10 +8,12 @@ from typing import Annotated
 import redis.asyncio as aioredis
 from fastapi import Depends, HTTPException, Request, status
 from psycopg import AsyncConnection
+from redis.exceptions import RedisError
 
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import Role, User
-from scis.core.auth.service import InvalidToken, read_token
+from scis.core.auth.service import InvalidToken
+from scis.core.auth.sessions import user_of_token
 from scis.core.settings import Settings
 
 TOKEN_COOKIE = "scis_token"
@@ -38,7 +40,8 @@ def bearer_token(request: Request) -> str | None:
     return request.cookies.get(TOKEN_COOKIE)
 
 
-def current_user(request: Request) -> User:
+async def current_user(request: Request) -> User:
+    """The caller, from a valid token whose server-side session is alive (role as the session says)."""
     token = bearer_token(request)
     if not token:
         raise HTTPException(
@@ -47,12 +50,16 @@ def current_user(request: Request) -> User:
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:
-        return read_token(token, secret=request.app.state.settings.secret_key)
+        return await user_of_token(request.app.state.redis, token, secret=request.app.state.settings.secret_key)
     except InvalidToken as error:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             f"token refused ({error}); sign in again",
             headers={"WWW-Authenticate": "Bearer"},
+        ) from None
+    except RedisError as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"cannot check the session: Redis does not answer ({error}); retry"
         ) from None
 
 

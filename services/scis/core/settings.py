@@ -41,8 +41,23 @@ class Settings(BaseSettings):
     home: Path = Field(Path.home() / ".scis", description="where the embedded stack keeps its data")
     database_url: str | None = Field(None, description="PostgreSQL URL; unset starts the embedded one")
     redis_url: str | None = Field(None, description="Redis URL; unset starts the embedded one")
-    secret_key: str = Field(DEV_SECRET, description="signs login tokens; must be changed in production")
+    secret_key: str = Field(
+        DEV_SECRET, description="signs login tokens; unset: a random key kept in SCIS_HOME; production: 32+ bytes"
+    )
     token_ttl_seconds: int = Field(8 * 3600, ge=60, le=7 * 24 * 3600, description="lifetime of a login token")
+    login_max_failures: int = Field(
+        5, ge=1, le=1000, description="failed sign-ins for one account name before it is locked out"
+    )
+    login_address_max_failures: int = Field(
+        20, ge=1, le=100_000, description="failed sign-ins from one client address before it is locked out"
+    )
+    login_failure_window_seconds: int = Field(
+        900, ge=1, le=7 * 24 * 3600, description="how long failed sign-ins are counted"
+    )
+    login_lockout_seconds: int = Field(300, ge=1, le=7 * 24 * 3600, description="how long a lockout lasts")
+    socket_session_check_seconds: float = Field(
+        5.0, gt=0, le=3600, description="how often the analyser closes Socket.IO connections of expired sessions"
+    )
     discovery: Discovery = Field(Discovery.static, description="static or consul")
     consul_url: str = Field("http://127.0.0.1:8500", description="Consul agent HTTP address")
     host: str = Field("127.0.0.1", description="address services bind to")

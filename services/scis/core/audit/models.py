@@ -13,12 +13,17 @@ from scis.core.auth.models import User
 
 @dataclass(frozen=True, slots=True)
 class AuditContext:
-    """What a request knows about who acts and from where."""
+    """What a request knows about who acts and from where.
+
+    `signed_in` is False for an actor without a session (a failed login, the `scis user` CLI):
+    its rows carry no role.
+    """
 
     actor: User
     source_ip: str | None
     request_id: str | None
     service: str
+    signed_in: bool = True
 
 
 class AuditEntry(BaseModel):
