@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import importlib
 import sys
 from collections.abc import Callable
@@ -16,7 +15,8 @@ DOMAIN_COMMANDS = {
     "simulate": ("scis.simulator.cli", "run the TikTok LIVE simulator"),
     "capture": ("scis.capture.cli", "capture one live (the process a LiveMonitor pod runs)"),
     "monitor": ("scis.capture.monitor_cli", "capture a live with a progress display"),
-    "verify": ("scis.evidence.cli", "recompute a session's hash chain and name the first bad event"),
+    "verify": ("scis.evidence.cli", "recheck a session's (or --audit the audit log's) hash chain"),
+    "user": ("scis.core.auth.cli", "accounts: add, list, passwd, disable, enable, role"),
 }
 
 
@@ -60,42 +60,6 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_user_add(args: argparse.Namespace) -> int:
-    import psycopg
-    from pydantic import ValidationError
-
-    from scis.core.auth.models import Role, UserCreate
-    from scis.core.auth.service import UserExists, create_user_sync
-
-    settings = load_settings()
-    url = settings.database_url or _running_stack_database_url(settings)
-    password = args.password or getpass.getpass(f"password for {args.name}: ")
-    try:
-        user_in = UserCreate(username=args.name, password=password, role=Role(args.role))
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise CommandError(f"invalid {field}: {first['msg']}") from None
-    with psycopg.connect(url, autocommit=True) as conn:
-        try:
-            create_user_sync(conn, user_in=user_in)
-        except UserExists as error:
-            raise CommandError(str(error)) from None
-    print(f"user {args.name} added with role {args.role}")
-    return 0
-
-
-def _running_stack_database_url(settings: object) -> str:
-    from scis.core.settings import Settings
-    from scis.embedded.postgres import EmbeddedPostgres
-
-    assert isinstance(settings, Settings)
-    home = settings.home.expanduser().resolve()
-    if not (home / "postgres" / "PG_VERSION").exists():
-        raise CommandError(f"no database: set SCIS_DATABASE_URL or run `scis up` first (SCIS_HOME={home})")
-    return EmbeddedPostgres(home / "postgres", settings.postgres_port, home / "logs" / "postgres.log").url
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scis", description="SCIS: forensic capture platform for TikTok LIVE")
     parser.add_argument("--version", action="version", version=f"scis {__version__}")
@@ -114,13 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="database administration").add_subparsers(dest="db_command", required=True)
     db.add_parser("migrate", help="apply pending migrations").set_defaults(handler=cmd_db_migrate)
-
-    user = commands.add_parser("user", help="accounts").add_subparsers(dest="user_command", required=True)
-    user_add = user.add_parser("add", help="add an account")
-    user_add.add_argument("name")
-    user_add.add_argument("--role", choices=["admin", "investigator", "viewer"], default="viewer")
-    user_add.add_argument("--password", help="read from the terminal when omitted")
-    user_add.set_defaults(handler=cmd_user_add)
 
     for name, (_, help_text) in DOMAIN_COMMANDS.items():
         # Their own arguments are parsed by run_domain_command, importing only the module asked for.

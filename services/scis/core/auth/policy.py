@@ -23,18 +23,18 @@ def common_passwords() -> frozenset[str]:
 def password_problem(password: str) -> str | None:
     """Why the password is refused, or None when it is acceptable."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"is {len(password)} characters; use at least {MIN_PASSWORD_LENGTH}"
+        return f"the password is {len(password)} characters long; use at least {MIN_PASSWORD_LENGTH}"
     if len(password) > MAX_PASSWORD_LENGTH:
-        return f"is {len(password)} characters; use at most {MAX_PASSWORD_LENGTH}"
+        return f"the password is {len(password)} characters long; use at most {MAX_PASSWORD_LENGTH}"
     lowered = password.lower()
     if lowered in common_passwords():
-        return "is one of the most common passwords (zxcvbn's list) that attackers try first; choose another"
+        return "the password is on the list of most common passwords attackers try first; choose another"
     # "password2024!" is "password" with the decoration every cracking rule set appends.
     base = lowered.rstrip(_DECORATION)
     if base != lowered and base in common_passwords():
-        return f"is the common password {base!r} with digits or symbols appended; choose another"
+        return f"the password is the common password {base!r} with digits or symbols appended; choose another"
     if len(set(password)) < 4:
-        return "repeats too few different characters; choose a passphrase of several words"
+        return "the password repeats too few different characters; choose a passphrase of several words"
     return None
 
 

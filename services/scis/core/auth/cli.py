@@ -1,0 +1,219 @@
+"""`scis user add|list|passwd|disable|enable|role`: accounts from the command line, audited like the API.
+
+Each change is one transaction with its audit row (actor `cli:<login name>`); changes that end
+sessions (password, disable, role) revoke them in Redis as the API does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import psycopg
+import redis.asyncio as aioredis
+from pydantic import TypeAdapter, ValidationError
+
+from scis.core import bus
+from scis.core.audit import service as audit
+from scis.core.audit.models import AuditContext
+from scis.core.auth import service
+from scis.core.auth.models import Password, Role, User, UserCreate, UserRead
+from scis.core.auth.sessions import revoke_user_sessions
+from scis.core.db import first_line, redact
+from scis.core.settings import Settings, SettingsError, load_settings
+
+ROLES = [role.value for role in Role]
+
+
+class UserCommandError(Exception):
+    """Ends `scis user` with one line on stderr and exit status 1."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: SCIS_DATABASE_URL, else the `scis up` one)")
+    user = parser.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user.add_parser("add", help="add an account")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, default="viewer")
+    add.add_argument("--password", help="read from the terminal when omitted")
+    add.set_defaults(user_action=cmd_add)
+    user.add_parser("list", help="list accounts").set_defaults(user_action=cmd_list)
+    passwd = user.add_parser("passwd", help="set an account's password (ends its sessions)")
+    passwd.add_argument("name")
+    passwd.add_argument("--password", help="read from the terminal when omitted")
+    passwd.set_defaults(user_action=cmd_passwd)
+    for action, handler, text in (
+        ("disable", cmd_disable, "disable an account (ends its sessions)"),
+        ("enable", cmd_enable, "enable a disabled account"),
+    ):
+        sub = user.add_parser(action, help=text)
+        sub.add_argument("name")
+        sub.set_defaults(user_action=handler)
+    role = user.add_parser("role", help="change an account's role (ends its sessions)")
+    role.add_argument("name")
+    role.add_argument("role", choices=ROLES)
+    role.set_defaults(user_action=cmd_role)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 done, 1 refused (the reason on stderr), 2 bad settings or no database."""
+    from scis.capture.connections import NoDatabase, resolve_database_url
+
+    try:
+        settings = load_settings()
+        database_url = resolve_database_url(settings, args.database_url)
+    except (NoDatabase, SettingsError) as error:
+        print(f"scis: {error}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_run(args.user_action, args, settings, database_url))
+    except UserCommandError as error:
+        print(f"scis: {error}", file=sys.stderr)
+        return 1
+    except psycopg.OperationalError as error:
+        print(f"scis: cannot reach PostgreSQL at {redact(database_url)}: {first_line(error)}", file=sys.stderr)
+        return 2
+
+
+Action = Callable[["Session", argparse.Namespace], Awaitable[str]]
+
+
+class Session:
+    """What a command works with: a database connection, maybe Redis, and its audit context."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any], redis_url: str | None) -> None:
+        self.conn = conn
+        self.redis_url = redis_url
+        self.context = AuditContext(
+            actor=User(username=f"cli:{_login_name()}", role=Role.admin),
+            source_ip=None,
+            request_id=None,
+            service="cli",
+            signed_in=False,
+        )
+
+    async def audit(self, action: str, target: str, details: dict[str, Any] | None = None) -> None:
+        await audit.record(self.conn, self.context, action=action, target=target, details=details)
+
+    async def revoke(self, username: str, reason: str) -> str:
+        """End the user's sessions; the sentence to print about it."""
+        if not self.redis_url:
+            return "no Redis configured: open sessions end when their tokens expire"
+        client = bus.connect(self.redis_url)
+        try:
+            ended = await revoke_user_sessions(client, username, reason=reason)
+        except (aioredis.RedisError, OSError) as error:
+            return f"WARNING: sessions not revoked (Redis: {first_line(error)}); they end when their tokens expire"
+        finally:
+            await client.aclose()
+        return f"{len(ended)} session(s) ended"
+
+
+async def _run(action: Action, args: argparse.Namespace, settings: Settings, database_url: str) -> int:
+    from scis.capture.connections import resolve_redis_url
+
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        print(await action(Session(conn, resolve_redis_url(settings)), args))
+    return 0
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def _password(args: argparse.Namespace) -> str:
+    password = args.password or getpass.getpass(f"password for {args.name}: ")
+    try:
+        return TypeAdapter(Password).validate_python(password)
+    except ValidationError as error:
+        raise UserCommandError(error.errors()[0]["msg"].removeprefix("Value error, ")) from None
+
+
+def _describe(user: UserRead) -> str:
+    state = "disabled" if user.disabled else "enabled"
+    return f"{user.username:<24} {user.role.value:<13} {state:<9} created {user.created_at:%Y-%m-%d %H:%M}"
+
+
+async def cmd_add(session: Session, args: argparse.Namespace) -> str:
+    try:
+        user_in = UserCreate(username=args.name, password=_password(args), role=Role(args.role))
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise UserCommandError(f"invalid {field} {args.name!r}: {first['msg']}") from None
+    async with session.conn.transaction():
+        try:
+            created = await service.create_user(session.conn, user_in=user_in)
+        except service.UserExists as error:
+            raise UserCommandError(str(error)) from None
+        await session.audit("user.create", f"user:{created.username}", {"role": created.role.value})
+    return f"user {created.username} added with role {created.role.value}"
+
+
+async def cmd_list(session: Session, args: argparse.Namespace) -> str:
+    users = await service.list_users(session.conn)
+    return "\n".join(_describe(user) for user in users) if users else "no accounts"
+
+
+async def _change(
+    session: Session,
+    change: Callable[[], Awaitable[UserRead]],
+    action: str,
+    details: Callable[[], dict[str, Any]] = dict,
+) -> UserRead:
+    """Apply one account change and its audit row in one transaction."""
+    async with session.conn.transaction():
+        try:
+            changed = await change()
+        except (service.UnknownUser, service.LastAdmin) as error:
+            raise UserCommandError(str(error)) from None
+        await session.audit(action, f"user:{changed.username}", details())
+    return changed
+
+
+async def cmd_passwd(session: Session, args: argparse.Namespace) -> str:
+    password = _password(args)
+    changed = await _change(
+        session,
+        lambda: service.set_password(session.conn, username=args.name, password=password),
+        "user.password_reset",
+    )
+    return f"password of {changed.username} changed; {await session.revoke(changed.username, 'password reset')}"
+
+
+async def cmd_disable(session: Session, args: argparse.Namespace) -> str:
+    changed = await _change(
+        session, lambda: service.set_disabled(session.conn, username=args.name, disabled=True), "user.disable"
+    )
+    return f"{changed.username} disabled; {await session.revoke(changed.username, 'account disabled')}"
+
+
+async def cmd_enable(session: Session, args: argparse.Namespace) -> str:
+    changed = await _change(
+        session, lambda: service.set_disabled(session.conn, username=args.name, disabled=False), "user.enable"
+    )
+    return f"{changed.username} enabled"
+
+
+async def cmd_role(session: Session, args: argparse.Namespace) -> str:
+    before: list[Role] = []
+    changed_role = Role(args.role)
+
+    async def change() -> UserRead:
+        old, changed = await service.set_role(session.conn, username=args.name, role=changed_role)
+        before.append(old)
+        return changed
+
+    changed = await _change(
+        session, change, "user.role_change", lambda: {"from": before[0].value, "to": changed_role.value}
+    )
+    revoked = await session.revoke(changed.username, "role changed")
+    return f"{changed.username} is now {changed.role.value} (was {before[0].value}); {revoked}"
