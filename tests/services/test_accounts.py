@@ -52,9 +52,8 @@ async def test_admin_manages_an_account_and_every_change_is_audited(
     assert common.status_code == 422
     problem = common.json()["errors"][0]
     assert problem["field"] == "password" and "common" in problem["problem"]
-    created = await dashboard.post(
-        "/api/auth/users", json={"username": name, "password": "an-uncommon-passphrase", "role": "viewer"}, headers=admin
-    )
+    body = {"username": name, "password": "an-uncommon-passphrase", "role": "viewer"}
+    created = await dashboard.post("/api/auth/users", json=body, headers=admin)
     assert created.status_code == 201, created.text
     listed = await dashboard.get("/api/auth/users", headers=admin)
     assert name in {user["username"] for user in listed.json()}
