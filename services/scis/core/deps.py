@@ -8,6 +8,7 @@ from typing import Annotated
 import redis.asyncio as aioredis
 from fastapi import Depends, HTTPException, Request, status
 from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from redis.exceptions import RedisError
 
 from scis.core.audit.models import AuditContext
@@ -26,6 +27,10 @@ def settings_dep(request: Request) -> Settings:
 async def db_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     async with request.app.state.pool.connection() as conn:
         yield conn
+
+
+def db_pool(request: Request) -> AsyncConnectionPool:
+    return request.app.state.pool  # type: ignore[no-any-return]
 
 
 def redis_client(request: Request) -> aioredis.Redis:
@@ -89,6 +94,8 @@ def audit_context(request: Request, user: Annotated[User, Depends(current_user)]
 
 
 Db = Annotated[AsyncConnection, Depends(db_connection)]
+# For handlers that must not hold a connection while they wait (password hashing).
+Pool = Annotated[AsyncConnectionPool, Depends(db_pool)]
 Redis = Annotated[aioredis.Redis, Depends(redis_client)]
 AppSettings = Annotated[Settings, Depends(settings_dep)]
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -21,8 +21,9 @@ from scis.core.auth.models import Account, Role, TokenRead, User, UserCreate, Us
 
 TOKEN_ALGORITHM = "HS256"
 TOKEN_AUDIENCE = "scis"
-# argon2 takes ~50 ms of CPU per hash: more at once than cores only queues work in threads.
-HASH_CONCURRENCY = max(1, min(4, os.cpu_count() or 1))
+# argon2 takes ~50 ms of CPU per hash. One core is left to the event loop so that requests needing no
+# hash stay fast while a flood of logins waits its turn; more at once than cores only queues in threads.
+HASH_CONCURRENCY = max(1, min(4, (os.cpu_count() or 2) - 1))
 _USER_COLUMNS = "id, username, role, disabled, created_at, password_changed_at"
 _hasher = PasswordHasher()
 # Verifying against this keeps a login for an unknown user as slow as one for a known user.
@@ -130,9 +131,11 @@ async def find_account(conn: AsyncConnection[Any], username: str) -> Account | N
     return Account(**row) if row else None
 
 
-async def authenticate(conn: AsyncConnection[Any], *, username: str, password: str) -> Account | None:
-    """The account when the password matches an enabled account, else None (same time either way)."""
-    account = await find_account(conn, username)
+async def password_matches(account: Account | None, password: str) -> Account | None:
+    """The account when it exists, is enabled and the password matches, else None (same time either way).
+
+    Takes no connection: hashing waits for a free slot and must not hold a pooled connection meanwhile.
+    """
     if account is None:
         await verify_password_async(_DUMMY_HASH, password)
         return None
@@ -194,7 +197,7 @@ async def set_password(conn: AsyncConnection[Any], *, username: str, password: s
 
 async def change_own_password(conn: AsyncConnection[Any], *, username: str, current: str, new: str) -> UserRead:
     account = await find_account(conn, username)
-    if account is None or not await verify_password_async(account.password_hash, current):
+    if await password_matches(account, current) is None:
         raise WrongPassword("current_password does not match; nothing was changed")
     return await set_password(conn, username=username, password=new)
 

@@ -26,6 +26,7 @@ from scis.core.deps import (
     Audit,
     CurrentUser,
     Db,
+    Pool,
     Redis,
     client_address,
     current_user,
@@ -67,20 +68,27 @@ def locked_out(lockout: throttle.Lockout) -> HTTPException:
     responses=error_responses(429),
 )
 async def login(
-    body: LoginRequest, request: Request, response: Response, db: Db, redis: Redis, settings: AppSettings
+    body: LoginRequest, request: Request, response: Response, pool: Pool, redis: Redis, settings: AppSettings
 ) -> TokenRead:
+    # Connections are taken only around each query: a login waiting its turn to hash holds none.
     username, address = body.username.lower(), client_address(request)
     target = f"user:{username}"
+
+    async def record_failure(details: dict[str, str]) -> None:
+        async with pool.connection() as conn:
+            await audit.record(conn, anonymous_context(request), action="auth.login_failed", target=target,
+                               details=details)  # fmt: skip
+
     lockout = await throttle.current_lockout(redis, settings, username=username, address=address)
     if lockout is not None:
-        details = {"reason": "locked_out", "scope": lockout.scope}
-        await audit.record(db, anonymous_context(request), action="auth.login_failed", target=target, details=details)
+        await record_failure({"reason": "locked_out", "scope": lockout.scope})
         raise locked_out(lockout)
-    account = await service.authenticate(db, username=username, password=body.password)
+    async with pool.connection() as conn:
+        found = await service.find_account(conn, username)
+    account = await service.password_matches(found, body.password)
     if account is None:
         lockout = await throttle.record_failure(redis, settings, username=username, address=address)
-        details = {"reason": "wrong_credentials", **({"locked_out": lockout.scope} if lockout else {})}
-        await audit.record(db, anonymous_context(request), action="auth.login_failed", target=target, details=details)
+        await record_failure({"reason": "wrong_credentials", **({"locked_out": lockout.scope} if lockout else {})})
         if lockout is not None:
             raise locked_out(lockout)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG_CREDENTIALS)
@@ -89,18 +97,19 @@ async def login(
     token = await sessions.sign_in(
         redis, user_id=account.id, user=user, secret=settings.secret_key, ttl_seconds=settings.token_ttl_seconds
     )
-    # Disabled or re-roled while we were signing in: its revocation may have missed the new session.
-    latest = await service.find_account(db, username)
-    if latest is None or latest.disabled or latest.role is not account.role:
-        await sessions.revoke_user_sessions(redis, username, reason="changed during sign-in")
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG_CREDENTIALS)
-    context = AuditContext(
-        actor=user,
-        source_ip=address,
-        request_id=getattr(request.state, "request_id", None),
-        service=request.app.state.service,
-    )
-    await audit.record(db, context, action="auth.login", target=target)
+    async with pool.connection() as conn:
+        # Disabled or re-roled while we were signing in: its revocation may have missed the new session.
+        latest = await service.find_account(conn, username)
+        if latest is None or latest.disabled or latest.role is not account.role:
+            await sessions.revoke_user_sessions(redis, username, reason="changed during sign-in")
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG_CREDENTIALS)
+        context = AuditContext(
+            actor=user,
+            source_ip=address,
+            request_id=getattr(request.state, "request_id", None),
+            service=request.app.state.service,
+        )
+        await audit.record(conn, context, action="auth.login", target=target)
     response.set_cookie(
         TOKEN_COOKIE,
         token.access_token,
