@@ -10,14 +10,13 @@ import asyncio
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
 from scis.core.audit.chain import AuditChainVerdict, verify_audit_chain
-from scis.core.db import migrate
+from tests.support.databases import scratch_database
 
 SEAL_EVERY = 100
 
@@ -25,18 +24,9 @@ SEAL_EVERY = 100
 @pytest.fixture
 def audit_db(postgres_url: str) -> Iterator[str]:
     """A freshly migrated database with 5 audit rows."""
-    name = f"scis_audit_{uuid.uuid4().hex[:8]}"
-    server = postgres_url.rsplit("/", 1)[0]
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"{server}/{name}"
-    try:
-        migrate(url)
+    with scratch_database(postgres_url) as url:
         append(url, 5)
         yield url
-    finally:
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def append(url: str, count: int, actor: str = "t-admin") -> None:

@@ -4,31 +4,20 @@ the same way whether or not the account exists, with a message saying when to re
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import psycopg
 import pytest
-import redis
 
 from scis.core.auth.models import Role, UserCreate
 from scis.core.auth.service import create_user_sync
+from tests.security.login_support import forget_login_failures
 from tests.services.conftest import accounts, apps, clients, settings, tokens
 
-__all__ = ["accounts", "apps", "clients", "settings", "tokens"]
+__all__ = ["accounts", "apps", "clients", "forget_login_failures", "settings", "tokens"]
 PASSWORD = "a-long-and-uncommon-passphrase"
 ACCOUNT_LIMIT = 5  # SCIS_LOGIN_MAX_FAILURES default
 ADDRESS_LIMIT = 20  # SCIS_LOGIN_ADDRESS_MAX_FAILURES default
-
-
-@pytest.fixture(autouse=True)
-def forget_login_failures(redis_url: str) -> Iterator[None]:
-    """Lockouts must not leak into other tests (they may share the client address)."""
-    yield
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter("scis:login:*"):
-        client.delete(key)
-    client.close()
 
 
 def failed_logins(postgres_url: str, name: str) -> list[tuple[str, str | None, dict[str, str]]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -26,22 +26,14 @@ from scis.core.auth.sessions import open_session
 from scis.core.settings import Settings
 from scis.embedded.ports import free_port
 from scis.serve import load_app
+from tests.security.login_support import forget_login_failures
 from tests.services.conftest import accounts, apps, auth, clients, session_token, settings, tokens
 
 # The service fixtures, shared with tests/services (one app per service, real lifespans).
-__all__ = ["accounts", "apps", "clients", "settings", "tokens"]
+__all__ = ["accounts", "apps", "clients", "forget_login_failures", "settings", "tokens"]
 
 PASSWORD = "a-long-and-uncommon-passphrase"
 DEADLINE_SECONDS = 30.0
-
-
-@pytest.fixture(autouse=True)
-def forget_login_failures(redis_url: str) -> Iterator[None]:
-    yield
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter("scis:login:*"):
-        client.delete(key)
-    client.close()
 
 
 def new_account(postgres_url: str, role: Role = Role.investigator) -> str:

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 
 from scis.core.auth.policy import password_problem
-from scis.core.db import migrate
 from tests.services.conftest import auth
+from tests.support.databases import scratch_database
 
 
 def audited(postgres_url: str, target: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -105,16 +105,8 @@ async def test_audit_chain_can_be_verified_by_admins_only(
 
 @pytest.fixture
 def fresh_database(postgres_url: str) -> Iterator[str]:
-    name = f"scis_users_{uuid.uuid4().hex[:8]}"
-    server = postgres_url.rsplit("/", 1)[0]
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        migrate(f"{server}/{name}")
-        yield f"{server}/{name}"
-    finally:
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with scratch_database(postgres_url) as url:
+        yield url
 
 
 def scis_user(database_url: str, redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,6 @@ import redis.asyncio as aioredis
 from pydantic import TypeAdapter, ValidationError
 
 from scis.core import bus
-from scis.core.audit import service as audit
 from scis.core.audit.models import AuditContext
 from scis.core.auth import service
 from scis.core.auth.models import Password, Role, User, UserCreate, UserRead
@@ -97,9 +96,6 @@ class Session:
             signed_in=False,
         )
 
-    async def audit(self, action: str, target: str, details: dict[str, Any] | None = None) -> None:
-        await audit.record(self.conn, self.context, action=action, target=target, details=details)
-
     async def revoke(self, username: str, reason: str) -> str:
         """End the user's sessions; the sentence to print about it."""
         if not self.redis_url:
@@ -149,12 +145,7 @@ async def cmd_add(session: Session, args: argparse.Namespace) -> str:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
         raise UserCommandError(f"invalid {field} {args.name!r}: {first['msg']}") from None
-    async with session.conn.transaction():
-        try:
-            created = await service.create_user(session.conn, user_in=user_in)
-        except service.UserExists as error:
-            raise UserCommandError(str(error)) from None
-        await session.audit("user.create", f"user:{created.username}", {"role": created.role.value})
+    created = await _apply(session, service.creation(session.conn, user_in), "user.create")
     return f"user {created.username} added with role {created.role.value}"
 
 
@@ -163,57 +154,35 @@ async def cmd_list(session: Session, args: argparse.Namespace) -> str:
     return "\n".join(_describe(user) for user in users) if users else "no accounts"
 
 
-async def _change(
-    session: Session,
-    change: Callable[[], Awaitable[UserRead]],
-    action: str,
-    details: Callable[[], dict[str, Any]] = dict,
-) -> UserRead:
-    """Apply one account change and its audit row in one transaction."""
-    async with session.conn.transaction():
-        try:
-            changed = await change()
-        except (service.UnknownUser, service.LastAdmin) as error:
-            raise UserCommandError(str(error)) from None
-        await session.audit(action, f"user:{changed.username}", details())
-    return changed
+async def _apply(session: Session, change: service.AccountChange, action: str) -> UserRead:
+    try:
+        return await service.apply_account_change(session.conn, session.context, change, action=action)
+    except (service.UnknownUser, service.LastAdmin, service.UserExists) as error:
+        raise UserCommandError(str(error)) from None
 
 
 async def cmd_passwd(session: Session, args: argparse.Namespace) -> str:
     password = _password(args)
-    changed = await _change(
-        session,
-        lambda: service.set_password(session.conn, username=args.name, password=password),
-        "user.password_reset",
-    )
+    change = service.without_details(lambda: service.set_password(session.conn, username=args.name, password=password))
+    changed = await _apply(session, change, "user.password_reset")
     return f"password of {changed.username} changed; {await session.revoke(changed.username, 'password reset')}"
 
 
 async def cmd_disable(session: Session, args: argparse.Namespace) -> str:
-    changed = await _change(
-        session, lambda: service.set_disabled(session.conn, username=args.name, disabled=True), "user.disable"
-    )
+    change = service.without_details(lambda: service.set_disabled(session.conn, username=args.name, disabled=True))
+    changed = await _apply(session, change, "user.disable")
     return f"{changed.username} disabled; {await session.revoke(changed.username, 'account disabled')}"
 
 
 async def cmd_enable(session: Session, args: argparse.Namespace) -> str:
-    changed = await _change(
-        session, lambda: service.set_disabled(session.conn, username=args.name, disabled=False), "user.enable"
-    )
+    change = service.without_details(lambda: service.set_disabled(session.conn, username=args.name, disabled=False))
+    changed = await _apply(session, change, "user.enable")
     return f"{changed.username} enabled"
 
 
 async def cmd_role(session: Session, args: argparse.Namespace) -> str:
-    before: list[Role] = []
-    changed_role = Role(args.role)
-
-    async def change() -> UserRead:
-        old, changed = await service.set_role(session.conn, username=args.name, role=changed_role)
-        before.append(old)
-        return changed
-
-    changed = await _change(
-        session, change, "user.role_change", lambda: {"from": before[0].value, "to": changed_role.value}
-    )
+    before = await service.find_account(session.conn, args.name)
+    changed = await _apply(session, service.role_change(session.conn, args.name, Role(args.role)), "user.role_change")
     revoked = await session.revoke(changed.username, "role changed")
-    return f"{changed.username} is now {changed.role.value} (was {before[0].value}); {revoked}"
+    was = f" (was {before.role.value})" if before else ""
+    return f"{changed.username} is now {changed.role.value}{was}; {revoked}"

@@ -6,7 +6,7 @@ import asyncio
 import os
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -17,6 +17,8 @@ from psycopg import AsyncConnection, Connection
 from psycopg.errors import UniqueViolation
 from psycopg.rows import dict_row
 
+from scis.core.audit import service as audit
+from scis.core.audit.models import AuditContext
 from scis.core.auth.models import Account, Role, TokenRead, User, UserCreate, UserRead
 
 TOKEN_ALGORITHM = "HS256"
@@ -226,3 +228,40 @@ async def set_role(conn: AsyncConnection[Any], *, username: str, role: Role) -> 
     if account.role is Role.admin and role is not Role.admin:
         await _keep_an_admin(conn, username)
     return account.role, await _update_user(conn, username, "role = %s", (role.value,))
+
+
+# A change to one account: returns the account after it and the details its audit row carries.
+AccountChange = Callable[[], Awaitable[tuple[UserRead, dict[str, Any]]]]
+
+
+async def apply_account_change(
+    conn: AsyncConnection[Any], context: AuditContext, change: AccountChange, *, action: str
+) -> UserRead:
+    """Run the change and its audit row in one transaction (API and CLI alike); end sessions after it."""
+    async with conn.transaction():
+        changed, details = await change()
+        await audit.record(conn, context, action=action, target=f"user:{changed.username}", details=details)
+    return changed
+
+
+def without_details(change: Callable[[], Awaitable[UserRead]]) -> AccountChange:
+    async def run() -> tuple[UserRead, dict[str, Any]]:
+        return await change(), {}
+
+    return run
+
+
+def role_change(conn: AsyncConnection[Any], username: str, role: Role) -> AccountChange:
+    async def run() -> tuple[UserRead, dict[str, Any]]:
+        before, changed = await set_role(conn, username=username, role=role)
+        return changed, {"from": before.value, "to": changed.role.value}
+
+    return run
+
+
+def creation(conn: AsyncConnection[Any], user_in: UserCreate) -> AccountChange:
+    async def run() -> tuple[UserRead, dict[str, Any]]:
+        created = await create_user(conn, user_in=user_in)
+        return created, {"role": created.role.value}
+
+    return run

@@ -171,24 +171,19 @@ async def list_users(db: Db, _: Admin) -> list[UserRead]:
     responses=error_responses(403, 409),
 )
 async def create_user(body: UserCreate, db: Db, _: Admin, context: Audit) -> UserRead:
-    async with db.transaction():
-        try:
-            created = await service.create_user(db, user_in=body)
-        except service.UserExists as error:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-        await audit.record(
-            db, context, action="user.create", target=f"user:{created.username}", details={"role": created.role.value}
-        )
-    return created
+    return await _apply(db, context, service.creation(db, body), "user.create")
 
 
 ACCOUNT_ERRORS = error_responses(403, 404, 409)
 
 
-def account_error(error: Exception) -> HTTPException:
-    if isinstance(error, service.UnknownUser):
-        return HTTPException(status.HTTP_404_NOT_FOUND, str(error))
-    return HTTPException(status.HTTP_409_CONFLICT, str(error))
+async def _apply(db: Db, context: AuditContext, change: service.AccountChange, action: str) -> UserRead:
+    try:
+        return await service.apply_account_change(db, context, change, action=action)
+    except service.UnknownUser as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    except (service.LastAdmin, service.UserExists) as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
 
 
 @signed_in.put(
@@ -200,12 +195,8 @@ def account_error(error: Exception) -> HTTPException:
 async def reset_password(
     username: Text, body: PasswordReset, db: Db, redis: Redis, _: Admin, context: Audit
 ) -> UserRead:
-    async with db.transaction():
-        try:
-            changed = await service.set_password(db, username=username, password=body.new_password)
-        except service.UnknownUser as error:
-            raise account_error(error) from None
-        await audit.record(db, context, action="user.password_reset", target=f"user:{changed.username}")
+    change = service.without_details(lambda: service.set_password(db, username=username, password=body.new_password))
+    changed = await _apply(db, context, change, "user.password_reset")
     await sessions.revoke_user_sessions(redis, changed.username, reason="password reset by an admin")
     return changed
 
@@ -217,27 +208,18 @@ async def reset_password(
     responses=ACCOUNT_ERRORS,
 )
 async def disable_user(username: Text, db: Db, redis: Redis, _: Admin, context: Audit) -> UserRead:
-    return await _set_disabled(username, True, db, redis, context)
+    change = service.without_details(lambda: service.set_disabled(db, username=username, disabled=True))
+    changed = await _apply(db, context, change, "user.disable")
+    await sessions.revoke_user_sessions(redis, changed.username, reason="account disabled")
+    return changed
 
 
 @signed_in.post(
     "/users/{username}/enable", response_model=UserRead, summary="Enable an account (admin)", responses=ACCOUNT_ERRORS
 )
-async def enable_user(username: Text, db: Db, redis: Redis, _: Admin, context: Audit) -> UserRead:
-    return await _set_disabled(username, False, db, redis, context)
-
-
-async def _set_disabled(username: str, disabled: bool, db: Db, redis: Redis, context: AuditContext) -> UserRead:
-    async with db.transaction():
-        try:
-            changed = await service.set_disabled(db, username=username, disabled=disabled)
-        except (service.UnknownUser, service.LastAdmin) as error:
-            raise account_error(error) from None
-        action = "user.disable" if disabled else "user.enable"
-        await audit.record(db, context, action=action, target=f"user:{changed.username}")
-    if disabled:
-        await sessions.revoke_user_sessions(redis, changed.username, reason="account disabled")
-    return changed
+async def enable_user(username: Text, db: Db, _: Admin, context: Audit) -> UserRead:
+    change = service.without_details(lambda: service.set_disabled(db, username=username, disabled=False))
+    return await _apply(db, context, change, "user.enable")
 
 
 @signed_in.put(
@@ -247,12 +229,6 @@ async def _set_disabled(username: str, disabled: bool, db: Db, redis: Redis, con
     responses=ACCOUNT_ERRORS,
 )
 async def change_role(username: Text, body: RoleChange, db: Db, redis: Redis, _: Admin, context: Audit) -> UserRead:
-    async with db.transaction():
-        try:
-            before, changed = await service.set_role(db, username=username, role=body.role)
-        except (service.UnknownUser, service.LastAdmin) as error:
-            raise account_error(error) from None
-        details = {"from": before.value, "to": changed.role.value}
-        await audit.record(db, context, action="user.role_change", target=f"user:{changed.username}", details=details)
+    changed = await _apply(db, context, service.role_change(db, username, body.role), "user.role_change")
     await sessions.revoke_user_sessions(redis, changed.username, reason="role changed")
     return changed
