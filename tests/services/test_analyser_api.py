@@ -13,6 +13,7 @@ import pytest
 import socketio
 import uvicorn
 
+from scis.analyser.models import EventRead
 from scis.core.settings import Settings
 from scis.embedded.ports import free_port
 from scis.serve import load_app
@@ -95,3 +96,7 @@ async def test_monitor_a_live_end_to_end(analyser: tuple[str, SimulatorServer], 
         await sio.disconnect()
         seqs = [payload["seq"] for payload in received]
         assert seqs == sorted(seqs) and len(received) >= len(stored) - 1
+        # One event, one shape: what the browser got on Socket.IO is the REST answer for the same event.
+        by_seq = {item["seq"]: item for item in stored}
+        assert received and all(payload == by_seq[payload["seq"]] for payload in received)
+        assert list(received[0]) == list(stored[0]) == list(EventRead.model_fields)

@@ -8,7 +8,7 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 
-from scis.capture.fanout import LiveEventFanout
+from scis.analyser.fanout import LiveEventFanout
 from scis.core.auth.models import User
 from scis.core.auth.service import InvalidToken
 from scis.core.auth.sessions import user_of_token

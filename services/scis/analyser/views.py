@@ -7,13 +7,14 @@ from uuid import UUID
 
 from fastapi import HTTPException, Query, Request, status
 
+from scis.analyser import service
+from scis.analyser.captures import MonitorExists, MonitorNotFound
+from scis.analyser.models import EventPage, MonitorCreate, MonitorRead, VerifyResult
 from scis.analyser.runners import MonitorRunner, UnsupportedMonitor
-from scis.capture import service as capture
-from scis.capture.models import EventPage, MonitorCreate, MonitorRead, VerifyResult
-from scis.core.app import InvalidRequest, api_router, error_responses
-from scis.core.audit import service as audit
 from scis.core.deps import Audit, Db, Investigator
+from scis.core.errors import InvalidRequest, error_responses
 from scis.core.fields import BIGINT_MAX, Text
+from scis.core.routers import api_router
 from scis.lives import service as sessions
 from scis.lives.models import LiveSessionRead
 
@@ -35,24 +36,14 @@ def runner(request: Request) -> MonitorRunner:
 async def start_monitor(
     body: MonitorCreate, request: Request, db: Db, user: Investigator, context: Audit
 ) -> MonitorRead:
-    cur = await db.execute("SELECT 1 FROM cases WHERE id = %s", (body.case_id,)) if body.case_id else None
-    if cur is not None and await cur.fetchone() is None:
-        raise InvalidRequest("case_id", body.case_id, "no such case; create the case first")
     try:
-        started = await runner(request).start(body, created_by=user.username)
+        return await service.start_monitor(db, runner(request), body, username=user.username, context=context)
+    except service.UnknownCase:
+        raise InvalidRequest("case_id", body.case_id, "no such case; create the case first") from None
     except UnsupportedMonitor as error:
         raise InvalidRequest(error.field, error.value, error.problem) from None
-    except capture.MonitorExists as error:
+    except MonitorExists as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    async with db.transaction():
-        await audit.record(
-            db,
-            context,
-            action="monitor.start",
-            target=f"session:{started.session_id}",
-            details={"target": started.target, "source": started.source, "case_id": started.case_id},
-        )
-    return started
 
 
 @router.get("/monitors", response_model=list[MonitorRead], tags=["monitors"], summary="Captures run by this analyser")
@@ -70,7 +61,7 @@ async def list_monitors(request: Request, active: bool = False) -> list[MonitorR
 async def get_monitor(session_id: UUID, request: Request) -> MonitorRead:
     try:
         return await runner(request).get(session_id)
-    except capture.MonitorNotFound as error:
+    except MonitorNotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
 
 
@@ -83,18 +74,9 @@ async def get_monitor(session_id: UUID, request: Request) -> MonitorRead:
 )
 async def stop_monitor(session_id: UUID, request: Request, db: Db, _: Investigator, context: Audit) -> MonitorRead:
     try:
-        stopped = await runner(request).stop(session_id)
-    except capture.MonitorNotFound as error:
+        return await service.stop_monitor(db, runner(request), session_id, context=context)
+    except MonitorNotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
-    async with db.transaction():
-        await audit.record(
-            db,
-            context,
-            action="monitor.stop",
-            target=f"session:{session_id}",
-            details={"status": stopped.status, "events": stopped.events_total},
-        )
-    return stopped
 
 
 @router.get("/sessions", response_model=list[LiveSessionRead], tags=["sessions"], summary="Capture sessions")
@@ -123,7 +105,7 @@ async def list_events(
     after_seq: int | None = Query(None, ge=-1, le=BIGINT_MAX),
     limit: int = Query(100, ge=1, le=1000),
 ) -> EventPage:
-    return await capture.list_events(
+    return await service.list_events(
         db, session_id, kinds=kind, user_id=user_id, since=since, until=until, limit=limit, after_seq=after_seq
     )
 
@@ -137,6 +119,6 @@ async def list_events(
 )
 async def verify_session(session_id: UUID, db: Db) -> VerifyResult:
     try:
-        return await capture.verify(db, session_id)
+        return await service.verify(db, session_id)
     except LookupError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None

@@ -18,11 +18,11 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from scis.capture.connections import NoDatabase, resolve_database_url, resolve_redis_url
 from scis.capture.pipeline import CaptureRequest, LiveCapture
 from scis.capture.runner import EXIT_FAILED, EXIT_USAGE, CaptureUsageError, exit_code_of, run_capture_process
 from scis.capture.sources.factory import SOURCE_KINDS, build_source
 from scis.capture.targets import InvalidTarget, parse_target
+from scis.core.connections import NoDatabase, resolve_database_url, resolve_redis_url
 from scis.core.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger(__name__)

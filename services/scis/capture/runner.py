@@ -8,16 +8,16 @@ import gc
 import logging
 import signal
 from collections.abc import Callable
-from typing import Any
 
 import psycopg
 import redis.asyncio as aioredis
 
-from scis.capture.pipeline import CaptureRequest, LiveCapture
+from scis.capture.pipeline import CaptureRequest, LiveCapture, ProgressSink
 from scis.capture.sources.base import CaptureSource
 from scis.capture.stats import CaptureStats
 from scis.core.db import open_pool, redact
 from scis.core.settings import Settings
+from scis.core.status import SessionStatus
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +27,15 @@ EXIT_USAGE = 2
 EXIT_OFFLINE = 3
 EXIT_NOT_FOUND = 4
 EXIT_UNAVAILABLE = 5  # private live, or not available in this country
+# Any other status (failed, or one added later) exits EXIT_FAILED.
 EXIT_CODES = {
-    "ended": EXIT_OK,
-    "stopped": EXIT_OK,
-    "offline": EXIT_OFFLINE,
-    "not_found": EXIT_NOT_FOUND,
-    "private": EXIT_UNAVAILABLE,
-    "blocked": EXIT_UNAVAILABLE,
+    SessionStatus.ENDED: EXIT_OK,
+    SessionStatus.STOPPED: EXIT_OK,
+    SessionStatus.OFFLINE: EXIT_OFFLINE,
+    SessionStatus.NOT_FOUND: EXIT_NOT_FOUND,
+    SessionStatus.PRIVATE: EXIT_UNAVAILABLE,
+    SessionStatus.BLOCKED: EXIT_UNAVAILABLE,
 }
-# LiveMonitor phases (scis.kube.progress) for capture statuses.
-PHASES = {"starting": "Connecting", "live": "Live", "offline": "Offline", "not_found": "Offline",
-          "private": "Offline", "blocked": "Offline"}  # fmt: skip
 
 
 def tune_gc() -> None:
@@ -57,23 +55,13 @@ def exit_code_of(stats: CaptureStats) -> int:
     return EXIT_CODES.get(stats.status, EXIT_FAILED)
 
 
-class _PhaseMappedProgress:
-    """Adapts capture statuses to the LiveMonitor progress reporter's phases."""
-
-    def __init__(self, reporter: Any) -> None:
-        self.reporter = reporter
-
-    async def report(self, *, phase: str, **counters: Any) -> None:
-        await self.reporter.report(phase=PHASES.get(phase, "Ended"), **counters)
-
-
-def progress_reporter() -> _PhaseMappedProgress | None:
+def progress_reporter() -> ProgressSink | None:
     try:
         from scis.kube.progress import ProgressReporter
     except ImportError:
         return None
     reporter = ProgressReporter.from_env()
-    return _PhaseMappedProgress(reporter) if reporter.enabled else None
+    return reporter if reporter.enabled else None
 
 
 async def check_case(database_url: str, case_id: int | None) -> None:

@@ -12,7 +12,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from scis.evidence.canonical import GENESIS_HASH, canonical_bytes, link
-from scis.evidence.records import SESSION_END, SESSION_START, EventRecord
+from scis.evidence.records import SESSION_END, SESSION_START, record_from_row
 
 _SELECT = """SELECT seq, msg_id, kind, method, room_id, user_id, unique_id, nickname, body, gift_id,
                     gift_name, diamond_count, repeat_count, inferred, counts, data, server_time,
@@ -52,29 +52,6 @@ class ChainVerdict:
         msg = f"msg_id {f.msg_id}" if f.msg_id is not None else "no msg_id"
         where = f"seq {f.seq} ({f.kind or '?'}, {msg})"
         return f"session {self.session_id}: TAMPERED at {where}: {f.check} check failed: {f.detail}"
-
-
-def record_from_row(row: dict[str, Any]) -> EventRecord:
-    return EventRecord(
-        kind=row["kind"],
-        captured_at=row["captured_at"],
-        msg_id=row["msg_id"],
-        method=row["method"],
-        room_id=row["room_id"],
-        user_id=row["user_id"],
-        unique_id=row["unique_id"],
-        nickname=row["nickname"],
-        body=row["body"],
-        gift_id=row["gift_id"],
-        gift_name=row["gift_name"],
-        diamond_count=row["diamond_count"],
-        repeat_count=row["repeat_count"],
-        inferred=row["inferred"],
-        counts=row["counts"],
-        data=row["data"],
-        server_time=row["server_time"],
-        raw=row["raw"],
-    )
 
 
 def check_record(session_id: UUID, expected_seq: int, prev_hash: str, row: dict[str, Any]) -> ChainFailure | None:

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from scis.core.status import SessionStatus
+
 
 class LiveSessionRead(BaseModel):
     id: UUID
@@ -15,7 +17,7 @@ class LiveSessionRead(BaseModel):
     target: str
     room_id: str | None
     source: str
-    status: str
+    status: SessionStatus
     status_reason: str
     started_at: datetime
     ended_at: datetime | None

@@ -7,9 +7,8 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from scis.core.status import SessionStatus
 from scis.lives.models import LiveSessionRead
-
-ACTIVE_STATUSES = ("pending", "connecting", "live", "reconnecting")
 
 
 async def list_sessions(
@@ -21,7 +20,7 @@ async def list_sessions(
            WHERE (NOT %(active)s OR status = ANY(%(statuses)s))
              AND (%(case)s::bigint IS NULL OR case_id = %(case)s)
            ORDER BY started_at DESC LIMIT %(limit)s""",
-        {"active": active_only, "statuses": list(ACTIVE_STATUSES), "case": case_id, "limit": limit},
+        {"active": active_only, "statuses": SessionStatus.active_values(), "case": case_id, "limit": limit},
     )
     return [LiveSessionRead(**row) for row in await cur.fetchall()]
 

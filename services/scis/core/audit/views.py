@@ -6,11 +6,11 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, Query
 
-from scis.core.app import error_responses
 from scis.core.audit import service
 from scis.core.audit.chain import verify_audit_chain
 from scis.core.audit.models import AuditChainFailureRead, AuditChainRead, AuditPage
 from scis.core.deps import Admin, Db, current_user
+from scis.core.errors import error_responses
 from scis.core.fields import BIGINT_MAX, Text
 
 router = APIRouter(

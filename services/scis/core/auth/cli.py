@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 done, 1 refused (the reason on stderr), 2 bad settings or no database."""
-    from scis.capture.connections import NoDatabase, resolve_database_url
+    from scis.core.connections import NoDatabase, resolve_database_url
 
     try:
         settings = load_settings()
@@ -111,7 +111,7 @@ class Session:
 
 
 async def _run(action: Action, args: argparse.Namespace, settings: Settings, database_url: str) -> int:
-    from scis.capture.connections import resolve_redis_url
+    from scis.core.connections import resolve_redis_url
 
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         print(await action(Session(conn, resolve_redis_url(settings)), args))

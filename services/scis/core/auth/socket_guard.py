@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 
 import redis.asyncio as aioredis
 import socketio
 
+from scis.core import bus
 from scis.core.auth.models import User
 from scis.core.auth.sessions import SESSIONS_REVOKED_CHANNEL, live_sessions
 
@@ -74,36 +74,23 @@ class SocketSessionGuard:
         return closed
 
     async def _follow_revocations(self) -> None:
-        delay = 0.5
-        while True:
-            client = aioredis.Redis.from_url(self.redis_url)
-            pubsub = client.pubsub()
-            try:
-                await pubsub.subscribe(SESSIONS_REVOKED_CHANNEL)
-                self._listening.set()
-                delay = 0.5
-                async for message in pubsub.listen():
-                    if message["type"] == "message":
-                        await self._on_revoked(message["data"])
-            except (aioredis.RedisError, OSError) as error:
-                log.warning("session revocations: lost Redis (%s); resubscribing in %.1f s", error, delay)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
-                    await client.aclose()
-            await asyncio.sleep(delay)
-            delay = min(10.0, delay * 2)
+        await bus.follow(
+            self.redis_url,
+            SESSIONS_REVOKED_CHANNEL,
+            handle=self._on_revoked,
+            subscribed=self._listening,
+            what="session revocations",
+        )
 
-    async def _on_revoked(self, data: bytes | str) -> None:
-        try:
-            session_ids = set(json.loads(data)["session_ids"])
-        except (ValueError, KeyError, TypeError):
-            log.warning("ignoring a malformed message on %s", SESSIONS_REVOKED_CHANNEL)
+    async def _on_revoked(self, channel: str, payload: dict[str, object]) -> None:
+        session_ids = payload.get("session_ids")
+        if not isinstance(session_ids, list):
+            log.warning("ignoring a malformed message on %s", channel)
             return
-        await self.disconnect_sessions(session_ids)
+        await self.disconnect_sessions({str(session_id) for session_id in session_ids})
 
     async def _sweep_expired(self) -> None:
-        client = aioredis.Redis.from_url(self.redis_url)
+        client = bus.connect(self.redis_url)
         try:
             while True:
                 await asyncio.sleep(self.check_seconds)

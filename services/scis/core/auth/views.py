@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
-from scis.core.app import error_responses
 from scis.core.audit import service as audit
 from scis.core.audit.models import AuditContext
 from scis.core.auth import service, sessions, throttle
@@ -31,6 +30,7 @@ from scis.core.deps import (
     client_address,
     current_user,
 )
+from scis.core.errors import error_responses
 from scis.core.fields import Text
 from scis.core.settings import Environment
 

@@ -1,10 +1,11 @@
 """Socket.IO fan-out of live events: one Redis subscription, one Socket.IO room per live session.
 
 Browsers connect, emit `join` with `{"session_id": "..."}` and receive every stored event of that
-live as `event` messages, in seq order, and none of another live. Events come from the Redis
-channel `scis:live:{session_id}:events` (payload: docs/events.md), which the capture writer
-publishes after each commit. A client that joins late reads what it missed from the events API
-(`after_seq`), then follows the room; `seq` tells it where it is.
+live as `event` messages, in seq order, and none of another live. Events come from the bus
+channel family `scis.core.bus.LIVE_EVENTS` (`scis:live:{session_id}:events`, payload:
+docs/events.md), which the capture writer publishes after each commit. A client that joins late
+reads what it missed from the events API (`after_seq`), then follows the room; `seq` tells it where
+it is.
 
 Mounting (analyser service)::
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,9 +27,10 @@ from typing import Any
 import redis.asyncio as aioredis
 import socketio
 
+from scis.core import bus
+
 log = logging.getLogger(__name__)
 
-CHANNEL_PATTERN = "scis:live:*:events"
 EVENT_NAME = "event"
 
 # authenticate(environ, auth) -> identity or None (refused); authorize(identity, session_id) -> allowed
@@ -39,13 +40,6 @@ Authorize = Callable[[Any, str], Awaitable[bool]]
 
 def room_of(session_id: str) -> str:
     return f"live:{session_id}"
-
-
-def session_of_channel(channel: str) -> str | None:
-    parts = channel.split(":")
-    if len(parts) == 4 and parts[0] == "scis" and parts[1] == "live" and parts[3] == "events":
-        return parts[2]
-    return None
 
 
 class LiveEventFanout:
@@ -115,33 +109,24 @@ class LiveEventFanout:
         """Forward in arrival order (which is seq order per live); resubscribe after a Redis failure."""
         delay = 0.5
         while True:
-            client = aioredis.Redis.from_url(self.redis_url)
-            pubsub = client.pubsub()
+            client = bus.connect(self.redis_url)
             try:
-                await pubsub.psubscribe(CHANNEL_PATTERN)
-                self._subscribed.set()
-                delay = 0.5
-                async for message in pubsub.listen():
-                    if message["type"] == "pmessage":
-                        await self._forward(message["channel"], message["data"])
+                async for channel, payload in bus.subscribe(
+                    client, bus.LIVE_EVENTS.pattern, subscribed=self._subscribed
+                ):
+                    delay = 0.5
+                    await self._forward(channel, payload)
             except (aioredis.RedisError, OSError) as error:
                 log.warning("live fan-out lost Redis (%s); resubscribing in %.1f s", error, delay)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
                     await client.aclose()
             await asyncio.sleep(delay)
             delay = min(10.0, delay * 2)
 
-    async def _forward(self, channel: bytes | str, data: bytes | str) -> None:
-        name = channel.decode() if isinstance(channel, bytes) else channel
-        session_id = session_of_channel(name)
+    async def _forward(self, channel: str, payload: dict[str, Any]) -> None:
+        session_id = bus.LIVE_EVENTS.key_of(channel)
         if session_id is None:
-            return
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            log.warning("ignoring a non-JSON message on %s", name)
             return
         await self.sio.emit(EVENT_NAME, payload, room=room_of(session_id), namespace=self.namespace)
         self.forwarded += 1

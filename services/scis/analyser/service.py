@@ -1,0 +1,112 @@
+"""Analyser logic without HTTP: start and stop monitors (with their audit rows), read and verify evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection, sql
+from psycopg.rows import dict_row
+
+from scis.analyser.models import EventPage, EventRead, MonitorCreate, MonitorRead, VerifyResult
+from scis.analyser.runners import MonitorRunner
+from scis.capture.payloads import row_payload
+from scis.core.audit import service as audit
+from scis.core.audit.models import AuditContext
+from scis.evidence.records import PUBLISHED_FIELDS
+from scis.evidence.verify import verify_session
+
+# The stored event's published columns (raw bytes stay in the table), from the event's one definition.
+_EVENT_COLUMNS = sql.SQL(", ").join(sql.Identifier(f.name) for f in PUBLISHED_FIELDS)
+
+
+class UnknownCase(LookupError):
+    """The monitor names a case that does not exist."""
+
+
+async def start_monitor(
+    conn: AsyncConnection[Any], runner: MonitorRunner, monitor_in: MonitorCreate, *, username: str,
+    context: AuditContext,
+) -> MonitorRead:  # fmt: skip
+    """Start capturing a live and record who did it."""
+    if monitor_in.case_id is not None:
+        cur = await conn.execute("SELECT 1 FROM cases WHERE id = %s", (monitor_in.case_id,))
+        if await cur.fetchone() is None:
+            raise UnknownCase(f"no case {monitor_in.case_id}")
+    started = await runner.start(monitor_in, created_by=username)
+    async with conn.transaction():
+        await audit.record(
+            conn,
+            context,
+            action="monitor.start",
+            target=f"session:{started.session_id}",
+            details={"target": started.target, "source": started.source, "case_id": started.case_id},
+        )
+    return started
+
+
+async def stop_monitor(
+    conn: AsyncConnection[Any], runner: MonitorRunner, session_id: UUID, *, context: AuditContext
+) -> MonitorRead:
+    """Stop a capture (stored and sealed first) and record who did it."""
+    stopped = await runner.stop(session_id)
+    async with conn.transaction():
+        await audit.record(
+            conn,
+            context,
+            action="monitor.stop",
+            target=f"session:{session_id}",
+            details={"status": stopped.status, "events": stopped.events_total},
+        )
+    return stopped
+
+
+async def list_events(
+    conn: AsyncConnection[Any],
+    session_id: UUID,
+    *,
+    kinds: Sequence[str] | None = None,
+    user_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    after_seq: int | None = None,
+) -> EventPage:
+    """One page of a session's stored events in seq order (raw bytes left out; raw_sha256 given)."""
+    limit = max(1, min(limit, 1000))
+    clauses = [sql.SQL("session_id = %(session_id)s")]
+    params: dict[str, Any] = {"session_id": session_id, "limit": limit + 1}
+    if after_seq is not None:
+        clauses.append(sql.SQL("seq > %(after_seq)s"))
+        params["after_seq"] = after_seq
+    if kinds:
+        clauses.append(sql.SQL("kind = ANY(%(kinds)s)"))
+        params["kinds"] = list(kinds)
+    if user_id is not None:
+        clauses.append(sql.SQL("user_id = %(user_id)s"))
+        params["user_id"] = user_id
+    if since is not None:
+        clauses.append(sql.SQL("captured_at >= %(since)s"))
+        params["since"] = since
+    if until is not None:
+        clauses.append(sql.SQL("captured_at < %(until)s"))
+        params["until"] = until
+    query = sql.SQL("SELECT {columns} FROM events WHERE {where} ORDER BY seq LIMIT %(limit)s").format(
+        columns=_EVENT_COLUMNS, where=sql.SQL(" AND ").join(clauses)
+    )
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(query, params)
+    rows = await cur.fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return EventPage(
+        items=[EventRead.model_validate(row_payload(row)) for row in rows],
+        next_after_seq=rows[-1]["seq"] if more else None,
+    )
+
+
+async def verify(conn: AsyncConnection[Any], session_id: UUID) -> VerifyResult:
+    """The verification result of a session (raises LookupError for an unknown session)."""
+    return VerifyResult.from_verdict(await verify_session(conn, session_id))
