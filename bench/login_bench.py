@@ -41,12 +41,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def sample_me(client: httpx.AsyncClient, headers: dict[str, str]) -> list[float]:
+    """Milliseconds per `/me`; a failed request (not 200, or no answer) counts as infinitely slow."""
     timings = []
     for _ in range(SAMPLES):
         started = time.perf_counter()
-        response = await client.get("/api/auth/me", headers=headers)
-        timings.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, response.text
+        try:
+            ok = (await client.get("/api/auth/me", headers=headers)).status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        timings.append((time.perf_counter() - started) * 1000 if ok else float("inf"))
         await asyncio.sleep(0.02)
     return timings
 
@@ -131,8 +134,9 @@ def run() -> list[dict[str, Any]]:
             redis.stop()
             postgres.stop()
     idle_p50, loaded_p50, loaded_p99 = statistics.median(idle), statistics.median(loaded), percentile(loaded, 0.99)
+    failed_me = sum(1 for timing in loaded if timing == float("inf"))
     print(f"   /me idle p50 {idle_p50:.1f} ms; with {ATTACKERS} bad logins at once p50 {loaded_p50:.1f} ms, "
-          f"p99 {loaded_p99:.1f} ms ({attempts} bad logins meanwhile, {len(errors)} not 401)")  # fmt: skip
+          f"p99 {loaded_p99:.1f} ms ({attempts} bad logins meanwhile, {len(errors)} not 401, {failed_me} /me failed)")  # fmt: skip
     return [
         {
             "name": "auth_me_p50_during_40_bad_logins",
@@ -140,7 +144,8 @@ def run() -> list[dict[str, Any]]:
             "unit": "ms",
             "baseline": ISSUE_BEFORE_P50_MS,
             "ratio": round(loaded_p50 / ISSUE_BEFORE_P50_MS, 3),
-            "goal": f"<= {GOAL_P50_MS:g} ms, no 5xx (idle p50 {idle_p50:.1f} ms; {len(errors)} non-401 answers)",
+            "goal": f"<= {GOAL_P50_MS:g} ms, nothing fails (idle p50 {idle_p50:.1f} ms; "
+            f"{len(errors)} logins not 401, {failed_me} /me failed)",
         },
         {
             "name": "auth_me_p99_during_40_bad_logins",
