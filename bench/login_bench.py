@@ -136,7 +136,8 @@ def run() -> list[dict[str, Any]]:
     idle_p50, loaded_p50, loaded_p99 = statistics.median(idle), statistics.median(loaded), percentile(loaded, 0.99)
     failed_me = sum(1 for timing in loaded if timing == float("inf"))
     print(f"   /me idle p50 {idle_p50:.1f} ms; with {ATTACKERS} bad logins at once p50 {loaded_p50:.1f} ms, "
-          f"p99 {loaded_p99:.1f} ms ({attempts} bad logins meanwhile, {len(errors)} not 401, {failed_me} /me failed)")  # fmt: skip
+          f"p99 {loaded_p99:.1f} ms ({attempts} bad logins meanwhile, {len(errors)} not 401, "
+          f"{failed_me} /me failed)")  # fmt: skip
     return [
         {
             "name": "auth_me_p50_during_40_bad_logins",
