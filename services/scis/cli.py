@@ -17,6 +17,8 @@ DOMAIN_COMMANDS = {
     "monitor": ("scis.capture.monitor_cli", "capture a live with a progress display"),
     "verify": ("scis.evidence.cli", "recheck a session's (or --audit the audit log's) hash chain"),
     "user": ("scis.core.auth.cli", "accounts: add, list, passwd, disable, enable, role"),
+    "backup": ("scis.backup.cli", "archive the database and the evidence files, with SHA-256s, while captures run"),
+    "restore": ("scis.backup.restore_cli", "restore a backup into an empty database and fresh SCIS_HOME; verify"),
 }
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from scis.analyser.models import MonitorRead
 from scis.analyser.runners import monitor_from_livemonitor
+from scis.core.auth.models import Role, User
 from scis.core.db import load_migrations, migrate
 from scis.core.status import SessionStatus
 from scis.dashboard.overview.service import key_figures
@@ -79,8 +80,9 @@ async def test_lives_list_and_dashboard_count_every_running_status(empty_databas
     running = {written[status] for status in SessionStatus if status.active}
     assert running, "no status counts as running"
     async with await psycopg.AsyncConnection.connect(empty_database) as conn:
-        listed = await list_sessions(conn, active_only=True)
-        everything = await list_sessions(conn, active_only=False)
+        admin = User(username="status.admin", role=Role.admin)  # sees every case's sessions
+        listed = await list_sessions(conn, user=admin, active_only=True)
+        everything = await list_sessions(conn, user=admin, active_only=False)
         figures = await key_figures(conn)
     assert {session.id for session in listed} == running
     assert {session.status for session in everything} == set(SessionStatus)

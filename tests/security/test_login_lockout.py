@@ -12,9 +12,8 @@ import pytest
 from scis.core.auth.models import Role, UserCreate
 from scis.core.auth.service import create_user_sync
 from tests.security.login_support import forget_login_failures
-from tests.services.conftest import accounts, apps, clients, settings, tokens
 
-__all__ = ["accounts", "apps", "clients", "forget_login_failures", "settings", "tokens"]
+__all__ = ["forget_login_failures"]
 PASSWORD = "a-long-and-uncommon-passphrase"
 ACCOUNT_LIMIT = 5  # SCIS_LOGIN_MAX_FAILURES default
 ADDRESS_LIMIT = 20  # SCIS_LOGIN_ADDRESS_MAX_FAILURES default

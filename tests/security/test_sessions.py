@@ -27,10 +27,9 @@ from scis.core.settings import Settings
 from scis.embedded.ports import free_port
 from scis.serve import load_app
 from tests.security.login_support import forget_login_failures
-from tests.services.conftest import accounts, apps, auth, clients, session_token, settings, tokens
+from tests.services.conftest import auth, session_token
 
-# The service fixtures, shared with tests/services (one app per service, real lifespans).
-__all__ = ["accounts", "apps", "clients", "forget_login_failures", "settings", "tokens"]
+__all__ = ["forget_login_failures"]
 
 PASSWORD = "a-long-and-uncommon-passphrase"
 DEADLINE_SECONDS = 30.0

@@ -27,6 +27,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import socketio
 
+from scis.capture import metrics as capture_metrics
 from scis.core import bus
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class LiveEventFanout:
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         sio.on("connect", self._on_connect, namespace=namespace)
+        sio.on("disconnect", self._on_disconnect, namespace=namespace)
         sio.on("join", self._on_join, namespace=namespace)
         sio.on("leave", self._on_leave, namespace=namespace)
 
@@ -79,13 +81,16 @@ class LiveEventFanout:
             self._task = None
 
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
-        if self.authenticate is None:
-            return True
-        identity = await self.authenticate(environ, auth)
-        if identity is None:
-            return False
-        await self.sio.save_session(sid, {"identity": identity}, namespace=self.namespace)
+        if self.authenticate is not None:
+            identity = await self.authenticate(environ, auth)
+            if identity is None:
+                return False
+            await self.sio.save_session(sid, {"identity": identity}, namespace=self.namespace)
+        capture_metrics.SOCKET_CLIENTS.inc()
         return True
+
+    async def _on_disconnect(self, sid: str, *_reason: Any) -> None:
+        capture_metrics.SOCKET_CLIENTS.dec()
 
     async def _on_join(self, sid: str, data: Any) -> dict[str, Any]:
         session_id = _session_id(data)

@@ -9,6 +9,7 @@ import socketio
 from fastapi import FastAPI
 
 from scis.analyser.fanout import LiveEventFanout
+from scis.core import cases
 from scis.core.auth.models import User
 from scis.core.auth.service import InvalidToken
 from scis.core.auth.sessions import user_of_token
@@ -31,7 +32,9 @@ def mount_live_socket(app: FastAPI, settings: Settings) -> LiveEventFanout:
 
     app.state.socket_guard disconnects connections whose login session is revoked or expires.
     """
-    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[])
+    # A browser's connection must come from SCIS's own pages (Origin = SCIS_PUBLIC_URL): another site
+    # cannot open a socket with the visitor's cookie. Clients that send no Origin (scripts) use a token.
+    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=settings.allowed_origins)
 
     async def authenticate(environ: dict[str, Any], auth: Any) -> User | None:
         token = token_from(environ, auth)
@@ -43,8 +46,11 @@ def mount_live_socket(app: FastAPI, settings: Settings) -> LiveEventFanout:
             return None
 
     async def authorize(identity: Any, session_id: str) -> bool:
-        # Every role may watch a live; writing is what roles restrict.
-        return isinstance(identity, User)
+        # Watching a live is reading its case's evidence: members of the case (and admins) only.
+        if not isinstance(identity, User):
+            return False
+        async with app.state.pool.connection() as conn:
+            return await cases.may_see_session(conn, user=identity, session_id=session_id)
 
     assert settings.redis_url is not None
     fanout = LiveEventFanout(sio, settings.redis_url, authenticate=authenticate, authorize=authorize)

@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 from scis.analyser.models import EventPage, EventRead, MonitorCreate, MonitorRead, VerifyResult
 from scis.analyser.runners import MonitorRunner
 from scis.capture.payloads import row_payload
+from scis.core import cases
 from scis.core.audit import service as audit
 from scis.core.audit.models import AuditContext
 from scis.evidence.records import PUBLISHED_FIELDS
@@ -23,7 +24,7 @@ _EVENT_COLUMNS = sql.SQL(", ").join(sql.Identifier(f.name) for f in PUBLISHED_FI
 
 
 class UnknownCase(LookupError):
-    """The monitor names a case that does not exist."""
+    """The monitor names a case that does not exist, or one the caller is not a member of."""
 
 
 async def start_monitor(
@@ -32,9 +33,10 @@ async def start_monitor(
 ) -> MonitorRead:  # fmt: skip
     """Start capturing a live and record who did it."""
     if monitor_in.case_id is not None:
-        cur = await conn.execute("SELECT 1 FROM cases WHERE id = %s", (monitor_in.case_id,))
-        if await cur.fetchone() is None:
-            raise UnknownCase(f"no case {monitor_in.case_id}")
+        try:
+            await cases.require_member(conn, user=context.actor, case_id=monitor_in.case_id)
+        except cases.CaseNotFound:
+            raise UnknownCase(f"no case {monitor_in.case_id} of {context.actor.username}'s") from None
     started = await runner.start(monitor_in, created_by=username)
     async with conn.transaction():
         await audit.record(

@@ -16,6 +16,7 @@ from uuid import UUID
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
+from scis.capture import metrics as capture_metrics
 from scis.capture.capture_file import CaptureFileWriter, RecordType, event_to_json
 from scis.capture.dedupe import RecentKeys
 from scis.capture.normalise import Normaliser, is_live_end
@@ -121,6 +122,7 @@ class LiveCapture:
         try:
             return await self._run()
         finally:
+            capture_metrics.untrack(self, self.stats.status)
             self.opened.set()
             self.done.set()
 
@@ -161,6 +163,7 @@ class LiveCapture:
             if tail.next_seq > len(first_rows):
                 await self._remember_stored_keys(conn)
         self.stats.status, self.stats.status_reason = SessionStatus.LIVE, f"capturing room {room.room_id}"
+        capture_metrics.track(self)
         self.opened.set()
         await self._announce()
         self.writer = EventWriter(
@@ -283,6 +286,7 @@ class LiveCapture:
             self.stats.spilled = self.queue.spilled_total
             self.stats.malformed = self.normaliser.malformed
             self.stats.duplicates = self.normaliser.dedupe.duplicates
+            capture_metrics.observe(self)
             if writer_task.done():
                 error = writer_task.exception()
                 await self.stop(f"capture failed: the store stage stopped: {error}")

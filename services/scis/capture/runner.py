@@ -11,10 +11,12 @@ from collections.abc import Callable
 
 import psycopg
 import redis.asyncio as aioredis
+from prometheus_client import start_http_server
 
 from scis.capture.pipeline import CaptureRequest, LiveCapture, ProgressSink
 from scis.capture.sources.base import CaptureSource
 from scis.capture.stats import CaptureStats
+from scis.core import cases
 from scis.core.db import open_pool, redact
 from scis.core.settings import Settings
 from scis.core.status import SessionStatus
@@ -68,9 +70,10 @@ async def check_case(database_url: str, case_id: int | None) -> None:
     if case_id is None:
         return
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        cur = await conn.execute("SELECT 1 FROM cases WHERE id = %s", (case_id,))
-        if await cur.fetchone() is None:
-            raise CaptureUsageError(f"--case-id {case_id}: no such case")
+        try:
+            await cases.get_or_raise(conn, case_id=case_id)
+        except cases.CaseNotFound:
+            raise CaptureUsageError(f"--case-id {case_id}: no such case") from None
 
 
 async def run_capture_process(
@@ -85,6 +88,9 @@ async def run_capture_process(
 ) -> CaptureStats:
     """Run one capture until the live ends or SIGTERM/SIGINT; a second signal abandons the flush."""
     tune_gc()
+    if settings.capture_metrics_port:
+        # A capture Pod is its own process: Prometheus scrapes its capture metrics here.
+        start_http_server(settings.capture_metrics_port)
     try:
         await check_case(database_url, request.case_id)
     except psycopg.OperationalError as error:

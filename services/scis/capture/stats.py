@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from scis.capture import metrics as capture_metrics
 from scis.core.status import SessionStatus
 from scis.evidence.records import CHAIN_KINDS, GAP, ChainedRecord
 
@@ -42,6 +43,7 @@ class CaptureStats:
 
     def stored(self, rows: Sequence[ChainedRecord]) -> None:
         """Count a committed batch."""
+        capture_metrics.stored(rows)
         for item in rows:
             record = item.record
             self.records_total = item.seq + 1

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ import psycopg
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from scis.capture import metrics as capture_metrics
 from scis.capture.payloads import event_payload
 from scis.capture.spill import SpillQueue
 from scis.capture.stats import CaptureStats
@@ -160,7 +162,9 @@ class EventWriter:
             records = await queue.get_batch(self.batch_size)
             if not records:
                 return
+            started = time.perf_counter()
             rows, published = await self.store(records)
+            capture_metrics.write_latency(time.perf_counter() - started)
             queue.acknowledge()
             if not published:
                 await self.publish(rows)

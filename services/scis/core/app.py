@@ -16,6 +16,7 @@ from scis import __version__
 from scis.core import bus
 from scis.core.db import open_pool
 from scis.core.discovery import make_discovery
+from scis.core.docs import openapi_url, serve_api_docs
 
 # Re-exported while other branches still import them from here (errors and routers moved out).
 from scis.core.errors import (  # noqa: F401
@@ -29,6 +30,7 @@ from scis.core.errors import (  # noqa: F401
 )
 from scis.core.health import health_router, metrics_router
 from scis.core.observability import RequestContextMiddleware
+from scis.core.origin import CookieWriteOriginMiddleware
 from scis.core.peers import PeerClient
 from scis.core.routers import api_router  # noqa: F401 - re-exported, see above
 from scis.core.settings import Settings, get_settings
@@ -84,13 +86,16 @@ def create_service_app(
         description=description,
         version=__version__,
         lifespan=lifespan,
-        docs_url=f"/api/{service}/docs",
-        openapi_url=f"/api/{service}/openapi.json",
+        docs_url=None,
+        openapi_url=openapi_url(service) if settings.api_docs_enabled else None,
         redoc_url=None,
     )
+    if settings.api_docs_enabled:
+        serve_api_docs(app, service)
     app.state.settings = settings
     app.state.service = service
-    app.add_middleware(RequestContextMiddleware, service=service)
+    app.add_middleware(CookieWriteOriginMiddleware, allowed_origins=settings.allowed_origins)
+    app.add_middleware(RequestContextMiddleware, service=service, trusted_proxies=settings.trusted_proxy_networks)
     install_error_handlers(app)
     app.include_router(health_router(service))
     app.include_router(health_router(service, prefix=f"/api/{service}"), include_in_schema=False)

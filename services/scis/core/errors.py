@@ -50,9 +50,12 @@ def json_safe(value: Any) -> Any:
         return [json_safe(item) for item in value]
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", errors="replace")
-    if value is None or isinstance(value, str | int | float):
+    if isinstance(value, str):
+        # A lone surrogate (JSON "\ud800") cannot be sent as UTF-8: echo it as its escape instead.
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if value is None or isinstance(value, int | float):
         return value
-    return str(value)
+    return json_safe(str(value))
 
 
 def validation_failure(problems: Sequence[ValidationProblem]) -> JSONResponse:

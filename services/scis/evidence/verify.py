@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from prometheus_client import Counter
 from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
@@ -18,6 +19,10 @@ _SELECT = """SELECT seq, msg_id, kind, method, room_id, user_id, unique_id, nick
                     gift_name, diamond_count, repeat_count, inferred, counts, data, server_time,
                     captured_at, raw, raw_sha256, chain_hash
                FROM events WHERE session_id = %s ORDER BY seq"""
+
+VERIFICATIONS = Counter("scis_evidence_verifications_total", "Chain verifications, by result.", ["result"])
+for _result in ("intact", "broken"):  # present from the start, so an alert sees the first failure as an increase
+    VERIFICATIONS.labels(_result)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +90,12 @@ async def verify_session(conn: AsyncConnection[Any], session_id: UUID | str) -> 
         # One snapshot for the session row and its records, even while a capture is appending.
         async with conn.transaction():
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return await _verify(conn, session_id)
-    async with conn.transaction():
-        return await _verify(conn, session_id)
+            verdict = await _verify(conn, session_id)
+    else:
+        async with conn.transaction():
+            verdict = await _verify(conn, session_id)
+    VERIFICATIONS.labels("intact" if verdict.intact else "broken").inc()
+    return verdict
 
 
 async def _verify(conn: AsyncConnection[Any], session_id: UUID) -> ChainVerdict:
