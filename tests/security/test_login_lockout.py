@@ -28,9 +28,11 @@ def failed_logins(postgres_url: str, name: str) -> list[tuple[str, str | None, d
 
 
 async def attempt(client: httpx.AsyncClient, name: str, password: str, address: str) -> httpx.Response:
-    return await client.post(
+    response = await client.post(
         "/api/auth/login", json={"username": name, "password": password}, headers={"x-real-ip": address}
     )
+    client.cookies.clear()  # the shared client must not keep a session cookie
+    return response
 
 
 def new_address() -> str:

@@ -44,6 +44,8 @@ def new_account(postgres_url: str, role: Role = Role.investigator) -> str:
 
 async def sign_in(dashboard: httpx.AsyncClient, username: str, password: str = PASSWORD) -> str:
     response = await dashboard.post("/api/auth/login", json={"username": username, "password": password})
+    # The shared client must not keep this session's cookie: other tests sign in by bearer token.
+    dashboard.cookies.clear()
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
 
@@ -77,6 +79,7 @@ async def test_disabling_ends_sessions_and_refuses_sign_in_like_a_wrong_password
     assert (await me(dashboard, token)).status_code == 401
     refused = await dashboard.post("/api/auth/login", json={"username": name, "password": PASSWORD})
     wrong = await dashboard.post("/api/auth/login", json={"username": name, "password": "not-the-password"})
+    dashboard.cookies.clear()
     assert refused.status_code == wrong.status_code == 401
     assert refused.json() == wrong.json()
     enabled = await dashboard.post(f"/api/auth/users/{name}/enable", headers=auth(tokens["admin"]))
@@ -150,6 +153,7 @@ async def test_a_password_change_ends_every_session(clients: dict[str, httpx.Asy
     assert changed.status_code == 204, changed.text
     assert (await me(dashboard, token)).status_code == 401 and (await me(dashboard, other)).status_code == 401
     old = await dashboard.post("/api/auth/login", json={"username": name, "password": PASSWORD})
+    dashboard.cookies.clear()
     assert old.status_code == 401
     assert (await me(dashboard, await sign_in(dashboard, name, "another-long-passphrase"))).status_code == 200
 

@@ -68,6 +68,7 @@ async def test_admin_manages_an_account_and_every_change_is_audited(
         response = await dashboard.request(method.upper(), path, json=body, headers=admin)
         assert response.status_code == 200, f"{path}: {response.text}"
     signed_in = await dashboard.post("/api/auth/login", json={"username": name, "password": "yet-another-passphrase"})
+    dashboard.cookies.clear()  # the shared client must not keep a session cookie
     assert signed_in.status_code == 200 and signed_in.json()["role"] == "investigator"
 
     rows = audited(postgres_url, f"user:{name}")
