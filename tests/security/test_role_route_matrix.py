@@ -74,6 +74,7 @@ RULES: dict[tuple[str, str], Rule] = {
         Role.investigator, body=lambda _: {"reference": f"M-{unique()}", "title": "matrix case"}
     ),
     ("GET", "/api/dashboard/audit"): Rule(Role.admin),
+    ("GET", "/api/dashboard/audit/verify"): Rule(Role.admin),
     ("POST", "/api/analyser/monitors"): Rule(
         Role.investigator, "body", lambda case: {"target": f"@m.{unique()}", "case_id": case}, frozenset({422})
     ),
