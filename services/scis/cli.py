@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import importlib
 import sys
 from collections.abc import Callable
@@ -16,8 +15,9 @@ DOMAIN_COMMANDS = {
     "simulate": ("scis.simulator.cli", "run the TikTok LIVE simulator"),
     "capture": ("scis.capture.cli", "capture one live (the process a LiveMonitor pod runs)"),
     "monitor": ("scis.capture.monitor_cli", "capture a live with a progress display"),
-    "verify": ("scis.evidence.cli", "recompute a session's hash chain, or check an exported archive offline"),
+    "verify": ("scis.evidence.cli", "recheck a session's (or --audit the audit log's) hash chain, or an exported archive offline"),
     "export": ("scis.evidence.export_cli", "write a case's evidence archive for a third party, print its hash"),
+    "user": ("scis.core.auth.cli", "accounts: add, list, passwd, disable, enable, role"),
     "backup": ("scis.backup.cli", "archive the database and the evidence files, with SHA-256s, while captures run"),
     "profiles": ("scis.profiles.subjects.cli", "subjects from the evidence: `scis profiles rebuild` recomputes them"),
     "restore": ("scis.backup.restore_cli", "restore a backup into an empty database and fresh SCIS_HOME; verify"),
@@ -47,9 +47,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from scis.core.auth.secret import with_home_secret
     from scis.serve import serve
 
-    return serve(args.service, load_settings())
+    return serve(args.service, with_home_secret(load_settings()))
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
@@ -68,34 +69,6 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
         role_urls = [url for url in (settings.database_url, settings.explorer_database_url) if url]
         changed = set_login_passwords(owner_url, role_urls)
         print("passwords set: " + (", ".join(changed) or "none (no scis_app / scis_explorer URL with a password)"))
-    return 0
-
-
-def cmd_user_add(args: argparse.Namespace) -> int:
-    import psycopg
-    from pydantic import ValidationError
-
-    from scis.core.auth.models import Role, UserCreate
-    from scis.core.auth.service import UserExists, create_user_sync
-    from scis.core.connections import NoDatabase, resolve_database_url
-
-    try:
-        url = resolve_database_url(load_settings())
-    except NoDatabase as error:
-        raise CommandError(str(error)) from None
-    password = args.password or getpass.getpass(f"password for {args.name}: ")
-    try:
-        user_in = UserCreate(username=args.name, password=password, role=Role(args.role))
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise CommandError(f"invalid {field}: {first['msg']}") from None
-    with psycopg.connect(url, autocommit=True) as conn:
-        try:
-            create_user_sync(conn, user_in=user_in)
-        except UserExists as error:
-            raise CommandError(str(error)) from None
-    print(f"user {args.name} added with role {args.role}")
     return 0
 
 
@@ -127,13 +100,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db_migrate.set_defaults(handler=cmd_db_migrate)
 
-    user = commands.add_parser("user", help="accounts").add_subparsers(dest="user_command", required=True)
-    user_add = user.add_parser("add", help="add an account")
-    user_add.add_argument("name")
-    user_add.add_argument("--role", choices=["admin", "investigator", "viewer"], default="viewer")
-    user_add.add_argument("--password", help="read from the terminal when omitted")
-    user_add.set_defaults(handler=cmd_user_add)
-
     for name, (_, help_text) in DOMAIN_COMMANDS.items():
         # Their own arguments are parsed by run_domain_command, importing only the module asked for.
         sub = commands.add_parser(name, help=help_text, description=help_text, add_help=False)
@@ -155,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     # Domain commands parse their own flags (argparse's REMAINDER refuses a leading --flag).
     domain = argv[0] if argv and argv[0] in DOMAIN_COMMANDS else None
     args = build_parser().parse_args([domain] if domain else argv)
+    from scis.core.auth.secret import SecretFileError
     from scis.core.db import DatabaseUnavailable
     from scis.core.discovery import DiscoveryError
     from scis.embedded.ports import PortTaken
@@ -173,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         ServeError,
         DiscoveryError,
         CommandError,
+        SecretFileError,
     ) as error:
         print(f"scis: {error}", file=sys.stderr)
         return 2 if isinstance(error, SettingsError) else 1

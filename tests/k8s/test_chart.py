@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -157,6 +158,17 @@ def test_external_databases_come_from_existing_secrets() -> None:
 def test_external_database_without_a_secret_is_refused() -> None:
     with pytest.raises(helm.HelmError, match="postgresql.external.existingSecret is required"):
         render({"postgresql": {"enabled": False}})
+
+
+def test_short_signing_key_is_refused_and_the_generated_one_is_long() -> None:
+    with pytest.raises(helm.HelmError, match="secretKey.value must be at least 32 characters"):
+        render({"secretKey": {"value": "short-secret"}})
+    generated = by_kind(objects(render({})), "Secret")["scis-secrets"]
+    data = generated.get("stringData") or {
+        name: base64.b64decode(value).decode() for name, value in generated["data"].items()
+    }
+    key = data["secret-key"]
+    assert len(key) >= 32
 
 
 @pytest.mark.parametrize("mesh", [True, False])

@@ -10,8 +10,10 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 
+from scis.core import bus
 from scis.core.auth.models import Role, User, UserCreate
-from scis.core.auth.service import UserExists, create_user_sync, issue_token
+from scis.core.auth.service import UserExists, create_user_sync
+from scis.core.auth.sessions import sign_in
 from scis.core.settings import SERVICE_NAMES, Settings
 from scis.serve import load_app
 
@@ -35,14 +37,23 @@ def accounts(postgres_url: str) -> Iterator[dict[str, str]]:
     yield {role.value: f"t-{role.value}" for role in Role}
 
 
+async def session_token(settings: Settings, username: str, ttl_seconds: int = 3600) -> str:
+    """A token of a real server-side session for an existing account, as POST /api/auth/login makes."""
+    client = bus.connect(settings.redis_url or "")
+    try:
+        with psycopg.connect(settings.database_url or "") as conn:
+            row = conn.execute("SELECT id, role FROM users WHERE username = %s", (username,)).fetchone()
+        assert row is not None, f"no account {username!r}"
+        user = User(username=username, role=Role(row[1]))
+        token = await sign_in(client, user_id=row[0], user=user, secret=settings.secret_key, ttl_seconds=ttl_seconds)
+        return token.access_token
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture(scope="session")
-def tokens(settings: Settings, accounts: dict[str, str]) -> dict[str, str]:
-    return {
-        role: issue_token(
-            User(username=name, role=Role(role)), secret=settings.secret_key, ttl_seconds=600
-        ).access_token
-        for role, name in accounts.items()
-    }
+async def tokens(settings: Settings, accounts: dict[str, str]) -> dict[str, str]:
+    return {role: await session_token(settings, name) for role, name in accounts.items()}
 
 
 @pytest.fixture(scope="session")

@@ -77,7 +77,7 @@ def test_no_route_changes_or_deletes_audit_entries(apps: dict[str, FastAPI]) -> 
     from tests.services.test_access_control import api_routes
 
     audit_routes = [(m, p) for app in apps.values() for m, p in api_routes(app) if "audit" in p]
-    assert audit_routes == [("GET", "/api/dashboard/audit")]
+    assert sorted(audit_routes) == [("GET", "/api/dashboard/audit"), ("GET", "/api/dashboard/audit/verify")]
 
 
 async def test_explorer_cannot_write_to_the_audit_log(

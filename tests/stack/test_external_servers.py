@@ -30,7 +30,7 @@ def test_user_add_then_login_through_external_database(
     again = run_scis("user", "add", "ext.analyst", "--password", "long-enough-pw", env=env)
     assert again.returncode == 1 and again.stderr.strip() == "scis: user 'ext.analyst' already exists"
     short = run_scis("user", "add", "other", "--password", "short", env=env)
-    assert short.returncode == 1 and "at least 10 characters" in short.stderr
+    assert short.returncode == 1 and "use at least 12" in short.stderr
 
     log = tmp_path / "up.log"
     process = subprocess.Popen(

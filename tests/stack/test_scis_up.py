@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -11,10 +12,13 @@ import uuid
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 import socketio
 
-from scis.core.settings import SERVICE_NAMES
+from scis.core.auth.models import Role, User
+from scis.core.auth.service import issue_token
+from scis.core.settings import DEV_SECRET, SERVICE_NAMES
 from scis.embedded.ports import free_port, port_is_free
 from tests.stack.helpers import run_scis, stack_env, stack_ports
 
@@ -96,6 +100,14 @@ def test_up_serves_everything_through_the_gateway_and_stops_cleanly(tmp_path: Pa
                 assert response.status_code == 200, f"{name}: {response.text}"
             assert "<title>SCIS</title>" in client.get("/").text
             headers = sign_in(client, home)
+            # Signed with a random key of this machine, not the development secret in the source.
+            assert stat.S_IMODE((home / "secret-key").stat().st_mode) == 0o600
+            session_id = jwt.decode(headers["authorization"].split()[1], options={"verify_signature": False})["sid"]
+            forged = issue_token(
+                User(username="admin", role=Role.admin), secret=DEV_SECRET, ttl_seconds=60, session_id=session_id
+            )
+            refused = client.get("/api/auth/me", headers={"authorization": f"Bearer {forged.access_token}"})
+            assert refused.status_code == 401
             case = client.post(
                 "/api/dashboard/cases", json={"reference": reference, "title": "Up test"}, headers=headers
             )
@@ -126,6 +138,8 @@ def test_up_serves_everything_through_the_gateway_and_stops_cleanly(tmp_path: Pa
     try:
         assert "Sign in as 'admin' with password" not in (tmp_path / "up2.log").read_text()
         with httpx.Client(base_url=gateway, timeout=10) as client:
+            # Same key and same sessions after a restart: the first run's token still works.
+            assert client.get("/api/auth/me", headers=headers).status_code == 200
             cases = client.get("/api/dashboard/cases", headers=sign_in(client, home)).json()
             assert reference in [c["reference"] for c in cases]
     finally:

@@ -24,11 +24,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             manager = CaptureManager(pool=app.state.pool, settings=settings, redis=app.state.redis)
             app.state.captures = InProcessRunner(manager)
         await app.state.fanout.start()
+        await app.state.socket_guard.start()
 
     async def stop_capture(app: FastAPI) -> None:
         # Every running capture is flushed and sealed before the process goes.
         await app.state.captures.close()
         await app.state.fanout.stop()
+        await app.state.socket_guard.stop()
 
     app = create_service_app(
         "analyser",

@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from scis.analyser.fanout import LiveEventFanout
 from scis.core import cases
 from scis.core.auth.models import User
-from scis.core.auth.service import InvalidToken, read_token
+from scis.core.auth.service import InvalidToken
+from scis.core.auth.sessions import user_of_token
+from scis.core.auth.socket_guard import SocketSessionGuard
 from scis.core.deps import TOKEN_COOKIE
 from scis.core.settings import Settings
 
@@ -26,7 +28,10 @@ def token_from(environ: dict[str, Any], auth: Any) -> str | None:
 
 
 def mount_live_socket(app: FastAPI, settings: Settings) -> LiveEventFanout:
-    """Serve Socket.IO at /socket.io/ on the analyser app; every connection must carry a valid token."""
+    """Serve Socket.IO at /socket.io/ on the analyser app; every connection must carry a valid token.
+
+    app.state.socket_guard disconnects connections whose login session is revoked or expires.
+    """
     # A browser's connection must come from SCIS's own pages (Origin = SCIS_PUBLIC_URL): another site
     # cannot open a socket with the visitor's cookie. Clients that send no Origin (scripts) use a token.
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=settings.allowed_origins)
@@ -36,7 +41,7 @@ def mount_live_socket(app: FastAPI, settings: Settings) -> LiveEventFanout:
         if not token:
             return None
         try:
-            return read_token(token, secret=settings.secret_key)
+            return await user_of_token(app.state.redis, token, secret=settings.secret_key)
         except InvalidToken:
             return None
 
@@ -49,5 +54,8 @@ def mount_live_socket(app: FastAPI, settings: Settings) -> LiveEventFanout:
 
     assert settings.redis_url is not None
     fanout = LiveEventFanout(sio, settings.redis_url, authenticate=authenticate, authorize=authorize)
+    app.state.socket_guard = SocketSessionGuard(
+        sio, settings.redis_url, check_seconds=settings.socket_session_check_seconds
+    )
     app.mount("/socket.io", socketio.ASGIApp(sio, socketio_path=""))
     return fanout

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,3 +88,27 @@ async def subscribe(
             yield name, payload
     finally:
         await pubsub.aclose()
+
+
+async def follow(
+    redis_url: str,
+    *channels: str,
+    handle: Callable[[str, dict[str, Any]], Awaitable[None]],
+    subscribed: asyncio.Event | None = None,
+    what: str = "subscriber",
+) -> None:
+    """Call `handle(channel, payload)` for every message, forever; resubscribe after a Redis failure."""
+    delay = 0.5
+    while True:
+        client = connect(redis_url)
+        try:
+            async for channel, payload in subscribe(client, *channels, subscribed=subscribed):
+                delay = 0.5
+                await handle(channel, payload)
+        except (aioredis.RedisError, OSError) as error:
+            log.warning("%s lost Redis (%s); resubscribing in %.1f s", what, error, delay)
+        finally:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        await asyncio.sleep(delay)
+        delay = min(10.0, delay * 2)

@@ -8,10 +8,13 @@ from typing import Annotated
 import redis.asyncio as aioredis
 from fastapi import Depends, HTTPException, Request, status
 from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from redis.exceptions import RedisError
 
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import Role, User
-from scis.core.auth.service import InvalidToken, read_token
+from scis.core.auth.service import InvalidToken
+from scis.core.auth.sessions import user_of_token
 from scis.core.observability import peer_is_trusted
 from scis.core.settings import Settings
 
@@ -27,6 +30,10 @@ async def db_connection(request: Request) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
+def db_pool(request: Request) -> AsyncConnectionPool:
+    return request.app.state.pool  # type: ignore[no-any-return]
+
+
 def redis_client(request: Request) -> aioredis.Redis:
     return request.app.state.redis  # type: ignore[no-any-return]
 
@@ -39,7 +46,8 @@ def bearer_token(request: Request) -> str | None:
     return request.cookies.get(TOKEN_COOKIE)
 
 
-def current_user(request: Request) -> User:
+async def current_user(request: Request) -> User:
+    """The caller, from a valid token whose server-side session is alive (role as the session says)."""
     token = bearer_token(request)
     if not token:
         raise HTTPException(
@@ -48,12 +56,16 @@ def current_user(request: Request) -> User:
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:
-        return read_token(token, secret=request.app.state.settings.secret_key)
+        return await user_of_token(request.app.state.redis, token, secret=request.app.state.settings.secret_key)
     except InvalidToken as error:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             f"token refused ({error}); sign in again",
             headers={"WWW-Authenticate": "Bearer"},
+        ) from None
+    except RedisError as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"cannot check the session: Redis does not answer ({error}); retry"
         ) from None
 
 
@@ -87,6 +99,8 @@ def audit_context(request: Request, user: Annotated[User, Depends(current_user)]
 
 
 Db = Annotated[AsyncConnection, Depends(db_connection)]
+# For handlers that must not hold a connection while they wait (password hashing).
+Pool = Annotated[AsyncConnectionPool, Depends(db_pool)]
 Redis = Annotated[aioredis.Redis, Depends(redis_client)]
 AppSettings = Annotated[Settings, Depends(settings_dep)]
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -116,6 +116,7 @@ ERROR_DESCRIPTIONS = {
     409: "Conflicts with what already exists",
     412: "Changed since you read it (If-Match): read it again, then retry with the new ETag",
     413: "Too large: `detail` gives the limit",
+    429: "Too many attempts: `detail` and Retry-After say when to try again",
     502: "A service this one relies on failed",
     503: "Not ready: a dependency does not answer",
 }

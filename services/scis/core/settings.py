@@ -14,6 +14,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "scis-development-secret-change-me"
+# HS256 wants a key at least as long as its 256-bit output (RFC 7518 section 3.2).
+MIN_SECRET_BYTES = 32
 
 SERVICE_NAMES = ("frontend", "dashboard", "analyser", "profiles", "lives", "create", "database", "reports")
 
@@ -48,8 +50,23 @@ class Settings(BaseSettings):
         None, description="PostgreSQL URL of the SQL explorer's own role (scis_explorer); unset disables it"
     )
     redis_url: str | None = Field(None, description="Redis URL; unset starts the embedded one")
-    secret_key: str = Field(DEV_SECRET, description="signs login tokens; must be changed in production")
+    secret_key: str = Field(
+        DEV_SECRET, description="signs login tokens; unset: a random key kept in SCIS_HOME; production: 32+ bytes"
+    )
     token_ttl_seconds: int = Field(8 * 3600, ge=60, le=7 * 24 * 3600, description="lifetime of a login token")
+    login_max_failures: int = Field(
+        5, ge=1, le=1000, description="failed sign-ins for one account name before it is locked out"
+    )
+    login_address_max_failures: int = Field(
+        20, ge=1, le=100_000, description="failed sign-ins from one client address before it is locked out"
+    )
+    login_failure_window_seconds: int = Field(
+        900, ge=1, le=7 * 24 * 3600, description="how long failed sign-ins are counted"
+    )
+    login_lockout_seconds: int = Field(300, ge=1, le=7 * 24 * 3600, description="how long a lockout lasts")
+    socket_session_check_seconds: float = Field(
+        5.0, gt=0, le=3600, description="how often the analyser closes Socket.IO connections of expired sessions"
+    )
     discovery: Discovery = Field(Discovery.static, description="static or consul")
     consul_url: str = Field("http://127.0.0.1:8500", description="Consul agent HTTP address")
     host: str = Field("127.0.0.1", description="address services bind to")
@@ -127,6 +144,11 @@ class Settings(BaseSettings):
     def _refuse_unsafe_production(self) -> Settings:
         if self.env is Environment.production and self.secret_key == DEV_SECRET:
             raise ValueError("SCIS_SECRET_KEY must be set to a secret of your own when SCIS_ENV=production")
+        if self.env is Environment.production and len(self.secret_key.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"SCIS_SECRET_KEY is {len(self.secret_key.encode())} bytes; production needs at least "
+                f"{MIN_SECRET_BYTES} random bytes (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("SCIS_DB_POOL_MIN must not exceed SCIS_DB_POOL_MAX")
         return self

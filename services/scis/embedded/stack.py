@@ -19,6 +19,7 @@ import psycopg
 import redis
 
 from scis.core.auth.models import Role, UserCreate
+from scis.core.auth.secret import with_home_secret
 from scis.core.auth.service import create_user_sync
 from scis.core.db import DatabaseUnavailable, first_line, migrate, redact
 from scis.core.settings import SERVICE_NAMES, Settings
@@ -130,7 +131,12 @@ class Stack:
 
     def service_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(SCIS_DATABASE_URL=self.database_url, SCIS_REDIS_URL=self.redis_url, SCIS_HOME=str(self.home))
+        env.update(
+            SCIS_DATABASE_URL=self.database_url,
+            SCIS_REDIS_URL=self.redis_url,
+            SCIS_HOME=str(self.home),
+            SCIS_SECRET_KEY=self.settings.secret_key,
+        )
         if self.demo:
             env.update(demo.demo_env(self.settings))
         if self.explorer_url:
@@ -249,6 +255,8 @@ def run_up(settings: Settings, *, demo_live: bool = False) -> int:
     stack = Stack(settings=settings, home=home, demo=demo_live)
     stack.check_ports()
     home.mkdir(parents=True, exist_ok=True)
+    # Never the development secret written in the source: anyone could forge tokens for this stack.
+    stack.settings = settings = with_home_secret(settings)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:

@@ -1,5 +1,5 @@
-"""`scis verify SESSION|ARCHIVE`: recompute a session's chain, or check an exported archive offline;
-exit 0 intact, 1 tampered, 2 error."""
+"""`scis verify SESSION|ARCHIVE` / `scis verify --audit`: recompute a session's evidence chain, check an
+exported archive offline, or recompute the audit log's chain; exit 0 intact, 1 tampered, 2 error."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ EXIT_ERROR = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("session", help="live session id (UUID), or an evidence archive from `scis export`")
+    parser.add_argument("session", nargs="?", help="live session id (UUID), or an evidence archive from `scis export`")
     parser.add_argument("--manifest-sha256", help="archive only: the manifest hash you were given")
+    parser.add_argument("--audit", action="store_true", help="verify the audit log's hash chain instead")
     parser.add_argument("--database-url", help="PostgreSQL URL (default: SCIS_DATABASE_URL)")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
 
@@ -36,12 +37,19 @@ async def _verify(url: str, session: str) -> ChainVerdict:
 
 
 def run(args: argparse.Namespace) -> int:
-    if Path(args.session).is_file():  # an archive: checked offline, no database needed
+    if args.session and Path(args.session).is_file():  # an archive: checked offline, no database needed
         return archive.run(argparse.Namespace(archive=args.session, manifest_sha256=args.manifest_sha256))
     try:
         url = resolve_database_url(load_settings(), args.database_url)
     except (NoDatabase, SettingsError) as error:
         print(error, file=sys.stderr)
+        return EXIT_ERROR
+    if args.audit:
+        from scis.core.audit.cli import run_audit_verify
+
+        return run_audit_verify(url, as_json=args.json)
+    if not args.session:
+        print("name a live session id (UUID), or pass --audit to verify the audit log", file=sys.stderr)
         return EXIT_ERROR
     try:
         verdict = asyncio.run(_verify(url, args.session))

@@ -25,7 +25,7 @@ async def record(
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
         (
             context.actor.username,
-            context.actor.role.value,
+            context.actor.role.value if context.signed_in else None,
             action,
             target,
             context.source_ip,
