@@ -15,7 +15,7 @@ DOMAIN_COMMANDS = {
     "simulate": ("scis.simulator.cli", "run the TikTok LIVE simulator"),
     "capture": ("scis.capture.cli", "capture one live (the process a LiveMonitor pod runs)"),
     "monitor": ("scis.capture.monitor_cli", "capture a live with a progress display"),
-    "verify": ("scis.evidence.cli", "recheck a session's (or --audit the audit log's) hash chain, or an exported archive offline"),
+    "verify": ("scis.evidence.cli", "recheck a session's hash chain, the audit log's (--audit), or an archive offline"),
     "export": ("scis.evidence.export_cli", "write a case's evidence archive for a third party, print its hash"),
     "user": ("scis.core.auth.cli", "accounts: add, list, passwd, disable, enable, role"),
     "backup": ("scis.backup.cli", "archive the database and the evidence files, with SHA-256s, while captures run"),
