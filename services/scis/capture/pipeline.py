@@ -68,6 +68,11 @@ class CaptureRequest:
     record_path: Path | None = None
 
 
+def spill_dir(settings: Settings, session_id: UUID) -> Path:
+    """Where a session's overflow is spilled: one folder per session, read back by whoever resumes it."""
+    return settings.home / "spill" / str(session_id)
+
+
 def settings_snapshot(settings: Settings) -> dict[str, Any]:
     return {
         name: str(getattr(settings, name)) if isinstance(getattr(settings, name), Path) else getattr(settings, name)
@@ -100,7 +105,7 @@ class LiveCapture:
         self.stats = CaptureStats(request.session_id, request.target, request.source, request.case_id)
         self.streaks = GiftStreaks(settings.streak_timeout_seconds)
         self.normaliser = Normaliser(self.streaks, RecentKeys())
-        self.queue = SpillQueue(settings.capture_queue_size, settings.home / "spill" / f"{request.session_id}.spill")
+        self.queue = SpillQueue(settings.capture_queue_size, spill_dir(settings, request.session_id))
         self.writer: EventWriter | None = None
         self._recorder: CaptureFileWriter | None = None
         self._stop_reason: str | None = None
@@ -278,6 +283,7 @@ class LiveCapture:
             await asyncio.sleep(TICK_SECONDS)
             for record in self.streaks.expire():
                 self.queue.put(record)
+            self._note_losses()
             self.stats.queued = self.queue.qsize()
             self.stats.spilled = self.queue.spilled_total
             self.stats.malformed = self.normaliser.malformed
@@ -289,6 +295,20 @@ class LiveCapture:
             if self.progress is not None and loop.time() - last_report >= PROGRESS_EVERY_SECONDS:
                 last_report = loop.time()
                 await self._report_progress()
+
+    def _note_losses(self) -> None:
+        """Hand each stretch of loss to the writer as a gap at once, and say why in the status."""
+        if self.queue.take_loss_gap() is not None:
+            log.error("@%s: %d events lost so far: %s", self.request.target, self.queue.lost_total,
+                      self.queue.spill_error or "spill folder unusable")  # fmt: skip
+        if self.queue.spill_error is not None and self.stats.status == "live":
+            self.stats.status_reason = (
+                f"degraded: cannot spill to {self.queue.spill_dir} ({self.queue.spill_error}); "
+                "events beyond the memory queue are lost and recorded as overflow gaps"
+            )
+        elif self.stats.status_reason.startswith("degraded: cannot spill"):
+            self.stats.status_reason = f"capturing room {self.stats.room_id}"
+        self.stats.lost = self.queue.lost_total
 
     async def _report_progress(self) -> None:
         if self.progress is None:
@@ -311,12 +331,7 @@ class LiveCapture:
         why = "live_end" if status == "ended" else "capture_stop"
         for record in self.streaks.close_all(why):
             self.queue.put(record)
-        if self.queue.lost:
-            assert self.queue.lost_from is not None and self.queue.lost_to is not None
-            self.queue.put(gap_record(
-                started=self.queue.lost_from, ended=self.queue.lost_to, reason="overflow",
-                detail=f"{self.queue.lost} events could not be queued or spilled (disk full?)",
-            ))  # fmt: skip
+        self._note_losses()
         self.queue.close()
         if self._recorder is not None:
             self._recorder.close()
@@ -335,6 +350,7 @@ class LiveCapture:
             "malformed": self.stats.malformed,
             "duplicates_dropped": self.stats.duplicates,
             "spilled": self.queue.spilled_total,
+            "lost": self.queue.lost_total,
         }
         async with self.pool.connection() as conn, conn.transaction():
             end = await seal_session(conn, self.session_id, status=status, reason=reason, summary=summary)
