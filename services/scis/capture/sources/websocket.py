@@ -46,6 +46,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def from_ended_gap(pending: tuple[datetime, str, str], attempts: int, cursor: str) -> SourceGap:
+    """The gap of a drop the live never came back from: what was sent meanwhile was not received.
+
+    Without it, messages sent between the drop and the end of the live (the end control message
+    above all) would be missing with no record saying so.
+    """
+    started, reason, detail = pending
+    return SourceGap(
+        started, _now(), reason, f"{detail}; the live ended before the socket could reconnect",
+        {"attempts": attempts, "resumed_from_cursor": cursor, "live_ended": True},
+    )  # fmt: skip
+
+
 class WebsocketSource:
     name = "websocket"
 
@@ -139,6 +152,7 @@ class WebsocketSource:
                 ended = await self._wait_before_retry(attempt, error.reason)
                 attempt += 1
                 if ended is not None:
+                    yield from_ended_gap(pending_gap, attempt, cursor)
                     yield ended
                     return
                 continue
@@ -174,6 +188,8 @@ class WebsocketSource:
             ended = await self._wait_before_retry(attempt, pending_gap[1] if pending_gap else "")
             attempt += 1
             if ended is not None:
+                if pending_gap is not None:
+                    yield from_ended_gap(pending_gap, attempt, cursor)
                 yield ended
                 return
 
