@@ -16,8 +16,10 @@ from uuid import UUID
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
+from scis.capture.adoption import adopt_for_target, replay_spill
 from scis.capture.capture_file import CaptureFileWriter, RecordType, event_to_json
 from scis.capture.dedupe import RecentKeys
+from scis.capture.leases import CaptureBusy, Heartbeat, LeaseHolder, acquire, release
 from scis.capture.normalise import Normaliser, is_live_end
 from scis.capture.sources.base import (
     CaptureSource,
@@ -29,14 +31,21 @@ from scis.capture.sources.base import (
     SourceItem,
     TargetUnavailable,
 )
-from scis.capture.spill import SpillQueue
+from scis.capture.spill import SpillQueue, session_spill_dir
 from scis.capture.stats import CaptureStats
 from scis.capture.streaks import GiftStreaks
 from scis.capture.writer import EventWriter, GroupCommitter, publish_events
 from scis.core import bus
 from scis.core.settings import Settings
 from scis.evidence.canonical import iso_utc
-from scis.evidence.chain import gap_record, seal_session, session_config, start_session
+from scis.evidence.chain import (
+    SessionSealed,
+    gap_record,
+    is_sealed,
+    seal_session,
+    session_config,
+    start_session,
+)
 from scis.evidence.records import EventRecord
 
 log = logging.getLogger(__name__)
@@ -68,11 +77,6 @@ class CaptureRequest:
     record_path: Path | None = None
 
 
-def spill_dir(settings: Settings, session_id: UUID) -> Path:
-    """Where a session's overflow is spilled: one folder per session, read back by whoever resumes it."""
-    return settings.home / "spill" / str(session_id)
-
-
 def settings_snapshot(settings: Settings) -> dict[str, Any]:
     return {
         name: str(getattr(settings, name)) if isinstance(getattr(settings, name), Path) else getattr(settings, name)
@@ -93,8 +97,12 @@ class LiveCapture:
         redis: aioredis.Redis | None = None,
         progress: ProgressSink | None = None,
         committer: GroupCommitter | None = None,
+        holder: str = "scis capture",
     ) -> None:
         self.committer = committer
+        self.lease_holder = LeaseHolder.here(holder)
+        self._heartbeat: Heartbeat | None = None
+        self.refused: CaptureBusy | SessionSealed | None = None  # set when another capture owns the target
         self.request = request
         self.source = source
         self.pool = pool
@@ -105,7 +113,7 @@ class LiveCapture:
         self.stats = CaptureStats(request.session_id, request.target, request.source, request.case_id)
         self.streaks = GiftStreaks(settings.streak_timeout_seconds)
         self.normaliser = Normaliser(self.streaks, RecentKeys())
-        self.queue = SpillQueue(settings.capture_queue_size, spill_dir(settings, request.session_id))
+        self.queue = SpillQueue(settings.capture_queue_size, session_spill_dir(settings.home, request.session_id))
         self.writer: EventWriter | None = None
         self._recorder: CaptureFileWriter | None = None
         self._stop_reason: str | None = None
@@ -122,11 +130,49 @@ class LiveCapture:
         await self.source.stop()
 
     async def run(self) -> CaptureStats:
+        """Capture to the end; raises CaptureBusy or SessionSealed (also kept in `refused`) if refused."""
         try:
+            await self._take_lease()
             return await self._run()
+        except (CaptureBusy, SessionSealed) as refusal:
+            self.refused = refusal
+            raise
         finally:
+            await self._give_back_lease()
             self.opened.set()
             self.done.set()
+
+    async def _take_lease(self) -> None:
+        """Own the target and the session, adopt what earlier captures of the target left behind, and
+        store what an earlier run of this very session spilled (so a restart gap comes after it)."""
+        me = self.lease_holder
+        async with self.pool.connection() as conn:
+            stale = await acquire(conn, target=self.request.target, session_id=self.session_id, me=me,
+                                  seconds=self.settings.capture_lease_seconds)  # fmt: skip
+            self._heartbeat = Heartbeat(
+                self.pool, target=self.request.target, me=me, seconds=self.settings.capture_lease_seconds,
+                on_lost=self._lease_lost,
+            )
+            self._heartbeat.start()
+            if await is_sealed(conn, self.session_id):
+                raise SessionSealed(f"live session {self.session_id} is sealed; start a new session")
+        by = f"{me.holder} (pid {me.pid} on {me.host})"
+        await adopt_for_target(self.pool, self.settings, self.request.target, own_session=self.session_id, by=by,
+                               stale=stale, redis=self.redis)  # fmt: skip
+        await replay_spill(self.pool, self.settings, self.session_id, redis=self.redis)
+
+    async def _lease_lost(self) -> None:
+        await self.stop("capture failed: its lease was taken over by another process; it stopped appending")
+
+    async def _give_back_lease(self) -> None:
+        if self._heartbeat is None:
+            return
+        await self._heartbeat.stop()
+        try:
+            async with self.pool.connection(timeout=5) as conn:
+                await release(conn, target=self.request.target, me=self.lease_holder)
+        except Exception as error:  # the lease then simply expires
+            log.warning("could not give back the lease of @%s: %s", self.request.target, error)
 
     async def _run(self) -> CaptureStats:
         started_at = datetime.now(UTC)

@@ -27,6 +27,7 @@ EXIT_USAGE = 2
 EXIT_OFFLINE = 3
 EXIT_NOT_FOUND = 4
 EXIT_UNAVAILABLE = 5  # private live, or not available in this country
+EXIT_BUSY = 6  # another process holds the capture lease of the target or session
 EXIT_CODES = {
     "ended": EXIT_OK,
     "stopped": EXIT_OK,

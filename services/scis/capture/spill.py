@@ -65,6 +65,11 @@ class Loss:
     msg_ids: list[str] = field(default_factory=list)  # TikTok message ids received but not kept
 
 
+def session_spill_dir(home: Path, session_id: object) -> Path:
+    """Where a session's overflow is spilled: one folder per session, read back by whoever resumes it."""
+    return home / "spill" / str(session_id)
+
+
 class SpillQueue:
     def __init__(self, maxsize: int, spill_dir: Path) -> None:
         self.maxsize = maxsize

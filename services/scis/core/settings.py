@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     capture_batch_size: int = Field(500, ge=1, le=100_000, description="events per COPY batch")
     capture_queue_size: int = Field(10_000, ge=10, le=10_000_000, description="events held before spilling")
     watchdog_seconds: float = Field(20.0, gt=0, le=3600, description="silence before a socket is deemed dead")
+    capture_lease_seconds: float = Field(
+        30.0, ge=2, le=3600, description="a capture's lease lasts this long unless renewed (renewed every third)"
+    )
     streak_timeout_seconds: float = Field(10.0, gt=0, le=3600, description="gift streak closed after this")
     query_timeout_ms: int = Field(5000, ge=100, le=600_000, description="database explorer statement timeout")
     query_row_limit: int = Field(1000, ge=1, le=100_000, description="database explorer row cap")

@@ -1,0 +1,206 @@
+"""Abandoned sessions are adopted, never left `live`: spill replayed, a `crash` gap, sealed.
+
+A session is abandoned when it is not sealed and nobody holds a live lease on it (its process was
+killed, its Pod evicted, its host lost). It is found three ways: when a new capture of its target
+takes the target's lease (then every other unsealed session of that target is abandoned by
+definition), at the start of the analyser, and by the analyser's periodic reaper. The adopter holds
+the target's lease while it works, so two adopters (or an adopter and a resuming capture) never
+append to the same chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from scis.capture.leases import CaptureBusy, LeaseHolder, acquire, describe_lease, is_stale, release
+from scis.capture.models import FINAL_STATUSES
+from scis.capture.spill import SpillQueue, session_spill_dir
+from scis.capture.writer import EventWriter, publish_events
+from scis.core.settings import Settings
+from scis.evidence.chain import append_records, gap_record, is_sealed, read_tail, seal_session
+from scis.evidence.records import ChainedRecord
+
+log = logging.getLogger(__name__)
+
+ABANDONED_STATUS = "failed"  # capcore's SessionStatus may name it; until then a failed capture with a reason
+
+
+@dataclass(frozen=True, slots=True)
+class Adopted:
+    session_id: UUID
+    target: str
+    replayed: int
+    gap_from: datetime
+    gap_to: datetime
+
+
+async def replay_spill(
+    pool: AsyncConnectionPool[Any], settings: Settings, session_id: UUID, *, redis: aioredis.Redis | None = None
+) -> int:
+    """Store, in place and in order, what an earlier run of an unsealed session left in its spill folder."""
+    queue = SpillQueue(settings.capture_queue_size, session_spill_dir(settings.home, session_id))
+    recovered = queue.recover()
+    if not recovered:
+        return 0
+    queue.close()
+    async with pool.connection() as conn, conn.transaction():
+        tail = await read_tail(conn, session_id)
+        sealed = tail is None or await is_sealed(conn, session_id)
+    if sealed or tail is None:
+        log.error("session %s is sealed or unknown: its spill folder %s is left for an operator",
+                  session_id, queue.spill_dir)  # fmt: skip
+        return 0
+    writer = EventWriter(pool, session_id, tail, batch_size=settings.capture_batch_size, redis=redis)
+    await writer.run(queue)
+    log.warning("session %s: stored %d spilled events left by an earlier run", session_id, recovered)
+    return recovered
+
+
+async def abandoned_sessions(
+    conn: psycopg.AsyncConnection[Any], *, target: str | None = None, grace_seconds: float = 0.0,
+    exclude: UUID | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Unsealed sessions nobody holds: no lease (and older than the grace), or a stale lease."""
+    cur = await conn.execute(
+        """SELECT s.id, s.target, s.started_at, l.owner, l.holder, l.host, l.pid, l.acquired_at, l.renewed_at,
+                  l.expires_at, l.session_id AS session_id, (l.expires_at < now()) AS expired,
+                  (s.started_at < now() - make_interval(secs => %(grace)s)) AS old_enough
+             FROM live_sessions s LEFT JOIN capture_leases l ON l.session_id = s.id
+            WHERE s.ended_at IS NULL AND NOT (s.status = ANY(%(final)s))
+              AND (%(target)s::text IS NULL OR lower(s.target) = %(target)s)
+              AND s.id IS DISTINCT FROM %(exclude)s
+            ORDER BY s.started_at""",
+        {"grace": grace_seconds, "final": sorted(str(s) for s in FINAL_STATUSES),
+         "target": target.lower() if target else None, "exclude": exclude},
+    )  # fmt: skip
+    rows = await cur.fetchall()
+    return [row for row in rows if (row["owner"] is None and row["old_enough"]) or (row["owner"] and is_stale(row))]
+
+
+async def adopt_session(
+    pool: AsyncConnectionPool[Any], settings: Settings, row: dict[str, Any], *, by: str,
+    redis: aioredis.Redis | None = None,
+) -> Adopted | None:  # fmt: skip
+    """Replay, gap, seal one abandoned session; the caller holds its target's lease."""
+    session_id: UUID = row["id"]
+    replayed = await replay_spill(pool, settings, session_id, redis=redis)
+    why = (
+        f"its capture ({describe_lease(row)}) stopped renewing its lease" if row["owner"]
+        else "no capture held a lease on it"
+    )  # fmt: skip
+    now = datetime.now(UTC)
+    async with pool.connection() as conn, conn.transaction():
+        tail = await read_tail(conn, session_id)
+        if tail is None or await is_sealed(conn, session_id):
+            return None
+        started = tail.last_captured_at or now
+        gap = gap_record(
+            started=started, ended=now, reason="crash",
+            detail=f"the capture process was gone: {why}; nothing was received from then until it was found",
+            extra={"adopted_by": by, "replayed_from_spill": replayed},
+        )  # fmt: skip
+        rows: list[ChainedRecord] = await append_records(conn, session_id, tail, [gap])
+        end = await seal_session(
+            conn, session_id, status=ABANDONED_STATUS, ended_at=now,
+            reason=f"abandoned: {why}; sealed by {by}", summary={"adopted_by": by},
+        )  # fmt: skip
+    if redis is not None:
+        await publish_events(redis, session_id, [*rows, end])
+    log.warning("adopted abandoned session %s of @%s: %s; crash gap from %s, sealed", session_id, row["target"],
+                why, started.isoformat())  # fmt: skip
+    return Adopted(session_id, row["target"], replayed, started, now)
+
+
+async def adopt_for_target(
+    pool: AsyncConnectionPool[Any], settings: Settings, target: str, *, own_session: UUID, by: str,
+    stale: list[dict[str, Any]], redis: aioredis.Redis | None = None,
+) -> list[Adopted]:  # fmt: skip
+    """Adopt every other unsealed session of a target whose lease the caller now holds (`stale`: the
+    expired leases the caller replaced, which name the capture that died)."""
+    previous = {row["session_id"]: row for row in stale}
+    async with pool.connection() as conn:
+        rows = await conn.execute(
+            """SELECT s.id, s.target, l.owner, l.holder, l.host, l.pid, l.acquired_at, l.renewed_at, l.session_id
+                 FROM live_sessions s LEFT JOIN capture_leases l ON l.session_id = s.id
+                WHERE s.ended_at IS NULL AND NOT (s.status = ANY(%s)) AND lower(s.target) = %s AND s.id <> %s""",
+            (sorted(str(s) for s in FINAL_STATUSES), target.lower(), own_session),
+        )
+        found = await rows.fetchall()
+    adopted = []
+    for row in found:
+        if row["owner"] is None and row["id"] in previous:
+            row = {**row, **previous[row["id"]], "id": row["id"]}
+        done = await adopt_session(pool, settings, row, by=by, redis=redis)
+        if done is not None:
+            adopted.append(done)
+    return adopted
+
+
+async def reap(
+    pool: AsyncConnectionPool[Any], settings: Settings, *, by: str, redis: aioredis.Redis | None = None
+) -> list[Adopted]:
+    """Find and adopt every abandoned session (each under its target's lease, given back after)."""
+    async with pool.connection() as conn:
+        found = await abandoned_sessions(conn, grace_seconds=settings.capture_lease_seconds)
+    adopted: list[Adopted] = []
+    for row in found:
+        me = LeaseHolder.here(by)
+        try:
+            async with pool.connection() as conn:
+                await acquire(conn, target=row["target"], session_id=row["id"], me=me,
+                              seconds=settings.capture_lease_seconds)  # fmt: skip
+        except CaptureBusy as busy:
+            log.info("not adopting session %s yet: %s", row["id"], busy)
+            continue
+        try:
+            done = await adopt_session(pool, settings, row, by=by, redis=redis)
+            if done is not None:
+                adopted.append(done)
+        finally:
+            async with pool.connection() as conn:
+                await release(conn, target=row["target"], me=me)
+    return adopted
+
+
+class Reaper:
+    """Adopts abandoned sessions at start and then every `interval` seconds, in the background."""
+
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], settings: Settings, *, by: str, redis: aioredis.Redis | None = None
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.by = by
+        self.redis = redis
+        self.interval = settings.capture_lease_seconds
+        self.adopted: list[Adopted] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="capture-reaper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                self.adopted.extend(await reap(self.pool, self.settings, by=self.by, redis=self.redis))
+            except (psycopg.Error, PoolTimeout, OSError) as error:
+                log.warning("reaper: cannot look for abandoned sessions now: %s", error)
+            except Exception:  # the reaper must outlive any one bad session
+                log.exception("reaper: adopting an abandoned session failed")
+            await asyncio.sleep(self.interval)
