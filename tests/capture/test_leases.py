@@ -118,9 +118,14 @@ async def test_the_reaper_replays_the_spill_records_a_crash_gap_and_seals(
     assert session_id in {a.session_id for a in adopted}
     rows = await stored_events(pool, session_id)
     assert [r["msg_id"] for r in rows if r["kind"] == "chat"] == kept  # the memory one is gone, the spilled not
-    gap, end = rows[-2], rows[-1]
+    memory_gap, gap, end = rows[-3], rows[-2], rows[-1]
+    chats = [r for r in rows if r["kind"] == "chat"]
+    # The event the dead process held only in memory lies between its last committed and first spilled one.
+    assert memory_gap["kind"] == "gap" and memory_gap["data"]["reason"] == "crash"
+    assert moment(memory_gap["data"]["from"]) == chats[4]["captured_at"]
+    assert moment(memory_gap["data"]["to"]) == chats[5]["captured_at"]
     assert gap["kind"] == "gap" and gap["data"]["reason"] == "crash" and gap["data"]["replayed_from_spill"] == 4
-    assert moment(gap["data"]["from"]) == rows[-3]["captured_at"]  # from the last event stored, replayed ones too
+    assert moment(gap["data"]["from"]) == chats[-1]["captured_at"]  # from the last event stored, replayed ones too
     assert end["kind"] == "session_end" and "abandoned" in end["data"]["reason"]
     session = await session_row(pool, session_id)
     assert session["status"] == "failed" and session["ended_at"] is not None
@@ -163,6 +168,7 @@ async def test_a_new_capture_of_the_target_adopts_the_abandoned_session(
     assert "stopped renewing its lease" in old["status_reason"]  # the dead holder is named
     rows = await stored_events(pool, old_session)
     assert [r["msg_id"] for r in rows if r["kind"] == "chat"] == kept and rows[-2]["data"]["reason"] == "crash"
+    assert [r["data"]["reason"] for r in rows if r["kind"] == "gap"] == ["crash", "crash"]
 
 
 async def test_resuming_the_session_replays_its_spill_before_the_restart_gap(
@@ -181,10 +187,12 @@ async def test_resuming_the_session_replays_its_spill_before_the_restart_gap(
     await asyncio.wait_for(task, 15)
     rows = await stored_events(pool, session_id)
     kinds = [r["kind"] for r in rows]
-    restart = kinds.index("gap")
+    memory_gap = kinds.index("gap")
+    assert rows[memory_gap]["data"]["reason"] == "crash" and kinds[memory_gap + 1] == "gap"
+    restart = memory_gap + 1
     assert [r["msg_id"] for r in rows[:restart] if r["kind"] == "chat"] == kept
     assert rows[restart]["data"]["reason"] == "restart"
-    assert moment(rows[restart]["data"]["from"]) == rows[restart - 1]["captured_at"]
+    assert moment(rows[restart]["data"]["from"]) == rows[memory_gap - 1]["captured_at"]
     assert (await session_row(pool, session_id))["status"] == "ended"
     async with pool.connection() as conn:
         assert (await verify_session(conn, session_id)).intact

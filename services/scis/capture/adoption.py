@@ -27,7 +27,14 @@ from scis.capture.models import FINAL_STATUSES
 from scis.capture.spill import SpillQueue, session_spill_dir
 from scis.capture.writer import EventWriter, publish_events
 from scis.core.settings import Settings
-from scis.evidence.chain import append_records, gap_record, is_sealed, read_tail, seal_session
+from scis.evidence.chain import (
+    append_records,
+    gap_record,
+    is_sealed,
+    latest_capture_time,
+    read_tail,
+    seal_session,
+)
 from scis.evidence.records import ChainedRecord
 
 log = logging.getLogger(__name__)
@@ -52,6 +59,7 @@ async def replay_spill(
     recovered = queue.recover()
     if not recovered:
         return 0
+    first_spilled = queue.oldest_pending()
     queue.close()
     async with pool.connection() as conn, conn.transaction():
         tail = await read_tail(conn, session_id)
@@ -61,7 +69,19 @@ async def replay_spill(
                   session_id, queue.spill_dir)  # fmt: skip
         return 0
     writer = EventWriter(pool, session_id, tail, batch_size=settings.capture_batch_size, redis=redis)
+    last_committed = tail.last_captured_at
     await writer.run(queue)
+    if last_committed is not None and first_spilled is not None and first_spilled > last_committed:
+        # Spilling starts when memory is full: what the dead process held in memory was received
+        # between its last committed event and its first spilled one, and died with it.
+        async with pool.connection() as conn, conn.transaction():
+            now_tail = await read_tail(conn, session_id)
+            assert now_tail is not None
+            await append_records(conn, session_id, now_tail, [gap_record(
+                started=last_committed, ended=first_spilled, reason="crash",
+                detail="events the stopped capture held only in memory (received before its spilled ones) were lost",
+                extra={"replayed_from_spill": recovered},
+            )])  # fmt: skip
     log.warning("session %s: stored %d spilled events left by an earlier run", session_id, recovered)
     return recovered
 
@@ -103,7 +123,7 @@ async def adopt_session(
         tail = await read_tail(conn, session_id)
         if tail is None or await is_sealed(conn, session_id):
             return None
-        started = tail.last_captured_at or now
+        started = await latest_capture_time(conn, session_id) or now
         gap = gap_record(
             started=started, ended=now, reason="crash",
             detail=f"the capture process was gone: {why}; nothing was received from then until it was found",

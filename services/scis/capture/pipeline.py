@@ -16,7 +16,7 @@ from uuid import UUID
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
-from scis.capture.adoption import adopt_for_target, replay_spill
+from scis.capture.adoption import Adopted, adopt_for_target, replay_spill
 from scis.capture.capture_file import CaptureFileWriter, RecordType, event_to_json
 from scis.capture.dedupe import RecentKeys
 from scis.capture.leases import CaptureBusy, Heartbeat, LeaseHolder, acquire, release
@@ -102,6 +102,7 @@ class LiveCapture:
         self.committer = committer
         self.lease_holder = LeaseHolder.here(holder)
         self._heartbeat: Heartbeat | None = None
+        self.adopted: list[Adopted] = []  # abandoned sessions of the target this capture sealed first
         self.refused: CaptureBusy | SessionSealed | None = None  # set when another capture owns the target
         self.request = request
         self.source = source
@@ -157,8 +158,10 @@ class LiveCapture:
             if await is_sealed(conn, self.session_id):
                 raise SessionSealed(f"live session {self.session_id} is sealed; start a new session")
         by = f"{me.holder} (pid {me.pid} on {me.host})"
-        await adopt_for_target(self.pool, self.settings, self.request.target, own_session=self.session_id, by=by,
-                               stale=stale, redis=self.redis)  # fmt: skip
+        self.adopted = await adopt_for_target(
+            self.pool, self.settings, self.request.target, own_session=self.session_id, by=by, stale=stale,
+            redis=self.redis,
+        )
         await replay_spill(self.pool, self.settings, self.session_id, redis=self.redis)
 
     async def _lease_lost(self) -> None:
@@ -208,8 +211,11 @@ class LiveCapture:
                 created_by=self.request.created_by,
             )  # fmt: skip
             await conn.execute("UPDATE live_sessions SET room_id = %s WHERE id = %s", (room.room_id, self.session_id))
-            if tail.next_seq > len(first_rows):
-                await self._remember_stored_keys(conn)
+            # What the server re-sends on connecting (its recent history) may already be stored, in this
+            # session if it is resumed or in the sessions just adopted: never store it twice.
+            resumed = [self.session_id] if tail.next_seq > len(first_rows) else []
+            if earlier := resumed + [adopted.session_id for adopted in self.adopted]:
+                await self._remember_stored_keys(conn, earlier)
         self.stats.status, self.stats.status_reason = "live", f"capturing room {room.room_id}"
         self.opened.set()
         await self._announce()
@@ -256,10 +262,11 @@ class LiveCapture:
         except (aioredis.RedisError, OSError) as error:
             log.warning("could not announce status %s: %s", self.stats.status, error)
 
-    async def _remember_stored_keys(self, conn: Any) -> None:
+    async def _remember_stored_keys(self, conn: Any, session_ids: list[UUID]) -> None:
         cur = await conn.execute(
-            "SELECT kind, msg_id FROM events WHERE session_id = %s AND msg_id IS NOT NULL ORDER BY seq DESC LIMIT %s",
-            (self.session_id, RESUME_DEDUPE_KEYS),
+            """SELECT kind, msg_id FROM events WHERE session_id = ANY(%s) AND msg_id IS NOT NULL
+                ORDER BY captured_at DESC, seq DESC LIMIT %s""",
+            (session_ids, RESUME_DEDUPE_KEYS),
         )
         rows = await cur.fetchall()
         keys = [(r["kind"], r["msg_id"]) if isinstance(r, dict) else (r[0], r[1]) for r in rows]

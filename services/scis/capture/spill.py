@@ -211,6 +211,10 @@ class SpillQueue:
             log.warning("recovered %d spilled events from %s", recovered, self.spill_dir)
         return recovered
 
+    def oldest_pending(self) -> datetime | None:
+        """Capture time of the first event still waiting in a spill file."""
+        return self._segments[0].first if self._segments else None
+
     def acknowledge(self) -> None:
         """The writer committed every batch handed out so far: drained segments can go."""
         for path in self._unlink_on_ack:

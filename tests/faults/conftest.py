@@ -1,0 +1,5 @@
+"""The fault suite reuses the capture tests' fixtures: simulator, pool, Redis client, settings."""
+
+from tests.capture.conftest import pool, redis_client, settings, sim
+
+__all__ = ["pool", "redis_client", "settings", "sim"]
