@@ -6,6 +6,12 @@ channel `scis:live:{session_id}:events` (payload: docs/events.md), which the cap
 publishes after each commit. A client that joins late reads what it missed from the events API
 (`after_seq`), then follows the room; `seq` tells it where it is.
 
+When the fan-out loses events (Redis went away: the writer could not publish, or this subscriber
+was gone), it tells each room with a `gap` message: `{"session_id", "from_seq", "to_seq", "reason"}`
+(seqs inclusive; `to_seq` null while the end is not known yet, i.e. right after resubscribing). The
+client fills the range from the events API (`after_seq = from_seq - 1`). Resubscription is retried
+within a second, and an outage is logged once when it starts and once when it ends.
+
 Mounting (analyser service)::
 
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[])
@@ -26,11 +32,15 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import socketio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 log = logging.getLogger(__name__)
 
 CHANNEL_PATTERN = "scis:live:*:events"
 EVENT_NAME = "event"
+GAP_NAME = "gap"
+RESUBSCRIBE_SECONDS = (0.1, 0.25, 0.5, 1.0)  # then every second
 
 # authenticate(environ, auth) -> identity or None (refused); authorize(identity, session_id) -> allowed
 Authenticate = Callable[[dict[str, Any], Any], Awaitable[Any | None]]
@@ -64,6 +74,8 @@ class LiveEventFanout:
         self.authenticate = authenticate
         self.authorize = authorize
         self.forwarded = 0
+        self.gap_notices = 0
+        self._last_seq: dict[str, int] = {}  # per live: the last seq forwarded
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         sio.on("connect", self._on_connect, namespace=namespace)
@@ -113,25 +125,46 @@ class LiveEventFanout:
 
     async def _forward_forever(self) -> None:
         """Forward in arrival order (which is seq order per live); resubscribe after a Redis failure."""
-        delay = 0.5
+        attempt = 0
+        outage_since: float | None = None
+        loop = asyncio.get_running_loop()
         while True:
-            client = aioredis.Redis.from_url(self.redis_url)
+            # No retries inside redis-py: its backoff would hide the outage for seconds; this loop retries.
+            client = aioredis.Redis.from_url(self.redis_url, retry=Retry(NoBackoff(), 0))
             pubsub = client.pubsub()
             try:
                 await pubsub.psubscribe(CHANNEL_PATTERN)
                 self._subscribed.set()
-                delay = 0.5
+                if outage_since is not None:
+                    log.warning("live fan-out: Redis back after %.1f s; rooms told to fill their gap from the API",
+                                loop.time() - outage_since)  # fmt: skip
+                    outage_since = None
+                    await self._announce_open_gaps()
+                attempt = 0
                 async for message in pubsub.listen():
                     if message["type"] == "pmessage":
                         await self._forward(message["channel"], message["data"])
             except (aioredis.RedisError, OSError) as error:
-                log.warning("live fan-out lost Redis (%s); resubscribing in %.1f s", error, delay)
+                if outage_since is None:
+                    outage_since = loop.time()
+                    log.warning("live fan-out lost Redis (%s); resubscribing every second at most", error)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
                     await client.aclose()
-            await asyncio.sleep(delay)
-            delay = min(10.0, delay * 2)
+            await asyncio.sleep(RESUBSCRIBE_SECONDS[min(attempt, len(RESUBSCRIBE_SECONDS) - 1)])
+            attempt += 1
+
+    async def _announce_open_gaps(self) -> None:
+        """Right after an outage: events after each live's last forwarded seq may be missing."""
+        for session_id, last in list(self._last_seq.items()):
+            await self._gap(session_id, last + 1, None)
+
+    async def _gap(self, session_id: str, from_seq: int, to_seq: int | None) -> None:
+        notice = {"session_id": session_id, "from_seq": from_seq, "to_seq": to_seq,
+                  "reason": "the live feed lost events (Redis outage): read them from the events API"}  # fmt: skip
+        await self.sio.emit(GAP_NAME, notice, room=room_of(session_id), namespace=self.namespace)
+        self.gap_notices += 1
 
     async def _forward(self, channel: bytes | str, data: bytes | str) -> None:
         name = channel.decode() if isinstance(channel, bytes) else channel
@@ -143,6 +176,15 @@ class LiveEventFanout:
         except ValueError:
             log.warning("ignoring a non-JSON message on %s", name)
             return
+        seq = payload.get("seq") if isinstance(payload, dict) else None
+        if isinstance(seq, int):
+            last = self._last_seq.get(session_id)
+            if last is not None and seq > last + 1:
+                await self._gap(session_id, last + 1, seq - 1)
+            if payload.get("kind") == "session_end":
+                self._last_seq.pop(session_id, None)
+            elif last is None or seq > last:
+                self._last_seq[session_id] = seq
         await self.sio.emit(EVENT_NAME, payload, room=room_of(session_id), namespace=self.namespace)
         self.forwarded += 1
 

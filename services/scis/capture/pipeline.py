@@ -21,6 +21,7 @@ from scis.capture.capture_file import CaptureFileWriter, RecordType, event_to_js
 from scis.capture.dedupe import RecentKeys
 from scis.capture.leases import CaptureBusy, Heartbeat, LeaseHolder, acquire, release
 from scis.capture.normalise import Normaliser, is_live_end
+from scis.capture.resume import ResumePoints, load_resume_point, save_resume_point
 from scis.capture.sources.base import (
     CaptureSource,
     LiveEnded,
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.25
 PROGRESS_EVERY_SECONDS = 5.0
+RESUME_SAVE_SECONDS = 1.0
 RESUME_DEDUPE_KEYS = 200_000
 # Settings recorded in each session's configuration snapshot (never secrets or credentials).
 SNAPSHOT_SETTINGS = (
@@ -102,6 +104,8 @@ class LiveCapture:
         self.committer = committer
         self.lease_holder = LeaseHolder.here(holder)
         self._heartbeat: Heartbeat | None = None
+        self.resume_points = ResumePoints()
+        self._resume_saving: asyncio.Task[None] | None = None
         self.adopted: list[Adopted] = []  # abandoned sessions of the target this capture sealed first
         self.refused: CaptureBusy | SessionSealed | None = None  # set when another capture owns the target
         self.request = request
@@ -163,6 +167,11 @@ class LiveCapture:
             redis=self.redis,
         )
         await replay_spill(self.pool, self.settings, self.session_id, redis=self.redis)
+        async with self.pool.connection() as conn:
+            point = await load_resume_point(conn, [self.session_id, *(a.session_id for a in self.adopted)])
+        resume_from = getattr(self.source, "resume_from", None)
+        if point is not None and resume_from is not None:
+            resume_from(point)
 
     async def _lease_lost(self) -> None:
         await self.stop("capture failed: its lease was taken over by another process; it stopped appending")
@@ -263,10 +272,17 @@ class LiveCapture:
             log.warning("could not announce status %s: %s", self.stats.status, error)
 
     async def _remember_stored_keys(self, conn: Any, session_ids: list[UUID]) -> None:
+        """Message ids already stored (a gift streak's every frame too): what a resume re-sends is dropped."""
         cur = await conn.execute(
-            """SELECT kind, msg_id FROM events WHERE session_id = ANY(%s) AND msg_id IS NOT NULL
-                ORDER BY captured_at DESC, seq DESC LIMIT %s""",
-            (session_ids, RESUME_DEDUPE_KEYS),
+            """SELECT kind, msg_id FROM (
+                   SELECT captured_at, kind, msg_id FROM events
+                    WHERE session_id = ANY(%(ids)s) AND msg_id IS NOT NULL
+                   UNION ALL
+                   SELECT captured_at, kind, frame::bigint FROM events,
+                          jsonb_array_elements_text(data -> 'streak' -> 'msg_ids') frame
+                    WHERE session_id = ANY(%(ids)s) AND data ? 'streak') stored
+                ORDER BY captured_at DESC LIMIT %(limit)s""",
+            {"ids": session_ids, "limit": RESUME_DEDUPE_KEYS},
         )
         rows = await cur.fetchall()
         keys = [(r["kind"], r["msg_id"]) if isinstance(r, dict) else (r[0], r[1]) for r in rows]
@@ -282,6 +298,8 @@ class LiveCapture:
                     tips = f": {record.body}" if record.body else ""
                     self._end = ("ended", f"the host ended the LIVE (control message{tips})")
                     await self.source.stop()
+            if isinstance(item, RawFrame | RawFetch) and item.resume is not None:
+                self.resume_points.after_frame(self.queue.put_seq, item.resume)
             self.stats.queued = self.queue.qsize()
             self.stats.spilled = self.queue.spilled_total
         if self._end is not None:
@@ -330,13 +348,18 @@ class LiveCapture:
 
     async def _tick(self, writer_task: asyncio.Task[None]) -> None:
         """Close silent gift streaks, keep counters fresh, report progress, notice a dead writer."""
-        last_report = 0.0
+        last_report = last_resume_save = 0.0
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(TICK_SECONDS)
             for record in self.streaks.expire():
                 self.queue.put(record)
             self._note_losses()
+            saving = self._resume_saving
+            if loop.time() - last_resume_save >= RESUME_SAVE_SECONDS and (saving is None or saving.done()):
+                # In the background: a locked or stalled database must never hold up this loop.
+                last_resume_save = loop.time()
+                self._resume_saving = asyncio.create_task(self._save_resume_point())
             self.stats.queued = self.queue.qsize()
             self.stats.spilled = self.queue.spilled_total
             self.stats.malformed = self.normaliser.malformed
@@ -348,6 +371,18 @@ class LiveCapture:
             if self.progress is not None and loop.time() - last_report >= PROGRESS_EVERY_SECONDS:
                 last_report = loop.time()
                 await self._report_progress()
+
+    async def _save_resume_point(self) -> None:
+        point = self.resume_points.safe(self.queue.committed_seq, self.streaks.oldest_open())
+        if point is None or point is self.resume_points.saved:
+            return
+        try:
+            async with self.pool.connection(timeout=1.0) as conn:
+                await save_resume_point(conn, self.session_id, point)
+        except Exception as error:  # the store is down: the older point stays (a resume re-sends more)
+            log.debug("cannot store the resume point yet: %s", error)
+            return
+        self.resume_points.saved = point
 
     def _note_losses(self) -> None:
         """Hand each stretch of loss to the writer as a gap at once, and say why in the status."""
@@ -381,6 +416,10 @@ class LiveCapture:
         ticker_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker_task
+        if self._resume_saving is not None:
+            self._resume_saving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resume_saving
         why = "live_end" if status == "ended" else "capture_stop"
         for record in self.streaks.close_all(why):
             self.queue.put(record)

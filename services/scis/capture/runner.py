@@ -12,6 +12,8 @@ from typing import Any
 
 import psycopg
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from scis.capture.pipeline import CaptureRequest, LiveCapture
 from scis.capture.sources.base import CaptureSource
@@ -104,7 +106,9 @@ async def run_capture_process(
         raise CaptureUsageError(f"cannot reach PostgreSQL at {redact(database_url)}: {error}") from None
     pool = open_pool(database_url, min_size=1, max_size=3)
     await pool.open(wait=True, timeout=30)
-    redis = aioredis.Redis.from_url(redis_url) if redis_url else None
+    # Publishing is best effort (the store is the truth): fail fast instead of redis-py's retry backoff,
+    # which would hold the store stage for seconds per batch during a Redis outage.
+    redis = aioredis.Redis.from_url(redis_url, retry=Retry(NoBackoff(), 0)) if redis_url else None
     capture = LiveCapture(request, source, pool=pool, settings=settings, redis=redis, progress=progress_reporter())
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()

@@ -52,6 +52,7 @@ class Segment:
     pending: int
     first: datetime | None = None
     last: datetime | None = None
+    next_seq: int = 0  # put order of the next event to read (spilled events are contiguous in it)
 
 
 @dataclass(slots=True)
@@ -75,9 +76,9 @@ class SpillQueue:
         self.maxsize = maxsize
         self.spill_dir = spill_dir
         self._urgent: deque[EventRecord] = deque()  # gap records: taken before anything else
-        self._memory: deque[EventRecord] = deque()
+        self._memory: deque[tuple[int, EventRecord]] = deque()
         self._segments: deque[Segment] = deque()
-        self._after_segments: deque[EventRecord] = deque()  # kept in memory while spilling is impossible
+        self._after_segments: deque[tuple[int, EventRecord]] = deque()  # kept while spilling is impossible
         self._writer: CaptureFileWriter | None = None
         self._reader: BinaryIO | None = None
         self._next_segment = 1
@@ -91,6 +92,16 @@ class SpillQueue:
         self._loss: Loss | None = None
         self.lost_total = 0  # events that could neither be queued nor spilled, over the whole capture
         self.loss_gaps = 0
+        # Put order: every put event gets the next number; what the writer was handed and then
+        # acknowledged tells which events are committed (or lost as a gap): see committed_seq.
+        self._put_seq = 0
+        self._handed_seq = 0
+        self.committed_seq = 0
+
+    @property
+    def put_seq(self) -> int:
+        """How many events were put so far (a checkpoint after them is safe once committed_seq reaches it)."""
+        return self._put_seq
 
     @property
     def spilling(self) -> bool:
@@ -107,12 +118,13 @@ class SpillQueue:
         """Queue one event without ever waiting; an event that cannot be kept is counted as lost."""
         if self._closed:
             raise RuntimeError("queue is closed")
+        self._put_seq += 1
         if not self._segments and not self._after_segments and len(self._memory) < self.maxsize:
-            self._memory.append(record)
+            self._memory.append((self._put_seq, record))
         elif not self._spill(record):
             held = self._after_segments if self._segments else self._memory
             if len(held) < self.maxsize:
-                held.append(record)
+                held.append((self._put_seq, record))
             else:
                 self._lose(record)
                 return
@@ -141,6 +153,8 @@ class SpillQueue:
                       self.spill_dir, self.spill_error)  # fmt: skip
             return False
         segment = self._segments[-1]
+        if segment.pending == 0:
+            segment.next_seq = self._put_seq
         segment.pending += 1
         segment.first = segment.first or record.captured_at
         segment.last = record.captured_at
@@ -217,6 +231,7 @@ class SpillQueue:
 
     def acknowledge(self) -> None:
         """The writer committed every batch handed out so far: drained segments can go."""
+        self.committed_seq = self._handed_seq
         for path in self._unlink_on_ack:
             path.unlink(missing_ok=True)
         self._unlink_on_ack.clear()
@@ -233,9 +248,9 @@ class SpillQueue:
         """Up to max_items records in arrival order (gap records first); waits unless closed."""
         while True:
             if self._urgent:
-                return _take(self._urgent, max_items)
+                return [self._urgent.popleft() for _ in range(min(max_items, len(self._urgent)))]
             if self._memory:
-                return _take(self._memory, max_items)
+                return self._take(self._memory, max_items)
             if self._segments:
                 return self._read_spilled(max_items)
             if self._after_segments:
@@ -261,9 +276,17 @@ class SpillQueue:
         except (CaptureFileError, OSError, ValueError) as error:
             log.error("spill file %s unreadable after %d events: %s", segment.path, len(batch), error)
         segment.pending -= len(batch)
+        if batch and segment.next_seq:
+            segment.next_seq += len(batch)
+            self._handed_seq = segment.next_seq - 1
         if segment.pending <= 0 or not batch:
             self._segment_done(segment)
         return batch
+
+    def _take(self, queue: deque[tuple[int, EventRecord]], max_items: int) -> list[EventRecord]:
+        taken = [queue.popleft() for _ in range(min(max_items, len(queue)))]
+        self._handed_seq = taken[-1][0]
+        return [record for _, record in taken]
 
     def _segment_done(self, segment: Segment) -> None:
         """Stop reading the head segment; events it should have held but did not are a loss."""
@@ -290,10 +313,6 @@ def message_ids(record: EventRecord) -> list[str]:
     if streak:
         return [str(m) for m in streak.get("msg_ids", [])]
     return [] if record.msg_id is None else [str(record.msg_id)]
-
-
-def _take(queue: deque[EventRecord], max_items: int) -> list[EventRecord]:
-    return [queue.popleft() for _ in range(min(max_items, len(queue)))]
 
 
 def _count_segment(path: Path) -> Segment | None:

@@ -256,6 +256,19 @@ async def publish_groups(redis: aioredis.Redis, groups: Sequence[tuple[UUID, Seq
                 pipe.publish(channel, json.dumps(event_payload(item), separators=(",", ":")))
         await pipe.execute()
     except (aioredis.RedisError, OSError) as error:
-        log.warning("could not publish the events of %d sessions: %s", len(groups), error)
+        if not _publishing.failing:  # one line per outage, not one per batch
+            log.warning("cannot publish live events on Redis (%s); they are stored all the same, and live "
+                        "feeds tell their clients the seq range to read back", error)  # fmt: skip
+        _publishing.failing = True
         return False
+    if _publishing.failing:
+        log.warning("publishing live events on Redis again")
+        _publishing.failing = False
     return True
+
+
+class _PublishState:
+    failing = False
+
+
+_publishing = _PublishState()

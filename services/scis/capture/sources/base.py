@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 from scis.evidence.records import EventRecord
 
+ResumePoint = dict[str, Any]  # cursor, internal_ext, push_server, route_params: JSON, stored with the session
+
 
 @dataclass(slots=True)
 class RawFrame:
@@ -16,6 +18,7 @@ class RawFrame:
 
     data: bytes
     captured_at: datetime
+    resume: ResumePoint | None = None  # where the server would re-send from, after this frame
 
 
 @dataclass(slots=True)
@@ -24,6 +27,7 @@ class RawFetch:
 
     data: bytes
     captured_at: datetime
+    resume: ResumePoint | None = None
 
 
 @dataclass(slots=True)

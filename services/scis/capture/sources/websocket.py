@@ -19,7 +19,16 @@ from typing import Any
 
 import httpx
 
-from scis.capture.sources.base import LiveEnded, LiveRoom, RawFetch, RawFrame, SourceGap, SourceItem, TargetUnavailable
+from scis.capture.sources.base import (
+    LiveEnded,
+    LiveRoom,
+    RawFetch,
+    RawFrame,
+    ResumePoint,
+    SourceGap,
+    SourceItem,
+    TargetUnavailable,
+)
 from scis.capture.sources.lookup import find_room
 from scis.webcast import webcast_pb2 as pb
 from scis.webcast.client import SocketClosed, WebcastSocket
@@ -44,6 +53,13 @@ class Backoff:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _point(
+    room_id: str | None, cursor: str, internal_ext: str, push_server: str, route_params: dict[str, str]
+) -> ResumePoint:
+    return {"room_id": room_id, "cursor": cursor, "internal_ext": internal_ext, "push_server": push_server,
+            "route_params": route_params}  # fmt: skip
 
 
 def from_ended_gap(pending: tuple[datetime, str, str], attempts: int, cursor: str) -> SourceGap:
@@ -85,6 +101,11 @@ class WebsocketSource:
         self._first: tuple[bytes, pb.WebcastResponse, datetime] | None = None
         self._socket: WebcastSocket | None = None
         self._stopping = asyncio.Event()
+        self.resume_point: ResumePoint | None = None
+
+    def resume_from(self, point: ResumePoint | None) -> None:
+        """Before open(): ask the server to re-send from where an earlier capture of this live stored up to."""
+        self.resume_point = point
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -111,7 +132,11 @@ class WebsocketSource:
         )
 
     async def _fetch_first(self, room_id: str) -> tuple[bytes, pb.WebcastResponse, datetime]:
-        params = {**web_client_params(room_id), "cursor": "", "internal_ext": ""}
+        point = self.resume_point if self.resume_point and self.resume_point.get("room_id") == room_id else {}
+        if point:
+            log.info("@%s: resuming from the stored cursor %s", self.handle, point.get("cursor"))
+        params = {**web_client_params(room_id), "cursor": point.get("cursor", ""),
+                  "internal_ext": point.get("internal_ext", "")}  # fmt: skip
         async with httpx.AsyncClient(
             headers={"User-Agent": USER_AGENT}, cookies=self.cookies, follow_redirects=True, timeout=15.0
         ) as http:
@@ -133,10 +158,10 @@ class WebsocketSource:
         cursor = internal_ext = ""
         if self._first is not None:
             raw, first, at = self._first
-            yield RawFetch(raw, at)
             push_server = first.push_server or push_server
             route_params.update(first.route_params)
             cursor, internal_ext = first.cursor, first.internal_ext
+            yield RawFetch(raw, at, _point(room_id, cursor, internal_ext, push_server, route_params))
         last_frame_at = _now()
         pending_gap: tuple[datetime, str, str] | None = None
         attempt = 0
@@ -168,7 +193,9 @@ class WebsocketSource:
                     except MalformedFrame as error:
                         data = error.raw
                     last_frame_at = _now()
-                    yield RawFrame(data, last_frame_at)
+                    point = _point(room_id, sock.cursor or cursor, sock.internal_ext or internal_ext, push_server,
+                                   route_params)  # fmt: skip
+                    yield RawFrame(data, last_frame_at, point)
             except TimeoutError:
                 detail = f"no frame for {self.watchdog_seconds:g} s: socket deemed dead"
                 log.warning("@%s: %s, reconnecting", self.handle, detail)
