@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ async def test_a_redis_restart_is_told_to_live_feed_clients_as_a_seq_range(
                                         lifespan="off"))  # fmt: skip
     web_task = asyncio.create_task(web.serve())
     client = socketio.AsyncClient()
+    task: asyncio.Task[Any] | None = None
+    capture = None
     try:
         await wait_for(lambda: web.started, seconds=10)
         await fanout.start()
@@ -49,12 +52,12 @@ async def test_a_redis_restart_is_told_to_live_feed_clients_as_a_seq_range(
         assert (await client.call("join", {"session_id": str(capture.session_id)}, timeout=5))["ok"]
         await wait_for(lambda: len(events) > 200, seconds=15)
 
-        server.stop()  # every publish fails, the subscriber is gone
+        await asyncio.to_thread(server.stop)  # every publish fails, the subscriber is gone
         await asyncio.sleep(2.0)
-        server.start()
+        await asyncio.to_thread(server.start)
         loop = asyncio.get_running_loop()
         back = loop.time()
-        await wait_for(lambda: fanout.gap_notices > 0, seconds=10)
+        await wait_for(lambda: fanout.gap_notices > 0, seconds=30)
         resubscribed_after = loop.time() - back
         received_before = len(events)
         await wait_for(lambda: len(events) > received_before + 200, seconds=15)
@@ -77,6 +80,10 @@ async def test_a_redis_restart_is_told_to_live_feed_clients_as_a_seq_range(
         assert gaps and not silent
         assert events == sorted(events) and len(events) == len(set(events))
     finally:
+        if capture is not None and task is not None and not task.done():  # a failing test leaves nothing running
+            await capture.stop("test over")
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 30)
         await client.disconnect()
         await fanout.stop()
         web.should_exit = True
