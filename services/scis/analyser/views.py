@@ -11,7 +11,6 @@ from scis.analyser.runners import MonitorRunner, UnsupportedMonitor
 from scis.capture import service as capture
 from scis.capture.models import EventPage, MonitorCreate, MonitorRead, VerifyResult
 from scis.core.app import InvalidRequest, api_router, error_responses
-from scis.core.audit import service as audit
 from scis.core.deps import Audit, Db, Investigator
 from scis.core.fields import BIGINT_MAX, Text
 from scis.lives import service as sessions
@@ -44,14 +43,11 @@ async def start_monitor(
         raise InvalidRequest(error.field, error.value, error.problem) from None
     except capture.MonitorExists as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    async with db.transaction():
-        await audit.record(
-            db,
-            context,
-            action="monitor.start",
-            target=f"session:{started.session_id}",
-            details={"target": started.target, "source": started.source, "case_id": started.case_id},
-        )
+    # The capture runs now: its start is audited even if this request's connection broke meanwhile.
+    await capture.audit_done(
+        db, request.app.state.pool, context, action="monitor.start", target=f"session:{started.session_id}",
+        details={"target": started.target, "source": started.source, "case_id": started.case_id},
+    )  # fmt: skip
     return started
 
 
@@ -86,14 +82,10 @@ async def stop_monitor(session_id: UUID, request: Request, db: Db, _: Investigat
         stopped = await runner(request).stop(session_id)
     except capture.MonitorNotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
-    async with db.transaction():
-        await audit.record(
-            db,
-            context,
-            action="monitor.stop",
-            target=f"session:{session_id}",
-            details={"status": stopped.status, "events": stopped.events_total},
-        )
+    await capture.audit_done(
+        db, request.app.state.pool, context, action="monitor.stop", target=f"session:{session_id}",
+        details={"status": stopped.status, "events": stopped.events_total},
+    )  # fmt: skip
     return stopped
 
 

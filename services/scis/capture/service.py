@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import redis.asyncio as aioredis
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from scis.capture.leases import CaptureBusy
 from scis.capture.models import (
@@ -32,6 +33,7 @@ from scis.capture.pipeline import CaptureRequest, LiveCapture
 from scis.capture.sources.base import CaptureSource
 from scis.capture.sources.factory import build_source
 from scis.capture.writer import GroupCommitter
+from scis.core.audit import service as audit
 from scis.core.settings import Settings
 from scis.evidence.chain import SessionSealed
 from scis.evidence.verify import verify_session
@@ -151,6 +153,33 @@ class CaptureManager:
         finished = [sid for sid, c in self._captures.items() if c.done.is_set()]
         for sid in finished[: max(0, len(finished) - KEEP_FINISHED)]:
             del self._captures[sid]
+
+
+AUDIT_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)
+
+
+async def audit_done(
+    db: AsyncConnection[Any], pool: AsyncConnectionPool[Any], context: Any, *, action: str, target: str,
+    details: dict[str, Any],
+) -> None:  # fmt: skip
+    """Audit an action that already happened (a capture started or stopped): it must be recorded even
+    if the request's own connection broke meanwhile (PostgreSQL restarted), so fresh connections
+    from the pool are tried before giving up."""
+    try:
+        async with db.transaction():
+            await audit.record(db, context, action=action, target=target, details=details)
+        return
+    except psycopg.OperationalError as error:
+        log.warning("audit of %s on the request's connection failed (%s); retrying on a fresh one", action, error)
+    for delay in (0.0, *AUDIT_RETRY_SECONDS):
+        await asyncio.sleep(delay)
+        try:
+            async with pool.connection() as conn, conn.transaction():
+                await audit.record(conn, context, action=action, target=target, details=details)
+            return
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            last = error
+    raise last
 
 
 async def list_events(

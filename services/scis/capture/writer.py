@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -156,7 +156,7 @@ class EventWriter:
                 return rows
         while True:
             try:
-                async with self.pool.connection() as conn:
+                async with self._connection(attempt) as conn:
                     if attempt:
                         done = await self._already_committed(conn, saved, batch)
                         if done is not None:
@@ -174,6 +174,33 @@ class EventWriter:
                 self.store_retries += 1
                 log.warning("cannot store %d events yet (%s); retrying in %.1f s", len(batch), error, delay)
                 await asyncio.sleep(delay)
+
+    @contextlib.asynccontextmanager
+    async def _connection(self, attempt: int) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection; a connection of its own when the pool has none (after an outage the pool
+        reconnects with a doubling backoff, up to tens of seconds late, while the queue it holds back
+        keeps growing), or none within a second when retrying."""
+        pool_empty = self.pool.get_stats().get("pool_size", 1) == 0  # it lost them all: reconnecting slowly
+        if not attempt and not pool_empty:
+            async with self.pool.connection() as conn:
+                yield conn
+            return
+        pooled = None
+        if not pool_empty:
+            with contextlib.suppress(PoolTimeout):
+                pooled = await self.pool.getconn(timeout=1.0)
+        if pooled is not None:
+            try:
+                yield pooled
+            finally:
+                await self.pool.putconn(pooled)
+            return
+        conninfo, kwargs = self.pool.conninfo, self.pool.kwargs
+        if not isinstance(conninfo, str) or not isinstance(kwargs, dict):
+            raise PoolTimeout("the pool has no connection and its connection settings are computed")
+        direct = await psycopg.AsyncConnection.connect(conninfo, connect_timeout=5, **kwargs)
+        async with direct:
+            yield direct
 
     def _restore(self, saved: ChainTail) -> None:
         self.tail.next_seq, self.tail.prev_hash, self.tail.last_captured_at = (
