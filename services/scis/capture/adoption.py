@@ -11,7 +11,6 @@ append to the same chain.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ import psycopg
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from scis.capture.leases import CaptureBusy, LeaseHolder, acquire, describe_lease, is_stale, release
+from scis.capture.leases import BackgroundLoop, CaptureBusy, LeaseHolder, acquire, describe_lease, is_stale, release
 from scis.capture.models import FINAL_STATUSES
 from scis.capture.spill import SpillQueue, session_spill_dir
 from scis.capture.writer import EventWriter, publish_events
@@ -192,8 +191,10 @@ async def reap(
     return adopted
 
 
-class Reaper:
+class Reaper(BackgroundLoop):
     """Adopts abandoned sessions at start and then every `interval` seconds, in the background."""
+
+    task_name = "capture-reaper"
 
     def __init__(
         self, pool: AsyncConnectionPool[Any], settings: Settings, *, by: str, redis: aioredis.Redis | None = None
@@ -204,16 +205,6 @@ class Reaper:
         self.redis = redis
         self.interval = settings.capture_lease_seconds
         self.adopted: list[Adopted] = []
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="capture-reaper")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _run(self) -> None:
         while True:

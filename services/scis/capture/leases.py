@@ -141,7 +141,26 @@ async def holder_of_session(conn: psycopg.AsyncConnection[Any], session_id: UUID
     return row
 
 
-class Heartbeat:
+class BackgroundLoop:
+    """A coroutine `_run` as a task of its own: `start()` it, `stop()` cancels and waits for it."""
+
+    task_name = "capture-background"
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self.task_name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Heartbeat(BackgroundLoop):
     """Renews a held lease every third of its life; calls `on_lost` if someone else now holds it."""
 
     def __init__(
@@ -152,16 +171,7 @@ class Heartbeat:
         self.me = me
         self.seconds = seconds
         self.on_lost = on_lost
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"capture-lease-{self.target}")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self.task_name = f"capture-lease-{target}"
 
     async def _run(self) -> None:
         failing = False
