@@ -39,11 +39,25 @@ def capture_env(sim: SimulatorServer, home: Path, postgres_url: str, redis_url: 
     return env
 
 
+SPAWNED: list[asyncio.subprocess.Process] = []  # killed after each test if still running (tests/faults/conftest.py)
+
+
 async def spawn_capture(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
+    process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "scis.capture.cli", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
+    SPAWNED.append(process)
+    return process
+
+
+async def kill_leftovers() -> None:
+    """A failing test leaves no process behind."""
+    while SPAWNED:
+        process = SPAWNED.pop()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 async def events_count(pool: AsyncConnectionPool[Any], target: str) -> int:
