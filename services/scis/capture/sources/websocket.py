@@ -156,6 +156,11 @@ class WebsocketSource:
         push_server = self.room.push_server or self.webcast_base_url
         route_params: dict[str, str] = dict(self.room.route_params)
         cursor = internal_ext = ""
+        point = self.resume_point if self.resume_point and self.resume_point.get("room_id") == room_id else None
+        if self._first is None and point is not None:  # no first fetch: the socket itself resumes there
+            cursor, internal_ext = point.get("cursor", ""), point.get("internal_ext", "")
+            push_server = point.get("push_server") or push_server
+            route_params.update(point.get("route_params") or {})
         if self._first is not None:
             raw, first, at = self._first
             push_server = first.push_server or push_server
