@@ -7,7 +7,7 @@ STAMP      := $(VENV)/.scis-installed
 TEST_STAMP := $(VENV)/.scis-test-installed
 CHROMIUM   ?= /usr/bin/chromium
 
-.PHONY: up down status install install-test system-deps lint typecheck test test-fast bench kind-e2e clean
+.PHONY: up down status install install-test system-deps lint typecheck test test-fast bench soak kind-e2e clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,7 @@ status:
 lint: install-test
 	$(BIN)/ruff check $(wildcard services operator tests bench)
 	$(BIN)/mypy services $(wildcard operator/scis_operator)
+	$(BIN)/lint-imports
 
 test: install-test system-deps lint
 	$(BIN)/python -m pytest -q
@@ -53,6 +54,11 @@ test-fast: install-test
 
 bench: install-test system-deps
 	$(BIN)/python -m bench
+
+# Bounded soak, not part of `make test`: 8 lives x 200 events/s for SOAK_SECONDS (default 1200).
+SOAK_SECONDS ?= 1200
+soak: install-test
+	SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m bench.soak
 
 kind-e2e: install-test
 	bash scripts/kind-e2e.sh

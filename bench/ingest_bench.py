@@ -92,16 +92,16 @@ def baseline_path(url: str, frames: list[bytes]) -> tuple[float, int]:
     stored = 0
     with psycopg.connect(url) as conn:
         asyncio.run(_start_session(url, session_id))
-        tail = ChainTail(next_seq=1)
-        tail.prev_hash = conn.execute(
+        first_hash = conn.execute(
             "SELECT chain_hash FROM events WHERE session_id = %s AND seq = 0", (session_id,)
         ).fetchone()[0]  # type: ignore[index]
+        tail = ChainTail(next_seq=1, prev_hash=first_hash)
         started = time.perf_counter()
         for raw in frames:
             frame = decode_frame(raw)
             for event in iter_events(frame_payload(frame, raw)):
                 record = to_record(event, datetime.now(UTC))
-                (item,) = chain_records(session_id, tail, [record])
+                (item,), tail = chain_records(session_id, tail, [record])
                 r = item.record
                 conn.execute(
                     insert,  # type: ignore[arg-type]

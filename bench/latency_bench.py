@@ -28,10 +28,10 @@ import redis.asyncio as aioredis
 import socketio
 import uvicorn
 
-from scis.capture.fanout import LiveEventFanout
-from scis.capture.models import MonitorCreate
+from scis.analyser.captures import CaptureManager
+from scis.analyser.fanout import LiveEventFanout
+from scis.analyser.models import MonitorCreate
 from scis.capture.runner import tune_gc
-from scis.capture.service import CaptureManager
 from scis.core.db import migrate, open_pool
 from scis.core.settings import Settings
 from scis.embedded.ports import free_port, wait_for_port

@@ -87,8 +87,16 @@ def capture_env(monitor: Mapping[str, Any], config: OperatorConfig) -> list[dict
         {"name": "SCIS_CHROMIUM_PATH", "value": "/usr/bin/chromium"},
         {"name": "HOME", "value": "/tmp"},
     ]
+    if config.capture_metrics_port:
+        own.append({"name": "SCIS_CAPTURE_METRICS_PORT", "value": str(config.capture_metrics_port)})
     own_names = {entry["name"] for entry in own}
     return own + [dict(entry) for entry in config.capture_env if entry.get("name") not in own_names]
+
+
+def _metrics_port(config: OperatorConfig) -> dict[str, Any]:
+    if not config.capture_metrics_port:
+        return {}
+    return {"ports": [{"name": "metrics", "containerPort": config.capture_metrics_port, "protocol": "TCP"}]}
 
 
 def build_capture_pod(monitor: Mapping[str, Any], *, attempt: int, config: OperatorConfig) -> dict[str, Any]:
@@ -129,6 +137,7 @@ def build_capture_pod(monitor: Mapping[str, Any], *, attempt: int, config: Opera
                 },
                 "volumeMounts": mounts,
                 "terminationMessagePolicy": "FallbackToLogsOnError",
+                **_metrics_port(config),
             }
         ],
         "volumes": volumes,

@@ -33,6 +33,7 @@ class OperatorConfig:
     peering_priority: int | None = None  # None: a random priority, so that replicas never tie
     peering_standalone: bool = False  # True only for a single local operator without the peering CRD
     metrics_port: int = 9090  # 0 disables the metrics endpoint
+    capture_metrics_port: int = 9108  # where capture Pods serve their /metrics; 0: they serve none
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -61,6 +62,7 @@ class OperatorConfig:
             peering_priority=int(priority) if priority else None,
             peering_standalone=get("PEERING_STANDALONE", "false").lower() in ("1", "true", "yes"),
             metrics_port=int(get("METRICS_PORT", str(base.metrics_port))),
+            capture_metrics_port=int(get("CAPTURE_METRICS_PORT", str(base.capture_metrics_port))),
         )
 
     def backoff_seconds(self, restarts: int) -> float:

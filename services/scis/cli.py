@@ -17,6 +17,8 @@ DOMAIN_COMMANDS = {
     "capture": ("scis.capture.cli", "capture one live (the process a LiveMonitor pod runs)"),
     "monitor": ("scis.capture.monitor_cli", "capture a live with a progress display"),
     "verify": ("scis.evidence.cli", "recompute a session's hash chain and name the first bad event"),
+    "backup": ("scis.backup.cli", "archive the database and the evidence files, with SHA-256s, while captures run"),
+    "restore": ("scis.backup.restore_cli", "restore a backup into an empty database and fresh SCIS_HOME; verify"),
 }
 
 
@@ -65,9 +67,12 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
     from scis.core.auth.models import Role, UserCreate
     from scis.core.auth.service import UserExists, create_user_sync
+    from scis.core.connections import NoDatabase, resolve_database_url
 
-    settings = load_settings()
-    url = settings.database_url or _running_stack_database_url(settings)
+    try:
+        url = resolve_database_url(load_settings())
+    except NoDatabase as error:
+        raise CommandError(str(error)) from None
     password = args.password or getpass.getpass(f"password for {args.name}: ")
     try:
         user_in = UserCreate(username=args.name, password=password, role=Role(args.role))
@@ -82,17 +87,6 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             raise CommandError(str(error)) from None
     print(f"user {args.name} added with role {args.role}")
     return 0
-
-
-def _running_stack_database_url(settings: object) -> str:
-    from scis.core.settings import Settings
-    from scis.embedded.postgres import EmbeddedPostgres
-
-    assert isinstance(settings, Settings)
-    home = settings.home.expanduser().resolve()
-    if not (home / "postgres" / "PG_VERSION").exists():
-        raise CommandError(f"no database: set SCIS_DATABASE_URL or run `scis up` first (SCIS_HOME={home})")
-    return EmbeddedPostgres(home / "postgres", settings.postgres_port, home / "logs" / "postgres.log").url
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from scis.capture.service import audit_done
+from scis.analyser.service import audit_done
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import Role, User
 

@@ -10,8 +10,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 from psycopg_pool import AsyncConnectionPool
 
+from scis.embedded.ports import free_port
 from scis.evidence.verify import verify_session
 from scis.simulator import SimulatorServer
 from tests.capture.support import session_row, stored_events, wait_for
@@ -60,6 +62,7 @@ async def test_sigterm_flushes_seals_and_exits_0(
     session_id = uuid.uuid4()
     env = _env(sim, tmp_path, postgres_url, redis_url)
     env["SCIS_CAPTURE_SESSION_ID"] = str(session_id)
+    env["SCIS_CAPTURE_METRICS_PORT"] = str(metrics_port := free_port())
     process = await _spawn("scis.capture.cli", "--target", "@cli_live", env=env)
 
     async def stored() -> int:
@@ -72,6 +75,10 @@ async def test_sigterm_flushes_seals_and_exits_0(
     while await stored() < 100:
         assert asyncio.get_running_loop().time() < deadline, "capture stored nothing"
         await asyncio.sleep(0.1)
+    # The process serves its own capture metrics (what a capture Pod's PodMonitor scrapes).
+    async with httpx.AsyncClient(timeout=10) as client:
+        metrics = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+    assert 'scis_capture_queue_depth{target="cli_live"}' in metrics and "scis_capture_events_total{" in metrics
     process.send_signal(signal.SIGTERM)
     _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0, err.decode()

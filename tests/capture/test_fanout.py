@@ -12,7 +12,7 @@ import socketio
 import uvicorn
 from psycopg_pool import AsyncConnectionPool
 
-from scis.capture.fanout import LiveEventFanout
+from scis.analyser.fanout import LiveEventFanout
 from scis.core.settings import Settings
 from scis.embedded.ports import free_port
 from scis.simulator import SimulatorServer

@@ -17,6 +17,7 @@ from scis.capture.leases import CaptureBusy
 from scis.capture.pipeline import CaptureRequest, LiveCapture
 from scis.capture.spill import SpillQueue, session_spill_dir
 from scis.core.settings import Settings
+from scis.core.status import SessionStatus
 from scis.evidence.chain import append_records, start_session
 from scis.evidence.records import EventRecord
 from scis.evidence.verify import verify_session
@@ -55,7 +56,7 @@ async def leave_abandoned(
     async with pool.connection() as conn, conn.transaction():
         tail, _ = await start_session(
             conn, session_id=session_id, target=target, source="websocket", case_id=None, config={},
-            started_at=start, status="live",
+            started_at=start, status=SessionStatus.LIVE,
         )  # fmt: skip
         records = [EventRecord(kind="chat", captured_at=start + timedelta(seconds=i), msg_id=base + i, body=f"m{i}")
                    for i in range(stored)]  # fmt: skip

@@ -10,8 +10,9 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
-from scis.capture.models import CaptureSourceKind, MonitorCreate
-from scis.capture.service import CaptureManager, MonitorExists, MonitorNotFound, list_events, verify
+from scis.analyser.captures import CaptureManager, MonitorExists, MonitorNotFound
+from scis.analyser.models import CaptureSourceKind, MonitorCreate
+from scis.analyser.service import list_events, verify
 from scis.capture.sources.base import CaptureSource
 from scis.capture.targets import InvalidTarget, parse_target
 from scis.core.settings import Settings

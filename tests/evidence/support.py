@@ -8,6 +8,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from scis.core.status import SessionStatus
 from scis.evidence.chain import append_records, gap_record, seal_session, start_session
 from scis.evidence.records import EventRecord
 
@@ -48,19 +49,16 @@ async def write_session(conn: AsyncConnection[Any], *, events: int = 10, seal: b
             case_id=None,
             config={"test": True},
             started_at=T0,
-            status="live",
+            status=SessionStatus.LIVE,
         )
         batch = sample_events(events)
-        await append_records(conn, session_id, tail, batch[: events // 2])
-        await append_records(
-            conn,
-            session_id,
-            tail,
-            [gap_record(started=T0, ended=T0 + timedelta(seconds=1), reason="disconnect", detail="test")],
-        )
+        _, tail = await append_records(conn, session_id, tail, batch[: events // 2])
+        gap = gap_record(started=T0, ended=T0 + timedelta(seconds=1), reason="disconnect", detail="test")
+        _, tail = await append_records(conn, session_id, tail, [gap])
         await append_records(conn, session_id, tail, batch[events // 2 :])
         if seal:
-            await seal_session(conn, session_id, status="ended", reason="test", ended_at=T0 + timedelta(minutes=5))
+            ended_at = T0 + timedelta(minutes=5)
+            await seal_session(conn, session_id, status=SessionStatus.ENDED, reason="test", ended_at=ended_at)
     return session_id
 
 

@@ -51,14 +51,16 @@ def test_naive_timestamps_are_refused() -> None:
 def test_chain_links_each_record_to_its_predecessor() -> None:
     records = [chat("one"), chat("two"), chat("three")]
     tail = ChainTail()
-    rows = chain_records(SESSION, tail, records)
+    rows, after = chain_records(SESSION, tail, records)
+    assert tail == ChainTail(), "chaining must not touch the tail it started from"
+    assert after == ChainTail(3, rows[-1].chain_hash, records[-1].captured_at)
     prev = GENESIS_HASH
     for seq, row in enumerate(rows):
         expected = hashlib.sha256(bytes.fromhex(prev) + canonical_bytes(SESSION, seq, row.record, row.raw_sha256))
         assert row.seq == seq and row.chain_hash == expected.hexdigest()
         assert row.raw_sha256 == hashlib.sha256(b"\x01\x02").hexdigest()
         prev = row.chain_hash
-    assert tail.next_seq == 3 and tail.prev_hash == rows[-1].chain_hash
+    assert after.next_seq == 3 and after.prev_hash == rows[-1].chain_hash
 
 
 def test_changing_any_field_changes_the_hash() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from scis.core.status import SessionStatus
 from scis.evidence.chain import SessionSealed, seal_session
 from scis.evidence.verify import verify_session
 from tests.evidence.support import tamper, write_session
@@ -34,7 +35,7 @@ async def test_appending_after_the_seal_is_refused(conn: psycopg.AsyncConnection
     session_id = await write_session(conn)
     with pytest.raises(SessionSealed):
         async with conn.transaction():
-            await seal_session(conn, session_id, status="ended")
+            await seal_session(conn, session_id, status=SessionStatus.ENDED)
 
 
 async def test_the_database_refuses_updates_and_deletes(conn: psycopg.AsyncConnection[Any]) -> None:

@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from scis.capture.leases import is_stale
-from scis.capture.models import FINAL_STATUSES
+from scis.core.status import SessionStatus
 from scis.evidence.records import CHAIN_KINDS
 from scis.evidence.verify import verify_session
 from scis.simulator import SimulatorServer
@@ -134,7 +134,7 @@ async def figures(name: str, pool: AsyncConnectionPool[Any], sim_room: Any, targ
         async with pool.connection() as conn:
             verdict = await verify_session(conn, session["id"])
         assert verdict.intact, f"session {session['id']}: chain broken: {verdict}"
-        if session["status"] not in FINAL_STATUSES:
+        if SessionStatus(session["status"]).active:
             assert session["owner"] is not None and not is_stale(session), (
                 f"session {session['id']} is {session['status']} without an owner"
             )

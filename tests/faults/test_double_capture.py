@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from scis.capture.models import MonitorCreate
+from scis.analyser.captures import CaptureManager, MonitorExists
+from scis.analyser.models import MonitorCreate
 from scis.capture.runner import EXIT_BUSY
-from scis.capture.service import CaptureManager, MonitorExists
 from scis.simulator import SimulatorServer
 from tests.capture.support import capture_settings, end_live_while_listening
 from tests.faults.support import capture_env, events_count, figures, spawn_capture, wait_stored

@@ -14,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from scis.capture.fanout import LiveEventFanout
+from scis.analyser.fanout import LiveEventFanout
 from scis.core.settings import Settings
 from scis.embedded.ports import free_port
 from scis.embedded.redis import EmbeddedRedis

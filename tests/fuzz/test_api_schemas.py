@@ -1,4 +1,5 @@
-"""Every operation of every service's OpenAPI, fuzzed with schemathesis, in-process over ASGI.
+"""Every operation of every service's OpenAPI, fuzzed with schemathesis, in-process over ASGI, with
+hostile strings (HOSTILE_STRINGS) put in every text field of half the requests.
 
 Every response is checked: no 5xx, a documented status and content type, a body that conforms to
 the documented schema, and every 422 in our shape
@@ -55,6 +56,89 @@ def _schema(service: str) -> Any:
 
 
 SCHEMAS = {service: _schema(service) for service in FUZZED_SERVICES}
+
+# What an attacker types into every text field: injection in each language SCIS speaks (SQL, HTML,
+# templates, paths, logs, headers), encodings that break naive code (lone surrogates, RTL override,
+# BOM, combining marks), numbers as text, and sizes. None may cause a 5xx.
+# (Nothing here is a whole destructive SQL statement: the explorer runs what it is sent.)
+HOSTILE_STRINGS = (
+    "x' OR '1'='1",
+    "1; SELECT pg_sleep(0)",
+    "$$ $tag$ U&'\\0041' E'\\x41'",
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "{{7*7}}{% raw %}${7*7}{% endraw %}",
+    "../../../../etc/passwd",
+    "file:///etc/passwd",
+    "http://169.254.169.254/latest/meta-data/",
+    "line1\r\nX-Injected: yes",
+    '"},{"level":"error","msg":"forged',
+    "\ud800",
+    "\udfff\ud800",
+    "\u202e\ufeff\u0301\u200b",
+    "%00%0d%0a",
+    "😀" * 200,
+    "A" * 70_000,
+    "9" * 400,
+    "-0",
+    "NaN",
+    "1e309",
+    "null",
+    "",
+    " ",
+)
+
+
+def with_hostile_strings(value: Any, hostile: str) -> Any:
+    """The value with every string in it (not the keys) replaced by the hostile one."""
+    if isinstance(value, str):
+        return hostile
+    if isinstance(value, dict):
+        return {key: with_hostile_strings(item, hostile) for key, item in value.items()}
+    if isinstance(value, list):
+        return [with_hostile_strings(item, hostile) for item in value]
+    return value
+
+
+def is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def hostile_variants(value: Any, candidates: tuple[str, ...]) -> Any:
+    """Half the generated requests keep schemathesis' values, half carry a hostile string everywhere."""
+    from hypothesis import strategies as st
+
+    hostile = st.sampled_from(candidates).map(lambda text: with_hostile_strings(value, text))
+    return st.one_of(st.just(value), hostile)
+
+
+# A URL cannot carry a lone surrogate at all (the client could not send it): those go in bodies only.
+URL_HOSTILE_STRINGS = tuple(text for text in HOSTILE_STRINGS if is_utf8(text))
+
+
+def flatmap_body(ctx: Any, body: Any) -> Any:
+    return hostile_variants(body, HOSTILE_STRINGS)
+
+
+def flatmap_query(ctx: Any, query: Any) -> Any:
+    return hostile_variants(query, URL_HOSTILE_STRINGS)
+
+
+# In a path, an empty value or a slash changes which route is called (the router's 404/405, not ours).
+PATH_HOSTILE_STRINGS = tuple(text for text in URL_HOSTILE_STRINGS if text.strip() and "/" not in text)
+
+
+def flatmap_path_parameters(ctx: Any, parameters: Any) -> Any:
+    return hostile_variants(parameters, PATH_HOSTILE_STRINGS)
+
+
+for _schema_of_service in SCHEMAS.values():
+    for _hook in (flatmap_body, flatmap_query, flatmap_path_parameters):
+        _schema_of_service.hook(_hook)
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import asyncio
 import kubernetes
 import pytest
 
+from scis.analyser.captures import MonitorExists, MonitorNotFound
+from scis.analyser.models import MonitorCreate
 from scis.analyser.runners import KubernetesRunner, UnsupportedMonitor
-from scis.capture.models import MonitorCreate
-from scis.capture.service import MonitorExists, MonitorNotFound
 from scis.kube.livemonitors import capture_session_id
 from scis.kube.progress import ProgressReporter
 from tests.k8s.emulator import LM_RESOURCE, Kubelet, StampingEmulator, api_client_for, eventually, run_operator

@@ -67,6 +67,10 @@ def test_capture_pod_is_locked_down_and_complete() -> None:
     )
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp", "/dev/shm"}  # browser needs shm
     assert container["resources"] == CONFIG.capture_resources
+    # Prometheus (the chart's PodMonitor) scrapes the capture's own metrics on the named port.
+    assert container["ports"] == [{"name": "metrics", "containerPort": CONFIG.capture_metrics_port, "protocol": "TCP"}]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SCIS_CAPTURE_METRICS_PORT"] == str(CONFIG.capture_metrics_port)
 
 
 def test_adopt_makes_the_pod_owned_by_its_monitor() -> None:

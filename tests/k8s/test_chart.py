@@ -17,7 +17,8 @@ from tests.k8s.emulator import ROOT
 
 SCENARIO_IDS = [p.name for p in SCENARIOS]
 SERVICES = ("frontend", "dashboard", "analyser", "profiles", "lives", "create", "database", "reports")
-KINDS_WITHOUT_CORE_SCHEMA = {"KopfPeering", "ServiceMonitor"}  # CRD kinds, checked below on their own
+# CRD kinds, checked below on their own
+KINDS_WITHOUT_CORE_SCHEMA = {"KopfPeering", "ClusterKopfPeering", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 
 @pytest.fixture(scope="module", params=[None, *SCENARIOS], ids=["no-values", *SCENARIO_IDS])
@@ -54,7 +55,7 @@ def test_crd_objects_are_valid(rendered: tuple[dict[str, Any], list[dict[str, An
         kubernetes_validate.validate(crd, KUBE_VERSION, strict=True)
     for monitor in (o for o in found if o["kind"] == "ServiceMonitor"):
         assert monitor["apiVersion"] == "monitoring.coreos.com/v1" and monitor["spec"]["endpoints"]
-    for peering in (o for o in found if o["kind"] == "KopfPeering"):
+    for peering in (o for o in found if o["kind"] in ("KopfPeering", "ClusterKopfPeering")):
         assert peering["apiVersion"] == "kopf.dev/v1"
 
 

@@ -13,11 +13,13 @@ import pytest
 import socketio
 import uvicorn
 
+from scis.analyser.models import EventRead
 from scis.core.settings import Settings
 from scis.embedded.ports import free_port
 from scis.serve import load_app
 from scis.simulator import SimulatorServer
 from tests.services.conftest import auth
+from tests.support.cases import make_case
 
 
 @pytest.fixture
@@ -52,8 +54,14 @@ async def wait_for_status(client: httpx.AsyncClient, session_id: str, token: str
     pytest.fail(f"monitor stayed {monitor['status']}")
 
 
-async def test_monitor_a_live_end_to_end(analyser: tuple[str, SimulatorServer], tokens: dict[str, str]) -> None:
+async def test_monitor_a_live_end_to_end(
+    analyser: tuple[str, SimulatorServer], tokens: dict[str, str], accounts: dict[str, str], postgres_url: str
+) -> None:
     base, sim = analyser
+    # The viewer follows the live as a member of its case (per-case access: tests/security).
+    case_id = make_case(
+        postgres_url, created_by=accounts["investigator"], members=[accounts["investigator"], accounts["viewer"]]
+    )
     room = sim.add_room("api.host", scenario="every_message", start="manual")
     token = tokens["investigator"]
     received: list[dict[str, Any]] = []
@@ -62,10 +70,11 @@ async def test_monitor_a_live_end_to_end(analyser: tuple[str, SimulatorServer], 
     async with httpx.AsyncClient(base_url=base, timeout=20) as client:
         refused = await client.post("/api/analyser/monitors", json={"target": "not a handle!"}, headers=auth(token))
         assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "target"
-        started = await client.post("/api/analyser/monitors", json={"target": "@api.host"}, headers=auth(token))
+        monitor_in = {"target": "@api.host", "case_id": case_id}
+        started = await client.post("/api/analyser/monitors", json=monitor_in, headers=auth(token))
         assert started.status_code == 201, started.text
         session_id = started.json()["session_id"]
-        again = await client.post("/api/analyser/monitors", json={"target": "@api.host"}, headers=auth(token))
+        again = await client.post("/api/analyser/monitors", json=monitor_in, headers=auth(token))
         assert again.status_code == 409
 
         with pytest.raises(socketio.exceptions.ConnectionError):
@@ -95,3 +104,7 @@ async def test_monitor_a_live_end_to_end(analyser: tuple[str, SimulatorServer], 
         await sio.disconnect()
         seqs = [payload["seq"] for payload in received]
         assert seqs == sorted(seqs) and len(received) >= len(stored) - 1
+        # One event, one shape: what the browser got on Socket.IO is the REST answer for the same event.
+        by_seq = {item["seq"]: item for item in stored}
+        assert received and all(payload == by_seq[payload["seq"]] for payload in received)
+        assert list(received[0]) == list(stored[0]) == list(EventRead.model_fields)

@@ -55,7 +55,11 @@ async def test_a_refused_write_leaves_no_audit_row(
     )
     assert response.status_code == 422
     assert response.json()["errors"] == [
-        {"field": "case_id", "value": 999999, "problem": "no such case; create the case first"}
+        {
+            "field": "case_id",
+            "value": 999999,
+            "problem": "no such case of yours; create it, or ask an admin to add you to it",
+        }
     ]
     assert audit_count(postgres_url) == before
 

@@ -12,18 +12,24 @@ from scis.profiles.service import cache_key
 from tests.services.conftest import auth
 
 
-async def new_case(clients: dict[str, httpx.AsyncClient], token: str) -> int:
+async def new_case(clients: dict[str, httpx.AsyncClient], tokens: dict[str, str]) -> int:
+    """A case the investigator opens (so belongs to) and the admin adds the viewer to."""
     response = await clients["dashboard"].post(
         "/api/dashboard/cases",
         json={"reference": f"T-{uuid.uuid4().hex[:10]}", "title": "Route tests"},
-        headers=auth(token),
+        headers=auth(tokens["investigator"]),
     )
     assert response.status_code == 201, response.text
-    return int(response.json()["id"])
+    case_id = int(response.json()["id"])
+    added = await clients["dashboard"].put(
+        f"/api/dashboard/cases/{case_id}/members/t-viewer", headers=auth(tokens["admin"])
+    )
+    assert added.status_code == 200, added.text
+    return case_id
 
 
 async def test_profile_crud_with_cache(clients: dict[str, httpx.AsyncClient], tokens: dict[str, str], apps) -> None:  # type: ignore[no-untyped-def]
-    case_id = await new_case(clients, tokens["investigator"])
+    case_id = await new_case(clients, tokens)
     profiles = clients["profiles"]
     created = await profiles.post(
         "/api/profiles/profiles",
@@ -71,7 +77,7 @@ async def test_bad_input_names_field_and_value(clients: dict[str, httpx.AsyncCli
 async def test_wizard_checks_then_creates_through_profiles_service(
     clients: dict[str, httpx.AsyncClient], tokens: dict[str, str]
 ) -> None:
-    case_id = await new_case(clients, tokens["investigator"])
+    case_id = await new_case(clients, tokens)
     check = await clients["create"].post(
         "/api/create/check", json={"unique_id": "@x", "case_id": case_id}, headers=auth(tokens["viewer"])
     )
@@ -83,7 +89,7 @@ async def test_wizard_checks_then_creates_through_profiles_service(
     assert unknown_case.json()["problems"][0] == {
         "field": "case_id",
         "value": 987654,
-        "problem": "no such case; create the case first",
+        "problem": "no such case of yours; create it, or ask an admin to add you to it",
     }
 
 
@@ -130,7 +136,7 @@ async def test_explorer_stops_long_queries(
 async def test_report_pdf_is_stored_with_its_hash(
     clients: dict[str, httpx.AsyncClient], tokens: dict[str, str], postgres_url: str
 ) -> None:
-    case_id = await new_case(clients, tokens["investigator"])
+    case_id = await new_case(clients, tokens)
     created = await clients["reports"].post(
         "/api/reports/reports", json={"case_id": case_id}, headers=auth(tokens["investigator"])
     )

@@ -113,6 +113,7 @@ def test_up_serves_everything_through_the_gateway_and_stops_cleanly(tmp_path: Pa
             follow_a_live_through_the_gateway(gateway, headers)
         status = run_scis("status", env=env)
         assert status.returncode == 0 and "gateway" in status.stdout and "ready" in status.stdout
+        assert "captures: none open" in status.stdout, status.stdout  # the monitored live ended and sealed
     finally:
         simulator.terminate()
         simulator.wait(30)

@@ -105,6 +105,11 @@ without transparent proxy.
 {{- end }}
 {{- end }}
 
+{{/* The address browsers use: config.publicUrl, else the Ingress host (https when its TLS is on). */}}
+{{- define "scis.publicUrl" -}}
+{{- if .Values.config.publicUrl }}{{ .Values.config.publicUrl }}{{ else }}{{ ternary "https" "http" .Values.ingress.tls.enabled }}://{{ .Values.ingress.host }}{{ end -}}
+{{- end }}
+
 {{/* Environment shared by every SCIS process (services, migrations, captures). */}}
 {{- define "scis.commonEnv" -}}
 - name: SCIS_ENV
@@ -128,6 +133,12 @@ without transparent proxy.
       key: {{ if .Values.secretKey.existingSecret }}{{ .Values.secretKey.existingSecretKey }}{{ else }}secret-key{{ end }}
 - name: SCIS_DISCOVERY
   value: {{ .Values.config.discovery | quote }}
+- name: SCIS_PUBLIC_URL
+  value: {{ include "scis.publicUrl" . | quote }}
+- name: SCIS_TRUSTED_PROXIES
+  value: {{ .Values.config.trustedProxies | quote }}
+- name: SCIS_API_DOCS
+  value: {{ .Values.config.apiDocs | quote }}
 {{- if eq .Values.config.discovery "consul" }}
 {{- if .Values.config.consulUrl }}
 - name: SCIS_CONSUL_URL

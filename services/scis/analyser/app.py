@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from scis.analyser.captures import CaptureManager
 from scis.analyser.live_socket import mount_live_socket
 from scis.analyser.runners import InProcessRunner, KubernetesRunner
 from scis.analyser.views import router
 from scis.capture.adoption import Reaper
 from scis.capture.runner import tune_gc
-from scis.capture.service import CaptureManager
 from scis.core.app import create_service_app
 from scis.core.settings import CaptureRunner, Settings, get_settings
 

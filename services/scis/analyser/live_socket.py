@@ -8,7 +8,8 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 
-from scis.capture.fanout import LiveEventFanout
+from scis.analyser.fanout import LiveEventFanout
+from scis.core import cases
 from scis.core.auth.models import User
 from scis.core.auth.service import InvalidToken, read_token
 from scis.core.deps import TOKEN_COOKIE
@@ -26,7 +27,9 @@ def token_from(environ: dict[str, Any], auth: Any) -> str | None:
 
 def mount_live_socket(app: FastAPI, settings: Settings) -> LiveEventFanout:
     """Serve Socket.IO at /socket.io/ on the analyser app; every connection must carry a valid token."""
-    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[])
+    # A browser's connection must come from SCIS's own pages (Origin = SCIS_PUBLIC_URL): another site
+    # cannot open a socket with the visitor's cookie. Clients that send no Origin (scripts) use a token.
+    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=settings.allowed_origins)
 
     async def authenticate(environ: dict[str, Any], auth: Any) -> User | None:
         token = token_from(environ, auth)
@@ -38,8 +41,11 @@ def mount_live_socket(app: FastAPI, settings: Settings) -> LiveEventFanout:
             return None
 
     async def authorize(identity: Any, session_id: str) -> bool:
-        # Every role may watch a live; writing is what roles restrict.
-        return isinstance(identity, User)
+        # Watching a live is reading its case's evidence: members of the case (and admins) only.
+        if not isinstance(identity, User):
+            return False
+        async with app.state.pool.connection() as conn:
+            return await cases.may_see_session(conn, user=identity, session_id=session_id)
 
     assert settings.redis_url is not None
     fanout = LiveEventFanout(sio, settings.redis_url, authenticate=authenticate, authorize=authorize)

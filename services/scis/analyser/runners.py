@@ -13,19 +13,11 @@ from uuid import UUID
 from kubernetes.client import CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
-from scis.capture.models import MonitorCreate, MonitorRead
-from scis.capture.service import CaptureManager, MonitorExists, MonitorNotFound
+from scis.analyser.captures import CaptureManager, MonitorExists, MonitorNotFound
+from scis.analyser.models import MonitorCreate, MonitorRead
+from scis.core.status import SessionStatus
 from scis.kube import livemonitors
-
-# LiveMonitor phases as the capture statuses the API already speaks.
-STATUS_OF_PHASE = {
-    "Pending": "starting",
-    "Connecting": "starting",
-    "Live": "live",
-    "Offline": "offline",
-    "Ended": "ended",
-    "Failed": "failed",
-}
+from scis.kube.progress import STATUS_OF_PHASE
 
 
 class UnsupportedMonitor(ValueError):
@@ -81,7 +73,7 @@ def monitor_from_livemonitor(monitor: dict[str, Any]) -> MonitorRead:
         target=str(spec.get("target", "")).lstrip("@"),
         source=str(spec.get("source", "websocket")),
         case_id=int(case_id) if case_id.isdigit() else None,
-        status=STATUS_OF_PHASE.get(status.get("phase", "Pending"), "starting"),
+        status=STATUS_OF_PHASE.get(status.get("phase", "Pending"), SessionStatus.STARTING),
         status_reason=str(ready.get("message") or ""),
         room_id=None,
         started_at=_timestamp(status.get("startedAt") or meta.get("creationTimestamp")),
@@ -151,7 +143,7 @@ class KubernetesRunner:
             monitor_from_livemonitor(m)
             for m in await asyncio.to_thread(livemonitors.list_livemonitors, namespace=self.namespace, api=self.api)
         ]
-        return [m for m in monitors if m.status in ("starting", "live")] if active_only else monitors
+        return [m for m in monitors if m.status.active] if active_only else monitors
 
     async def close(self) -> None:
         # The captures belong to their Pods and outlive this process.

@@ -7,12 +7,15 @@ from uuid import UUID
 
 from fastapi import HTTPException, Query, Request, status
 
+from scis.analyser import service
+from scis.analyser.captures import MonitorExists, MonitorNotFound
+from scis.analyser.models import EventPage, MonitorCreate, MonitorRead, VerifyResult
 from scis.analyser.runners import MonitorRunner, UnsupportedMonitor
-from scis.capture import service as capture
-from scis.capture.models import EventPage, MonitorCreate, MonitorRead, VerifyResult
-from scis.core.app import InvalidRequest, api_router, error_responses
-from scis.core.deps import Audit, Db, Investigator
+from scis.core import cases
+from scis.core.deps import Audit, CurrentUser, Db, Investigator
+from scis.core.errors import InvalidRequest, error_responses
 from scis.core.fields import BIGINT_MAX, Text
+from scis.core.routers import api_router
 from scis.lives import service as sessions
 from scis.lives.models import LiveSessionRead
 
@@ -21,6 +24,28 @@ router = api_router("analyser")
 
 def runner(request: Request) -> MonitorRunner:
     return request.app.state.captures  # type: ignore[no-any-return]
+
+
+async def may_see_monitor(db: Db, user: CurrentUser, monitor: MonitorRead) -> bool:
+    if monitor.case_id is not None:
+        return await cases.may_see(db, user=user, case_id=monitor.case_id, owner=None)
+    return await cases.may_see_session(db, user=user, session_id=monitor.session_id)
+
+
+async def visible_monitor(request: Request, db: Db, user: CurrentUser, session_id: UUID) -> MonitorRead:
+    """The monitor when the caller may see it; 404 alike for a missing one and one of another case."""
+    try:
+        monitor = await runner(request).get(session_id)
+    except MonitorNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    if not await may_see_monitor(db, user, monitor):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no capture with session id {session_id} in this analyser")
+    return monitor
+
+
+async def require_session(db: Db, user: CurrentUser, session_id: UUID) -> None:
+    if not await cases.may_see_session(db, user=user, session_id=session_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no live session {session_id}")
 
 
 @router.post(
@@ -34,26 +59,21 @@ def runner(request: Request) -> MonitorRunner:
 async def start_monitor(
     body: MonitorCreate, request: Request, db: Db, user: Investigator, context: Audit
 ) -> MonitorRead:
-    cur = await db.execute("SELECT 1 FROM cases WHERE id = %s", (body.case_id,)) if body.case_id else None
-    if cur is not None and await cur.fetchone() is None:
-        raise InvalidRequest("case_id", body.case_id, "no such case; create the case first")
     try:
-        started = await runner(request).start(body, created_by=user.username)
+        return await service.start_monitor(
+            db, runner(request), body, username=user.username, context=context, pool=request.app.state.pool
+        )
+    except service.UnknownCase:
+        raise InvalidRequest("case_id", body.case_id, cases.UNKNOWN_CASE_PROBLEM) from None
     except UnsupportedMonitor as error:
         raise InvalidRequest(error.field, error.value, error.problem) from None
-    except capture.MonitorExists as error:
+    except MonitorExists as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    # The capture runs now: its start is audited even if this request's connection broke meanwhile.
-    await capture.audit_done(
-        db, request.app.state.pool, context, action="monitor.start", target=f"session:{started.session_id}",
-        details={"target": started.target, "source": started.source, "case_id": started.case_id},
-    )  # fmt: skip
-    return started
 
 
 @router.get("/monitors", response_model=list[MonitorRead], tags=["monitors"], summary="Captures run by this analyser")
-async def list_monitors(request: Request, active: bool = False) -> list[MonitorRead]:
-    return await runner(request).list(active_only=active)
+async def list_monitors(request: Request, db: Db, user: CurrentUser, active: bool = False) -> list[MonitorRead]:
+    return [m for m in await runner(request).list(active_only=active) if await may_see_monitor(db, user, m)]
 
 
 @router.get(
@@ -63,11 +83,8 @@ async def list_monitors(request: Request, active: bool = False) -> list[MonitorR
     summary="One capture's counters",
     responses=error_responses(404),
 )
-async def get_monitor(session_id: UUID, request: Request) -> MonitorRead:
-    try:
-        return await runner(request).get(session_id)
-    except capture.MonitorNotFound as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+async def get_monitor(session_id: UUID, request: Request, db: Db, user: CurrentUser) -> MonitorRead:
+    return await visible_monitor(request, db, user, session_id)
 
 
 @router.delete(
@@ -77,26 +94,23 @@ async def get_monitor(session_id: UUID, request: Request) -> MonitorRead:
     summary="Stop a capture: stored, sealed, then answered",
     responses=error_responses(403, 404),
 )
-async def stop_monitor(session_id: UUID, request: Request, db: Db, _: Investigator, context: Audit) -> MonitorRead:
+async def stop_monitor(session_id: UUID, request: Request, db: Db, user: Investigator, context: Audit) -> MonitorRead:
+    await visible_monitor(request, db, user, session_id)
     try:
-        stopped = await runner(request).stop(session_id)
-    except capture.MonitorNotFound as error:
+        return await service.stop_monitor(db, runner(request), session_id, context=context, pool=request.app.state.pool)
+    except MonitorNotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
-    await capture.audit_done(
-        db, request.app.state.pool, context, action="monitor.stop", target=f"session:{session_id}",
-        details={"status": stopped.status, "events": stopped.events_total},
-    )  # fmt: skip
-    return stopped
 
 
 @router.get("/sessions", response_model=list[LiveSessionRead], tags=["sessions"], summary="Capture sessions")
 async def list_sessions(
     db: Db,
+    user: CurrentUser,
     case_id: int | None = Query(None, ge=1, le=BIGINT_MAX),
     active: bool = False,
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[LiveSessionRead]:
-    return await sessions.list_sessions(db, active_only=active, case_id=case_id, limit=limit)
+    return await sessions.list_sessions(db, user=user, active_only=active, case_id=case_id, limit=limit)
 
 
 @router.get(
@@ -104,10 +118,12 @@ async def list_sessions(
     response_model=EventPage,
     tags=["sessions"],
     summary="A live's stored events in chain order, paged",
+    responses=error_responses(404),
 )
 async def list_events(
     session_id: UUID,
     db: Db,
+    user: CurrentUser,
     kind: list[Text] | None = Query(None, description="chat, gift, like, join, follow, share, viewers, …"),
     user_id: int | None = Query(None, ge=1, le=BIGINT_MAX),
     since: datetime | None = None,
@@ -115,7 +131,8 @@ async def list_events(
     after_seq: int | None = Query(None, ge=-1, le=BIGINT_MAX),
     limit: int = Query(100, ge=1, le=1000),
 ) -> EventPage:
-    return await capture.list_events(
+    await require_session(db, user, session_id)
+    return await service.list_events(
         db, session_id, kinds=kind, user_id=user_id, since=since, until=until, limit=limit, after_seq=after_seq
     )
 
@@ -127,8 +144,9 @@ async def list_events(
     summary="Recompute the session's hash chain; names the first event that does not match",
     responses=error_responses(404),
 )
-async def verify_session(session_id: UUID, db: Db) -> VerifyResult:
+async def verify_session(session_id: UUID, db: Db, user: CurrentUser) -> VerifyResult:
+    await require_session(db, user, session_id)
     try:
-        return await capture.verify(db, session_id)
+        return await service.verify(db, session_id)
     except LookupError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None

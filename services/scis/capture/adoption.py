@@ -22,10 +22,11 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from scis.capture.leases import BackgroundLoop, CaptureBusy, LeaseHolder, acquire, describe_lease, is_stale, release
-from scis.capture.models import FINAL_STATUSES
 from scis.capture.spill import SpillQueue, session_spill_dir
-from scis.capture.writer import EventWriter, publish_events
+from scis.capture.stats import CaptureStats
+from scis.capture.writer import EventWriter, publish
 from scis.core.settings import Settings
+from scis.core.status import SessionStatus
 from scis.evidence.chain import (
     append_records,
     gap_record,
@@ -34,11 +35,11 @@ from scis.evidence.chain import (
     read_tail,
     seal_session,
 )
-from scis.evidence.records import ChainedRecord
 
 log = logging.getLogger(__name__)
 
-ABANDONED_STATUS = "failed"  # capcore's SessionStatus may name it; until then a failed capture with a reason
+# A capture that died is a failed capture; its reason (`abandoned: ...`) says how (decision 403).
+ABANDONED_STATUS = SessionStatus.FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +64,14 @@ async def replay_spill(
     async with pool.connection() as conn, conn.transaction():
         tail = await read_tail(conn, session_id)
         sealed = tail is None or await is_sealed(conn, session_id)
-    if sealed or tail is None:
+        cur = await conn.execute("SELECT target, source, case_id FROM live_sessions WHERE id = %s", (session_id,))
+        session = await cur.fetchone()
+    if sealed or tail is None or session is None:
         log.error("session %s is sealed or unknown: its spill folder %s is left for an operator",
                   session_id, queue.spill_dir)  # fmt: skip
         return 0
-    writer = EventWriter(pool, session_id, tail, batch_size=settings.capture_batch_size, redis=redis)
+    stats = CaptureStats(session_id, session["target"], session["source"], session["case_id"])
+    writer = EventWriter(pool, session_id, tail, batch_size=settings.capture_batch_size, stats=stats, redis=redis)
     last_committed = tail.last_captured_at
     await writer.run(queue)
     if last_committed is not None and first_spilled is not None and first_spilled > last_committed:
@@ -76,11 +80,12 @@ async def replay_spill(
         async with pool.connection() as conn, conn.transaction():
             now_tail = await read_tail(conn, session_id)
             assert now_tail is not None
-            await append_records(conn, session_id, now_tail, [gap_record(
+            rows, _ = await append_records(conn, session_id, now_tail, [gap_record(
                 started=last_committed, ended=first_spilled, reason="crash",
                 detail="events the stopped capture held only in memory (received before its spilled ones) were lost",
                 extra={"replayed_from_spill": recovered},
             )])  # fmt: skip
+        await writer.publish(rows)
     log.warning("session %s: stored %d spilled events left by an earlier run", session_id, recovered)
     return recovered
 
@@ -95,11 +100,11 @@ async def abandoned_sessions(
                   l.expires_at, l.session_id AS session_id, (l.expires_at < now()) AS expired,
                   (s.started_at < now() - make_interval(secs => %(grace)s)) AS old_enough
              FROM live_sessions s LEFT JOIN capture_leases l ON l.session_id = s.id
-            WHERE s.ended_at IS NULL AND NOT (s.status = ANY(%(final)s))
+            WHERE s.ended_at IS NULL AND s.status = ANY(%(active)s)
               AND (%(target)s::text IS NULL OR lower(s.target) = %(target)s)
               AND s.id IS DISTINCT FROM %(exclude)s
             ORDER BY s.started_at""",
-        {"grace": grace_seconds, "final": sorted(str(s) for s in FINAL_STATUSES),
+        {"grace": grace_seconds, "active": SessionStatus.active_values(),
          "target": target.lower() if target else None, "exclude": exclude},
     )  # fmt: skip
     rows = await cur.fetchall()
@@ -128,13 +133,12 @@ async def adopt_session(
             detail=f"the capture process was gone: {why}; nothing was received from then until it was found",
             extra={"adopted_by": by, "replayed_from_spill": replayed},
         )  # fmt: skip
-        rows: list[ChainedRecord] = await append_records(conn, session_id, tail, [gap])
+        rows, _ = await append_records(conn, session_id, tail, [gap])
         end = await seal_session(
             conn, session_id, status=ABANDONED_STATUS, ended_at=now,
             reason=f"abandoned: {why}; sealed by {by}", summary={"adopted_by": by},
         )  # fmt: skip
-    if redis is not None:
-        await publish_events(redis, session_id, [*rows, end])
+    await publish(redis, [(session_id, [*rows, end])])
     log.warning("adopted abandoned session %s of @%s: %s; crash gap from %s, sealed", session_id, row["target"],
                 why, started.isoformat())  # fmt: skip
     return Adopted(session_id, row["target"], replayed, started, now)
@@ -151,8 +155,8 @@ async def adopt_for_target(
         rows = await conn.execute(
             """SELECT s.id, s.target, l.owner, l.holder, l.host, l.pid, l.acquired_at, l.renewed_at, l.session_id
                  FROM live_sessions s LEFT JOIN capture_leases l ON l.session_id = s.id
-                WHERE s.ended_at IS NULL AND NOT (s.status = ANY(%s)) AND lower(s.target) = %s AND s.id <> %s""",
-            (sorted(str(s) for s in FINAL_STATUSES), target.lower(), own_session),
+                WHERE s.ended_at IS NULL AND s.status = ANY(%s) AND lower(s.target) = %s AND s.id <> %s""",
+            (SessionStatus.active_values(), target.lower(), own_session),
         )
         found = await rows.fetchall()
     adopted = []

@@ -19,7 +19,6 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from scis.capture.connections import NoDatabase, resolve_database_url, resolve_redis_url
 from scis.capture.leases import CaptureBusy
 from scis.capture.pipeline import CaptureRequest, LiveCapture
 from scis.capture.runner import (
@@ -32,6 +31,7 @@ from scis.capture.runner import (
 )
 from scis.capture.sources.factory import SOURCE_KINDS, build_source
 from scis.capture.targets import InvalidTarget, parse_target
+from scis.core.connections import NoDatabase, resolve_database_url, resolve_redis_url
 from scis.core.settings import Settings, SettingsError, load_settings
 from scis.evidence.chain import SessionSealed
 

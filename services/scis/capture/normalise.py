@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from scis.capture.dedupe import RecentKeys
 from scis.capture.streaks import GiftStreaks
-from scis.evidence.records import MALFORMED, EventRecord
+from scis.evidence.records import MALFORMED, RECORD_FIELD_NAMES, EventRecord
 from scis.webcast.events import WebcastEvent, iter_events
 from scis.webcast.frames import (
     PAYLOAD_ACK,
@@ -32,6 +33,13 @@ CONTROL_END = 3
 SILENT_PAYLOAD_TYPES = frozenset({PAYLOAD_HEARTBEAT, PAYLOAD_ACK})
 
 
+# The record fields a WebcastEvent carries under the same name (counts and data are copied apart).
+_SHARED_FIELDS = tuple(
+    name for name in RECORD_FIELD_NAMES if name in WebcastEvent.__dataclass_fields__ and name not in ("counts", "data")
+)
+_shared_values = attrgetter(*_SHARED_FIELDS)
+
+
 def to_record(event: WebcastEvent, captured_at: datetime) -> EventRecord:
     """A WebcastEvent as the record to store; gift streak fields go to `data`."""
     data = event.data
@@ -39,25 +47,9 @@ def to_record(event: WebcastEvent, captured_at: datetime) -> EventRecord:
         data["repeat_end"] = event.repeat_end
         data["group_id"] = event.group_id
         data["gift_type"] = event.gift_type
-    return EventRecord(
-        kind=event.kind,
-        captured_at=captured_at,
-        msg_id=event.msg_id,
-        method=event.method,
-        room_id=event.room_id,
-        user_id=event.user_id,
-        unique_id=event.unique_id,
-        nickname=event.nickname,
-        body=event.body,
-        gift_id=event.gift_id,
-        gift_name=event.gift_name,
-        diamond_count=event.diamond_count,
-        repeat_count=event.repeat_count,
-        counts=dict(event.counts) if event.counts is not None else None,
-        data=data,
-        server_time=event.server_time,
-        raw=event.raw,
-    )
+    counts = dict(event.counts) if event.counts is not None else None
+    shared = dict(zip(_SHARED_FIELDS, _shared_values(event), strict=True))
+    return EventRecord(captured_at=captured_at, counts=counts, data=data, **shared)
 
 
 def malformed_record(raw: bytes, reason: str, captured_at: datetime, **extra: Any) -> EventRecord:

@@ -1,69 +1,39 @@
 """The JSON shape of a stored event, on the bus, on Socket.IO and in the API (docs/events.md).
 
-64-bit identifiers (msg_id, user_id) are strings: JavaScript numbers lose precision above 2**53.
+Derived from the event's one definition (scis.evidence.records.PUBLISHED_FIELDS): 64-bit TikTok
+ids (msg_id, user_id) are strings, because JavaScript numbers lose precision above 2**53;
+timestamps are UTC ISO 8601 with microseconds and Z; the session id is its text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from scis.evidence.canonical import iso_utc
-from scis.evidence.records import ChainedRecord
+from scis.evidence.records import PUBLISHED_FIELDS, ChainedRecord, field_getter
+
+_NAMES = tuple(f.name for f in PUBLISHED_FIELDS)
+_STRINGS = tuple(i for i, f in enumerate(PUBLISHED_FIELDS) if f.json in ("id", "uuid"))
+_TIMES = tuple(i for i, f in enumerate(PUBLISHED_FIELDS) if f.json == "time")
+_published_values = field_getter(PUBLISHED_FIELDS)
 
 
-def _id(value: int | None) -> str | None:
-    return None if value is None else str(value)
+def _shape(values: Iterable[Any]) -> dict[str, Any]:
+    shaped = list(values)
+    for i in _STRINGS:
+        if shaped[i] is not None:
+            shaped[i] = str(shaped[i])
+    for i in _TIMES:
+        shaped[i] = iso_utc(shaped[i])
+    return dict(zip(_NAMES, shaped, strict=True))
 
 
 def event_payload(item: ChainedRecord) -> dict[str, Any]:
-    r = item.record
-    return {
-        "session_id": str(item.session_id),
-        "seq": item.seq,
-        "kind": r.kind,
-        "msg_id": _id(r.msg_id),
-        "method": r.method,
-        "room_id": r.room_id,
-        "user_id": _id(r.user_id),
-        "unique_id": r.unique_id,
-        "nickname": r.nickname,
-        "body": r.body,
-        "gift_id": r.gift_id,
-        "gift_name": r.gift_name,
-        "diamond_count": r.diamond_count,
-        "repeat_count": r.repeat_count,
-        "inferred": r.inferred,
-        "counts": r.counts,
-        "data": r.data,
-        "server_time": iso_utc(r.server_time),
-        "captured_at": iso_utc(r.captured_at),
-        "raw_sha256": item.raw_sha256,
-        "chain_hash": item.chain_hash,
-    }
+    """A chained record as published on scis:live:{session_id}:events."""
+    return _shape(_published_values(item))
 
 
 def row_payload(row: dict[str, Any]) -> dict[str, Any]:
-    """The same shape from an `events` row (dict row)."""
-    return {
-        "session_id": str(row["session_id"]),
-        "seq": row["seq"],
-        "kind": row["kind"],
-        "msg_id": _id(row["msg_id"]),
-        "method": row["method"],
-        "room_id": row["room_id"],
-        "user_id": _id(row["user_id"]),
-        "unique_id": row["unique_id"],
-        "nickname": row["nickname"],
-        "body": row["body"],
-        "gift_id": row["gift_id"],
-        "gift_name": row["gift_name"],
-        "diamond_count": row["diamond_count"],
-        "repeat_count": row["repeat_count"],
-        "inferred": row["inferred"],
-        "counts": row["counts"],
-        "data": row["data"],
-        "server_time": iso_utc(row["server_time"]),
-        "captured_at": iso_utc(row["captured_at"]),
-        "raw_sha256": row["raw_sha256"],
-        "chain_hash": row["chain_hash"],
-    }
+    """The same shape from an `events` row (dict row), as the events API answers it."""
+    return _shape(row[name] for name in _NAMES)

@@ -16,6 +16,7 @@ from uuid import UUID
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
+from scis.capture import metrics as capture_metrics
 from scis.capture.adoption import Adopted, adopt_for_target, replay_spill
 from scis.capture.capture_file import CaptureFileWriter, RecordType, event_to_json
 from scis.capture.dedupe import RecentKeys
@@ -35,9 +36,10 @@ from scis.capture.sources.base import (
 from scis.capture.spill import SpillQueue, session_spill_dir
 from scis.capture.stats import CaptureStats
 from scis.capture.streaks import GiftStreaks
-from scis.capture.writer import EventWriter, GroupCommitter, publish_events
+from scis.capture.writer import EventWriter, GroupCommitter, publish
 from scis.core import bus
 from scis.core.settings import Settings
+from scis.core.status import SessionStatus
 from scis.evidence.canonical import iso_utc
 from scis.evidence.chain import (
     SessionSealed,
@@ -122,7 +124,7 @@ class LiveCapture:
         self.writer: EventWriter | None = None
         self._recorder: CaptureFileWriter | None = None
         self._stop_reason: str | None = None
-        self._end: tuple[str, str] | None = None
+        self._end: tuple[SessionStatus, str] | None = None
         self._stopped = asyncio.Event()
         self.opened = asyncio.Event()  # the live was found, or found unavailable
         self.done = asyncio.Event()
@@ -144,6 +146,7 @@ class LiveCapture:
             raise
         finally:
             await self._give_back_lease()
+            capture_metrics.untrack(self, self.stats.status)
             self.opened.set()
             self.done.set()
 
@@ -216,7 +219,7 @@ class LiveCapture:
         async with self.pool.connection() as conn, conn.transaction():
             tail, first_rows = await start_session(
                 conn, session_id=self.session_id, target=self.request.target, source=self.request.source,
-                case_id=self.request.case_id, config=config, started_at=started_at, status="live",
+                case_id=self.request.case_id, config=config, started_at=started_at, status=SessionStatus.LIVE,
                 created_by=self.request.created_by,
             )  # fmt: skip
             await conn.execute("UPDATE live_sessions SET room_id = %s WHERE id = %s", (room.room_id, self.session_id))
@@ -225,12 +228,13 @@ class LiveCapture:
             resumed = [self.session_id] if tail.next_seq > len(first_rows) else []
             if earlier := resumed + [adopted.session_id for adopted in self.adopted]:
                 await self._remember_stored_keys(conn, earlier)
-        self.stats.status, self.stats.status_reason = "live", f"capturing room {room.room_id}"
+        self.stats.status, self.stats.status_reason = SessionStatus.LIVE, f"capturing room {room.room_id}"
+        capture_metrics.track(self)
         self.opened.set()
         await self._announce()
         self.writer = EventWriter(
             self.pool, self.session_id, tail, batch_size=self.settings.capture_batch_size,
-            redis=self.redis, on_stored=self.stats.stored, committer=self.committer,
+            stats=self.stats, redis=self.redis, committer=self.committer,
         )  # fmt: skip
         await self.writer.publish(first_rows)
         self.stats.stored(first_rows)
@@ -245,12 +249,12 @@ class LiveCapture:
 
         writer_task = asyncio.create_task(self.writer.run(self.queue), name=f"capture-writer-{self.session_id}")
         ticker_task = asyncio.create_task(self._tick(writer_task), name=f"capture-ticker-{self.session_id}")
-        status, reason = "failed", "capture stopped unexpectedly"
+        status, reason = SessionStatus.FAILED, "capture stopped unexpectedly"
         try:
             status, reason = await self._read()
         except Exception as error:
             log.exception("capture of @%s failed", self.request.target)
-            status, reason = "failed", f"capture failed: {error}"
+            status, reason = SessionStatus.FAILED, f"capture failed: {error}"
             raise
         finally:
             await self._finish(writer_task, ticker_task, status, reason)
@@ -288,7 +292,7 @@ class LiveCapture:
         keys = [(r["kind"], r["msg_id"]) if isinstance(r, dict) else (r[0], r[1]) for r in rows]
         self.normaliser.dedupe.remember(reversed(keys))
 
-    async def _read(self) -> tuple[str, str]:
+    async def _read(self) -> tuple[SessionStatus, str]:
         """Feed the queue until the source ends; returns the session's final status and reason."""
         async for item in self.source.items():
             self._record(item)
@@ -296,7 +300,7 @@ class LiveCapture:
                 self.queue.put(record)
                 if is_live_end(record) and self._end is None:
                     tips = f": {record.body}" if record.body else ""
-                    self._end = ("ended", f"the host ended the LIVE (control message{tips})")
+                    self._end = (SessionStatus.ENDED, f"the host ended the LIVE (control message{tips})")
                     await self.source.stop()
             if isinstance(item, RawFrame | RawFetch) and item.resume is not None:
                 self.resume_points.after_frame(self.queue.put_seq, item.resume)
@@ -305,8 +309,8 @@ class LiveCapture:
         if self._end is not None:
             return self._end
         if self._stop_reason is not None:
-            return "stopped", self._stop_reason
-        return "ended", "the source ended"
+            return SessionStatus.STOPPED, self._stop_reason
+        return SessionStatus.ENDED, "the source ended"
 
     def _records_of(self, item: SourceItem) -> list[EventRecord]:
         if isinstance(item, RawFrame):
@@ -317,7 +321,7 @@ class LiveCapture:
             return self.normaliser.page_event(item.record)
         if isinstance(item, SourceGap):
             self.stats.reconnects += 1
-            self.stats.status = "live"
+            self.stats.status = SessionStatus.LIVE
             log.warning("@%s: gap %s from %s to %s", self.request.target, item.reason, item.started, item.ended)
             return [
                 gap_record(
@@ -325,7 +329,7 @@ class LiveCapture:
                 )
             ]
         if isinstance(item, LiveEnded):
-            self._end = self._end or ("ended", item.reason)
+            self._end = self._end or (SessionStatus.ENDED, item.reason)
         return []
 
     def _record(self, item: SourceItem) -> None:
@@ -364,6 +368,7 @@ class LiveCapture:
             self.stats.spilled = self.queue.spilled_total
             self.stats.malformed = self.normaliser.malformed
             self.stats.duplicates = self.normaliser.dedupe.duplicates
+            capture_metrics.observe(self)
             if writer_task.done():
                 error = writer_task.exception()
                 await self.stop(f"capture failed: the store stage stopped: {error}")
@@ -389,7 +394,7 @@ class LiveCapture:
         if self.queue.take_loss_gap() is not None:
             log.error("@%s: %d events lost so far: %s", self.request.target, self.queue.lost_total,
                       self.queue.spill_error or "spill folder unusable")  # fmt: skip
-        if self.queue.spill_error is not None and self.stats.status == "live":
+        if self.queue.spill_error is not None and self.stats.status is SessionStatus.LIVE:
             self.stats.status_reason = (
                 f"degraded: cannot spill to {self.queue.spill_dir} ({self.queue.spill_error}); "
                 "events beyond the memory queue are lost and recorded as overflow gaps"
@@ -403,14 +408,14 @@ class LiveCapture:
             return
         try:
             await self.progress.report(
-                phase=self.stats.status, events_captured=self.stats.events_total, viewers=self.stats.viewers,
+                phase=self.stats.status.phase, events_captured=self.stats.events_total, viewers=self.stats.viewers,
                 last_event_at=self.stats.last_event_at, chain_head=self.stats.chain_head, gaps=self.stats.gaps,
             )  # fmt: skip
         except Exception as error:  # progress is informative; it must never stop a capture
             log.warning("progress report failed: %s", error)
 
     async def _finish(
-        self, writer_task: asyncio.Task[None], ticker_task: asyncio.Task[None], status: str, reason: str
+        self, writer_task: asyncio.Task[None], ticker_task: asyncio.Task[None], status: SessionStatus, reason: str
     ) -> None:
         """Flush everything received, close open streaks as inferred, seal the chain."""
         ticker_task.cancel()
@@ -420,7 +425,7 @@ class LiveCapture:
             self._resume_saving.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._resume_saving
-        why = "live_end" if status == "ended" else "capture_stop"
+        why = "live_end" if status is SessionStatus.ENDED else "capture_stop"
         for record in self.streaks.close_all(why):
             self.queue.put(record)
         self._note_losses()
@@ -430,9 +435,9 @@ class LiveCapture:
         if not writer_task.done() or writer_task.exception() is None:
             await writer_task
         else:
-            status, reason = "failed", f"capture failed: the store stage stopped: {writer_task.exception()}"
+            status, reason = SessionStatus.FAILED, f"capture failed: the store stage stopped: {writer_task.exception()}"
         if self._stop_reason and self._stop_reason.startswith("capture failed"):
-            status, reason = "failed", self._stop_reason
+            status, reason = SessionStatus.FAILED, self._stop_reason
         self.stats.duplicates = self.normaliser.dedupe.duplicates
         self.stats.malformed = self.normaliser.malformed
         summary = {
@@ -475,6 +480,6 @@ class LiveCapture:
         self.stats.ended_at = end.record.captured_at
         self.opened.set()
         if self.redis is not None:
-            await publish_events(self.redis, self.session_id, [*first, end])
+            await publish(self.redis, [(self.session_id, [*first, end])])
             await self._announce()
         log.info("@%s: %s (%s)", self.request.target, unavailable.status, unavailable.reason)

@@ -8,18 +8,17 @@ import gc
 import logging
 import signal
 from collections.abc import Callable
-from typing import Any
 
 import psycopg
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from prometheus_client import start_http_server
 
-from scis.capture.pipeline import CaptureRequest, LiveCapture
+from scis.capture.pipeline import CaptureRequest, LiveCapture, ProgressSink
 from scis.capture.sources.base import CaptureSource
 from scis.capture.stats import CaptureStats
+from scis.core import bus, cases
 from scis.core.db import open_pool, redact
 from scis.core.settings import Settings
+from scis.core.status import SessionStatus
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +29,15 @@ EXIT_OFFLINE = 3
 EXIT_NOT_FOUND = 4
 EXIT_UNAVAILABLE = 5  # private live, or not available in this country
 EXIT_BUSY = 6  # another process holds the capture lease of the target or session
+# Any other status (failed, or one added later) exits EXIT_FAILED.
 EXIT_CODES = {
-    "ended": EXIT_OK,
-    "stopped": EXIT_OK,
-    "offline": EXIT_OFFLINE,
-    "not_found": EXIT_NOT_FOUND,
-    "private": EXIT_UNAVAILABLE,
-    "blocked": EXIT_UNAVAILABLE,
+    SessionStatus.ENDED: EXIT_OK,
+    SessionStatus.STOPPED: EXIT_OK,
+    SessionStatus.OFFLINE: EXIT_OFFLINE,
+    SessionStatus.NOT_FOUND: EXIT_NOT_FOUND,
+    SessionStatus.PRIVATE: EXIT_UNAVAILABLE,
+    SessionStatus.BLOCKED: EXIT_UNAVAILABLE,
 }
-# LiveMonitor phases (scis.kube.progress) for capture statuses.
-PHASES = {"starting": "Connecting", "live": "Live", "offline": "Offline", "not_found": "Offline",
-          "private": "Offline", "blocked": "Offline"}  # fmt: skip
 
 
 def tune_gc() -> None:
@@ -60,32 +57,23 @@ def exit_code_of(stats: CaptureStats) -> int:
     return EXIT_CODES.get(stats.status, EXIT_FAILED)
 
 
-class _PhaseMappedProgress:
-    """Adapts capture statuses to the LiveMonitor progress reporter's phases."""
-
-    def __init__(self, reporter: Any) -> None:
-        self.reporter = reporter
-
-    async def report(self, *, phase: str, **counters: Any) -> None:
-        await self.reporter.report(phase=PHASES.get(phase, "Ended"), **counters)
-
-
-def progress_reporter() -> _PhaseMappedProgress | None:
+def progress_reporter() -> ProgressSink | None:
     try:
         from scis.kube.progress import ProgressReporter
     except ImportError:
         return None
     reporter = ProgressReporter.from_env()
-    return _PhaseMappedProgress(reporter) if reporter.enabled else None
+    return reporter if reporter.enabled else None
 
 
 async def check_case(database_url: str, case_id: int | None) -> None:
     if case_id is None:
         return
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        cur = await conn.execute("SELECT 1 FROM cases WHERE id = %s", (case_id,))
-        if await cur.fetchone() is None:
-            raise CaptureUsageError(f"--case-id {case_id}: no such case")
+        try:
+            await cases.get_or_raise(conn, case_id=case_id)
+        except cases.CaseNotFound:
+            raise CaptureUsageError(f"--case-id {case_id}: no such case") from None
 
 
 async def run_capture_process(
@@ -100,6 +88,9 @@ async def run_capture_process(
 ) -> CaptureStats:
     """Run one capture until the live ends or SIGTERM/SIGINT; a second signal abandons the flush."""
     tune_gc()
+    if settings.capture_metrics_port:
+        # A capture Pod is its own process: Prometheus scrapes its capture metrics here.
+        start_http_server(settings.capture_metrics_port)
     try:
         await check_case(database_url, request.case_id)
     except psycopg.OperationalError as error:
@@ -108,7 +99,7 @@ async def run_capture_process(
     await pool.open(wait=True, timeout=30)
     # Publishing is best effort (the store is the truth): fail fast instead of redis-py's retry backoff,
     # which would hold the store stage for seconds per batch during a Redis outage.
-    redis = aioredis.Redis.from_url(redis_url, retry=Retry(NoBackoff(), 0)) if redis_url else None
+    redis = bus.connect(redis_url, fail_fast=True) if redis_url else None
     capture = LiveCapture(request, source, pool=pool, settings=settings, redis=redis, progress=progress_reporter())
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()

@@ -111,6 +111,14 @@ class SpillQueue:
     def pending_in_files(self) -> int:
         return sum(segment.pending for segment in self._segments)
 
+    def spill_bytes(self) -> int:
+        """Bytes in the spill segments not yet drained (for metrics; a segment gone meanwhile counts 0)."""
+        total = 0
+        for segment in list(self._segments):  # a copy: metrics may read from another thread
+            with contextlib.suppress(OSError):
+                total += segment.path.stat().st_size
+        return total
+
     def qsize(self) -> int:
         return len(self._urgent) + len(self._memory) + self.pending_in_files + len(self._after_segments)
 

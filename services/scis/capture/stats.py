@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from scis.capture import metrics as capture_metrics
+from scis.core.status import SessionStatus
 from scis.evidence.records import CHAIN_KINDS, GAP, ChainedRecord
 
 
@@ -17,7 +19,7 @@ class CaptureStats:
     target: str
     source: str
     case_id: int | None = None
-    status: str = "starting"
+    status: SessionStatus = SessionStatus.STARTING
     status_reason: str = ""
     room_id: str | None = None
     started_at: datetime | None = None
@@ -36,9 +38,13 @@ class CaptureStats:
     lost: int = 0  # events neither queued nor spilled (disk full): each stretch stored as a gap
     queued: int = 0
     reconnects: int = 0
+    store_retries: int = 0  # batches PostgreSQL could not take yet (retried until it did)
+    refused: int = 0  # records PostgreSQL refused, stored as `malformed` instead
+    publish_failures: int = 0  # stored batches Redis did not take (the store is the truth)
 
     def stored(self, rows: Sequence[ChainedRecord]) -> None:
         """Count a committed batch."""
+        capture_metrics.stored(rows)
         for item in rows:
             record = item.record
             self.records_total = item.seq + 1

@@ -1,10 +1,11 @@
-"""The store stage: batches from the queue, chained and COPYed into `events`, then published on Redis.
+"""The store stage: batches from the queue, chained once, COPYed into `events`, then published on Redis.
 
 A batch is retried until PostgreSQL takes it (the queue spills meanwhile, so the socket never
-waits). Because chaining is deterministic, a commit whose answer was lost is recognised by the
-stored chain tail and never written twice. A record PostgreSQL refuses is stored instead as a
-`malformed` record with its raw bytes and the refusal; one already stored (same kind and msg_id) is
-skipped.
+waits). Chaining is deterministic and the chain tail immutable: a batch is chained once, its rows
+and the tail after them are kept until they are stored, and the writer's tail moves only then. A
+commit whose answer was lost is recognised by the stored chain tail and never written twice. A
+record PostgreSQL refuses is stored instead as a `malformed` record with its raw bytes and the
+refusal; one already stored (same kind and msg_id) is skipped.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -21,11 +24,13 @@ import psycopg
 import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from scis.capture import metrics as capture_metrics
 from scis.capture.payloads import event_payload
 from scis.capture.spill import SpillQueue
-from scis.core.bus import live_events_channel
+from scis.capture.stats import CaptureStats
+from scis.core.bus import LIVE_EVENTS
 from scis.evidence.canonical import iso_utc
-from scis.evidence.chain import ChainTail, append_records, chain_records, copy_records, read_tail
+from scis.evidence.chain import MOVE_HEAD_SQL, ChainTail, chain_records, copy_records, read_tail, store_chained
 from scis.evidence.records import MALFORMED, ChainedRecord, EventRecord
 
 log = logging.getLogger(__name__)
@@ -34,33 +39,76 @@ RETRY_INITIAL_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
 
 
+class _PublishState:
+    """Whether Redis publishing is failing now: one warning per outage, not one per batch."""
+
+    failing = False
+
+
+_publishing = _PublishState()
+
+
+async def publish(redis: aioredis.Redis | None, batches: Sequence[tuple[UUID, Sequence[ChainedRecord]]]) -> bool:
+    """The one place stored events go to Redis: each session's rows in seq order, all in one pipeline.
+
+    The store is the truth, so a Redis failure only logs (and returns False).
+    """
+    if redis is None or not any(rows for _, rows in batches):
+        return True
+    try:
+        pipe = redis.pipeline(transaction=False)
+        for session_id, rows in batches:
+            channel = LIVE_EVENTS.name(str(session_id))
+            for item in rows:
+                pipe.publish(channel, json.dumps(event_payload(item), separators=(",", ":")))
+        await pipe.execute()
+    except (aioredis.RedisError, OSError) as error:
+        if not _publishing.failing:  # one line per outage, not one per batch
+            log.warning("cannot publish live events on Redis (%s); they are stored all the same, and live "
+                        "feeds tell their clients the seq range to read back", error)  # fmt: skip
+        _publishing.failing = True
+        return False
+    if _publishing.failing:
+        log.warning("publishing live events on Redis again")
+        _publishing.failing = False
+    return True
+
+
+@dataclass(slots=True)
+class ChainedBatch:
+    """One capture's batch, chained, waiting in a group commit."""
+
+    session_id: UUID
+    rows: list[ChainedRecord]
+    tail_after: ChainTail
+    committed: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
 class GroupCommitter:
     """Commits the batches of many captures of one process in shared transactions (group commit).
 
-    Each capture still chains its own records; only the COPY and the commit are shared, so a
-    hundred lives cost a few commits per second instead of a hundred times as many. A capture
-    waits for its batch's commit before sending the next, which keeps each session in order.
+    Each capture still chains its own records; only the COPY, the commit and the Redis pipeline are
+    shared, so a hundred lives cost a few commits per second instead of a hundred times as many. A
+    capture waits for its batch's commit before sending the next, which keeps each session in order.
     """
 
     def __init__(
         self, pool: AsyncConnectionPool[Any], *, redis: aioredis.Redis | None = None, max_rows: int = 5000
     ) -> None:
         self.pool = pool
-        self.redis = redis  # when set, each committed group is published in one pipeline
+        self.redis = redis  # each committed group is published in one pipeline
         self.max_rows = max_rows
-        self._pending: list[tuple[UUID, list[ChainedRecord], ChainTail, asyncio.Future[None]]] = []
+        self._pending: list[ChainedBatch] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.transactions = 0
 
-    async def commit(self, session_id: UUID, rows: list[ChainedRecord], tail_after: ChainTail) -> None:
-        """Store rows already chained; returns once they are committed (raises if they are not)."""
+    async def commit(self, batch: ChainedBatch) -> None:
+        """Store and publish a chained batch; returns once it is committed (raises if it is not)."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="capture-group-commit")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((session_id, rows, tail_after, future))
+        self._pending.append(batch)
         self._wake.set()
-        await future
+        await batch.committed
 
     async def close(self) -> None:
         if self._task is not None:
@@ -69,39 +117,41 @@ class GroupCommitter:
                 await self._task
             self._task = None
 
+    def _next_group(self) -> list[ChainedBatch]:
+        group: list[ChainedBatch] = []
+        size = 0
+        while self._pending and (not group or size + len(self._pending[0].rows) <= self.max_rows):
+            batch = self._pending.pop(0)
+            group.append(batch)
+            size += len(batch.rows)
+        return group
+
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
-                group: list[tuple[UUID, list[ChainedRecord], ChainTail, asyncio.Future[None]]] = []
-                size = 0
-                while self._pending and (not group or size + len(self._pending[0][1]) <= self.max_rows):
-                    entry = self._pending.pop(0)
-                    group.append(entry)
-                    size += len(entry[1])
+                group = self._next_group()
                 try:
                     async with self.pool.connection() as conn, conn.transaction():
-                        await copy_records(conn, [row for _, rows, _, _ in group for row in rows])
+                        await copy_records(conn, [row for batch in group for row in batch.rows])
                         async with conn.cursor() as cur:
-                            await cur.executemany(
-                                "UPDATE live_sessions SET chain_head = %s, events_count = %s WHERE id = %s",
-                                [(tail.prev_hash, tail.next_seq, sid) for sid, _, tail, _ in group],
-                            )
-                    self.transactions += 1
+                            heads = [(b.tail_after.prev_hash, b.tail_after.next_seq, b.session_id) for b in group]
+                            await cur.executemany(MOVE_HEAD_SQL, heads)
                 except Exception as error:  # each capture retries its own batch on its own
-                    for _, _, _, future in group:
-                        if not future.done():
-                            future.set_exception(error)
+                    for batch in group:
+                        if not batch.committed.done():
+                            batch.committed.set_exception(error)
                     continue
-                if self.redis is not None:
-                    await publish_groups(self.redis, [(sid, rows) for sid, rows, _, _ in group])
-                for _, _, _, future in group:
-                    if not future.done():
-                        future.set_result(None)
+                await publish(self.redis, [(batch.session_id, batch.rows) for batch in group])
+                for batch in group:
+                    if not batch.committed.done():
+                        batch.committed.set_result(None)
 
 
 class EventWriter:
+    """Stores one capture's records in its session's chain, then publishes them; counts into `stats`."""
+
     def __init__(
         self,
         pool: AsyncConnectionPool[Any],
@@ -109,70 +159,67 @@ class EventWriter:
         tail: ChainTail,
         *,
         batch_size: int,
+        stats: CaptureStats,
         redis: aioredis.Redis | None = None,
-        on_stored: Callable[[Sequence[ChainedRecord]], None] | None = None,
         committer: GroupCommitter | None = None,
     ) -> None:
-        self.committer = committer
-        self._published_by_committer = False
         self.pool = pool
         self.session_id = session_id
-        self.tail = tail
+        self.tail = tail  # where the next record goes; replaced (never changed) once a batch is stored
         self.batch_size = batch_size
+        self.stats = stats
         self.redis = redis
-        self.on_stored = on_stored
-        self.duplicates_skipped = 0
-        self.refused = 0
-        self.publish_failures = 0
-        self.store_retries = 0
+        self.committer = committer
 
     async def run(self, queue: SpillQueue) -> None:
         """Store everything the queue yields until it is closed and empty."""
         while True:
-            batch = await queue.get_batch(self.batch_size)
-            if not batch:
+            records = await queue.get_batch(self.batch_size)
+            if not records:
                 return
-            rows = await self.store(batch)
+            started = time.perf_counter()
+            rows, published = await self.store(records)
+            capture_metrics.write_latency(time.perf_counter() - started)
             queue.acknowledge()
-            await self.publish(rows)
-            if self.on_stored is not None:
-                self.on_stored(rows)
+            if not published:
+                await self.publish(rows)
+            self.stats.stored(rows)
 
-    async def store(self, batch: list[EventRecord]) -> list[ChainedRecord]:
-        """Append one batch to the chain, retrying until it is committed."""
-        attempt = 0
-        saved = ChainTail(self.tail.next_seq, self.tail.prev_hash, self.tail.last_captured_at)
+    async def publish(self, rows: Sequence[ChainedRecord]) -> None:
+        if not await publish(self.redis, [(self.session_id, rows)]):
+            self.stats.publish_failures += 1
+
+    async def store(self, records: list[EventRecord]) -> tuple[list[ChainedRecord], bool]:
+        """Append one batch to the chain, retrying until it is committed; the rows, and whether published."""
+        rows, tail_after = chain_records(self.session_id, self.tail, records)
+        outcome_unknown = False
         if self.committer is not None:
-            trial = ChainTail(saved.next_seq, saved.prev_hash, saved.last_captured_at)
-            rows = chain_records(self.session_id, trial, batch)
             try:
-                await self.committer.commit(self.session_id, rows, trial)
+                await self.committer.commit(ChainedBatch(self.session_id, rows, tail_after))
             except (psycopg.Error, PoolTimeout) as error:
                 log.warning("shared commit failed (%s); storing this batch on its own", error)
-                attempt = 1  # the commit's outcome may be unknown: check the stored tail first
+                outcome_unknown = True  # the commit may have happened: check the stored tail first
             else:
-                self._restore(trial)
-                self._published_by_committer = self.committer.redis is not None
-                return rows
+                self.tail = tail_after
+                return rows, self.committer.redis is not None
+        attempt = 0
         while True:
             try:
                 async with self._connection(attempt) as conn:
-                    if attempt:
-                        done = await self._already_committed(conn, saved, batch)
-                        if done is not None:
-                            return done
-                    async with conn.transaction():
-                        return await append_records(conn, self.session_id, self.tail, batch)
+                    if not (outcome_unknown and await self._already_stored(conn, tail_after)):
+                        async with conn.transaction():
+                            await store_chained(conn, self.session_id, rows, tail_after)
+                self.tail = tail_after
+                return rows, False
             except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as error:
-                self._restore(saved)
-                log.warning("batch refused (%s); storing its %d records one by one", error, len(batch))
-                return await self._store_one_by_one(batch)
+                log.warning("batch refused (%s); storing its %d records one by one", error, len(records))
+                return await self._store_one_by_one(records), False
             except (psycopg.OperationalError, PoolTimeout) as error:
-                self._restore(saved)
                 delay = min(RETRY_MAX_SECONDS, RETRY_INITIAL_SECONDS * 2**attempt)
                 attempt += 1
-                self.store_retries += 1
-                log.warning("cannot store %d events yet (%s); retrying in %.1f s", len(batch), error, delay)
+                outcome_unknown = True
+                self.stats.store_retries += 1
+                log.warning("cannot store %d events yet (%s); retrying in %.1f s", len(records), error, delay)
                 await asyncio.sleep(delay)
 
     @contextlib.asynccontextmanager
@@ -202,100 +249,50 @@ class EventWriter:
         async with direct:
             yield direct
 
-    def _restore(self, saved: ChainTail) -> None:
-        self.tail.next_seq, self.tail.prev_hash, self.tail.last_captured_at = (
-            saved.next_seq, saved.prev_hash, saved.last_captured_at,
-        )  # fmt: skip
-
-    async def _already_committed(
-        self, conn: psycopg.AsyncConnection[Any], saved: ChainTail, batch: list[EventRecord]
-    ) -> list[ChainedRecord] | None:
-        """The batch's rows if an earlier attempt did commit it (its answer was lost)."""
+    async def _already_stored(self, conn: psycopg.AsyncConnection[Any], tail_after: ChainTail) -> bool:
+        """Whether an earlier attempt did commit the batch ending at `tail_after` (its answer was lost)."""
         async with conn.transaction():
             stored = await read_tail(conn, self.session_id)
-        if stored is None or stored.next_seq == saved.next_seq:
-            return None
-        trial = ChainTail(saved.next_seq, saved.prev_hash, saved.last_captured_at)
-        rows = chain_records(self.session_id, trial, batch)
-        if stored.next_seq == trial.next_seq and stored.prev_hash == trial.prev_hash:
-            self._restore(trial)
-            return rows
+        if stored is None or stored.next_seq == self.tail.next_seq:
+            return False
+        if stored.next_seq == tail_after.next_seq and stored.prev_hash == tail_after.prev_hash:
+            return True
         raise RuntimeError(
             f"session {self.session_id}: stored chain tail seq {stored.next_seq} does not match this writer's "
-            f"{saved.next_seq}; another process is appending to the same session"
+            f"{self.tail.next_seq}; another process is appending to the same session"
         )
 
-    async def _store_one_by_one(self, batch: list[EventRecord]) -> list[ChainedRecord]:
+    async def _store_one_by_one(self, records: list[EventRecord]) -> list[ChainedRecord]:
         stored: list[ChainedRecord] = []
-        for record in batch:
-            saved = ChainTail(self.tail.next_seq, self.tail.prev_hash, self.tail.last_captured_at)
+        for record in records:
             try:
-                async with self.pool.connection() as conn, conn.transaction():
-                    stored.extend(await append_records(conn, self.session_id, self.tail, [record]))
-                continue
+                stored.extend(await self._store_alone(record))
             except psycopg.errors.UniqueViolation:
-                self._restore(saved)
-                self.duplicates_skipped += 1
                 log.info("skipped %s msg_id %s: already stored in this session", record.kind, record.msg_id)
-                continue
             except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as error:
-                self._restore(saved)
-                self.refused += 1
-                substitute = EventRecord(
-                    kind=MALFORMED,
-                    captured_at=record.captured_at,
-                    msg_id=None,
-                    raw=record.raw,
-                    data={
-                        "reason": f"PostgreSQL refused the {record.kind} event: {error}",
-                        "refused_kind": record.kind,
-                        "refused_msg_id": None if record.msg_id is None else str(record.msg_id),
-                        "server_time": iso_utc(record.server_time),
-                    },
-                )
+                self.stats.refused += 1
                 log.error("stored a refused %s event as malformed: %s", record.kind, error)
-            async with self.pool.connection() as conn, conn.transaction():
-                stored.extend(await append_records(conn, self.session_id, self.tail, [substitute]))
+                stored.extend(await self._store_alone(refused_as_malformed(record, error)))
         return stored
 
-    async def publish(self, rows: Sequence[ChainedRecord]) -> None:
-        if self._published_by_committer:
-            self._published_by_committer = False
-            return
-        if self.redis is not None and not await publish_events(self.redis, self.session_id, rows):
-            self.publish_failures += 1
+    async def _store_alone(self, record: EventRecord) -> list[ChainedRecord]:
+        rows, tail_after = chain_records(self.session_id, self.tail, [record])
+        async with self.pool.connection() as conn, conn.transaction():
+            await store_chained(conn, self.session_id, rows, tail_after)
+        self.tail = tail_after
+        return rows
 
 
-async def publish_events(redis: aioredis.Redis, session_id: UUID, rows: Sequence[ChainedRecord]) -> bool:
-    """Publish stored events in seq order; the store is the truth, so a Redis failure only logs."""
-    return await publish_groups(redis, [(session_id, rows)])
-
-
-async def publish_groups(redis: aioredis.Redis, groups: Sequence[tuple[UUID, Sequence[ChainedRecord]]]) -> bool:
-    """Publish the stored events of several sessions in one pipeline, each session's in seq order."""
-    if not any(rows for _, rows in groups):
-        return True
-    try:
-        pipe = redis.pipeline(transaction=False)
-        for session_id, rows in groups:
-            channel = live_events_channel(str(session_id))
-            for item in rows:
-                pipe.publish(channel, json.dumps(event_payload(item), separators=(",", ":")))
-        await pipe.execute()
-    except (aioredis.RedisError, OSError) as error:
-        if not _publishing.failing:  # one line per outage, not one per batch
-            log.warning("cannot publish live events on Redis (%s); they are stored all the same, and live "
-                        "feeds tell their clients the seq range to read back", error)  # fmt: skip
-        _publishing.failing = True
-        return False
-    if _publishing.failing:
-        log.warning("publishing live events on Redis again")
-        _publishing.failing = False
-    return True
-
-
-class _PublishState:
-    failing = False
-
-
-_publishing = _PublishState()
+def refused_as_malformed(record: EventRecord, error: Exception) -> EventRecord:
+    """What is stored instead of a record PostgreSQL refuses: its raw bytes and the refusal."""
+    return EventRecord(
+        kind=MALFORMED,
+        captured_at=record.captured_at,
+        raw=record.raw,
+        data={
+            "reason": f"PostgreSQL refused the {record.kind} event: {error}",
+            "refused_kind": record.kind,
+            "refused_msg_id": None if record.msg_id is None else str(record.msg_id),
+            "server_time": iso_utc(record.server_time),
+        },
+    )

@@ -2,22 +2,60 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+log = logging.getLogger(__name__)
 
 LIVES_CHANNEL = "scis:lives"
 PROFILES_CHANNEL = "scis:profiles"
 AUDIT_CHANNEL = "scis:audit"
 
 
-def live_events_channel(session_id: str) -> str:
-    return f"scis:live:{session_id}:events"
+@dataclass(frozen=True)
+class ChannelFamily:
+    """A family of channels named after one key, e.g. scis:live:{session_id}:events.
+
+    `name(key)` is one channel, `pattern` subscribes to all of them, `key_of(channel)` reads the key
+    back from a channel name (None when the channel is not of this family).
+    """
+
+    prefix: str
+    suffix: str
+
+    def name(self, key: str) -> str:
+        return f"{self.prefix}{key}{self.suffix}"
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.prefix}*{self.suffix}"
+
+    def key_of(self, channel: str) -> str | None:
+        if not (channel.startswith(self.prefix) and channel.endswith(self.suffix)):
+            return None
+        key = channel[len(self.prefix) : len(channel) - len(self.suffix)]
+        return key if key and ":" not in key else None
 
 
-def connect(redis_url: str) -> aioredis.Redis:
+# One live's stored events, in seq order (docs/events.md).
+LIVE_EVENTS = ChannelFamily("scis:live:", ":events")
+
+
+def connect(redis_url: str, *, fail_fast: bool = False) -> aioredis.Redis:
+    """A client; `fail_fast`: no retries inside redis-py (its backoff would hide an outage for seconds)
+    for callers that retry on their own."""
+    if fail_fast:
+        return aioredis.Redis.from_url(
+            redis_url, decode_responses=False, health_check_interval=30, retry=Retry(NoBackoff(), 0)
+        )
     return aioredis.Redis.from_url(redis_url, decode_responses=False, health_check_interval=30)
 
 
@@ -27,20 +65,39 @@ async def publish(client: aioredis.Redis, channel: str, payload: dict[str, Any])
     return int(await client.publish(channel, data))
 
 
-async def subscribe(client: aioredis.Redis, *channels: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """Yield (channel, payload) for every JSON message published on the channels (patterns allowed)."""
+async def subscribe(
+    client: aioredis.Redis,
+    *channels: str,
+    subscribed: asyncio.Event | None = None,
+    on_subscribed: Callable[[], Awaitable[None]] | None = None,
+) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """Yield (channel, payload) for every JSON message published on the channels (patterns allowed).
+
+    `subscribed` is set (and `on_subscribed` awaited) once the subscription is active, before any
+    message; a message that is not JSON is logged and skipped.
+    """
     pubsub = client.pubsub()
     patterns = [c for c in channels if "*" in c]
     plain = [c for c in channels if "*" not in c]
-    if plain:
-        await pubsub.subscribe(*plain)
-    if patterns:
-        await pubsub.psubscribe(*patterns)
     try:
+        if plain:
+            await pubsub.subscribe(*plain)
+        if patterns:
+            await pubsub.psubscribe(*patterns)
+        if subscribed is not None:
+            subscribed.set()
+        if on_subscribed is not None:
+            await on_subscribed()
         async for message in pubsub.listen():
             if message["type"] not in ("message", "pmessage"):
                 continue
             channel = message["channel"]
-            yield (channel.decode() if isinstance(channel, bytes) else channel), json.loads(message["data"])
+            name = channel.decode() if isinstance(channel, bytes) else channel
+            try:
+                payload = json.loads(message["data"])
+            except ValueError:
+                log.warning("ignoring a non-JSON message on %s", name)
+                continue
+            yield name, payload
     finally:
         await pubsub.aclose()

@@ -87,6 +87,8 @@ def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> As
         min_size=min_size,
         max_size=max_size,
         kwargs={"row_factory": dict_row, "autocommit": True},
+        # A connection PostgreSQL closed (restart, failover) is replaced before use instead of failing a request.
+        check=AsyncConnectionPool.check_connection,
         open=False,
         name="scis",
     )

@@ -12,6 +12,7 @@ from psycopg import AsyncConnection
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import Role, User
 from scis.core.auth.service import InvalidToken, read_token
+from scis.core.observability import peer_is_trusted
 from scis.core.settings import Settings
 
 TOKEN_COOKIE = "scis_token"
@@ -68,8 +69,12 @@ def require_role(needed: Role) -> Callable[[User], User]:
 
 
 def client_address(request: Request) -> str | None:
-    # The gateway sets X-Real-IP; a direct caller is its own address.
-    return request.headers.get("x-real-ip") or (request.client.host if request.client else None)
+    """The caller's address: the gateway's X-Real-IP when the peer is a trusted proxy, else the peer itself."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.get("x-real-ip")
+    if forwarded and peer_is_trusted(peer, request.app.state.settings.trusted_proxy_networks):
+        return forwarded
+    return peer
 
 
 def audit_context(request: Request, user: Annotated[User, Depends(current_user)]) -> AuditContext:

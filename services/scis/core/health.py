@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 READY_TIMEOUT_SECONDS = 2.0
+log = logging.getLogger(__name__)
 
 
 async def dependency_status(request: Request) -> dict[str, str]:
@@ -52,7 +54,14 @@ def metrics_router() -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        # Gauges read from the store (app.state.metrics_refreshers) are brought up to date first.
+        for refresh in getattr(request.app.state, "metrics_refreshers", ()):
+            try:
+                async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+                    await refresh(request.app)
+            except Exception as error:  # noqa: BLE001 - stale gauges beat a failed scrape
+                log.warning("could not refresh metrics with %s: %s", getattr(refresh, "__qualname__", refresh), error)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router

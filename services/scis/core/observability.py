@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import re
 import time
 import uuid
+from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
@@ -13,6 +16,9 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
+# What the gateway and PeerClient send (nginx's $request_id is 32 hex digits); anything else is replaced.
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{8,64}")
+Networks = Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
 request_id_var: ContextVar[str | None] = ContextVar("scis_request_id", default=None)
 
 HTTP_REQUESTS = Counter("scis_http_requests_total", "HTTP requests answered", ["service", "method", "route", "status"])
@@ -58,12 +64,31 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
-class RequestContextMiddleware:
-    """Gives every request an id (kept from the caller when sent), times it and counts it by route."""
+def peer_is_trusted(host: str | None, trusted: Networks) -> bool:
+    """Whether the direct peer is a proxy we believe (the gateway, or a service relaying a request)."""
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in trusted)
 
-    def __init__(self, app: ASGIApp, service: str) -> None:
+
+def request_id_from(sent: str, *, peer_trusted: bool) -> str:
+    """The caller's id when a trusted peer sent a well-formed one; a new random id otherwise."""
+    if peer_trusted and REQUEST_ID_PATTERN.fullmatch(sent):
+        return sent
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (kept from a trusted proxy when well-formed), times it and counts it by route."""
+
+    def __init__(self, app: ASGIApp, service: str, trusted_proxies: Networks = ()) -> None:
         self.app = app
         self.service = service
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,7 +96,10 @@ class RequestContextMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         incoming = headers.get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
-        request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        client = scope.get("client")
+        request_id = request_id_from(
+            incoming, peer_trusted=peer_is_trusted(client[0] if client else None, self.trusted_proxies)
+        )
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500

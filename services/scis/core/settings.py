@@ -5,11 +5,12 @@ Every field here is documented in docs/configuration.md; tests check the two agr
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "scis-development-secret-change-me"
@@ -82,9 +83,35 @@ class Settings(BaseSettings):
     capture_lease_seconds: float = Field(
         30.0, ge=2, le=3600, description="a capture's lease lasts this long unless renewed (renewed every third)"
     )
+    capture_metrics_port: int = Field(
+        0, ge=0, le=65535, description="port a `scis capture` process serves Prometheus /metrics on; 0: none"
+    )
     streak_timeout_seconds: float = Field(10.0, gt=0, le=3600, description="gift streak closed after this")
     query_timeout_ms: int = Field(5000, ge=100, le=600_000, description="database explorer statement timeout")
     query_row_limit: int = Field(1000, ge=1, le=100_000, description="database explorer row cap")
+
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s]+$",
+        description="address browsers reach SCIS at (scheme://host[:port]); unset: http://localhost:<gateway port>",
+    )
+    trusted_proxies: str = Field(
+        "127.0.0.1/32,::1/128",
+        description="comma-separated networks whose X-Real-IP and X-Request-ID are believed (the gateway's)",
+    )
+    api_docs: bool | None = Field(
+        None, description="serve the Swagger UI and OpenAPI documents; unset: on except in production"
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an address or network (e.g. 10.0.0.0/8)") from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -93,6 +120,26 @@ class Settings(BaseSettings):
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("SCIS_DB_POOL_MIN must not exceed SCIS_DB_POOL_MAX")
         return self
+
+    @property
+    def origin(self) -> str:
+        """The Origin browsers send for SCIS pages (no trailing slash): SCIS_PUBLIC_URL, else the local gateway."""
+        return (self.public_url or f"http://localhost:{self.gateway_port}").rstrip("/")
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """Origins SCIS pages may come from: SCIS_PUBLIC_URL only, or, unset, the local gateway by any loopback name."""
+        if self.public_url:
+            return [self.origin.lower()]
+        return [f"http://{host}:{self.gateway_port}" for host in ("localhost", "127.0.0.1", "[::1]")]
+
+    @property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(p.strip(), strict=False) for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else self.env is not Environment.production
 
     def port_of(self, service: str) -> int:
         """The port a service listens on."""

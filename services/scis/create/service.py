@@ -8,6 +8,8 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from pydantic import ValidationError
 
+from scis.core import cases
+from scis.core.auth.models import User
 from scis.create.models import FieldProblem, WizardCheck
 from scis.profiles.models import ProfileCreate
 
@@ -23,7 +25,7 @@ def problems_of(error: ValidationError) -> list[FieldProblem]:
     ]
 
 
-async def check_draft(conn: AsyncConnection, *, draft: dict[str, Any]) -> WizardCheck:
+async def check_draft(conn: AsyncConnection, *, user: User, draft: dict[str, Any]) -> WizardCheck:
     try:
         profile = ProfileCreate.model_validate(draft)
     except ValidationError as error:
@@ -31,13 +33,12 @@ async def check_draft(conn: AsyncConnection, *, draft: dict[str, Any]) -> Wizard
     problems: list[FieldProblem] = []
     cur = conn.cursor(row_factory=dict_row)
     if profile.case_id is not None:
-        await cur.execute("SELECT status FROM cases WHERE id = %s", (profile.case_id,))
-        case = await cur.fetchone()
-        if case is None:
-            problems.append(
-                FieldProblem(field="case_id", value=profile.case_id, problem="no such case; create the case first")
-            )
-        elif case["status"] != "open":
+        try:
+            case = await cases.require_member(conn, user=user, case_id=profile.case_id)
+        except cases.CaseNotFound:
+            refused = FieldProblem(field="case_id", value=profile.case_id, problem=cases.UNKNOWN_CASE_PROBLEM)
+            return WizardCheck(valid=False, problems=[refused])
+        if case["status"] != "open":
             problems.append(
                 FieldProblem(
                     field="case_id", value=profile.case_id, problem="the case is closed; reopen it to add profiles"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import HTTPException, status
+from prometheus_client import Counter
 
 from scis.core.app import api_router, error_responses
 from scis.core.deps import AppSettings, Audit, Db
@@ -11,6 +12,11 @@ from scis.database.models import QueryRequest, QueryResult, TableInfo
 from scis.database.sanitiser import UnsafeQuery
 
 router = api_router("database")
+
+QUERIES = Counter("scis_explorer_queries_total", "Explorer queries, by outcome.", ["outcome"])
+ROWS = Counter("scis_explorer_rows_returned_total", "Rows the explorer returned.")
+for _outcome in ("answered", "refused", "failed"):
+    QUERIES.labels(_outcome)
 
 
 @router.get("/tables", response_model=list[TableInfo], tags=["explorer"], summary="Tables and columns you may query")
@@ -28,10 +34,15 @@ async def tables(db: Db) -> list[TableInfo]:
 async def query(body: QueryRequest, db: Db, settings: AppSettings, context: Audit) -> QueryResult:
     limit = min(body.limit or settings.query_row_limit, settings.query_row_limit)
     try:
-        return await service.run_query(
+        result = await service.run_query(
             db, statement=body.sql, limit=limit, timeout_ms=settings.query_timeout_ms, context=context
         )
     except UnsafeQuery as error:
+        QUERIES.labels("refused").inc()
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"sql: {error}") from None
     except service.QueryFailed as error:
+        QUERIES.labels("failed").inc()
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"sql: {error}") from None
+    QUERIES.labels("answered").inc()
+    ROWS.inc(result.row_count)
+    return result

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 
-from scis.embedded.process import ChildProcess
+from scis.embedded.process import ChildProcess, ensure_system_user
 
 DATABASE_NAME = "scis"
 # PostgreSQL refuses to run as root; when SCIS runs as root its server runs as this user.
@@ -29,17 +29,7 @@ def bin_dir() -> Path:
 
 
 def _server_user() -> str | None:
-    if os.geteuid() != 0:
-        return None
-    try:
-        pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
-            check=True,
-            capture_output=True,
-        )
-    return SYSTEM_USER
+    return ensure_system_user(SYSTEM_USER) if os.geteuid() == 0 else None
 
 
 def _let_user_reach(path: Path, user: str) -> None:

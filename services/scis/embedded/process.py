@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+
+
+def ensure_system_user(name: str) -> str:
+    """An unprivileged system account to run a server as (created without home or shell if missing)."""
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            check=True,
+            capture_output=True,
+        )
+    return name
 
 
 class ChildProcess:

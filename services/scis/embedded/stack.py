@@ -292,4 +292,30 @@ def run_status(settings: Settings) -> int:
                 except httpx.HTTPError:
                     status = "unreachable"
             print(f"  {name:<10} {status:<11} {info['address']}  pid {info.get('pid') or '-'}")
+    print_captures(settings, {name: str(components[name]["address"]) for name in CAPTURE_RUNNERS if name in components})
     return 0
+
+
+# Services whose /metrics report the captures they run.
+CAPTURE_RUNNERS = ("analyser",)
+
+
+def print_captures(settings: Settings, runners: dict[str, str]) -> None:
+    """The open sessions and their health (scis.lives.health), below the components."""
+    import asyncio
+
+    from scis.core.connections import NoDatabase, resolve_database_url
+    from scis.lives.health import capture_health, describe, fetch_metrics
+
+    async def gather() -> list[str]:
+        health = await capture_health(resolve_database_url(settings), await fetch_metrics(runners))
+        return [describe(item) for item in health]
+
+    try:
+        lines = asyncio.run(gather())
+    except (NoDatabase, psycopg.Error, OSError) as error:
+        print(f"captures: cannot be read: {first_line(error)}")
+        return
+    print(f"captures: {len(lines)} open" if lines else "captures: none open")
+    for line in lines:
+        print(line)

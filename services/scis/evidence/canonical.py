@@ -15,10 +15,11 @@ import math
 import re
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
-from scis.evidence.records import EventRecord
+from scis.evidence.records import CANONICAL_FIELDS, EventRecord
 
 GENESIS_HASH = "0" * 64
 CHAIN_FORMAT = "scis-chain-v1"
@@ -51,9 +52,19 @@ def raw_sha256(raw: bytes | None) -> str | None:
 
 
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode
-# "counts" and "data" sort right before "diamond_count"; a quote inside a JSON string is always
-# escaped, so this key can only be found where the object really has it.
-_SPLICE_AT = ',"diamond_count":'
+
+# The canonical form's fields come from the event's one definition (scis.evidence.records). The JSON
+# fields (counts, data) are dumped once and spliced into the sorted object before the key that sorts
+# right after them; a quote inside a JSON string is always escaped, so that key can only be found
+# where the object really has it.
+_JSON_NAMES = tuple(f.name for f in CANONICAL_FIELDS if f.column_type == "jsonb")
+_HEAD_NAMES = tuple(f.name for f in CANONICAL_FIELDS if f.on_record and f.column_type != "jsonb")
+_TIME_NAMES = tuple(f.name for f in CANONICAL_FIELDS if f.on_record and f.json == "time")
+_head_values = attrgetter(*_HEAD_NAMES)
+_SORTED = sorted(f.name for f in CANONICAL_FIELDS)
+assert _JSON_NAMES == ("counts", "data") and _SORTED.index("data") == _SORTED.index("counts") + 1
+assert {f.name for f in CANONICAL_FIELDS if not f.on_record} == {"session_id", "seq", "raw_sha256"}
+_SPLICE_AT = f',"{_SORTED[_SORTED.index("data") + 1]}":'
 
 
 def canonical_parts(
@@ -62,28 +73,11 @@ def canonical_parts(
     """The canonical bytes, and the JSON texts of `counts` and `data` (stored as the jsonb values)."""
     counts_json = None if record.counts is None else _dumps(record.counts)
     data_json = _dumps(record.data)
-    head = _dumps(
-        {
-            "session_id": str(session_id),
-            "seq": seq,
-            "kind": record.kind,
-            "msg_id": record.msg_id,
-            "method": record.method,
-            "room_id": record.room_id,
-            "user_id": record.user_id,
-            "unique_id": record.unique_id,
-            "nickname": record.nickname,
-            "body": record.body,
-            "gift_id": record.gift_id,
-            "gift_name": record.gift_name,
-            "diamond_count": record.diamond_count,
-            "repeat_count": record.repeat_count,
-            "inferred": record.inferred,
-            "server_time": iso_utc(record.server_time),
-            "captured_at": iso_utc(record.captured_at),
-            "raw_sha256": raw_digest,
-        }
-    )
+    fields = dict(zip(_HEAD_NAMES, _head_values(record), strict=True))
+    for name in _TIME_NAMES:
+        fields[name] = iso_utc(fields[name])
+    fields["session_id"], fields["seq"], fields["raw_sha256"] = str(session_id), seq, raw_digest
+    head = _dumps(fields)
     at = head.index(_SPLICE_AT)
     text = f'{head[:at]},"counts":{counts_json or "null"},"data":{data_json}{head[at:]}'
     return text.encode(), counts_json, data_json

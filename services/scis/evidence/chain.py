@@ -17,6 +17,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 import scis
+from scis.core.status import SessionStatus
 from scis.evidence.canonical import (
     CHAIN_FORMAT,
     GENESIS_HASH,
@@ -25,40 +26,53 @@ from scis.evidence.canonical import (
     raw_sha256,
     storable_canonical,
 )
-from scis.evidence.records import EVENT_COLUMNS, GAP, SESSION_END, SESSION_START, ChainedRecord, EventRecord
+from scis.evidence.records import (
+    EVENT_COLUMNS,
+    EVENT_FIELDS,
+    GAP,
+    SESSION_END,
+    SESSION_START,
+    ChainedRecord,
+    EventRecord,
+    field_getter,
+)
 
-_COPY_TYPES = (
-    "uuid", "int8", "int8", "text", "text", "text", "int8", "text", "text", "text", "int8", "text",
-    "int4", "int4", "bool", "jsonb", "jsonb", "timestamptz", "timestamptz", "bytea", "text", "text",
-)  # fmt: skip
+_COPY_TYPES = tuple(f.column_type for f in EVENT_FIELDS)
 _COPY_SQL = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_copy_values = field_getter(EVENT_FIELDS)
+_COUNTS_AT, _DATA_AT = EVENT_COLUMNS.index("counts"), EVENT_COLUMNS.index("data")
 
 
 class SessionSealed(Exception):
     """The session already has its end record; nothing may be appended after it."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ChainTail:
-    """Where the next record of a session goes."""
+    """Where the next record of a session goes; immutable: chaining returns the next tail."""
 
     next_seq: int = 0
     prev_hash: str = GENESIS_HASH
     last_captured_at: datetime | None = None
 
 
-def chain_records(session_id: UUID, tail: ChainTail, records: Iterable[EventRecord]) -> list[ChainedRecord]:
-    """Give records their seq and chain hash, advancing `tail`; pure apart from cleaning the records."""
+def chain_records(
+    session_id: UUID, tail: ChainTail, records: Iterable[EventRecord]
+) -> tuple[list[ChainedRecord], ChainTail]:
+    """Give records their seq and chain hash after `tail`: the chained rows and the tail after them.
+
+    Pure apart from cleaning the records for storage (deterministic, so chaining again gives the same).
+    """
     chained = []
+    seq, prev_hash, last_captured_at = tail.next_seq, tail.prev_hash, tail.last_captured_at
     for record in records:
         digest = raw_sha256(record.raw)
-        canonical, counts_json, data_json = storable_canonical(session_id, tail.next_seq, record, digest)
-        chain_hash = link(tail.prev_hash, canonical)
-        chained.append(ChainedRecord(session_id, tail.next_seq, record, digest, chain_hash, counts_json, data_json))
-        tail.next_seq += 1
-        tail.prev_hash = chain_hash
-        tail.last_captured_at = record.captured_at
-    return chained
+        canonical, counts_json, data_json = storable_canonical(session_id, seq, record, digest)
+        prev_hash = link(prev_hash, canonical)
+        chained.append(ChainedRecord(session_id, seq, record, digest, prev_hash, counts_json, data_json))
+        seq += 1
+        last_captured_at = record.captured_at
+    return chained, ChainTail(seq, prev_hash, last_captured_at)
 
 
 def _as_is(text: Any) -> str:
@@ -71,14 +85,12 @@ def _jsonb(value: Any, text: str | None) -> Jsonb | None:
     return Jsonb(text, dumps=_as_is) if text is not None else Jsonb(value)
 
 
-def _row(item: ChainedRecord) -> tuple[Any, ...]:
-    r = item.record
-    return (
-        item.session_id, item.seq, r.msg_id, r.kind, r.method, r.room_id, r.user_id, r.unique_id,
-        r.nickname, r.body, r.gift_id, r.gift_name, r.diamond_count, r.repeat_count, r.inferred,
-        _jsonb(r.counts, item.counts_json), _jsonb(r.data, item.data_json), r.server_time, r.captured_at,
-        r.raw, item.raw_sha256, item.chain_hash,
-    )  # fmt: skip
+def _row(item: ChainedRecord) -> list[Any]:
+    """One COPY row; counts and data go as the JSON texts that were hashed."""
+    row = list(_copy_values(item))
+    row[_COUNTS_AT] = _jsonb(item.record.counts, item.counts_json)
+    row[_DATA_AT] = _jsonb(item.record.data, item.data_json)
+    return row
 
 
 async def copy_records(conn: AsyncConnection[Any], rows: Sequence[ChainedRecord]) -> None:
@@ -91,23 +103,24 @@ async def copy_records(conn: AsyncConnection[Any], rows: Sequence[ChainedRecord]
             await copy.write_row(_row(item))
 
 
+MOVE_HEAD_SQL = "UPDATE live_sessions SET chain_head = %s, events_count = %s WHERE id = %s"
+
+
+async def store_chained(
+    conn: AsyncConnection[Any], session_id: UUID, rows: Sequence[ChainedRecord], tail_after: ChainTail
+) -> None:
+    """COPY rows already chained and move the session's head to `tail_after`, in the caller's transaction."""
+    await copy_records(conn, rows)
+    await conn.execute(MOVE_HEAD_SQL, (tail_after.prev_hash, tail_after.next_seq, session_id))
+
+
 async def append_records(
     conn: AsyncConnection[Any], session_id: UUID, tail: ChainTail, records: Sequence[EventRecord]
-) -> list[ChainedRecord]:
-    """Chain, COPY and move the session's head, in the caller's transaction.
-
-    `tail` only advances when this returns; on an exception it is left as it was, so the same
-    records can be retried after a rollback.
-    """
-    trial = ChainTail(tail.next_seq, tail.prev_hash, tail.last_captured_at)
-    rows = chain_records(session_id, trial, records)
-    await copy_records(conn, rows)
-    await conn.execute(
-        "UPDATE live_sessions SET chain_head = %s, events_count = %s WHERE id = %s",
-        (trial.prev_hash, trial.next_seq, session_id),
-    )
-    tail.next_seq, tail.prev_hash, tail.last_captured_at = trial.next_seq, trial.prev_hash, trial.last_captured_at
-    return rows
+) -> tuple[list[ChainedRecord], ChainTail]:
+    """Chain, COPY and move the session's head, in the caller's transaction; the rows and the next tail."""
+    rows, tail_after = chain_records(session_id, tail, records)
+    await store_chained(conn, session_id, rows, tail_after)
+    return rows, tail_after
 
 
 def session_config(
@@ -144,7 +157,7 @@ async def start_session(
     case_id: int | None,
     config: dict[str, Any],
     started_at: datetime,
-    status: str,
+    status: SessionStatus,
     created_by: str = "system",
 ) -> tuple[ChainTail, list[ChainedRecord]]:
     """Create the session with its start record, or resume an existing unsealed one with a restart gap."""
@@ -155,9 +168,9 @@ async def start_session(
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
             (session_id, case_id, target, source, status, Jsonb(config), started_at, created_by),
         )
-        tail = ChainTail()
         first = EventRecord(kind=SESSION_START, captured_at=started_at, data=config)
-        return tail, await append_records(conn, session_id, tail, [first])
+        rows, tail = await append_records(conn, session_id, ChainTail(), [first])
+        return tail, rows
     if await is_sealed(conn, session_id):
         raise SessionSealed(f"live session {session_id} is sealed; start a new session")
     await set_status(conn, session_id, status, "capture restarted")
@@ -171,7 +184,8 @@ async def start_session(
         detail="capture process restarted",
         extra={"config": config},
     )
-    return tail, await append_records(conn, session_id, tail, [gap])
+    rows, tail = await append_records(conn, session_id, tail, [gap])
+    return tail, rows
 
 
 def gap_record(
@@ -212,7 +226,7 @@ async def is_sealed(conn: AsyncConnection[Any], session_id: UUID) -> bool:
     return last is not None and _values(last, "kind")[0] == SESSION_END
 
 
-async def set_status(conn: AsyncConnection[Any], session_id: UUID, status: str, reason: str = "") -> None:
+async def set_status(conn: AsyncConnection[Any], session_id: UUID, status: SessionStatus, reason: str = "") -> None:
     await conn.execute(
         "UPDATE live_sessions SET status = %s, status_reason = %s WHERE id = %s", (status, reason, session_id)
     )
@@ -222,7 +236,7 @@ async def seal_session(
     conn: AsyncConnection[Any],
     session_id: UUID,
     *,
-    status: str,
+    status: SessionStatus,
     reason: str = "",
     ended_at: datetime | None = None,
     summary: dict[str, Any] | None = None,
@@ -236,7 +250,7 @@ async def seal_session(
     ended_at = ended_at or datetime.now(UTC)
     data = {"status": status, "reason": reason, "ended_at": iso_utc(ended_at), "records": tail.next_seq + 1}
     data.update(summary or {})
-    (end,) = await append_records(
+    (end,), _ = await append_records(
         conn, session_id, tail, [EventRecord(kind=SESSION_END, captured_at=ended_at, data=data)]
     )
     await conn.execute(

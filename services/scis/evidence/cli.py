@@ -10,7 +10,7 @@ from dataclasses import asdict
 
 import psycopg
 
-from scis.capture.connections import NoDatabase, resolve_database_url
+from scis.core.connections import NoDatabase, resolve_database_url
 from scis.core.db import redact
 from scis.core.settings import SettingsError, load_settings
 from scis.evidence.verify import ChainVerdict, verify_session

@@ -7,17 +7,22 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from prometheus_client import Counter
 from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from scis.evidence.canonical import GENESIS_HASH, canonical_bytes, link
-from scis.evidence.records import SESSION_END, SESSION_START, EventRecord
+from scis.evidence.records import SESSION_END, SESSION_START, record_from_row
 
 _SELECT = """SELECT seq, msg_id, kind, method, room_id, user_id, unique_id, nickname, body, gift_id,
                     gift_name, diamond_count, repeat_count, inferred, counts, data, server_time,
                     captured_at, raw, raw_sha256, chain_hash
                FROM events WHERE session_id = %s ORDER BY seq"""
+
+VERIFICATIONS = Counter("scis_evidence_verifications_total", "Chain verifications, by result.", ["result"])
+for _result in ("intact", "broken"):  # present from the start, so an alert sees the first failure as an increase
+    VERIFICATIONS.labels(_result)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,29 +59,6 @@ class ChainVerdict:
         return f"session {self.session_id}: TAMPERED at {where}: {f.check} check failed: {f.detail}"
 
 
-def record_from_row(row: dict[str, Any]) -> EventRecord:
-    return EventRecord(
-        kind=row["kind"],
-        captured_at=row["captured_at"],
-        msg_id=row["msg_id"],
-        method=row["method"],
-        room_id=row["room_id"],
-        user_id=row["user_id"],
-        unique_id=row["unique_id"],
-        nickname=row["nickname"],
-        body=row["body"],
-        gift_id=row["gift_id"],
-        gift_name=row["gift_name"],
-        diamond_count=row["diamond_count"],
-        repeat_count=row["repeat_count"],
-        inferred=row["inferred"],
-        counts=row["counts"],
-        data=row["data"],
-        server_time=row["server_time"],
-        raw=row["raw"],
-    )
-
-
 def check_record(session_id: UUID, expected_seq: int, prev_hash: str, row: dict[str, Any]) -> ChainFailure | None:
     """The checks of one stored record against its predecessor's stored chain hash."""
     seq, msg_id, kind = row["seq"], row["msg_id"], row["kind"]
@@ -108,9 +90,12 @@ async def verify_session(conn: AsyncConnection[Any], session_id: UUID | str) -> 
         # One snapshot for the session row and its records, even while a capture is appending.
         async with conn.transaction():
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return await _verify(conn, session_id)
-    async with conn.transaction():
-        return await _verify(conn, session_id)
+            verdict = await _verify(conn, session_id)
+    else:
+        async with conn.transaction():
+            verdict = await _verify(conn, session_id)
+    VERIFICATIONS.labels("intact" if verdict.intact else "broken").inc()
+    return verdict
 
 
 async def _verify(conn: AsyncConnection[Any], session_id: UUID) -> ChainVerdict:

@@ -22,8 +22,23 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from scis.core.status import SessionStatus
+
 GROUP, VERSION, PLURAL = "scis.io", "v1alpha1", "livemonitors"
+# The operator's phases (scis_operator.phases.Phase, a test keeps them equal) and the ones a capture reports.
+OPERATOR_PHASES = ("Pending", "Connecting", "Live", "Offline", "Ended", "Failed")
 PHASES = ("Connecting", "Live", "Offline", "Ended")
+# status -> phase: what a capture in that status reports (each SessionStatus names its phase).
+PHASE_OF_STATUS = {status: status.phase for status in SessionStatus}
+# phase -> status: what the API shows of a LiveMonitor the operator reports in that phase.
+STATUS_OF_PHASE = {
+    "Pending": SessionStatus.STARTING,
+    "Connecting": SessionStatus.STARTING,
+    "Live": SessionStatus.LIVE,
+    "Offline": SessionStatus.OFFLINE,
+    "Ended": SessionStatus.ENDED,
+    "Failed": SessionStatus.FAILED,
+}
 
 log = logging.getLogger(__name__)
 

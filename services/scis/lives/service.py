@@ -7,27 +7,57 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from scis.lives.models import LiveSessionRead
-
-ACTIVE_STATUSES = ("pending", "connecting", "live", "reconnecting")
+from scis.core import cases
+from scis.core.auth.models import User
+from scis.core.status import SessionStatus
+from scis.lives.models import LiveSessionRead, OpenSession
 
 
 async def list_sessions(
-    conn: AsyncConnection, *, active_only: bool, case_id: int | None = None, limit: int = 100
+    conn: AsyncConnection, *, user: User, active_only: bool, case_id: int | None = None, limit: int = 100
 ) -> list[LiveSessionRead]:
+    """Sessions the caller may see (scis.core.cases), newest first."""
+    visible, scope = cases.visible_filter(user, case_column="case_id", owner_column="created_by")
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        """SELECT * FROM live_sessions
+        f"""SELECT * FROM live_sessions
            WHERE (NOT %(active)s OR status = ANY(%(statuses)s))
              AND (%(case)s::bigint IS NULL OR case_id = %(case)s)
+             AND {visible}
            ORDER BY started_at DESC LIMIT %(limit)s""",
-        {"active": active_only, "statuses": list(ACTIVE_STATUSES), "case": case_id, "limit": limit},
+        {
+            "active": active_only,
+            "statuses": SessionStatus.active_values(),
+            "case": case_id,
+            "limit": limit,
+            **scope,
+        },  # fmt: skip
     )
     return [LiveSessionRead(**row) for row in await cur.fetchall()]
 
 
-async def get_session(conn: AsyncConnection, *, session_id: UUID) -> LiveSessionRead | None:
+async def get_session(conn: AsyncConnection, *, user: User, session_id: UUID) -> LiveSessionRead | None:
+    """The session when it exists and the caller may see it."""
+    if not await cases.may_see_session(conn, user=user, session_id=session_id):
+        return None
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute("SELECT * FROM live_sessions WHERE id = %s", (session_id,))
     row = await cur.fetchone()
     return LiveSessionRead(**row) if row else None
+
+
+async def open_sessions(conn: AsyncConnection) -> list[OpenSession]:
+    """Sessions the store lists as active, with their newest record's time (health of captures)."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        """SELECT s.id, s.target, s.status, s.source, s.events_count, s.started_at,
+                  coalesce(last.captured_at, s.started_at) AS last_record_at,
+                  extract(epoch FROM now() - coalesce(last.captured_at, s.started_at))::float8 AS idle_seconds
+             FROM live_sessions s
+             LEFT JOIN LATERAL (SELECT captured_at FROM events e WHERE e.session_id = s.id
+                                 ORDER BY seq DESC LIMIT 1) last ON true
+            WHERE s.status = ANY(%s)
+            ORDER BY s.started_at""",
+        (SessionStatus.active_values(),),
+    )
+    return [OpenSession(**row) for row in await cur.fetchall()]

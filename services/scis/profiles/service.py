@@ -7,9 +7,10 @@ from psycopg import AsyncConnection
 from psycopg.errors import ForeignKeyViolation
 from psycopg.rows import dict_row
 
-from scis.core import bus
+from scis.core import bus, cases
 from scis.core.audit import service as audit
 from scis.core.audit.models import AuditContext
+from scis.core.auth.models import User
 from scis.profiles.models import ProfileCreate, ProfilePage, ProfileRead, ProfileUpdate
 
 CACHE_TTL_SECONDS = 300
@@ -28,7 +29,15 @@ def cache_key(profile_id: int) -> str:
     return f"scis:profile:{profile_id}"
 
 
-async def get(conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int) -> ProfileRead | None:
+async def get(conn: AsyncConnection, cache: aioredis.Redis, *, user: User, profile_id: int) -> ProfileRead | None:
+    """The profile when it exists and the caller may see it (its case's members; unlinked: everyone)."""
+    profile = await _read(conn, cache, profile_id=profile_id)
+    if profile is None or not await cases.may_see(conn, user=user, case_id=profile.case_id, owner=None):
+        return None
+    return profile
+
+
+async def _read(conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int) -> ProfileRead | None:
     cached = await cache.get(cache_key(profile_id))
     if cached:
         return ProfileRead.model_validate_json(cached)
@@ -42,13 +51,22 @@ async def get(conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int) 
     return profile
 
 
+async def _require_visible(conn: AsyncConnection, cache: aioredis.Redis, *, user: User, profile_id: int) -> None:
+    if await get(conn, cache, user=user, profile_id=profile_id) is None:
+        raise ProfileNotFound(f"no profile with id {profile_id}")
+
+
 async def list_profiles(
-    conn: AsyncConnection, *, case_id: int | None, search: str | None, limit: int, offset: int
+    conn: AsyncConnection, *, user: User, case_id: int | None, search: str | None, limit: int, offset: int
 ) -> ProfilePage:
+    visible, scope = cases.visible_filter(user, case_column="p.case_id")
     cur = conn.cursor(row_factory=dict_row)
-    params = {"case": case_id, "q": f"%{search.lower()}%" if search else None, "limit": limit, "offset": offset}
-    where = """WHERE (%(case)s::bigint IS NULL OR p.case_id = %(case)s)
-                 AND (%(q)s::text IS NULL OR p.unique_id LIKE %(q)s OR lower(p.display_name) LIKE %(q)s)"""
+    params = {
+        "case": case_id, "q": f"%{search.lower()}%" if search else None, "limit": limit, "offset": offset, **scope
+    }  # fmt: skip
+    where = f"""WHERE (%(case)s::bigint IS NULL OR p.case_id = %(case)s)
+                 AND (%(q)s::text IS NULL OR p.unique_id LIKE %(q)s OR lower(p.display_name) LIKE %(q)s)
+                 AND {visible}"""
     await cur.execute(f"{SELECT_PROFILE} {where} ORDER BY p.id DESC LIMIT %(limit)s OFFSET %(offset)s", params)
     items = [ProfileRead(**row) for row in await cur.fetchall()]
     await cur.execute(f"SELECT count(*) AS n FROM profiles p {where}", params)
@@ -78,6 +96,11 @@ async def _subject_for(conn: AsyncConnection, profile_in: ProfileCreate) -> int 
 async def create(
     conn: AsyncConnection, cache: aioredis.Redis, *, profile_in: ProfileCreate, context: AuditContext
 ) -> ProfileRead:
+    if profile_in.case_id is not None:
+        try:
+            await cases.require_member(conn, user=context.actor, case_id=profile_in.case_id)
+        except cases.CaseNotFound:
+            raise UnknownCase(f"case_id {profile_in.case_id}: no such case of yours") from None
     async with conn.transaction():
         subject_id = await _subject_for(conn, profile_in)
         cur = conn.cursor(row_factory=dict_row)
@@ -108,7 +131,7 @@ async def create(
             target=f"profile:{row['id']}",
             details={"unique_id": profile_in.unique_id, "case_id": profile_in.case_id},
         )
-    created = await get(conn, cache, profile_id=row["id"])
+    created = await _read(conn, cache, profile_id=row["id"])
     assert created is not None
     await bus.publish(cache, bus.PROFILES_CHANNEL, {"action": "created", "profile_id": created.id})
     return created
@@ -117,6 +140,7 @@ async def create(
 async def update(
     conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int, profile_in: ProfileUpdate, context: AuditContext
 ) -> ProfileRead:
+    await _require_visible(conn, cache, user=context.actor, profile_id=profile_id)
     changes = profile_in.model_dump(exclude_none=True)
     async with conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
@@ -139,13 +163,14 @@ async def update(
                 details={"fields": sorted(changes)},
             )
     await cache.delete(cache_key(profile_id))
-    updated = await get(conn, cache, profile_id=profile_id)
+    updated = await _read(conn, cache, profile_id=profile_id)
     assert updated is not None
     await bus.publish(cache, bus.PROFILES_CHANNEL, {"action": "updated", "profile_id": profile_id})
     return updated
 
 
 async def delete(conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int, context: AuditContext) -> None:
+    await _require_visible(conn, cache, user=context.actor, profile_id=profile_id)
     async with conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute("DELETE FROM profiles WHERE id = %s RETURNING unique_id", (profile_id,))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import HTTPException, Query, Response, status
 
+from scis.core import cases
 from scis.core.app import InvalidRequest, api_router, error_responses
-from scis.core.deps import Audit, Db, Investigator, Redis
+from scis.core.deps import Audit, CurrentUser, Db, Investigator, Redis
 from scis.core.fields import BIGINT_MAX, RowId, Text
 from scis.profiles import service
 from scis.profiles.models import ProfileCreate, ProfilePage, ProfileRead, ProfileUpdate
@@ -16,12 +17,13 @@ router = api_router("profiles")
 @router.get("/profiles", response_model=ProfilePage, tags=["profiles"], summary="Profiles, newest first")
 async def list_profiles(
     db: Db,
+    user: CurrentUser,
     case_id: int | None = Query(None, ge=1, le=BIGINT_MAX),
     q: Text | None = Query(None, max_length=100, description="part of a handle or name"),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=BIGINT_MAX),
 ) -> ProfilePage:
-    return await service.list_profiles(db, case_id=case_id, search=q, limit=limit, offset=offset)
+    return await service.list_profiles(db, user=user, case_id=case_id, search=q, limit=limit, offset=offset)
 
 
 @router.get(
@@ -31,8 +33,8 @@ async def list_profiles(
     summary="One profile",
     responses=error_responses(404),
 )
-async def get_profile(profile_id: RowId, db: Db, cache: Redis) -> ProfileRead:
-    profile = await service.get(db, cache, profile_id=profile_id)
+async def get_profile(profile_id: RowId, db: Db, cache: Redis, user: CurrentUser) -> ProfileRead:
+    profile = await service.get(db, cache, user=user, profile_id=profile_id)
     if profile is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no profile with id {profile_id}")
     return profile
@@ -50,7 +52,7 @@ async def create_profile(body: ProfileCreate, db: Db, cache: Redis, _: Investiga
     try:
         return await service.create(db, cache, profile_in=body, context=context)
     except service.UnknownCase:
-        raise InvalidRequest("case_id", body.case_id, "no such case; create the case first") from None
+        raise InvalidRequest("case_id", body.case_id, cases.UNKNOWN_CASE_PROBLEM) from None
 
 
 @router.patch(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import HTTPException, Query, Response, status
 
 from scis.core.app import api_router, error_responses
-from scis.core.deps import Audit, Db, Investigator
+from scis.core.deps import Audit, CurrentUser, Db, Investigator
 from scis.core.fields import BIGINT_MAX, RowId
 from scis.reports import service
 from scis.reports.models import ReportCreate, ReportRead
@@ -14,8 +14,10 @@ router = api_router("reports")
 
 
 @router.get("/reports", response_model=list[ReportRead], tags=["reports"], summary="Reports produced")
-async def list_reports(db: Db, case_id: int | None = Query(None, ge=1, le=BIGINT_MAX)) -> list[ReportRead]:
-    return await service.list_reports(db, case_id=case_id)
+async def list_reports(
+    db: Db, user: CurrentUser, case_id: int | None = Query(None, ge=1, le=BIGINT_MAX)
+) -> list[ReportRead]:
+    return await service.list_reports(db, user=user, case_id=case_id)
 
 
 @router.post(
@@ -43,8 +45,8 @@ async def create_report(body: ReportCreate, db: Db, _: Investigator, context: Au
         **error_responses(404),
     },
 )
-async def download_pdf(report_id: RowId, db: Db) -> Response:
-    found = await service.get_pdf(db, report_id=report_id)
+async def download_pdf(report_id: RowId, db: Db, user: CurrentUser) -> Response:
+    found = await service.get_pdf(db, user=user, report_id=report_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no report with id {report_id}")
     _, pdf = found

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from scis.core.status import SessionStatus
 from scis.evidence.records import EventRecord
 
 ResumePoint = dict[str, Any]  # cursor, internal_ext, push_server, route_params: JSON, stored with the session
@@ -72,7 +73,7 @@ class LiveRoom:
 class TargetUnavailable(Exception):
     """The live cannot be captured now; `status` is the session status to record."""
 
-    def __init__(self, status: str, reason: str) -> None:
+    def __init__(self, status: SessionStatus, reason: str) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import httpx
 
 from scis.capture.sources.base import TargetUnavailable
+from scis.core.status import SessionStatus
 from scis.webcast.room import (
     BlockedCountry,
     NotLive,
@@ -17,7 +18,12 @@ from scis.webcast.room import (
     fetch_room,
 )
 
-STATUS_OF = ((UserNotFound, "not_found"), (NotLive, "offline"), (PrivateLive, "private"), (BlockedCountry, "blocked"))
+STATUS_OF = (
+    (UserNotFound, SessionStatus.NOT_FOUND),
+    (NotLive, SessionStatus.OFFLINE),
+    (PrivateLive, SessionStatus.PRIVATE),
+    (BlockedCountry, SessionStatus.BLOCKED),
+)
 
 
 async def find_room(
@@ -35,6 +41,7 @@ async def find_room(
         for kind, status in STATUS_OF:
             if isinstance(error, kind):
                 raise TargetUnavailable(status, str(error)) from error
-        raise TargetUnavailable("failed", str(error)) from error
+        raise TargetUnavailable(SessionStatus.FAILED, str(error)) from error
     except httpx.HTTPError as error:
-        raise TargetUnavailable("failed", f"@{handle}: cannot reach TikTok at {tiktok_base_url}: {error}") from error
+        problem = f"@{handle}: cannot reach TikTok at {tiktok_base_url}: {error}"
+        raise TargetUnavailable(SessionStatus.FAILED, problem) from error

@@ -25,6 +25,7 @@ from scis.capture.sources.base import (
     SourceItem,
     TargetUnavailable,
 )
+from scis.core.status import SessionStatus
 
 YIELD_EVERY = 256
 
@@ -54,11 +55,11 @@ class ReplaySource:
 
     async def open(self) -> LiveRoom:
         if not self.path.is_file():
-            raise TargetUnavailable("not_found", f"replay file {self.path} does not exist")
+            raise TargetUnavailable(SessionStatus.NOT_FOUND, f"replay file {self.path} does not exist")
         try:
             self.header, _ = open_capture_file(self.path)
         except CaptureFileError as error:
-            raise TargetUnavailable("failed", str(error)) from None
+            raise TargetUnavailable(SessionStatus.FAILED, str(error)) from None
         self.sha256 = await asyncio.to_thread(file_sha256, self.path)
         return LiveRoom(
             handle=self.handle or str(self.header.get("target") or ""),

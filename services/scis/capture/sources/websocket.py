@@ -30,6 +30,7 @@ from scis.capture.sources.base import (
     TargetUnavailable,
 )
 from scis.capture.sources.lookup import find_room
+from scis.core.status import SessionStatus
 from scis.webcast import webcast_pb2 as pb
 from scis.webcast.client import SocketClosed, WebcastSocket
 from scis.webcast.frames import MalformedFrame, parse_response
@@ -234,7 +235,7 @@ class WebsocketSource:
         try:
             await find_room(self.tiktok_base_url, self.webcast_base_url, self.handle, cookies=self.cookies)
         except TargetUnavailable as unavailable:
-            if unavailable.status in ("offline", "not_found"):
+            if unavailable.status in (SessionStatus.OFFLINE, SessionStatus.NOT_FOUND):
                 return LiveEnded(f"the live is over: {unavailable.reason} (after: {why})")
             log.warning("@%s: room lookup failed while reconnecting: %s", self.handle, unavailable.reason)
         return None

@@ -39,3 +39,12 @@ class CaseRead(CaseBase):
     status: CaseStatus
     created_by: str
     created_at: datetime
+
+
+class CaseMember(BaseModel):
+    """One account's membership of a case: it may see the case and, by its role, work in it."""
+
+    case_id: int
+    username: str
+    added_by: str
+    added_at: datetime

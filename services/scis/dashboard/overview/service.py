@@ -10,6 +10,7 @@ from psycopg.rows import dict_row
 
 from scis.core.peers import PeerClient
 from scis.core.settings import SERVICE_NAMES
+from scis.core.status import SessionStatus
 from scis.dashboard.overview.models import KeyFigures, ServiceHealth
 
 
@@ -37,11 +38,12 @@ async def key_figures(conn: AsyncConnection) -> KeyFigures:
     await cur.execute(
         """SELECT
              (SELECT count(*) FROM cases WHERE status = 'open') AS cases_open,
-             (SELECT count(*) FROM live_sessions WHERE status IN ('connecting', 'live')) AS lives_active,
+             (SELECT count(*) FROM live_sessions WHERE status = ANY(%(active)s)) AS lives_active,
              (SELECT count(*) FROM live_sessions) AS sessions_total,
              (SELECT coalesce(sum(events_count), 0) FROM live_sessions) AS events_total,
              (SELECT count(*) FROM subjects) AS subjects_total,
-             (SELECT count(*) FROM profiles) AS profiles_total"""
+             (SELECT count(*) FROM profiles) AS profiles_total""",
+        {"active": SessionStatus.active_values()},
     )
     row = await cur.fetchone()
     assert row is not None

@@ -1,10 +1,11 @@
 """Socket.IO fan-out of live events: one Redis subscription, one Socket.IO room per live session.
 
 Browsers connect, emit `join` with `{"session_id": "..."}` and receive every stored event of that
-live as `event` messages, in seq order, and none of another live. Events come from the Redis
-channel `scis:live:{session_id}:events` (payload: docs/events.md), which the capture writer
-publishes after each commit. A client that joins late reads what it missed from the events API
-(`after_seq`), then follows the room; `seq` tells it where it is.
+live as `event` messages, in seq order, and none of another live. Events come from the bus
+channel family `scis.core.bus.LIVE_EVENTS` (`scis:live:{session_id}:events`, payload:
+docs/events.md), which the capture writer publishes after each commit. A client that joins late
+reads what it missed from the events API (`after_seq`), then follows the room; `seq` tells it where
+it is.
 
 When the fan-out loses events (Redis went away: the writer could not publish, or this subscriber
 was gone), it tells each room with a `gap` message: `{"session_id", "from_seq", "to_seq", "reason"}`
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -32,12 +32,12 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import socketio
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+
+from scis.capture import metrics as capture_metrics
+from scis.core import bus
 
 log = logging.getLogger(__name__)
 
-CHANNEL_PATTERN = "scis:live:*:events"
 EVENT_NAME = "event"
 GAP_NAME = "gap"
 RESUBSCRIBE_SECONDS = (0.1, 0.25, 0.5, 1.0)  # then every second
@@ -49,13 +49,6 @@ Authorize = Callable[[Any, str], Awaitable[bool]]
 
 def room_of(session_id: str) -> str:
     return f"live:{session_id}"
-
-
-def session_of_channel(channel: str) -> str | None:
-    parts = channel.split(":")
-    if len(parts) == 4 and parts[0] == "scis" and parts[1] == "live" and parts[3] == "events":
-        return parts[2]
-    return None
 
 
 class LiveEventFanout:
@@ -78,7 +71,10 @@ class LiveEventFanout:
         self._last_seq: dict[str, int] = {}  # per live: the last seq forwarded
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._attempt = 0  # resubscriptions since the last success
+        self._outage_since: float | None = None  # loop time Redis was lost, while it is
         sio.on("connect", self._on_connect, namespace=namespace)
+        sio.on("disconnect", self._on_disconnect, namespace=namespace)
         sio.on("join", self._on_join, namespace=namespace)
         sio.on("leave", self._on_leave, namespace=namespace)
 
@@ -97,13 +93,16 @@ class LiveEventFanout:
             self._task = None
 
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
-        if self.authenticate is None:
-            return True
-        identity = await self.authenticate(environ, auth)
-        if identity is None:
-            return False
-        await self.sio.save_session(sid, {"identity": identity}, namespace=self.namespace)
+        if self.authenticate is not None:
+            identity = await self.authenticate(environ, auth)
+            if identity is None:
+                return False
+            await self.sio.save_session(sid, {"identity": identity}, namespace=self.namespace)
+        capture_metrics.SOCKET_CLIENTS.inc()
         return True
+
+    async def _on_disconnect(self, sid: str, *_reason: Any) -> None:
+        capture_metrics.SOCKET_CLIENTS.dec()
 
     async def _on_join(self, sid: str, data: Any) -> dict[str, Any]:
         session_id = _session_id(data)
@@ -125,35 +124,31 @@ class LiveEventFanout:
 
     async def _forward_forever(self) -> None:
         """Forward in arrival order (which is seq order per live); resubscribe after a Redis failure."""
-        attempt = 0
-        outage_since: float | None = None
         loop = asyncio.get_running_loop()
         while True:
-            # No retries inside redis-py: its backoff would hide the outage for seconds; this loop retries.
-            client = aioredis.Redis.from_url(self.redis_url, retry=Retry(NoBackoff(), 0))
-            pubsub = client.pubsub()
+            client = bus.connect(self.redis_url, fail_fast=True)  # this loop retries, within a second
             try:
-                await pubsub.psubscribe(CHANNEL_PATTERN)
-                self._subscribed.set()
-                if outage_since is not None:
-                    log.warning("live fan-out: Redis back after %.1f s; rooms told to fill their gap from the API",
-                                loop.time() - outage_since)  # fmt: skip
-                    outage_since = None
-                    await self._announce_open_gaps()
-                attempt = 0
-                async for message in pubsub.listen():
-                    if message["type"] == "pmessage":
-                        await self._forward(message["channel"], message["data"])
+                async for channel, payload in bus.subscribe(
+                    client, bus.LIVE_EVENTS.pattern, subscribed=self._subscribed, on_subscribed=self._on_subscribed
+                ):
+                    await self._forward(channel, payload)
             except (aioredis.RedisError, OSError) as error:
-                if outage_since is None:
-                    outage_since = loop.time()
+                if self._outage_since is None:
+                    self._outage_since = loop.time()
                     log.warning("live fan-out lost Redis (%s); resubscribing every second at most", error)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
                     await client.aclose()
-            await asyncio.sleep(RESUBSCRIBE_SECONDS[min(attempt, len(RESUBSCRIBE_SECONDS) - 1)])
-            attempt += 1
+            await asyncio.sleep(RESUBSCRIBE_SECONDS[min(self._attempt, len(RESUBSCRIBE_SECONDS) - 1)])
+            self._attempt += 1
+
+    async def _on_subscribed(self) -> None:
+        self._attempt = 0
+        if self._outage_since is not None:
+            log.warning("live fan-out: Redis back after %.1f s; rooms told to fill their gap from the API",
+                        asyncio.get_running_loop().time() - self._outage_since)  # fmt: skip
+            self._outage_since = None
+            await self._announce_open_gaps()
 
     async def _announce_open_gaps(self) -> None:
         """Right after an outage: events after each live's last forwarded seq may be missing."""
@@ -166,15 +161,9 @@ class LiveEventFanout:
         await self.sio.emit(GAP_NAME, notice, room=room_of(session_id), namespace=self.namespace)
         self.gap_notices += 1
 
-    async def _forward(self, channel: bytes | str, data: bytes | str) -> None:
-        name = channel.decode() if isinstance(channel, bytes) else channel
-        session_id = session_of_channel(name)
+    async def _forward(self, channel: str, payload: dict[str, Any]) -> None:
+        session_id = bus.LIVE_EVENTS.key_of(channel)
         if session_id is None:
-            return
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            log.warning("ignoring a non-JSON message on %s", name)
             return
         seq = payload.get("seq") if isinstance(payload, dict) else None
         if isinstance(seq, int):

@@ -1,4 +1,4 @@
-"""Where a capture process finds PostgreSQL and Redis: flags, SCIS_* settings, or the local `scis up` stack."""
+"""Where a command finds PostgreSQL and Redis: an explicit flag, SCIS_* settings, or the local `scis up` stack."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def resolve_database_url(settings: Settings, explicit: str | None = None) -> str
         return explicit
     if settings.database_url:
         return settings.database_url
-    from scis.embedded.postgres import EmbeddedPostgres
+    from scis.embedded.postgres import EmbeddedPostgres  # the local stack's URL is the embedded package's to say
 
     home = settings.home.expanduser().resolve()
     if not (home / "postgres" / "PG_VERSION").exists():

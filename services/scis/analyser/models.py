@@ -1,17 +1,19 @@
-"""Capture API models: monitors (running captures), stored events, verification results."""
+"""Analyser API models: monitors (running captures), stored events, verification results."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 
 from scis.capture.stats import CaptureStats
 from scis.capture.targets import InvalidTarget, parse_target
 from scis.core.fields import BIGINT_MAX, Text
+from scis.core.status import SessionStatus
+from scis.evidence.records import PUBLISHED_FIELDS, EventField
 from scis.evidence.verify import ChainVerdict
 
 
@@ -19,24 +21,6 @@ class CaptureSourceKind(StrEnum):
     websocket = "websocket"
     browser = "browser"
     replay = "replay"
-
-
-class MonitorStatus(StrEnum):
-    starting = "starting"
-    live = "live"
-    ended = "ended"
-    stopped = "stopped"
-    offline = "offline"
-    not_found = "not_found"
-    private = "private"
-    blocked = "blocked"
-    failed = "failed"
-
-
-FINAL_STATUSES = frozenset(
-    {MonitorStatus.ended, MonitorStatus.stopped, MonitorStatus.offline, MonitorStatus.not_found,
-     MonitorStatus.private, MonitorStatus.blocked, MonitorStatus.failed}
-)  # fmt: skip
 
 
 class MonitorCreate(BaseModel):
@@ -65,7 +49,7 @@ class MonitorRead(BaseModel):
     target: str
     source: str
     case_id: int | None
-    status: str
+    status: SessionStatus
     status_reason: str
     room_id: str | None
     started_at: datetime | None
@@ -110,30 +94,27 @@ class MonitorRead(BaseModel):
         )
 
 
-class EventRead(BaseModel):
-    """One stored event; 64-bit ids are strings (JavaScript loses precision above 2**53)."""
+def _api_type(event_field: EventField) -> Any:
+    """The type the API gives a field: the JSON form of scis.capture.payloads (ids and times as text)."""
+    nullable = type(None) in get_args(event_field.annotation)
+    if event_field.json == "id":
+        return str | None
+    if event_field.json == "time":
+        return str | None if nullable else str
+    return event_field.annotation
 
-    session_id: UUID
-    seq: int
-    kind: str
-    msg_id: str | None
-    method: str | None
-    room_id: str | None
-    user_id: str | None
-    unique_id: str | None
-    nickname: str | None
-    body: str | None
-    gift_id: int | None
-    gift_name: str | None
-    diamond_count: int | None
-    repeat_count: int | None
-    inferred: bool
-    counts: dict[str, Any] | None
-    data: dict[str, Any]
-    server_time: str | None
-    captured_at: str
-    raw_sha256: str | None
-    chain_hash: str
+
+# Derived from the event's one definition (scis.evidence.records), like the bus payload.
+_EventFields: type[BaseModel] = create_model(
+    "EventFields", **{f.name: (_api_type(f), ...) for f in PUBLISHED_FIELDS}
+)  # type: ignore[call-overload]
+
+
+class EventRead(_EventFields):  # type: ignore[misc,valid-type]
+    """One stored event; 64-bit ids are strings (JavaScript loses precision above 2**53).
+
+    The same JSON as the message on scis:live:{session_id}:events (docs/events.md).
+    """
 
 
 class EventPage(BaseModel):

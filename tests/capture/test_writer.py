@@ -1,0 +1,113 @@
+"""The store stage against the real PostgreSQL and Redis: chained once, stored once, published once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool
+
+from scis.capture.stats import CaptureStats
+from scis.capture.writer import EventWriter, GroupCommitter
+from scis.core.bus import LIVE_EVENTS
+from scis.core.db import open_pool
+from scis.core.status import SessionStatus
+from scis.evidence.chain import ChainTail, chain_records, read_tail, start_session, store_chained
+from scis.evidence.records import EventRecord
+from scis.evidence.verify import verify_session
+
+
+def chat(msg_id: int) -> EventRecord:
+    return EventRecord(kind="chat", captured_at=datetime.now(UTC), msg_id=msg_id, body=f"message {msg_id}", raw=b"x")
+
+
+async def new_session(pool: AsyncConnectionPool[Any]) -> tuple[uuid.UUID, ChainTail]:
+    session_id = uuid.uuid4()
+    async with pool.connection() as conn, conn.transaction():
+        tail, _ = await start_session(
+            conn, session_id=session_id, target="writer", source="replay", case_id=None, config={},
+            started_at=datetime.now(UTC), status=SessionStatus.LIVE,
+        )  # fmt: skip
+    return session_id, tail
+
+
+def writer_for(pool: AsyncConnectionPool[Any], session_id: uuid.UUID, tail: ChainTail, **kwargs: Any) -> EventWriter:
+    stats = CaptureStats(session_id, "writer", "replay")
+    return EventWriter(pool, session_id, tail, batch_size=100, stats=stats, **kwargs)
+
+
+async def stored_tail(pool: AsyncConnectionPool[Any], session_id: uuid.UUID) -> ChainTail | None:
+    async with pool.connection() as conn, conn.transaction():
+        return await read_tail(conn, session_id)
+
+
+async def test_a_batch_with_an_already_stored_event_skips_it_and_keeps_the_chain(
+    pool: AsyncConnectionPool[Any],
+) -> None:
+    session_id, tail = await new_session(pool)
+    writer = writer_for(pool, session_id, tail)
+    first, published = await writer.store([chat(1)])
+    assert [row.seq for row in first] == [1] and published is False
+    rows, _ = await writer.store([chat(2), chat(1), chat(3)])
+    assert [(row.seq, row.record.msg_id) for row in rows] == [(2, 2), (3, 3)]
+    assert writer.tail == ChainTail(4, rows[-1].chain_hash, rows[-1].record.captured_at)
+    stored = await stored_tail(pool, session_id)
+    assert stored is not None and (stored.next_seq, stored.prev_hash) == (4, rows[-1].chain_hash)
+    async with pool.connection() as conn:
+        assert (await verify_session(conn, session_id)).intact
+
+
+async def test_a_commit_whose_answer_was_lost_is_not_written_twice(
+    pool: AsyncConnectionPool[Any], postgres_url: str
+) -> None:
+    session_id, tail = await new_session(pool)
+    records = [chat(10), chat(11)]
+    # An earlier attempt committed the batch, but its answer never came back: the shared commit
+    # fails (here: its pool is closed), so the writer must find the batch in the store.
+    rows, tail_after = chain_records(session_id, tail, records)
+    async with pool.connection() as conn, conn.transaction():
+        await store_chained(conn, session_id, rows, tail_after)
+    closed = open_pool(postgres_url, min_size=0, max_size=1)
+    committer = GroupCommitter(closed)
+    writer = writer_for(pool, session_id, tail, committer=committer)
+    again, _ = await writer.store(records)
+    await committer.close()
+    assert [row.chain_hash for row in again] == [row.chain_hash for row in rows]
+    assert writer.tail == tail_after
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT count(*) FROM events WHERE session_id = %s", (session_id,))
+        row = await cur.fetchone()
+        assert row is not None and list(row.values() if isinstance(row, dict) else row) == [3]
+        verdict = await verify_session(conn, session_id)
+    assert verdict.intact and verdict.records_checked == 3
+
+
+async def test_a_group_commit_stores_and_publishes_each_session_once_in_order(
+    pool: AsyncConnectionPool[Any], redis_client: aioredis.Redis
+) -> None:
+    committer = GroupCommitter(pool, redis=redis_client)
+    sessions = [await new_session(pool) for _ in range(2)]
+    writers = [writer_for(pool, sid, tail, redis=redis_client, committer=committer) for sid, tail in sessions]
+    pubsub = redis_client.pubsub()
+    await pubsub.psubscribe(LIVE_EVENTS.pattern)
+    results = await asyncio.gather(*(w.store([chat(100 + i), chat(200 + i)]) for i, w in enumerate(writers)))
+    more = await asyncio.gather(*(w.store([chat(300 + i)]) for i, w in enumerate(writers)))
+    await committer.close()
+    assert all(published for _, published in [*results, *more])
+    seen: dict[str, list[int]] = {}
+    deadline = asyncio.get_running_loop().time() + 10
+    while sum(map(len, seen.values())) < 6 and asyncio.get_running_loop().time() < deadline:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+        if message is not None:
+            payload = json.loads(message["data"])
+            if payload["session_id"] in {str(sid) for sid, _ in sessions}:
+                seen.setdefault(payload["session_id"], []).append(payload["seq"])
+    await pubsub.aclose()
+    assert seen == {str(sid): [1, 2, 3] for sid, _ in sessions}
+    for (sid, _), writer in zip(sessions, writers, strict=True):
+        assert writer.tail.next_seq == 4
+        assert (await stored_tail(pool, sid)) is not None

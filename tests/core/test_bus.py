@@ -1,0 +1,42 @@
+"""Bus channel families: one definition gives a channel's name, the pattern and the key back."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import redis.asyncio as aioredis
+
+from scis.core import bus
+
+
+def test_a_channel_family_names_matches_and_parses_its_channels() -> None:
+    session = str(uuid.uuid4())
+    channel = bus.LIVE_EVENTS.name(session)
+    assert channel == f"scis:live:{session}:events" and bus.LIVE_EVENTS.pattern == "scis:live:*:events"
+    assert bus.LIVE_EVENTS.key_of(channel) == session
+    for other in ("scis:lives", "scis:live::events", "scis:live:a:b:events", "scis:profiles", f"x{channel}"):
+        assert bus.LIVE_EVENTS.key_of(other) is None, other
+
+
+async def test_subscribe_signals_readiness_and_skips_what_is_not_json(redis_url: str) -> None:
+    client = bus.connect(redis_url)
+    subscribed = asyncio.Event()
+    session = str(uuid.uuid4())
+    received: list[tuple[str, dict[str, object]]] = []
+
+    async def listen() -> None:
+        async for channel, payload in bus.subscribe(client, bus.LIVE_EVENTS.pattern, subscribed=subscribed):
+            if bus.LIVE_EVENTS.key_of(channel) == session:
+                received.append((channel, payload))
+                return
+
+    task = asyncio.create_task(listen())
+    await asyncio.wait_for(subscribed.wait(), 10)
+    publisher = aioredis.Redis.from_url(redis_url)
+    await publisher.publish(bus.LIVE_EVENTS.name(session), b"not json")
+    await bus.publish(publisher, bus.LIVE_EVENTS.name(session), {"seq": 1})
+    await asyncio.wait_for(task, 10)
+    await publisher.aclose()
+    await client.aclose()
+    assert received == [(bus.LIVE_EVENTS.name(session), {"seq": 1})]
