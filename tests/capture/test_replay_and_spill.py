@@ -83,6 +83,7 @@ async def test_the_spill_queue_keeps_order_and_survives_a_restart(tmp_path: Path
     for index in range(10):
         queue.put(EventRecord(kind="chat", captured_at=now, msg_id=index, raw=bytes([index])))
     assert queue.spilling and queue.spilled_total == 7
+    assert queue.spill_bytes() == (folder / "000001.spill").stat().st_size > 0  # what the metrics report
     first = await queue.get_batch(2)
     assert [r.msg_id for r in first] == [0, 1]
     queue.put(EventRecord(kind="chat", captured_at=now, msg_id=10))  # still spilling: goes after 9
@@ -91,6 +92,7 @@ async def test_the_spill_queue_keeps_order_and_survives_a_restart(tmp_path: Path
         rest.extend(await queue.get_batch(4))
     assert [r.msg_id for r in rest] == list(range(2, 11)) and rest[0].raw == b"\x02"
     assert not queue.spilling and list(folder.iterdir()) == [folder / "000001.spill"]  # kept until committed
+    assert queue.spill_bytes() == 0  # drained: nothing left to store
     queue.acknowledge()
     assert not folder.exists()
 
