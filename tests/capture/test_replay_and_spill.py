@@ -18,12 +18,13 @@ from scis.evidence.records import EventRecord
 from scis.evidence.verify import verify_session
 from scis.simulator import SimulatorServer
 from tests.capture.support import (
+    assert_all_sent_stored,
     capture_settings,
+    end_live_while_listening,
     new_capture,
     run_until_done,
     session_row,
     stored_events,
-    stored_msg_ids,
     wait_for,
 )
 
@@ -77,11 +78,12 @@ async def test_the_spill_queue_keeps_order_and_survives_a_restart(tmp_path: Path
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
-    path = tmp_path / "spill" / "s.spill"
-    queue = SpillQueue(3, path)
+    folder = tmp_path / "spill" / "s"
+    queue = SpillQueue(3, folder)
     for index in range(10):
         queue.put(EventRecord(kind="chat", captured_at=now, msg_id=index, raw=bytes([index])))
     assert queue.spilling and queue.spilled_total == 7
+    assert queue.spill_bytes() == (folder / "000001.spill").stat().st_size > 0  # what the metrics report
     first = await queue.get_batch(2)
     assert [r.msg_id for r in first] == [0, 1]
     queue.put(EventRecord(kind="chat", captured_at=now, msg_id=10))  # still spilling: goes after 9
@@ -89,21 +91,26 @@ async def test_the_spill_queue_keeps_order_and_survives_a_restart(tmp_path: Path
     while len(rest) < 9:
         rest.extend(await queue.get_batch(4))
     assert [r.msg_id for r in rest] == list(range(2, 11)) and rest[0].raw == b"\x02"
-    assert not path.exists() and path.with_suffix(".drained").exists()
+    assert not queue.spilling and list(folder.iterdir()) == [folder / "000001.spill"]  # kept until committed
+    assert queue.spill_bytes() == 0  # drained: nothing left to store
     queue.acknowledge()
-    assert not path.with_suffix(".drained").exists()
+    assert not folder.exists()
 
-    crashed = SpillQueue(2, path)
+    crashed = SpillQueue(2, folder)
     for index in range(6):
         crashed.put(EventRecord(kind="chat", captured_at=now, msg_id=100 + index))
     # the process dies here: memory is lost, the spill file stays
-    recovered = SpillQueue(2, path)
+    recovered = SpillQueue(2, folder)
     assert recovered.recover() == 4
+    assert [p.name for p in folder.iterdir()] == ["000001.spill"]  # read in place, never copied
+    recovered.put(EventRecord(kind="chat", captured_at=now, msg_id=106))  # after the recovered ones
     recovered.close()
     got = []
     while batch := await recovered.get_batch(10):
         got.extend(batch)
-    assert [r.msg_id for r in got] == [102, 103, 104, 105]
+    assert [r.msg_id for r in got] == [102, 103, 104, 105, 106]
+    recovered.acknowledge()
+    assert not folder.exists()
 
 
 async def test_a_slow_database_spills_to_disk_and_nothing_is_lost(
@@ -120,19 +127,19 @@ async def test_a_slow_database_spills_to_disk_and_nothing_is_lost(
     async with await psycopg.AsyncConnection.connect(postgres_url) as blocker:
         await blocker.execute("SELECT 1 FROM live_sessions WHERE id = %s FOR UPDATE", (capture.session_id,))
         await wait_for(lambda: capture.queue.spilling and capture.queue.qsize() > 200, seconds=10)
-        spill_file = capture.queue.spill_path
-        assert spill_file.exists() and spill_file.stat().st_size > 0
+        spill_folder = capture.queue.spill_dir
+        assert sum(p.stat().st_size for p in spill_folder.iterdir()) > 0
         await blocker.rollback()
     await wait_for(lambda: room.finished.is_set(), seconds=10)
     await wait_for(lambda: capture.queue.qsize() == 0, seconds=10)
     await asyncio.sleep(settings.streak_timeout_seconds + 0.5)
-    room.end()
+    sent_before_end = await end_live_while_listening(room)
     await asyncio.wait_for(task, 15)
     rows = await stored_events(pool, capture.session_id)
-    assert sorted(stored_msg_ids(rows)) == sorted(m.msg_id for m in room.sent_messages)
+    assert_all_sent_stored(rows, room, sent_before_end)
     # qsize passed 200 while the memory queue holds 10: well over a hundred went through the file.
     assert capture.queue.spilled_total > 150 and capture.stats.spilled == capture.queue.spilled_total
     assert rows[-1]["data"]["spilled"] == capture.queue.spilled_total
-    assert not spill_file.exists() and not spill_file.with_suffix(".drained").exists()
+    assert not spill_folder.exists()
     async with pool.connection() as conn:
         assert (await verify_session(conn, capture.session_id)).intact

@@ -8,6 +8,7 @@ from scis.analyser.captures import CaptureManager
 from scis.analyser.live_socket import mount_live_socket
 from scis.analyser.runners import InProcessRunner, KubernetesRunner
 from scis.analyser.views import router
+from scis.capture.adoption import Reaper
 from scis.capture.runner import tune_gc
 from scis.core.app import create_service_app
 from scis.core.settings import CaptureRunner, Settings, get_settings
@@ -23,11 +24,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         else:
             manager = CaptureManager(pool=app.state.pool, settings=settings, redis=app.state.redis)
             app.state.captures = InProcessRunner(manager)
+        app.state.reaper = Reaper(app.state.pool, settings, by="analyser reaper", redis=app.state.redis)
+        app.state.reaper.start()
         await app.state.fanout.start()
         await app.state.socket_guard.start()
 
     async def stop_capture(app: FastAPI) -> None:
         # Every running capture is flushed and sealed before the process goes.
+        await app.state.reaper.stop()
         await app.state.captures.close()
         await app.state.fanout.stop()
         await app.state.socket_guard.stop()

@@ -16,12 +16,14 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from scis.analyser.models import MonitorCreate, MonitorRead
+from scis.capture.leases import CaptureBusy
 from scis.capture.pipeline import CaptureRequest, LiveCapture
 from scis.capture.sources.base import CaptureSource
 from scis.capture.sources.factory import build_source
 from scis.capture.writer import GroupCommitter
 from scis.core.settings import Settings
 from scis.core.status import SessionStatus
+from scis.evidence.chain import SessionSealed
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ class CaptureManager:
         )
         capture = LiveCapture(
             request, self.source_factory(monitor_in, self.settings), pool=self.pool, settings=self.settings,
-            redis=self.redis, committer=self.committer,
+            redis=self.redis, committer=self.committer, holder=f"analyser API (started by {created_by})",
         )  # fmt: skip
         self._captures[request.session_id] = capture
         task = asyncio.create_task(self._run(capture), name=f"capture-{monitor_in.target}")
@@ -88,11 +90,16 @@ class CaptureManager:
         self._forget_old()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(capture.opened.wait(), OPEN_WAIT_SECONDS)
+        if capture.refused is not None:  # another process (CLI, Pod, analyser) owns the target
+            self._captures.pop(request.session_id, None)
+            raise MonitorExists(str(capture.refused))
         return MonitorRead.from_stats(capture.stats)
 
     async def _run(self, capture: LiveCapture) -> None:
         try:
             await capture.run()
+        except (CaptureBusy, SessionSealed) as refusal:
+            log.info("capture of @%s refused: %s", capture.request.target, refusal)
         except Exception as error:
             capture.stats.status, capture.stats.status_reason = SessionStatus.FAILED, f"capture failed: {error}"
             log.exception("capture %s failed", capture.session_id)

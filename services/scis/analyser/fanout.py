@@ -8,6 +8,12 @@ each commit. A client that joins late
 reads what it missed from the events API (`after_seq`), then follows the room; `seq` tells it where
 it is.
 
+When the fan-out loses events (Redis went away: the writer could not publish, or this subscriber
+was gone), it tells each room with a `gap` message: `{"session_id", "from_seq", "to_seq", "reason"}`
+(seqs inclusive; `to_seq` null while the end is not known yet, i.e. right after resubscribing). The
+client fills the range from the events API (`after_seq = from_seq - 1`). Resubscription is retried
+within a second, and an outage is logged once when it starts and once when it ends.
+
 Mounting (analyser service)::
 
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=[])
@@ -34,6 +40,8 @@ from scis.core import bus
 log = logging.getLogger(__name__)
 
 EVENT_NAME = "event"
+GAP_NAME = "gap"
+RESUBSCRIBE_SECONDS = (0.1, 0.25, 0.5, 1.0)  # then every second
 
 # authenticate(environ, auth) -> identity or None (refused); authorize(identity, session_id) -> allowed
 Authenticate = Callable[[dict[str, Any], Any], Awaitable[Any | None]]
@@ -60,8 +68,12 @@ class LiveEventFanout:
         self.authenticate = authenticate
         self.authorize = authorize
         self.forwarded = 0
+        self.gap_notices = 0
+        self._last_seq: dict[str, int] = {}  # per live: the last seq forwarded
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._attempt = 0  # resubscriptions since the last success
+        self._outage_since: float | None = None  # loop time Redis was lost, while it is
         sio.on("connect", self._on_connect, namespace=namespace)
         sio.on("disconnect", self._on_disconnect, namespace=namespace)
         sio.on("join", self._on_join, namespace=namespace)
@@ -113,22 +125,42 @@ class LiveEventFanout:
 
     async def _forward_forever(self) -> None:
         """Forward in arrival order (which is seq order per live); resubscribe after a Redis failure."""
-        delay = 0.5
+        loop = asyncio.get_running_loop()
         while True:
-            client = bus.connect(self.redis_url)
+            client = bus.connect(self.redis_url, fail_fast=True)  # this loop retries, within a second
             try:
                 async for channel, payload in bus.subscribe(
-                    client, bus.LIVE_EVENTS.pattern, subscribed=self._subscribed
+                    client, bus.LIVE_EVENTS.pattern, subscribed=self._subscribed, on_subscribed=self._on_subscribed
                 ):
-                    delay = 0.5
                     await self._forward(channel, payload)
             except (aioredis.RedisError, OSError) as error:
-                log.warning("live fan-out lost Redis (%s); resubscribing in %.1f s", error, delay)
+                if self._outage_since is None:
+                    self._outage_since = loop.time()
+                    log.warning("live fan-out lost Redis (%s); resubscribing every second at most", error)
             finally:
                 with contextlib.suppress(Exception):
                     await client.aclose()
-            await asyncio.sleep(delay)
-            delay = min(10.0, delay * 2)
+            await asyncio.sleep(RESUBSCRIBE_SECONDS[min(self._attempt, len(RESUBSCRIBE_SECONDS) - 1)])
+            self._attempt += 1
+
+    async def _on_subscribed(self) -> None:
+        self._attempt = 0
+        if self._outage_since is not None:
+            log.warning("live fan-out: Redis back after %.1f s; rooms told to fill their gap from the API",
+                        asyncio.get_running_loop().time() - self._outage_since)  # fmt: skip
+            self._outage_since = None
+            await self._announce_open_gaps()
+
+    async def _announce_open_gaps(self) -> None:
+        """Right after an outage: events after each live's last forwarded seq may be missing."""
+        for session_id, last in list(self._last_seq.items()):
+            await self._gap(session_id, last + 1, None)
+
+    async def _gap(self, session_id: str, from_seq: int, to_seq: int | None) -> None:
+        notice = {"session_id": session_id, "from_seq": from_seq, "to_seq": to_seq,
+                  "reason": "the live feed lost events (Redis outage): read them from the events API"}  # fmt: skip
+        await self.sio.emit(GAP_NAME, notice, room=room_of(session_id), namespace=self.namespace)
+        self.gap_notices += 1
 
     async def _forward(self, channel: str, payload: dict[str, Any] | list[dict[str, Any]]) -> None:
         session_id = bus.LIVE_EVENTS.key_of(channel)
@@ -137,8 +169,22 @@ class LiveEventFanout:
         # The writer publishes a JSON array of the events of one commit; a single event object is relayed too.
         room = room_of(session_id)
         for event in payload if isinstance(payload, list) else [payload]:
+            await self._note_seq(session_id, event)
             await self.sio.emit(EVENT_NAME, event, room=room, namespace=self.namespace)
             self.forwarded += 1
+
+    async def _note_seq(self, session_id: str, event: dict[str, Any]) -> None:
+        """Tell the room when a seq was skipped; forget a live once it ended."""
+        seq = event.get("seq") if isinstance(event, dict) else None
+        if not isinstance(seq, int):
+            return
+        last = self._last_seq.get(session_id)
+        if last is not None and seq > last + 1:
+            await self._gap(session_id, last + 1, seq - 1)
+        if event.get("kind") == "session_end":
+            self._last_seq.pop(session_id, None)
+        elif last is None or seq > last:
+            self._last_seq[session_id] = seq
 
 
 def _session_id(data: Any) -> str | None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from scis.analyser.models import EventPage, EventRead, MonitorCreate, MonitorRead, VerifyResult
 from scis.analyser.runners import MonitorRunner
@@ -18,6 +22,10 @@ from scis.core.audit import service as audit
 from scis.core.audit.models import AuditContext
 from scis.evidence.records import PUBLISHED_FIELDS
 from scis.evidence.verify import verify_session
+
+log = logging.getLogger(__name__)
+
+AUDIT_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)
 
 # The stored event's published columns (raw bytes stay in the table), from the event's one definition.
 _EVENT_COLUMNS = sql.SQL(", ").join(sql.Identifier(f.name) for f in PUBLISHED_FIELDS)
@@ -29,40 +37,61 @@ class UnknownCase(LookupError):
 
 async def start_monitor(
     conn: AsyncConnection[Any], runner: MonitorRunner, monitor_in: MonitorCreate, *, username: str,
-    context: AuditContext,
+    context: AuditContext, pool: AsyncConnectionPool[Any] | None = None,
 ) -> MonitorRead:  # fmt: skip
-    """Start capturing a live and record who did it."""
+    """Start capturing a live and record who did it (on a fresh connection from `pool` if `conn` broke
+    meanwhile: the capture runs now, so its start must be audited)."""
     if monitor_in.case_id is not None:
         try:
             await cases.require_member(conn, user=context.actor, case_id=monitor_in.case_id)
         except cases.CaseNotFound:
             raise UnknownCase(f"no case {monitor_in.case_id} of {context.actor.username}'s") from None
     started = await runner.start(monitor_in, created_by=username)
-    async with conn.transaction():
-        await audit.record(
-            conn,
-            context,
-            action="monitor.start",
-            target=f"session:{started.session_id}",
-            details={"target": started.target, "source": started.source, "case_id": started.case_id},
-        )
+    await audit_done(
+        conn, pool, context, action="monitor.start", target=f"session:{started.session_id}",
+        details={"target": started.target, "source": started.source, "case_id": started.case_id},
+    )  # fmt: skip
     return started
 
 
 async def stop_monitor(
-    conn: AsyncConnection[Any], runner: MonitorRunner, session_id: UUID, *, context: AuditContext
-) -> MonitorRead:
-    """Stop a capture (stored and sealed first) and record who did it."""
+    conn: AsyncConnection[Any], runner: MonitorRunner, session_id: UUID, *, context: AuditContext,
+    pool: AsyncConnectionPool[Any] | None = None,
+) -> MonitorRead:  # fmt: skip
+    """Stop a capture (stored and sealed first) and record who did it (as start_monitor does)."""
     stopped = await runner.stop(session_id)
-    async with conn.transaction():
-        await audit.record(
-            conn,
-            context,
-            action="monitor.stop",
-            target=f"session:{session_id}",
-            details={"status": stopped.status, "events": stopped.events_total},
-        )
+    await audit_done(
+        conn, pool, context, action="monitor.stop", target=f"session:{session_id}",
+        details={"status": stopped.status, "events": stopped.events_total},
+    )  # fmt: skip
     return stopped
+
+
+async def audit_done(
+    conn: AsyncConnection[Any], pool: AsyncConnectionPool[Any] | None, context: AuditContext, *, action: str,
+    target: str, details: dict[str, Any],
+) -> None:  # fmt: skip
+    """Audit an action that already happened (a capture started or stopped): it must be recorded even
+    if the request's own connection broke meanwhile (PostgreSQL restarted), so fresh connections
+    from `pool` are tried before giving up."""
+    try:
+        async with conn.transaction():
+            await audit.record(conn, context, action=action, target=target, details=details)
+        return
+    except psycopg.OperationalError as error:
+        if pool is None:
+            raise
+        log.warning("audit of %s on the request's connection failed (%s); retrying on a fresh one", action, error)
+        last: Exception = error
+    for delay in (0.0, *AUDIT_RETRY_SECONDS):
+        await asyncio.sleep(delay)
+        try:
+            async with pool.connection() as fresh, fresh.transaction():
+                await audit.record(fresh, context, action=action, target=target, details=details)
+            return
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            last = error
+    raise last
 
 
 async def list_events(

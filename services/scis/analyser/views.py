@@ -60,7 +60,9 @@ async def start_monitor(
     body: MonitorCreate, request: Request, db: Db, user: Investigator, context: Audit
 ) -> MonitorRead:
     try:
-        return await service.start_monitor(db, runner(request), body, username=user.username, context=context)
+        return await service.start_monitor(
+            db, runner(request), body, username=user.username, context=context, pool=request.app.state.pool
+        )
     except service.UnknownCase:
         raise InvalidRequest("case_id", body.case_id, cases.UNKNOWN_CASE_PROBLEM) from None
     except UnsupportedMonitor as error:
@@ -95,7 +97,7 @@ async def get_monitor(session_id: UUID, request: Request, db: Db, user: CurrentU
 async def stop_monitor(session_id: UUID, request: Request, db: Db, user: Investigator, context: Audit) -> MonitorRead:
     await visible_monitor(request, db, user, session_id)
     try:
-        return await service.stop_monitor(db, runner(request), session_id, context=context)
+        return await service.stop_monitor(db, runner(request), session_id, context=context, pool=request.app.state.pool)
     except MonitorNotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
 

@@ -14,6 +14,8 @@ writing) is detected by its length or CRC and ignored, everything before it stay
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
 import json
 import struct
 import zlib
@@ -67,30 +69,52 @@ def encode_record(kind: RecordType, captured_at: datetime, payload: bytes) -> by
 
 
 class CaptureFileWriter:
-    """Appends records; flushes each one so a reader (replay, spill drain) sees it at once."""
+    """Appends records; each one reaches the file at once, so a reader (replay, spill drain) sees it.
+
+    Unbuffered on purpose: a failed append (disk full) is reported by the call that made it and cut
+    off again, so the file ends at its last whole record and nothing written later is silently lost.
+    """
 
     def __init__(self, path: Path, header: dict[str, Any] | None = None) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = not path.exists() or path.stat().st_size == 0
-        self._file: BinaryIO = path.open("ab")
-        if fresh:
-            body = json.dumps({"format": FORMAT_VERSION, **(header or {})}, default=str).encode()
-            self._file.write(MAGIC + struct.pack(">I", len(body)) + body)
-            self._file.flush()
+        self._file: BinaryIO = path.open("ab", buffering=0)
+        self.size = self._file.seek(0, 2)
         self.records = 0
+        if self.size == 0:
+            body = json.dumps({"format": FORMAT_VERSION, **(header or {})}, default=str).encode()
+            try:
+                self._append(MAGIC + struct.pack(">I", len(body)) + body)
+            except OSError:
+                self.close()
+                raise
 
     def write(self, kind: RecordType, captured_at: datetime, payload: bytes) -> None:
-        self._file.write(encode_record(kind, captured_at, payload))
-        self._file.flush()
+        self._append(encode_record(kind, captured_at, payload))
         self.records += 1
 
     def write_event(self, record: EventRecord) -> None:
         self.write(RecordType.EVENT, record.captured_at, event_to_json(record))
 
+    def _append(self, data: bytes) -> None:
+        """Write all of `data` or nothing: a partial write is truncated away before the error is raised."""
+        view = memoryview(data)
+        try:
+            while view:
+                written = self._file.write(view)
+                if not written:
+                    raise OSError(errno.ENOSPC, "no byte could be written", str(self.path))
+                view = view[written:]
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError):
+                self._file.truncate(self.size)
+            raise
+        self.size += len(data)
+
     def close(self) -> None:
         if not self._file.closed:
-            self._file.close()
+            with contextlib.suppress(OSError):
+                self._file.close()
 
 
 def read_header(handle: BinaryIO) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 Every flag can also come from the environment (SCIS_CAPTURE_TARGET, SCIS_CAPTURE_CASE_ID,
 SCIS_CAPTURE_SOURCE, SCIS_CAPTURE_REPLAY_FILE, SCIS_CAPTURE_SESSION_ID, SCIS_CAPTURE_RECORD_FILE).
 SIGTERM or Ctrl-C: everything received is stored and the chain sealed, then exit 0.
-Exit status: 0 ended or stopped, 1 failed, 2 bad arguments, 3 not live, 4 no such user,
-5 private or not available in this country.
+Exit status: 0 ended or stopped, 1 failed, 2 bad arguments (or a sealed --session-id), 3 not live,
+4 no such user, 5 private or not available in this country, 6 already being captured elsewhere
+(the message names the running capture: session, holder, pid, host, since when).
 """
 
 from __future__ import annotations
@@ -18,12 +19,21 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from scis.capture.leases import CaptureBusy
 from scis.capture.pipeline import CaptureRequest, LiveCapture
-from scis.capture.runner import EXIT_FAILED, EXIT_USAGE, CaptureUsageError, exit_code_of, run_capture_process
+from scis.capture.runner import (
+    EXIT_BUSY,
+    EXIT_FAILED,
+    EXIT_USAGE,
+    CaptureUsageError,
+    exit_code_of,
+    run_capture_process,
+)
 from scis.capture.sources.factory import SOURCE_KINDS, build_source
 from scis.capture.targets import InvalidTarget, parse_target
 from scis.core.connections import NoDatabase, resolve_database_url, resolve_redis_url
 from scis.core.settings import Settings, SettingsError, load_settings
+from scis.evidence.chain import SessionSealed
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +105,12 @@ def execute(
                 request, source, settings, database_url=database_url, redis_url=redis_url, on_tick=on_tick
             )
         )
-    except CaptureUsageError as error:
+    except (CaptureUsageError, SessionSealed) as error:
         print(f"scis capture: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except CaptureBusy as busy:
+        print(f"scis capture: refused: {busy}", file=sys.stderr)
+        return EXIT_BUSY
     except asyncio.CancelledError:
         print("scis capture: stopped without sealing; run again with the same --session-id to resume", file=sys.stderr)
         return EXIT_FAILED

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
     from scis.capture.pipeline import LiveCapture
-    from scis.capture.spill import SpillQueue
 
 EVENTS = Counter("scis_capture_events_total", "TikTok events stored, by kind.", ["kind"])
 FRAMES = Counter("scis_capture_frames_total", "Push frames received, by outcome (decoded, malformed).", ["outcome"])
@@ -107,16 +106,6 @@ def write_latency(seconds: float) -> None:
     WRITE_SECONDS.observe(seconds)
 
 
-def _spill_bytes(queue: SpillQueue) -> int:
-    total = 0
-    for path in (queue.spill_path, queue.drained_path):
-        try:
-            total += path.stat().st_size
-        except OSError:
-            continue
-    return total
-
-
 def _declare_label_values() -> None:
     """Series exist at 0 before the first event, so rates and alerts see the first increase."""
     for outcome in ("decoded", "malformed"):
@@ -147,7 +136,7 @@ class RunningCaptures(Collector):
         for capture, _ in list(_running.values()):
             target = capture.stats.target
             depth.add_metric([target], capture.queue.qsize())
-            spill.add_metric([target], _spill_bytes(capture.queue))
+            spill.add_metric([target], capture.queue.spill_bytes())
             newest = capture.stats.last_event_at or capture.stats.started_at
             last.add_metric([target], newest.timestamp() if newest else time.time())
         yield from (lives, depth, spill, last)

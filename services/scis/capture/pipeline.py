@@ -17,9 +17,12 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from scis.capture import metrics as capture_metrics
+from scis.capture.adoption import Adopted, adopt_for_target, replay_spill
 from scis.capture.capture_file import CaptureFileWriter, RecordType, event_to_json
 from scis.capture.dedupe import RecentKeys
+from scis.capture.leases import CaptureBusy, Heartbeat, LeaseHolder, acquire, release
 from scis.capture.normalise import Normaliser, is_live_end
+from scis.capture.resume import ResumePoints, load_resume_point, save_resume_point
 from scis.capture.sources.base import (
     CaptureSource,
     LiveEnded,
@@ -30,7 +33,7 @@ from scis.capture.sources.base import (
     SourceItem,
     TargetUnavailable,
 )
-from scis.capture.spill import SpillQueue
+from scis.capture.spill import SpillQueue, session_spill_dir
 from scis.capture.stats import CaptureStats
 from scis.capture.streaks import GiftStreaks
 from scis.capture.writer import EventWriter, GroupCommitter, publish
@@ -38,13 +41,21 @@ from scis.core import bus
 from scis.core.settings import Settings
 from scis.core.status import SessionStatus
 from scis.evidence.canonical import iso_utc
-from scis.evidence.chain import gap_record, seal_session, session_config, start_session
+from scis.evidence.chain import (
+    SessionSealed,
+    gap_record,
+    is_sealed,
+    seal_session,
+    session_config,
+    start_session,
+)
 from scis.evidence.records import EventRecord
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.25
 PROGRESS_EVERY_SECONDS = 5.0
+RESUME_SAVE_SECONDS = 1.0
 RESUME_DEDUPE_KEYS = 200_000
 # Settings recorded in each session's configuration snapshot (never secrets or credentials).
 SNAPSHOT_SETTINGS = (
@@ -90,8 +101,15 @@ class LiveCapture:
         redis: aioredis.Redis | None = None,
         progress: ProgressSink | None = None,
         committer: GroupCommitter | None = None,
+        holder: str = "scis capture",
     ) -> None:
         self.committer = committer
+        self.lease_holder = LeaseHolder.here(holder)
+        self._heartbeat: Heartbeat | None = None
+        self.resume_points = ResumePoints()
+        self._resume_saving: asyncio.Task[None] | None = None
+        self.adopted: list[Adopted] = []  # abandoned sessions of the target this capture sealed first
+        self.refused: CaptureBusy | SessionSealed | None = None  # set when another capture owns the target
         self.request = request
         self.source = source
         self.pool = pool
@@ -102,7 +120,7 @@ class LiveCapture:
         self.stats = CaptureStats(request.session_id, request.target, request.source, request.case_id)
         self.streaks = GiftStreaks(settings.streak_timeout_seconds)
         self.normaliser = Normaliser(self.streaks, RecentKeys())
-        self.queue = SpillQueue(settings.capture_queue_size, settings.home / "spill" / f"{request.session_id}.spill")
+        self.queue = SpillQueue(settings.capture_queue_size, session_spill_dir(settings.home, request.session_id))
         self.writer: EventWriter | None = None
         self._recorder: CaptureFileWriter | None = None
         self._stop_reason: str | None = None
@@ -119,12 +137,57 @@ class LiveCapture:
         await self.source.stop()
 
     async def run(self) -> CaptureStats:
+        """Capture to the end; raises CaptureBusy or SessionSealed (also kept in `refused`) if refused."""
         try:
+            await self._take_lease()
             return await self._run()
+        except (CaptureBusy, SessionSealed) as refusal:
+            self.refused = refusal
+            raise
         finally:
+            await self._give_back_lease()
             capture_metrics.untrack(self, self.stats.status)
             self.opened.set()
             self.done.set()
+
+    async def _take_lease(self) -> None:
+        """Own the target and the session, adopt what earlier captures of the target left behind, and
+        store what an earlier run of this very session spilled (so a restart gap comes after it)."""
+        me = self.lease_holder
+        async with self.pool.connection() as conn:
+            stale = await acquire(conn, target=self.request.target, session_id=self.session_id, me=me,
+                                  seconds=self.settings.capture_lease_seconds)  # fmt: skip
+            self._heartbeat = Heartbeat(
+                self.pool, target=self.request.target, me=me, seconds=self.settings.capture_lease_seconds,
+                on_lost=self._lease_lost,
+            )
+            self._heartbeat.start()
+            if await is_sealed(conn, self.session_id):
+                raise SessionSealed(f"live session {self.session_id} is sealed; start a new session")
+        by = f"{me.holder} (pid {me.pid} on {me.host})"
+        self.adopted = await adopt_for_target(
+            self.pool, self.settings, self.request.target, own_session=self.session_id, by=by, stale=stale,
+            redis=self.redis,
+        )
+        await replay_spill(self.pool, self.settings, self.session_id, redis=self.redis)
+        async with self.pool.connection() as conn:
+            point = await load_resume_point(conn, [self.session_id, *(a.session_id for a in self.adopted)])
+        resume_from = getattr(self.source, "resume_from", None)
+        if point is not None and resume_from is not None:
+            resume_from(point)
+
+    async def _lease_lost(self) -> None:
+        await self.stop("capture failed: its lease was taken over by another process; it stopped appending")
+
+    async def _give_back_lease(self) -> None:
+        if self._heartbeat is None:
+            return
+        await self._heartbeat.stop()
+        try:
+            async with self.pool.connection(timeout=5) as conn:
+                await release(conn, target=self.request.target, me=self.lease_holder)
+        except Exception as error:  # the lease then simply expires
+            log.warning("could not give back the lease of @%s: %s", self.request.target, error)
 
     async def _run(self) -> CaptureStats:
         started_at = datetime.now(UTC)
@@ -160,8 +223,11 @@ class LiveCapture:
                 created_by=self.request.created_by,
             )  # fmt: skip
             await conn.execute("UPDATE live_sessions SET room_id = %s WHERE id = %s", (room.room_id, self.session_id))
-            if tail.next_seq > len(first_rows):
-                await self._remember_stored_keys(conn)
+            # What the server re-sends on connecting (its recent history) may already be stored, in this
+            # session if it is resumed or in the sessions just adopted: never store it twice.
+            resumed = [self.session_id] if tail.next_seq > len(first_rows) else []
+            if earlier := resumed + [adopted.session_id for adopted in self.adopted]:
+                await self._remember_stored_keys(conn, earlier)
         self.stats.status, self.stats.status_reason = SessionStatus.LIVE, f"capturing room {room.room_id}"
         capture_metrics.track(self)
         self.opened.set()
@@ -209,10 +275,18 @@ class LiveCapture:
         except (aioredis.RedisError, OSError) as error:
             log.warning("could not announce status %s: %s", self.stats.status, error)
 
-    async def _remember_stored_keys(self, conn: Any) -> None:
+    async def _remember_stored_keys(self, conn: Any, session_ids: list[UUID]) -> None:
+        """Message ids already stored (a gift streak's every frame too): what a resume re-sends is dropped."""
         cur = await conn.execute(
-            "SELECT kind, msg_id FROM events WHERE session_id = %s AND msg_id IS NOT NULL ORDER BY seq DESC LIMIT %s",
-            (self.session_id, RESUME_DEDUPE_KEYS),
+            """SELECT kind, msg_id FROM (
+                   SELECT captured_at, kind, msg_id FROM events
+                    WHERE session_id = ANY(%(ids)s) AND msg_id IS NOT NULL
+                   UNION ALL
+                   SELECT captured_at, kind, frame::bigint FROM events,
+                          jsonb_array_elements_text(data -> 'streak' -> 'msg_ids') frame
+                    WHERE session_id = ANY(%(ids)s) AND data ? 'streak') stored
+                ORDER BY captured_at DESC LIMIT %(limit)s""",
+            {"ids": session_ids, "limit": RESUME_DEDUPE_KEYS},
         )
         rows = await cur.fetchall()
         keys = [(r["kind"], r["msg_id"]) if isinstance(r, dict) else (r[0], r[1]) for r in rows]
@@ -228,6 +302,8 @@ class LiveCapture:
                     tips = f": {record.body}" if record.body else ""
                     self._end = (SessionStatus.ENDED, f"the host ended the LIVE (control message{tips})")
                     await self.source.stop()
+            if isinstance(item, RawFrame | RawFetch) and item.resume is not None:
+                self.resume_points.after_frame(self.queue.put_seq, item.resume)
             self.stats.queued = self.queue.qsize()
             self.stats.spilled = self.queue.spilled_total
         if self._end is not None:
@@ -276,12 +352,18 @@ class LiveCapture:
 
     async def _tick(self, writer_task: asyncio.Task[None]) -> None:
         """Close silent gift streaks, keep counters fresh, report progress, notice a dead writer."""
-        last_report = 0.0
+        last_report = last_resume_save = 0.0
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(TICK_SECONDS)
             for record in self.streaks.expire():
                 self.queue.put(record)
+            self._note_losses()
+            saving = self._resume_saving
+            if loop.time() - last_resume_save >= RESUME_SAVE_SECONDS and (saving is None or saving.done()):
+                # In the background: a locked or stalled database must never hold up this loop.
+                last_resume_save = loop.time()
+                self._resume_saving = asyncio.create_task(self._save_resume_point())
             self.stats.queued = self.queue.qsize()
             self.stats.spilled = self.queue.spilled_total
             self.stats.malformed = self.normaliser.malformed
@@ -294,6 +376,32 @@ class LiveCapture:
             if self.progress is not None and loop.time() - last_report >= PROGRESS_EVERY_SECONDS:
                 last_report = loop.time()
                 await self._report_progress()
+
+    async def _save_resume_point(self) -> None:
+        point = self.resume_points.safe(self.queue.committed_seq, self.streaks.oldest_open())
+        if point is None or point is self.resume_points.saved:
+            return
+        try:
+            async with self.pool.connection(timeout=1.0) as conn:
+                await save_resume_point(conn, self.session_id, point)
+        except Exception as error:  # the store is down: the older point stays (a resume re-sends more)
+            log.debug("cannot store the resume point yet: %s", error)
+            return
+        self.resume_points.saved = point
+
+    def _note_losses(self) -> None:
+        """Hand each stretch of loss to the writer as a gap at once, and say why in the status."""
+        if self.queue.take_loss_gap() is not None:
+            log.error("@%s: %d events lost so far: %s", self.request.target, self.queue.lost_total,
+                      self.queue.spill_error or "spill folder unusable")  # fmt: skip
+        if self.queue.spill_error is not None and self.stats.status is SessionStatus.LIVE:
+            self.stats.status_reason = (
+                f"degraded: cannot spill to {self.queue.spill_dir} ({self.queue.spill_error}); "
+                "events beyond the memory queue are lost and recorded as overflow gaps"
+            )
+        elif self.stats.status_reason.startswith("degraded: cannot spill"):
+            self.stats.status_reason = f"capturing room {self.stats.room_id}"
+        self.stats.lost = self.queue.lost_total
 
     async def _report_progress(self) -> None:
         if self.progress is None:
@@ -313,15 +421,14 @@ class LiveCapture:
         ticker_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker_task
+        if self._resume_saving is not None:
+            self._resume_saving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resume_saving
         why = "live_end" if status is SessionStatus.ENDED else "capture_stop"
         for record in self.streaks.close_all(why):
             self.queue.put(record)
-        if self.queue.lost:
-            assert self.queue.lost_from is not None and self.queue.lost_to is not None
-            self.queue.put(gap_record(
-                started=self.queue.lost_from, ended=self.queue.lost_to, reason="overflow",
-                detail=f"{self.queue.lost} events could not be queued or spilled (disk full?)",
-            ))  # fmt: skip
+        self._note_losses()
         self.queue.close()
         if self._recorder is not None:
             self._recorder.close()
@@ -340,6 +447,7 @@ class LiveCapture:
             "malformed": self.stats.malformed,
             "duplicates_dropped": self.stats.duplicates,
             "spilled": self.queue.spilled_total,
+            "lost": self.queue.lost_total,
         }
         async with self.pool.connection() as conn, conn.transaction():
             end = await seal_session(conn, self.session_id, status=status, reason=reason, summary=summary)

@@ -10,13 +10,12 @@ import signal
 from collections.abc import Callable
 
 import psycopg
-import redis.asyncio as aioredis
 from prometheus_client import start_http_server
 
 from scis.capture.pipeline import CaptureRequest, LiveCapture, ProgressSink
 from scis.capture.sources.base import CaptureSource
 from scis.capture.stats import CaptureStats
-from scis.core import cases
+from scis.core import bus, cases
 from scis.core.db import open_pool, redact
 from scis.core.settings import Settings
 from scis.core.status import SessionStatus
@@ -29,6 +28,7 @@ EXIT_USAGE = 2
 EXIT_OFFLINE = 3
 EXIT_NOT_FOUND = 4
 EXIT_UNAVAILABLE = 5  # private live, or not available in this country
+EXIT_BUSY = 6  # another process holds the capture lease of the target or session
 # Any other status (failed, or one added later) exits EXIT_FAILED.
 EXIT_CODES = {
     SessionStatus.ENDED: EXIT_OK,
@@ -97,7 +97,9 @@ async def run_capture_process(
         raise CaptureUsageError(f"cannot reach PostgreSQL at {redact(database_url)}: {error}") from None
     pool = open_pool(database_url, min_size=1, max_size=3)
     await pool.open(wait=True, timeout=30)
-    redis = aioredis.Redis.from_url(redis_url) if redis_url else None
+    # Publishing is best effort (the store is the truth): fail fast instead of redis-py's retry backoff,
+    # which would hold the store stage for seconds per batch during a Redis outage.
+    redis = bus.connect(redis_url, fail_fast=True) if redis_url else None
     capture = LiveCapture(request, source, pool=pool, settings=settings, redis=redis, progress=progress_reporter())
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()

@@ -35,6 +35,7 @@ class CaptureStats:
     malformed: int = 0
     duplicates: int = 0
     spilled: int = 0
+    lost: int = 0  # events neither queued nor spilled (disk full): each stretch stored as a gap
     queued: int = 0
     reconnects: int = 0
     store_retries: int = 0  # batches PostgreSQL could not take yet (retried until it did)

@@ -42,6 +42,10 @@ class GiftStreaks:
     def __len__(self) -> int:
         return len(self._open)
 
+    def oldest_open(self) -> float | None:
+        """When (on this object's clock) the oldest streak still open began; None if none is open."""
+        return min((streak.opened_at for streak in self._open.values()), default=None)
+
     def offer(
         self, record: EventRecord, *, gift_type: int | None, repeat_end: bool, group_id: int | None
     ) -> list[EventRecord]:

@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -39,6 +39,15 @@ RETRY_INITIAL_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
 
 
+class _PublishState:
+    """Whether Redis publishing is failing now: one warning per outage, not one per batch."""
+
+    failing = False
+
+
+_publishing = _PublishState()
+
+
 async def publish(redis: aioredis.Redis | None, batches: Sequence[tuple[UUID, Sequence[ChainedRecord]]]) -> bool:
     """The one place stored events go to Redis, all in one pipeline: one message per session, a JSON
     array of its rows in seq order (one message per event cost more than the rest of the live path).
@@ -55,8 +64,14 @@ async def publish(redis: aioredis.Redis | None, batches: Sequence[tuple[UUID, Se
                 pipe.publish(LIVE_EVENTS.name(str(session_id)), json.dumps(payloads, separators=(",", ":")))
         await pipe.execute()
     except (aioredis.RedisError, OSError) as error:
-        log.warning("could not publish the events of %d sessions: %s", len(batches), error)
+        if not _publishing.failing:  # one line per outage, not one per batch
+            log.warning("cannot publish live events on Redis (%s); they are stored all the same, and live "
+                        "feeds tell their clients the seq range to read back", error)  # fmt: skip
+        _publishing.failing = True
         return False
+    if _publishing.failing:
+        log.warning("publishing live events on Redis again")
+        _publishing.failing = False
     return True
 
 
@@ -191,7 +206,7 @@ class EventWriter:
         attempt = 0
         while True:
             try:
-                async with self.pool.connection() as conn:
+                async with self._connection(attempt) as conn:
                     if not (outcome_unknown and await self._already_stored(conn, tail_after)):
                         async with conn.transaction():
                             await store_chained(conn, self.session_id, rows, tail_after)
@@ -207,6 +222,33 @@ class EventWriter:
                 self.stats.store_retries += 1
                 log.warning("cannot store %d events yet (%s); retrying in %.1f s", len(records), error, delay)
                 await asyncio.sleep(delay)
+
+    @contextlib.asynccontextmanager
+    async def _connection(self, attempt: int) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection; a connection of its own when the pool has none (after an outage the pool
+        reconnects with a doubling backoff, up to tens of seconds late, while the queue it holds back
+        keeps growing), or none within a second when retrying."""
+        pool_empty = self.pool.get_stats().get("pool_size", 1) == 0  # it lost them all: reconnecting slowly
+        if not attempt and not pool_empty:
+            async with self.pool.connection() as conn:
+                yield conn
+            return
+        pooled = None
+        if not pool_empty:
+            with contextlib.suppress(PoolTimeout):
+                pooled = await self.pool.getconn(timeout=1.0)
+        if pooled is not None:
+            try:
+                yield pooled
+            finally:
+                await self.pool.putconn(pooled)
+            return
+        conninfo, kwargs = self.pool.conninfo, self.pool.kwargs
+        if not isinstance(conninfo, str) or not isinstance(kwargs, dict):
+            raise PoolTimeout("the pool has no connection and its connection settings are computed")
+        direct = await psycopg.AsyncConnection.connect(conninfo, connect_timeout=5, **kwargs)
+        async with direct:
+            yield direct
 
     async def _already_stored(self, conn: psycopg.AsyncConnection[Any], tail_after: ChainTail) -> bool:
         """Whether an earlier attempt did commit the batch ending at `tail_after` (its answer was lost)."""

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,13 @@ class ChannelFamily:
 LIVE_EVENTS = ChannelFamily("scis:live:", ":events")
 
 
-def connect(redis_url: str) -> aioredis.Redis:
+def connect(redis_url: str, *, fail_fast: bool = False) -> aioredis.Redis:
+    """A client; `fail_fast`: no retries inside redis-py (its backoff would hide an outage for seconds)
+    for callers that retry on their own."""
+    if fail_fast:
+        return aioredis.Redis.from_url(
+            redis_url, decode_responses=False, health_check_interval=30, retry=Retry(NoBackoff(), 0)
+        )
     return aioredis.Redis.from_url(redis_url, decode_responses=False, health_check_interval=30)
 
 
@@ -59,11 +67,15 @@ async def publish(client: aioredis.Redis, channel: str, payload: dict[str, Any])
 
 
 async def subscribe(
-    client: aioredis.Redis, *channels: str, subscribed: asyncio.Event | None = None
+    client: aioredis.Redis,
+    *channels: str,
+    subscribed: asyncio.Event | None = None,
+    on_subscribed: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """Yield (channel, payload) for every JSON message published on the channels (patterns allowed).
 
-    `subscribed` is set once the subscription is active; a message that is not JSON is logged and skipped.
+    `subscribed` is set (and `on_subscribed` awaited) once the subscription is active, before any
+    message; a message that is not JSON is logged and skipped.
     """
     pubsub = client.pubsub()
     patterns = [c for c in channels if "*" in c]
@@ -75,6 +87,8 @@ async def subscribe(
             await pubsub.psubscribe(*patterns)
         if subscribed is not None:
             subscribed.set()
+        if on_subscribed is not None:
+            await on_subscribed()
         async for message in pubsub.listen():
             if message["type"] not in ("message", "pmessage"):
                 continue

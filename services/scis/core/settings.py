@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     capture_batch_size: int = Field(500, ge=1, le=100_000, description="events per COPY batch")
     capture_queue_size: int = Field(10_000, ge=10, le=10_000_000, description="events held before spilling")
     watchdog_seconds: float = Field(20.0, gt=0, le=3600, description="silence before a socket is deemed dead")
+    capture_lease_seconds: float = Field(
+        30.0, ge=2, le=3600, description="a capture's lease lasts this long unless renewed (renewed every third)"
+    )
     capture_metrics_port: int = Field(
         0, ge=0, le=65535, description="port a `scis capture` process serves Prometheus /metrics on; 0: none"
     )

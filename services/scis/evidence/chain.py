@@ -174,9 +174,12 @@ async def start_session(
     if await is_sealed(conn, session_id):
         raise SessionSealed(f"live session {session_id} is sealed; start a new session")
     await set_status(conn, session_id, status, "capture restarted")
+    # Until now: the source was opened (room found, first fetch made) after `started_at`, and what was
+    # sent before that first fetch is not re-sent to a capture connecting without the cursor.
+    resumed_at = max(started_at, datetime.now(UTC))
     gap = gap_record(
-        started=tail.last_captured_at or started_at,
-        ended=started_at,
+        started=await latest_capture_time(conn, session_id) or started_at,
+        ended=resumed_at,
         reason="restart",
         detail="capture process restarted",
         extra={"config": config},
@@ -208,6 +211,13 @@ async def read_tail(conn: AsyncConnection[Any], session_id: UUID) -> ChainTail |
         return ChainTail()
     seq, chain_hash, captured_at = _values(last, "seq", "chain_hash", "captured_at")
     return ChainTail(seq + 1, chain_hash, captured_at)
+
+
+async def latest_capture_time(conn: AsyncConnection[Any], session_id: UUID) -> datetime | None:
+    """When the latest record of a session was captured (not always the last in seq: replayed spill)."""
+    cur = await conn.execute("SELECT max(captured_at) AS latest FROM events WHERE session_id = %s", (session_id,))
+    row = await cur.fetchone()
+    return None if row is None else _values(row, "latest")[0]
 
 
 async def is_sealed(conn: AsyncConnection[Any], session_id: UUID) -> bool:

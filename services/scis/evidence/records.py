@@ -16,7 +16,7 @@ GAP = "gap"
 MALFORMED = "malformed"
 CHAIN_KINDS = frozenset({SESSION_START, SESSION_END, GAP})
 
-GAP_REASONS = ("disconnect", "stall", "restart", "overflow")
+GAP_REASONS = ("disconnect", "stall", "restart", "overflow", "crash")  # crash: an abandoned capture, adopted
 
 
 def column(pg_type: str, *, json: str = "") -> dict[str, str]:

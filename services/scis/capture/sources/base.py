@@ -10,6 +10,8 @@ from typing import Any, Protocol
 from scis.core.status import SessionStatus
 from scis.evidence.records import EventRecord
 
+ResumePoint = dict[str, Any]  # cursor, internal_ext, push_server, route_params: JSON, stored with the session
+
 
 @dataclass(slots=True)
 class RawFrame:
@@ -17,6 +19,7 @@ class RawFrame:
 
     data: bytes
     captured_at: datetime
+    resume: ResumePoint | None = None  # where the server would re-send from, after this frame
 
 
 @dataclass(slots=True)
@@ -25,6 +28,7 @@ class RawFetch:
 
     data: bytes
     captured_at: datetime
+    resume: ResumePoint | None = None
 
 
 @dataclass(slots=True)

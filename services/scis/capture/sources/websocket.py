@@ -19,7 +19,16 @@ from typing import Any
 
 import httpx
 
-from scis.capture.sources.base import LiveEnded, LiveRoom, RawFetch, RawFrame, SourceGap, SourceItem, TargetUnavailable
+from scis.capture.sources.base import (
+    LiveEnded,
+    LiveRoom,
+    RawFetch,
+    RawFrame,
+    ResumePoint,
+    SourceGap,
+    SourceItem,
+    TargetUnavailable,
+)
 from scis.capture.sources.lookup import find_room
 from scis.core.status import SessionStatus
 from scis.webcast import webcast_pb2 as pb
@@ -45,6 +54,26 @@ class Backoff:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _point(
+    room_id: str | None, cursor: str, internal_ext: str, push_server: str, route_params: dict[str, str]
+) -> ResumePoint:
+    return {"room_id": room_id, "cursor": cursor, "internal_ext": internal_ext, "push_server": push_server,
+            "route_params": route_params}  # fmt: skip
+
+
+def from_ended_gap(pending: tuple[datetime, str, str], attempts: int, cursor: str) -> SourceGap:
+    """The gap of a drop the live never came back from: what was sent meanwhile was not received.
+
+    Without it, messages sent between the drop and the end of the live (the end control message
+    above all) would be missing with no record saying so.
+    """
+    started, reason, detail = pending
+    return SourceGap(
+        started, _now(), reason, f"{detail}; the live ended before the socket could reconnect",
+        {"attempts": attempts, "resumed_from_cursor": cursor, "live_ended": True},
+    )  # fmt: skip
 
 
 class WebsocketSource:
@@ -73,6 +102,11 @@ class WebsocketSource:
         self._first: tuple[bytes, pb.WebcastResponse, datetime] | None = None
         self._socket: WebcastSocket | None = None
         self._stopping = asyncio.Event()
+        self.resume_point: ResumePoint | None = None
+
+    def resume_from(self, point: ResumePoint | None) -> None:
+        """Before open(): ask the server to re-send from where an earlier capture of this live stored up to."""
+        self.resume_point = point
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -99,7 +133,11 @@ class WebsocketSource:
         )
 
     async def _fetch_first(self, room_id: str) -> tuple[bytes, pb.WebcastResponse, datetime]:
-        params = {**web_client_params(room_id), "cursor": "", "internal_ext": ""}
+        point = self.resume_point if self.resume_point and self.resume_point.get("room_id") == room_id else {}
+        if point:
+            log.info("@%s: resuming from the stored cursor %s", self.handle, point.get("cursor"))
+        params = {**web_client_params(room_id), "cursor": point.get("cursor", ""),
+                  "internal_ext": point.get("internal_ext", "")}  # fmt: skip
         async with http_client(self.cookies) as http:
             answer = await http.get(f"{self.webcast_base_url.rstrip('/')}/webcast/im/fetch/", params=params)
         answer.raise_for_status()
@@ -117,12 +155,17 @@ class WebsocketSource:
         push_server = self.room.push_server or self.webcast_base_url
         route_params: dict[str, str] = dict(self.room.route_params)
         cursor = internal_ext = ""
+        point = self.resume_point if self.resume_point and self.resume_point.get("room_id") == room_id else None
+        if self._first is None and point is not None:  # no first fetch: the socket itself resumes there
+            cursor, internal_ext = point.get("cursor", ""), point.get("internal_ext", "")
+            push_server = point.get("push_server") or push_server
+            route_params.update(point.get("route_params") or {})
         if self._first is not None:
             raw, first, at = self._first
-            yield RawFetch(raw, at)
             push_server = first.push_server or push_server
             route_params.update(first.route_params)
             cursor, internal_ext = first.cursor, first.internal_ext
+            yield RawFetch(raw, at, _point(room_id, cursor, internal_ext, push_server, route_params))
         last_frame_at = _now()
         pending_gap: tuple[datetime, str, str] | None = None
         attempt = 0
@@ -138,6 +181,7 @@ class WebsocketSource:
                 ended = await self._wait_before_retry(attempt, error.reason)
                 attempt += 1
                 if ended is not None:
+                    yield from_ended_gap(pending_gap, attempt, cursor)
                     yield ended
                     return
                 continue
@@ -153,7 +197,9 @@ class WebsocketSource:
                     except MalformedFrame as error:
                         data = error.raw
                     last_frame_at = _now()
-                    yield RawFrame(data, last_frame_at)
+                    point = _point(room_id, sock.cursor or cursor, sock.internal_ext or internal_ext, push_server,
+                                   route_params)  # fmt: skip
+                    yield RawFrame(data, last_frame_at, point)
             except TimeoutError:
                 detail = f"no frame for {self.watchdog_seconds:g} s: socket deemed dead"
                 log.warning("@%s: %s, reconnecting", self.handle, detail)
@@ -173,6 +219,8 @@ class WebsocketSource:
             ended = await self._wait_before_retry(attempt, pending_gap[1] if pending_gap else "")
             attempt += 1
             if ended is not None:
+                if pending_gap is not None:
+                    yield from_ended_gap(pending_gap, attempt, cursor)
                 yield ended
                 return
 

@@ -1,0 +1,221 @@
+"""Abandoned sessions are adopted, never left `live`: spill replayed, a `crash` gap, sealed.
+
+A session is abandoned when it is not sealed and nobody holds a live lease on it (its process was
+killed, its Pod evicted, its host lost). It is found three ways: when a new capture of its target
+takes the target's lease (then every other unsealed session of that target is abandoned by
+definition), at the start of the analyser, and by the analyser's periodic reaper. The adopter holds
+the target's lease while it works, so two adopters (or an adopter and a resuming capture) never
+append to the same chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import redis.asyncio as aioredis
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from scis.capture.leases import BackgroundLoop, CaptureBusy, LeaseHolder, acquire, describe_lease, is_stale, release
+from scis.capture.spill import SpillQueue, session_spill_dir
+from scis.capture.stats import CaptureStats
+from scis.capture.writer import EventWriter, publish
+from scis.core.settings import Settings
+from scis.core.status import SessionStatus
+from scis.evidence.chain import (
+    append_records,
+    gap_record,
+    is_sealed,
+    latest_capture_time,
+    read_tail,
+    seal_session,
+)
+
+log = logging.getLogger(__name__)
+
+# A capture that died is a failed capture; its reason (`abandoned: ...`) says how (decision 403).
+ABANDONED_STATUS = SessionStatus.FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class Adopted:
+    session_id: UUID
+    target: str
+    replayed: int
+    gap_from: datetime
+    gap_to: datetime
+
+
+async def replay_spill(
+    pool: AsyncConnectionPool[Any], settings: Settings, session_id: UUID, *, redis: aioredis.Redis | None = None
+) -> int:
+    """Store, in place and in order, what an earlier run of an unsealed session left in its spill folder."""
+    queue = SpillQueue(settings.capture_queue_size, session_spill_dir(settings.home, session_id))
+    recovered = queue.recover()
+    if not recovered:
+        return 0
+    first_spilled = queue.oldest_pending()
+    queue.close()
+    async with pool.connection() as conn, conn.transaction():
+        tail = await read_tail(conn, session_id)
+        sealed = tail is None or await is_sealed(conn, session_id)
+        cur = await conn.execute("SELECT target, source, case_id FROM live_sessions WHERE id = %s", (session_id,))
+        session = await cur.fetchone()
+    if sealed or tail is None or session is None:
+        log.error("session %s is sealed or unknown: its spill folder %s is left for an operator",
+                  session_id, queue.spill_dir)  # fmt: skip
+        return 0
+    stats = CaptureStats(session_id, session["target"], session["source"], session["case_id"])
+    writer = EventWriter(pool, session_id, tail, batch_size=settings.capture_batch_size, stats=stats, redis=redis)
+    last_committed = tail.last_captured_at
+    await writer.run(queue)
+    if last_committed is not None and first_spilled is not None and first_spilled > last_committed:
+        # Spilling starts when memory is full: what the dead process held in memory was received
+        # between its last committed event and its first spilled one, and died with it.
+        async with pool.connection() as conn, conn.transaction():
+            now_tail = await read_tail(conn, session_id)
+            assert now_tail is not None
+            rows, _ = await append_records(conn, session_id, now_tail, [gap_record(
+                started=last_committed, ended=first_spilled, reason="crash",
+                detail="events the stopped capture held only in memory (received before its spilled ones) were lost",
+                extra={"replayed_from_spill": recovered},
+            )])  # fmt: skip
+        await writer.publish(rows)
+    log.warning("session %s: stored %d spilled events left by an earlier run", session_id, recovered)
+    return recovered
+
+
+async def abandoned_sessions(
+    conn: psycopg.AsyncConnection[Any], *, target: str | None = None, grace_seconds: float = 0.0,
+    exclude: UUID | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Unsealed sessions nobody holds: no lease (and older than the grace), or a stale lease."""
+    cur = await conn.execute(
+        """SELECT s.id, s.target, s.started_at, l.owner, l.holder, l.host, l.pid, l.acquired_at, l.renewed_at,
+                  l.expires_at, l.session_id AS session_id, (l.expires_at < now()) AS expired,
+                  (s.started_at < now() - make_interval(secs => %(grace)s)) AS old_enough
+             FROM live_sessions s LEFT JOIN capture_leases l ON l.session_id = s.id
+            WHERE s.ended_at IS NULL AND s.status = ANY(%(active)s)
+              AND (%(target)s::text IS NULL OR lower(s.target) = %(target)s)
+              AND s.id IS DISTINCT FROM %(exclude)s
+            ORDER BY s.started_at""",
+        {"grace": grace_seconds, "active": SessionStatus.active_values(),
+         "target": target.lower() if target else None, "exclude": exclude},
+    )  # fmt: skip
+    rows = await cur.fetchall()
+    return [row for row in rows if (row["owner"] is None and row["old_enough"]) or (row["owner"] and is_stale(row))]
+
+
+async def adopt_session(
+    pool: AsyncConnectionPool[Any], settings: Settings, row: dict[str, Any], *, by: str,
+    redis: aioredis.Redis | None = None,
+) -> Adopted | None:  # fmt: skip
+    """Replay, gap, seal one abandoned session; the caller holds its target's lease."""
+    session_id: UUID = row["id"]
+    replayed = await replay_spill(pool, settings, session_id, redis=redis)
+    why = (
+        f"its capture ({describe_lease(row)}) stopped renewing its lease" if row["owner"]
+        else "no capture held a lease on it"
+    )  # fmt: skip
+    now = datetime.now(UTC)
+    async with pool.connection() as conn, conn.transaction():
+        tail = await read_tail(conn, session_id)
+        if tail is None or await is_sealed(conn, session_id):
+            return None
+        started = await latest_capture_time(conn, session_id) or now
+        gap = gap_record(
+            started=started, ended=now, reason="crash",
+            detail=f"the capture process was gone: {why}; nothing was received from then until it was found",
+            extra={"adopted_by": by, "replayed_from_spill": replayed},
+        )  # fmt: skip
+        rows, _ = await append_records(conn, session_id, tail, [gap])
+        end = await seal_session(
+            conn, session_id, status=ABANDONED_STATUS, ended_at=now,
+            reason=f"abandoned: {why}; sealed by {by}", summary={"adopted_by": by},
+        )  # fmt: skip
+    await publish(redis, [(session_id, [*rows, end])])
+    log.warning("adopted abandoned session %s of @%s: %s; crash gap from %s, sealed", session_id, row["target"],
+                why, started.isoformat())  # fmt: skip
+    return Adopted(session_id, row["target"], replayed, started, now)
+
+
+async def adopt_for_target(
+    pool: AsyncConnectionPool[Any], settings: Settings, target: str, *, own_session: UUID, by: str,
+    stale: list[dict[str, Any]], redis: aioredis.Redis | None = None,
+) -> list[Adopted]:  # fmt: skip
+    """Adopt every other unsealed session of a target whose lease the caller now holds (`stale`: the
+    expired leases the caller replaced, which name the capture that died)."""
+    previous = {row["session_id"]: row for row in stale}
+    async with pool.connection() as conn:
+        rows = await conn.execute(
+            """SELECT s.id, s.target, l.owner, l.holder, l.host, l.pid, l.acquired_at, l.renewed_at, l.session_id
+                 FROM live_sessions s LEFT JOIN capture_leases l ON l.session_id = s.id
+                WHERE s.ended_at IS NULL AND s.status = ANY(%s) AND lower(s.target) = %s AND s.id <> %s""",
+            (SessionStatus.active_values(), target.lower(), own_session),
+        )
+        found = await rows.fetchall()
+    adopted = []
+    for row in found:
+        if row["owner"] is None and row["id"] in previous:
+            row = {**row, **previous[row["id"]], "id": row["id"]}
+        done = await adopt_session(pool, settings, row, by=by, redis=redis)
+        if done is not None:
+            adopted.append(done)
+    return adopted
+
+
+async def reap(
+    pool: AsyncConnectionPool[Any], settings: Settings, *, by: str, redis: aioredis.Redis | None = None
+) -> list[Adopted]:
+    """Find and adopt every abandoned session (each under its target's lease, given back after)."""
+    async with pool.connection() as conn:
+        found = await abandoned_sessions(conn, grace_seconds=settings.capture_lease_seconds)
+    adopted: list[Adopted] = []
+    for row in found:
+        me = LeaseHolder.here(by)
+        try:
+            async with pool.connection() as conn:
+                await acquire(conn, target=row["target"], session_id=row["id"], me=me,
+                              seconds=settings.capture_lease_seconds)  # fmt: skip
+        except CaptureBusy as busy:
+            log.info("not adopting session %s yet: %s", row["id"], busy)
+            continue
+        try:
+            done = await adopt_session(pool, settings, row, by=by, redis=redis)
+            if done is not None:
+                adopted.append(done)
+        finally:
+            async with pool.connection() as conn:
+                await release(conn, target=row["target"], me=me)
+    return adopted
+
+
+class Reaper(BackgroundLoop):
+    """Adopts abandoned sessions at start and then every `interval` seconds, in the background."""
+
+    task_name = "capture-reaper"
+
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], settings: Settings, *, by: str, redis: aioredis.Redis | None = None
+    ) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.by = by
+        self.redis = redis
+        self.interval = settings.capture_lease_seconds
+        self.adopted: list[Adopted] = []
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                self.adopted.extend(await reap(self.pool, self.settings, by=self.by, redis=self.redis))
+            except (psycopg.Error, PoolTimeout, OSError) as error:
+                log.warning("reaper: cannot look for abandoned sessions now: %s", error)
+            except Exception:  # the reaper must outlive any one bad session
+                log.exception("reaper: adopting an abandoned session failed")
+            await asyncio.sleep(self.interval)
