@@ -78,6 +78,7 @@ status:
 
 lint: install-test
 	$(BIN)/ruff check $(wildcard services operator tests bench)
+	$(BIN)/ruff format --check $(wildcard services operator tests bench)
 	$(BIN)/mypy services $(wildcard operator/scis_operator)
 	$(BIN)/lint-imports
 

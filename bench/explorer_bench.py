@@ -37,9 +37,7 @@ HUGE = "SELECT repeat('x', 1000000) FROM generate_series(1, 1000)"
 BASELINE_ROWS = 200  # 200 MB fetched whole is enough to show the difference without starving the machine
 SMALL = "SELECT count(*) FROM cases"
 ROUNDS = 200
-CONTEXT = AuditContext(
-    actor=User(username="bench", role=Role.admin), source_ip=None, request_id=None, service="bench"
-)
+CONTEXT = AuditContext(actor=User(username="bench", role=Role.admin), source_ip=None, request_id=None, service="bench")
 
 
 def peak_rss_mb() -> float:

@@ -184,8 +184,10 @@ def run() -> list[dict[str, Any]]:
     ratio = round(rate / base_rate, 1)
     records_rate = records / elapsed  # the ceiling copies chain records (streaks folded), so compare like with like
     share = round(records_rate / ceiling_rate, 2)
-    print(f"   SCIS pipeline: {EVENTS} events ({records} chain records) in {elapsed:.2f}s = {rate:,.0f} events/s "
-          f"({records_rate:,.0f} records/s)")
+    print(
+        f"   SCIS pipeline: {EVENTS} events ({records} chain records) in {elapsed:.2f}s = {rate:,.0f} events/s "
+        f"({records_rate:,.0f} records/s)"
+    )
     print(f"   naive baseline: {base_count} events in {base_elapsed:.2f}s = {base_rate:,.0f} events/s ({ratio}x)")
     print(f"   physical ceiling: {ceiling_records} records COPYed in {ceiling_elapsed:.2f}s = {ceiling_rate:,.0f} "
           f"records/s; SCIS is {share:.0%} of it")  # fmt: skip

@@ -326,9 +326,7 @@ def run() -> list[dict[str, Any]]:
             tried: list[Step] = []
             for count in LIVES_STEPS:
                 handles = [f"live_{index:03d}" for index in range(count)]
-                step = asyncio.run(
-                    measure(postgres.url, redis.url, home, handles, LIVES_RATE, LIVES_SECONDS, servers)
-                )
+                step = asyncio.run(measure(postgres.url, redis.url, home, handles, LIVES_RATE, LIVES_SECONDS, servers))
                 tried.append(step)
                 print(f"   {count} lives at {LIVES_RATE} events/s: {step.describe()}", flush=True)
                 if step.p99 > LIVES_P99_LIMIT_MS:

@@ -162,9 +162,7 @@ def test_an_altered_archive_is_refused_before_anything_is_written(folder: Path) 
     assert code.returncode == 1 and "altered" in code.stderr
 
 
-def test_restore_refuses_a_database_that_already_holds_scis(
-    source_postgres: EmbeddedPostgres, folder: Path
-) -> None:
+def test_restore_refuses_a_database_that_already_holds_scis(source_postgres: EmbeddedPostgres, folder: Path) -> None:
     archive = folder / "empty.tar"
     code = run_scis("backup", "--database-url", source_postgres.url, "--output", str(archive), env=stack_env(folder))
     assert code.returncode == 0, code.stderr

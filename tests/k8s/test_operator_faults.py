@@ -176,4 +176,3 @@ def _events(emulator: StampingEmulator) -> list[dict[str, Any]]:
         obj.raw for (resource, ns, _), obj in list(emulator.objects.items())
         if resource.plural == "events" and ns == "ns1" and not obj.deleted
     ]  # fmt: skip
-

@@ -18,8 +18,8 @@ HOSTILE_SQL: list[tuple[str, str]] = [
     ("dollar quotes", "SELECT $$ ' $$; DELETE FROM events; -- '"),
     ("tagged dollar quotes", "SELECT $é$ ' $é$; UPDATE users SET role = 'admin'; -- '"),
     ("U&'' string", "SELECT U&'\\0027'; DELETE FROM events; --"),
-    ("U&\"\" name spelling a function", 'SELECT U&"pg\\005fsleep"(600)'),
-    ("U&\"\" name spelling set_config", "SELECT U&\"set\\005fconfig\"('statement_timeout', '0', false)"),
+    ('U&"" name spelling a function', 'SELECT U&"pg\\005fsleep"(600)'),
+    ('U&"" name spelling set_config', "SELECT U&\"set\\005fconfig\"('statement_timeout', '0', false)"),
     # Data-modifying statements, plain and hidden inside a read.
     ("plain insert", "INSERT INTO users (username, password_hash, role) VALUES ('mallory', 'x', 'admin')"),
     ("plain update", "UPDATE users SET role = 'admin'"),

@@ -63,9 +63,7 @@ def test_the_app_role_does_its_work(postgres_url: str) -> None:
         ).fetchone()
         assert case_id
         conn.execute("UPDATE cases SET title = 'y' WHERE id = %s", case_id)
-        conn.execute(
-            "INSERT INTO audit_log (actor, action) VALUES ('test', 'roles.check')"
-        )
+        conn.execute("INSERT INTO audit_log (actor, action) VALUES ('test', 'roles.check')")
         conn.rollback()
 
 

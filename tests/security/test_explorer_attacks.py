@@ -65,7 +65,7 @@ async def test_b_with_the_parser_switched_off_nothing_is_written(
     # Only reads of harmless values may have run at all (set_config changes this session only and is
     # reset); everything else PostgreSQL itself refused.
     ran = {what for what, outcome in outcomes.items() if outcome.startswith("ran")}
-    harmless = {"set_config", "quoted set_config", "U&\"\" name spelling set_config", "pg_notify"}
+    harmless = {"set_config", "quoted set_config", 'U&"" name spelling set_config', "pg_notify"}
     assert ran <= harmless, {what: outcomes[what] for what in ran}
     assert differences(before, snapshot(superuser_url)) == {}
 

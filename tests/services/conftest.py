@@ -23,9 +23,7 @@ PASSWORD = "correct-horse-battery"
 
 @pytest.fixture(scope="session")
 def settings(postgres_url: str, explorer_url: str, redis_url: str, test_home) -> Settings:  # type: ignore[no-untyped-def]
-    return Settings(
-        database_url=postgres_url, explorer_database_url=explorer_url, redis_url=redis_url, home=test_home
-    )
+    return Settings(database_url=postgres_url, explorer_database_url=explorer_url, redis_url=redis_url, home=test_home)
 
 
 @pytest.fixture(scope="session")

@@ -85,7 +85,11 @@ def test_client_frames() -> None:
     assert enter.payload_type == "im_enter_room"
     message = pb.EnterRoomMessage.FromString(enter.payload)
     assert message == pb.EnterRoomMessage(
-        room_id=ROOM_ID, live_id=12, identity="audience", account_type=0, enter_unique_id=7_123_456_789_012_345_678,
+        room_id=ROOM_ID,
+        live_id=12,
+        identity="audience",
+        account_type=0,
+        enter_unique_id=7_123_456_789_012_345_678,
         filter_welcome_msg="0",
     )
     assert message.HasField("account_type")  # on the wire even though it is 0, as the web client sends it
@@ -118,7 +122,6 @@ def _varint(value: int) -> bytes:
         out.append(byte | (0x80 if value else 0))
         if not value:
             return bytes(out)
-
 
 
 def test_a_gzip_bomb_is_refused_as_malformed_keeping_the_bytes() -> None:

@@ -68,10 +68,7 @@ class CaptureManager:
     async def start(self, monitor_in: MonitorCreate, *, created_by: str) -> MonitorRead:
         """Start capturing; returns once the live was found (or found unavailable)."""
         for capture in self._captures.values():
-            if (
-                capture.request.target.lower() == monitor_in.target.lower()
-                and capture.stats.status.active
-            ):
+            if capture.request.target.lower() == monitor_in.target.lower() and capture.stats.status.active:
                 raise MonitorExists(f"@{monitor_in.target} is already being captured (session {capture.session_id})")
         request = CaptureRequest(
             target=monitor_in.target,

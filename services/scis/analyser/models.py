@@ -105,9 +105,7 @@ def _api_type(event_field: EventField) -> Any:
 
 
 # Derived from the event's one definition (scis.evidence.records), like the bus payload.
-_EventFields: type[BaseModel] = create_model(
-    "EventFields", **{f.name: (_api_type(f), ...) for f in PUBLISHED_FIELDS}
-)  # type: ignore[call-overload]
+_EventFields: type[BaseModel] = create_model("EventFields", **{f.name: (_api_type(f), ...) for f in PUBLISHED_FIELDS})  # type: ignore[call-overload]
 
 
 class EventRead(_EventFields):  # type: ignore[misc,valid-type]

@@ -158,7 +158,10 @@ class LiveCapture:
             stale = await acquire(conn, target=self.request.target, session_id=self.session_id, me=me,
                                   seconds=self.settings.capture_lease_seconds)  # fmt: skip
             self._heartbeat = Heartbeat(
-                self.pool, target=self.request.target, me=me, seconds=self.settings.capture_lease_seconds,
+                self.pool,
+                target=self.request.target,
+                me=me,
+                seconds=self.settings.capture_lease_seconds,
                 on_lost=self._lease_lost,
             )
             self._heartbeat.start()
@@ -166,7 +169,12 @@ class LiveCapture:
                 raise SessionSealed(f"live session {self.session_id} is sealed; start a new session")
         by = f"{me.holder} (pid {me.pid} on {me.host})"
         self.adopted = await adopt_for_target(
-            self.pool, self.settings, self.request.target, own_session=self.session_id, by=by, stale=stale,
+            self.pool,
+            self.settings,
+            self.request.target,
+            own_session=self.session_id,
+            by=by,
+            stale=stale,
             redis=self.redis,
         )
         await replay_spill(self.pool, self.settings, self.session_id, redis=self.redis)

@@ -96,8 +96,21 @@ DENIED_PREFIXES = (
 )
 QUERY_NODES = (exp.Query, exp.Values)
 EXPLAIN_OPTIONS = frozenset(
-    {"analyze", "analyse", "verbose", "costs", "settings", "generic_plan", "buffers", "serialize", "wal",
-     "timing", "summary", "memory", "format"}
+    {
+        "analyze",
+        "analyse",
+        "verbose",
+        "costs",
+        "settings",
+        "generic_plan",
+        "buffers",
+        "serialize",
+        "wal",
+        "timing",
+        "summary",
+        "memory",
+        "format",
+    }
 )
 
 

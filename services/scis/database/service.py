@@ -105,9 +105,7 @@ class _JsonLoader(adapt.Loader):
         try:
             return json.loads(bytes(data))
         except RecursionError:
-            raise UnanswerableValue(
-                "it is nested too deeply to decode; select a part of it (-> or #>)"
-            ) from None
+            raise UnanswerableValue("it is nested too deeply to decode; select a part of it (-> or #>)") from None
 
 
 _EXPLORER_LOADERS["json"] = _JsonLoader

@@ -34,9 +34,7 @@ async def tables(db: Db) -> list[TableInfo]:
     summary="Run one read-only query",
     responses=error_responses(400, 503),
 )
-async def query(
-    body: QueryRequest, db: Db, settings: AppSettings, context: Audit, request: Request
-) -> QueryResult:
+async def query(body: QueryRequest, db: Db, settings: AppSettings, context: Audit, request: Request) -> QueryResult:
     limit = min(body.limit or settings.query_row_limit, settings.query_row_limit)
     explorer_pool: AsyncConnectionPool[Any] | None = getattr(request.app.state, "explorer_pool", None)
     try:

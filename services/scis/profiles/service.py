@@ -123,9 +123,7 @@ async def list_profiles(
                  AND (%(risk)s::text IS NULL OR p.risk_level = %(risk)s)
                  AND {SEARCH_MATCH}
                  AND {visible}"""
-    await cur.execute(
-        f"{SELECT_PROFILE} {where} ORDER BY {SEARCH_RANK} LIMIT %(limit)s OFFSET %(offset)s", params
-    )
+    await cur.execute(f"{SELECT_PROFILE} {where} ORDER BY {SEARCH_RANK} LIMIT %(limit)s OFFSET %(offset)s", params)
     items = [ProfileRead(**row) for row in await cur.fetchall()]
     count_sql = f"SELECT count(*) AS n FROM profiles p LEFT JOIN subjects s ON s.id = p.subject_id {where}"
     await cur.execute(count_sql, params)

@@ -79,9 +79,7 @@ async def list_profiles(
     summary="One profile",
     responses=error_responses(404),
 )
-async def get_profile(
-    profile_id: RowId, db: Db, cache: Redis, user: CurrentUser, response: Response
-) -> ProfileRead:
+async def get_profile(profile_id: RowId, db: Db, cache: Redis, user: CurrentUser, response: Response) -> ProfileRead:
     profile = await service.get(db, cache, user=user, profile_id=profile_id)
     if profile is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no profile with id {profile_id}")
@@ -263,13 +261,9 @@ async def list_attachments(profile_id: RowId, db: Db, cache: Redis, user: Curren
     summary="An attachment's bytes, with its sniffed type",
     responses=error_responses(404),
 )
-async def get_attachment(
-    profile_id: RowId, attachment_id: RowId, db: Db, cache: Redis, user: CurrentUser
-) -> Response:
+async def get_attachment(profile_id: RowId, attachment_id: RowId, db: Db, cache: Redis, user: CurrentUser) -> Response:
     try:
-        found = await attachments.content_of(
-            db, cache, user=user, profile_id=profile_id, attachment_id=attachment_id
-        )
+        found = await attachments.content_of(db, cache, user=user, profile_id=profile_id, attachment_id=attachment_id)
     except service.ProfileNotFound as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
     if found is None:

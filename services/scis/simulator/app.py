@@ -108,8 +108,9 @@ def create_app() -> FastAPI:
         start = room.fresh_position() if position is None else position
         end = min(len(room.sent_messages), start + 100)
         ws_base = str(request.base_url).rstrip("/").replace("http", "ws", 1)
-        response = room.response_for(start, end, push_server=f"{ws_base}/webcast/im/push/v2/",
-                                     is_first=position is None)
+        response = room.response_for(
+            start, end, push_server=f"{ws_base}/webcast/im/push/v2/", is_first=position is None
+        )
         return Response(response.SerializeToString(), media_type=PROTOBUF_MEDIA_TYPE)
 
     @app.websocket("/webcast/im/push/v2/")
@@ -196,8 +197,11 @@ def _room(sim: Simulator, handle: str) -> SimRoom:
 
 
 def _error(code: int, message: str, prompts: str) -> JSONResponse:
-    body = {"data": {"message": message, "prompts": prompts}, "extra": {"now": int(time.time() * 1000)},
-            "status_code": code}
+    body = {
+        "data": {"message": message, "prompts": prompts},
+        "extra": {"now": int(time.time() * 1000)},
+        "status_code": code,
+    }
     return JSONResponse(body)
 
 
@@ -208,8 +212,12 @@ def _escape(text: str) -> str:
 def _owner(room: SimRoom) -> dict[str, Any]:
     host = room.host
     return {
-        "id": host.id, "id_str": str(host.id), "display_id": host.handle, "nickname": host.nickname,
-        "sec_uid": host.sec_uid, "avatar_thumb": {"url_list": [f"https://p16-sign.tiktokcdn.com/sim/{host.id}.webp"]},
+        "id": host.id,
+        "id_str": str(host.id),
+        "display_id": host.handle,
+        "nickname": host.nickname,
+        "sec_uid": host.sec_uid,
+        "avatar_thumb": {"url_list": [f"https://p16-sign.tiktokcdn.com/sim/{host.id}.webp"]},
     }
 
 
@@ -220,8 +228,12 @@ def _live_room_state(room: SimRoom) -> dict[str, Any]:
         "liveRoomStatus": room.status,
         "liveRoomUserInfo": {
             "user": {
-                "id": str(host.id), "uniqueId": host.handle, "nickname": host.nickname, "secUid": host.sec_uid,
-                "roomId": str(room.room_id), "status": room.status,
+                "id": str(host.id),
+                "uniqueId": host.handle,
+                "nickname": host.nickname,
+                "secUid": host.sec_uid,
+                "roomId": str(room.room_id),
+                "status": room.status,
             },
             "liveRoom": {"title": room.title, "status": room.status, "startTime": room.started_at_ms // 1000},
         },
@@ -233,8 +245,13 @@ def _room_data(room: SimRoom, base: str) -> dict[str, Any]:
     stream_data = {
         "common": {"session_id": f"sim-{room.room_id}"},
         "data": {
-            quality: {"main": {"flv": url, "hls": "", "sdk_params": json.dumps({"resolution": "x".join(
-                map(str, QUALITIES[quality])), "VCodec": "h264"})}}
+            quality: {
+                "main": {
+                    "flv": url,
+                    "hls": "",
+                    "sdk_params": json.dumps({"resolution": "x".join(map(str, QUALITIES[quality])), "VCodec": "h264"}),
+                }
+            }
             for quality, url in flv.items()
         },
     }

@@ -15,8 +15,11 @@ from scis.webcast.frames import envelope
 MSG_ID_BASE = 7_400_000_000_000_000_000
 # What a host can pin (scenario `pin: {type: ...}`), and the message type TikTok names it by.
 PINNABLE = {
-    "chat": "WebcastChatMessage", "social": "WebcastSocialMessage", "gift": "WebcastGiftMessage",
-    "member": "WebcastMemberMessage", "like": "WebcastLikeMessage",
+    "chat": "WebcastChatMessage",
+    "social": "WebcastSocialMessage",
+    "gift": "WebcastGiftMessage",
+    "member": "WebcastMemberMessage",
+    "like": "WebcastLikeMessage",
 }
 _msg_ids = itertools.count(1)
 
@@ -67,7 +70,10 @@ class MessageFactory:
 
     def _common(self, method: str, msg_id: int, display_key: str = "") -> pb.Common:
         common = pb.Common(
-            method=method, msg_id=msg_id, room_id=self.room_id, create_time=self._create_time(),
+            method=method,
+            msg_id=msg_id,
+            room_id=self.room_id,
+            create_time=self._create_time(),
             log_id=f"{self._log_stamp()}{msg_id % 10**10:010d}",
         )
         if display_key:
@@ -86,17 +92,37 @@ class MessageFactory:
         return self._wrap("WebcastChatMessage", pb.ChatMessage, **fields)
 
     def gift(
-        self, user: SimUser, *, gift_id: int, name: str, diamonds: int, repeat_count: int,
-        repeat_end: bool, group_id: int, streakable: bool,
+        self,
+        user: SimUser,
+        *,
+        gift_id: int,
+        name: str,
+        diamonds: int,
+        repeat_count: int,
+        repeat_end: bool,
+        group_id: int,
+        streakable: bool,
     ) -> pb.Message:
         gift = pb.Gift(
-            id=gift_id, name=name, diamond_count=diamonds, type=1 if streakable else 2, combo=streakable,
+            id=gift_id,
+            name=name,
+            diamond_count=diamonds,
+            type=1 if streakable else 2,
+            combo=streakable,
             image=pb.Image(url_list=[f"https://p16-webcast.tiktokcdn.com/sim/gift-{gift_id}.png"]),
         )
         return self._wrap(
-            "WebcastGiftMessage", pb.GiftMessage, user=pb_user(user), gift_id=gift_id, gift=gift,
-            repeat_count=repeat_count, combo_count=repeat_count, repeat_end=int(repeat_end),
-            group_id=group_id, group_count=1, fan_ticket_count=diamonds * repeat_count,
+            "WebcastGiftMessage",
+            pb.GiftMessage,
+            user=pb_user(user),
+            gift_id=gift_id,
+            gift=gift,
+            repeat_count=repeat_count,
+            combo_count=repeat_count,
+            repeat_end=int(repeat_end),
+            group_id=group_id,
+            group_count=1,
+            fan_ticket_count=diamonds * repeat_count,
         )
 
     def new_group_id(self) -> int:
@@ -106,29 +132,46 @@ class MessageFactory:
     def likes(self, user: SimUser, count: int, total: int | None = None) -> pb.Message:
         self.like_total = total if total is not None else self.like_total + count
         return self._wrap(
-            "WebcastLikeMessage", pb.LikeMessage, "pm_mt_msg_viewer",
-            user=pb_user(user), count=count, total=self.like_total,
+            "WebcastLikeMessage",
+            pb.LikeMessage,
+            "pm_mt_msg_viewer",
+            user=pb_user(user),
+            count=count,
+            total=self.like_total,
         )
 
     def join(self, user: SimUser, member_count: int | None = None) -> pb.Message:
         self.member_count = member_count if member_count is not None else self.member_count + 1
         return self._wrap(
-            "WebcastMemberMessage", pb.MemberMessage, "live_room_enter_toast",
-            user=pb_user(user), member_count=self.member_count, action=1,
+            "WebcastMemberMessage",
+            pb.MemberMessage,
+            "live_room_enter_toast",
+            user=pb_user(user),
+            member_count=self.member_count,
+            action=1,
         )
 
     def follow(self, user: SimUser) -> pb.Message:
         self.follow_count += 1
         return self._wrap(
-            "WebcastSocialMessage", pb.SocialMessage, "pm_main_follow_message_viewer_2",
-            user=pb_user(user), action=1, follow_count=self.follow_count,
+            "WebcastSocialMessage",
+            pb.SocialMessage,
+            "pm_main_follow_message_viewer_2",
+            user=pb_user(user),
+            action=1,
+            follow_count=self.follow_count,
         )
 
     def share(self, user: SimUser, share_type: int = 1) -> pb.Message:
         self.share_count += 1
         return self._wrap(
-            "WebcastSocialMessage", pb.SocialMessage, "pm_mt_guidance_share",
-            user=pb_user(user), action=3, share_type=share_type, share_count=self.share_count,
+            "WebcastSocialMessage",
+            pb.SocialMessage,
+            "pm_mt_guidance_share",
+            user=pb_user(user),
+            action=3,
+            share_type=share_type,
+            share_count=self.share_count,
         )
 
     def viewers(self, count: int, total: int, top: Iterable[SimUser] = (), popularity: int | None = None) -> pb.Message:
@@ -137,8 +180,12 @@ class MessageFactory:
             for rank, user in enumerate(top, start=1)
         ]
         return self._wrap(
-            "WebcastRoomUserSeqMessage", pb.RoomUserSeqMessage, ranks=ranks, viewer_count=count,
-            total_user=total, popularity=popularity if popularity is not None else count * 3,
+            "WebcastRoomUserSeqMessage",
+            pb.RoomUserSeqMessage,
+            ranks=ranks,
+            viewer_count=count,
+            total_user=total,
+            popularity=popularity if popularity is not None else count * 3,
         )
 
     def control(self, action: int, tips: str = "") -> pb.Message:
@@ -157,19 +204,33 @@ class MessageFactory:
             pinned = pb.SocialMessage(common=common, user=pb_user(user), action=1, follow_count=self.follow_count)
         elif pinned_type == "gift":
             gift = pb.Gift(id=5655, name="Rose", diamond_count=1, type=1, combo=True)
-            pinned = pb.GiftMessage(common=common, user=pb_user(user), gift_id=5655, gift=gift, repeat_count=1,
-                                    combo_count=1, repeat_end=1, group_id=self.new_group_id(), group_count=1)
+            pinned = pb.GiftMessage(
+                common=common,
+                user=pb_user(user),
+                gift_id=5655,
+                gift=gift,
+                repeat_count=1,
+                combo_count=1,
+                repeat_end=1,
+                group_id=self.new_group_id(),
+                group_count=1,
+            )
         elif pinned_type == "member":
             pinned = pb.MemberMessage(common=common, user=pb_user(user), member_count=self.member_count, action=1)
         else:
             pinned = pb.LikeMessage(common=common, user=pb_user(user), count=1, total=self.like_total)
         return self._wrap(
-            "WebcastRoomPinMessage", pb.RoomPinMessage, pinned_message=pinned.SerializeToString(),
-            original_msg_type=method, timestamp=int(time.time() * 1000),
+            "WebcastRoomPinMessage",
+            pb.RoomPinMessage,
+            pinned_message=pinned.SerializeToString(),
+            original_msg_type=method,
+            timestamp=int(time.time() * 1000),
         )
 
     def emote(self, user: SimUser, emote_id: str) -> pb.Message:
-        emote = pb.Emote(emote_id=emote_id, image=pb.Image(url_list=[f"https://p16-webcast.tiktokcdn.com/sim/emote-{emote_id}.webp"]))
+        emote = pb.Emote(
+            emote_id=emote_id, image=pb.Image(url_list=[f"https://p16-webcast.tiktokcdn.com/sim/emote-{emote_id}.webp"])
+        )
         return self._wrap("WebcastEmoteChatMessage", pb.EmoteChatMessage, user=pb_user(user), emotes=[emote])
 
     def unknown(self, method: str, payload: bytes | None = None) -> pb.Message:

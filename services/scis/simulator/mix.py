@@ -17,8 +17,32 @@ _CUM_WEIGHTS = list(itertools.accumulate(WEIGHTS.values()))
 GIFTS = [(5655, "Rose", 1), (5269, "TikTok", 1), (5487, "Finger Heart", 5), (6064, "GG", 1), (5760, "Weights", 1)]
 BIG_GIFTS = [(6203, "Sunglasses", 199), (5585, "Confetti", 100), (6267, "Corgi", 299)]
 WORDS = [
-    "hello", "hi", "love", "this", "wow", "so", "cool", "where", "are", "you", "from", "nice", "stream", "lol",
-    "greetings", "amazing", "music", "please", "say", "to", "me", "first", "time", "here", "great", "vibes",
+    "hello",
+    "hi",
+    "love",
+    "this",
+    "wow",
+    "so",
+    "cool",
+    "where",
+    "are",
+    "you",
+    "from",
+    "nice",
+    "stream",
+    "lol",
+    "greetings",
+    "amazing",
+    "music",
+    "please",
+    "say",
+    "to",
+    "me",
+    "first",
+    "time",
+    "here",
+    "great",
+    "vibes",
 ]
 
 
@@ -71,11 +95,27 @@ class EventMix:
             gift = rng.choice(GIFTS)
             group = factory.new_group_id()
             self._streaks.append((user, gift, 1, group))
-            return factory.gift(user, gift_id=gift[0], name=gift[1], diamonds=gift[2], repeat_count=1,
-                                repeat_end=False, group_id=group, streakable=True)
+            return factory.gift(
+                user,
+                gift_id=gift[0],
+                name=gift[1],
+                diamonds=gift[2],
+                repeat_count=1,
+                repeat_end=False,
+                group_id=group,
+                streakable=True,
+            )
         gift = rng.choice(BIG_GIFTS)
-        return factory.gift(user, gift_id=gift[0], name=gift[1], diamonds=gift[2], repeat_count=1,
-                            repeat_end=True, group_id=factory.new_group_id(), streakable=False)
+        return factory.gift(
+            user,
+            gift_id=gift[0],
+            name=gift[1],
+            diamonds=gift[2],
+            repeat_count=1,
+            repeat_end=True,
+            group_id=factory.new_group_id(),
+            streakable=False,
+        )
 
     def _advance_streak(self) -> pb.Message:
         index = self._rng.randrange(len(self._streaks))
@@ -86,5 +126,13 @@ class EventMix:
         else:
             count += 1
             self._streaks[index] = (user, gift, count, group)
-        return self._factory.gift(user, gift_id=gift[0], name=gift[1], diamonds=gift[2], repeat_count=count,
-                                  repeat_end=ends, group_id=group, streakable=True)
+        return self._factory.gift(
+            user,
+            gift_id=gift[0],
+            name=gift[1],
+            diamonds=gift[2],
+            repeat_count=count,
+            repeat_end=ends,
+            group_id=group,
+            streakable=True,
+        )

@@ -73,8 +73,11 @@ class SimRoom:
     ) -> None:
         self.handle = handle.lstrip("@")
         self.room_id = room_id_for(self.handle)
-        self.host = SimUser(id=HOST_ID_BASE + zlib.crc32(self.handle.encode()), handle=self.handle,
-                            nickname=self.handle.replace("_", " ").title())
+        self.host = SimUser(
+            id=HOST_ID_BASE + zlib.crc32(self.handle.encode()),
+            handle=self.handle,
+            nickname=self.handle.replace("_", " ").title(),
+        )
         self.title = title or f"{self.host.nickname} is LIVE"
         self.scenario = scenario
         self.rate = rate
@@ -202,19 +205,47 @@ class SimRoom:
         group_id = self.factory.new_group_id()
         streak = [int(n) for n in args.get("streak", [])]
         if not streak:
-            self.append(self.factory.gift(user, gift_id=gift_id, name=name, diamonds=diamonds,
-                                          repeat_count=int(args.get("count", 1)), repeat_end=True,
-                                          group_id=group_id, streakable=False))
+            self.append(
+                self.factory.gift(
+                    user,
+                    gift_id=gift_id,
+                    name=name,
+                    diamonds=diamonds,
+                    repeat_count=int(args.get("count", 1)),
+                    repeat_end=True,
+                    group_id=group_id,
+                    streakable=False,
+                )
+            )
             return
         for index, count in enumerate(streak):
             if index:
                 await asyncio.sleep(float(args.get("interval", interval)))
-            self.append(self.factory.gift(user, gift_id=gift_id, name=name, diamonds=diamonds, repeat_count=count,
-                                          repeat_end=False, group_id=group_id, streakable=True))
+            self.append(
+                self.factory.gift(
+                    user,
+                    gift_id=gift_id,
+                    name=name,
+                    diamonds=diamonds,
+                    repeat_count=count,
+                    repeat_end=False,
+                    group_id=group_id,
+                    streakable=True,
+                )
+            )
         if args.get("end", True) and not self.suppress_streak_ends:
-            self.append(self.factory.gift(user, gift_id=gift_id, name=name, diamonds=diamonds,
-                                          repeat_count=streak[-1], repeat_end=True, group_id=group_id,
-                                          streakable=True))
+            self.append(
+                self.factory.gift(
+                    user,
+                    gift_id=gift_id,
+                    name=name,
+                    diamonds=diamonds,
+                    repeat_count=streak[-1],
+                    repeat_end=True,
+                    group_id=group_id,
+                    streakable=True,
+                )
+            )
 
     async def _mix(self, rate: float) -> None:
         loop = asyncio.get_running_loop()
@@ -299,8 +330,12 @@ class SimRoom:
     def fault(self, name: str, **params: Any) -> None:
         """Trigger a fault by name: drop, kill, stall, malformed, no_streak_end, end."""
         actions: dict[str, Callable[..., None]] = {
-            "drop": self.drop, "kill": self.kill, "stall": self.stall, "malformed": self.malformed,
-            "no_streak_end": self.no_streak_end, "end": self.end,
+            "drop": self.drop,
+            "kill": self.kill,
+            "stall": self.stall,
+            "malformed": self.malformed,
+            "no_streak_end": self.no_streak_end,
+            "end": self.end,
         }
         if name not in actions:
             raise ValueError(f"unknown fault {name!r}; one of {', '.join(FAULTS)}")
@@ -348,10 +383,18 @@ class SimRoom:
     def stats(self) -> dict[str, Any]:
         """A JSON-able summary for the control API."""
         return {
-            "handle": self.handle, "room_id": str(self.room_id), "state": self.state, "status": self.status,
-            "sent": len(self.sent_messages), "sessions": len(self.sessions), "connections": self.connections,
-            "enter_rooms": len(self.enter_rooms), "heartbeats": len(self.heartbeats), "acks": len(self.acks),
-            "pings": len(self.pings), "finished": self.finished.is_set(),
+            "handle": self.handle,
+            "room_id": str(self.room_id),
+            "state": self.state,
+            "status": self.status,
+            "sent": len(self.sent_messages),
+            "sessions": len(self.sessions),
+            "connections": self.connections,
+            "enter_rooms": len(self.enter_rooms),
+            "heartbeats": len(self.heartbeats),
+            "acks": len(self.acks),
+            "pings": len(self.pings),
+            "finished": self.finished.is_set(),
             "suppress_streak_ends": self.suppress_streak_ends,
         }
 

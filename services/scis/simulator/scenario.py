@@ -11,8 +11,20 @@ import yaml
 
 STEP_KINDS = frozenset(
     {
-        "chat", "gift", "likes", "join", "follow", "share", "viewers", "pin", "emote",
-        "pause", "resume", "end", "unknown", "wait",
+        "chat",
+        "gift",
+        "likes",
+        "join",
+        "follow",
+        "share",
+        "viewers",
+        "pin",
+        "emote",
+        "pause",
+        "resume",
+        "end",
+        "unknown",
+        "wait",
     }
 )
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
@@ -61,12 +73,17 @@ def parse_scenario(spec: dict[str, Any]) -> Scenario:
     """Build a Scenario from its YAML mapping."""
     users = {}
     for entry in spec.get("users") or []:
-        user = SimUser(id=int(entry["id"]), handle=str(entry["handle"]).lstrip("@"),
-                       nickname=str(entry.get("nickname", entry["handle"])))
+        user = SimUser(
+            id=int(entry["id"]),
+            handle=str(entry["handle"]).lstrip("@"),
+            nickname=str(entry.get("nickname", entry["handle"])),
+        )
         users[user.handle] = user
     steps = [_parse_step(raw, index) for index, raw in enumerate(spec.get("steps") or [])]
     return Scenario(
-        name=str(spec.get("name", "scenario")), users=users, steps=steps,
+        name=str(spec.get("name", "scenario")),
+        users=users,
+        steps=steps,
         interval=float(spec.get("interval", 0.02)),
     )
 

@@ -38,8 +38,15 @@ class SimulatorServer:
     async def start(self) -> None:
         """Start serving; with port 0, ``port`` becomes the one the OS chose."""
         config = uvicorn.Config(
-            self.app, host=self.host, port=self.port, ws=TikTokWSProtocol, ws_ping_interval=None,
-            lifespan="off", log_level="warning", timeout_graceful_shutdown=1, access_log=False,
+            self.app,
+            host=self.host,
+            port=self.port,
+            ws=TikTokWSProtocol,
+            ws_ping_interval=None,
+            lifespan="off",
+            log_level="warning",
+            timeout_graceful_shutdown=1,
+            access_log=False,
         )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve(), name="scis-simulator")

@@ -105,8 +105,9 @@ class PushSession:
     async def _send_batch(self) -> None:
         end = min(len(self.room.sent_messages), self.position + self.room.batch_size)
         self.seq_id += 1
-        frame = msg_frame(self.room.response_for(self.position, end), log_id=self.room.next_log_id(),
-                          seq_id=self.seq_id)
+        frame = msg_frame(
+            self.room.response_for(self.position, end), log_id=self.room.next_log_id(), seq_id=self.seq_id
+        )
         await self.websocket.send_bytes(frame)
         self.position = end
         self.frames_sent += 1
@@ -116,16 +117,22 @@ class PushSession:
         no messages and the cursor the session's log goes on from."""
         self.seq_id += 1
         response = self.room.response_for(self.position, self.position)
-        frame = msg_frame(response, log_id=self.room.next_log_id(), seq_id=self.seq_id,
-                          payload_type=PAYLOAD_ENTER_ROOM_RESP)
+        frame = msg_frame(
+            response, log_id=self.room.next_log_id(), seq_id=self.seq_id, payload_type=PAYLOAD_ENTER_ROOM_RESP
+        )
         await self.websocket.send_bytes(frame)
         self.entered.set()
 
     def _malformed(self, kind: str) -> bytes:
         if kind == "gzip":
-            frame = pb.PushFrame(seq_id=self.seq_id, log_id=self.room.next_log_id(), payload_type="msg",
-                                 payload_encoding="pb", headers={"compress_type": "gzip"},
-                                 payload=b"\x1f\x8b\x08\x00corrupt gzip body")
+            frame = pb.PushFrame(
+                seq_id=self.seq_id,
+                log_id=self.room.next_log_id(),
+                payload_type="msg",
+                payload_encoding="pb",
+                headers={"compress_type": "gzip"},
+                payload=b"\x1f\x8b\x08\x00corrupt gzip body",
+            )
             return frame.SerializeToString()
         return MALFORMED_GARBAGE
 

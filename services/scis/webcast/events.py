@@ -256,8 +256,10 @@ def _control(message: pb.ControlMessage, event: WebcastEvent) -> None:
 
 # The messages a host can pin, by the type name TikTok gives in original_msg_type.
 _PINNED_TYPES: dict[str, type[Any]] = {
-    "WebcastChatMessage": pb.ChatMessage, "WebcastSocialMessage": pb.SocialMessage,
-    "WebcastGiftMessage": pb.GiftMessage, "WebcastMemberMessage": pb.MemberMessage,
+    "WebcastChatMessage": pb.ChatMessage,
+    "WebcastSocialMessage": pb.SocialMessage,
+    "WebcastGiftMessage": pb.GiftMessage,
+    "WebcastMemberMessage": pb.MemberMessage,
     "WebcastLikeMessage": pb.LikeMessage,
 }
 
@@ -288,9 +290,7 @@ def _pin(message: pb.RoomPinMessage, event: WebcastEvent) -> None:
 def _emote(message: pb.EmoteChatMessage, event: WebcastEvent) -> None:
     event.kind = "emote"
     _set_user(event, message)
-    event.data["emotes"] = [
-        {"emote_id": e.emote_id, "url": next(iter(e.image.url_list), None)} for e in message.emotes
-    ]
+    event.data["emotes"] = [{"emote_id": e.emote_id, "url": next(iter(e.image.url_list), None)} for e in message.emotes]
 
 
 _PARSERS: dict[str, tuple[type[ProtoMessage], Callable[[Any, WebcastEvent], None]]] = {

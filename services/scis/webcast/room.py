@@ -23,9 +23,7 @@ PUSH_PATH = "/webcast/im/push/v2/"
 ROOM_STATUS_LIVE = 2
 ROOM_STATUS_OFFLINE = 4
 USER_NOT_FOUND_CODE = 19881007  # TikTok's "user does not exist" status code in the live page state
-USER_AGENT = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
-)
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 FLV_FALLBACK_KEYS = {"FULL_HD1": "origin", "HD1": "hd", "SD2": "sd", "SD1": "ld"}
 
 _SIGI_STATE = re.compile(r'<script[^>]*id="SIGI_STATE"[^>]*>(.*?)</script>', re.S)
@@ -303,7 +301,10 @@ def tls_context() -> ssl.SSLContext:
 def http_client(cookies: Mapping[str, str] | None = None) -> httpx.AsyncClient:
     """An HTTP client that talks to TikTok as the web client does (user agent, cookies, redirects)."""
     return httpx.AsyncClient(
-        headers={"User-Agent": USER_AGENT}, cookies=dict(cookies or {}), follow_redirects=True, timeout=15.0,
+        headers={"User-Agent": USER_AGENT},
+        cookies=dict(cookies or {}),
+        follow_redirects=True,
+        timeout=15.0,
         verify=tls_context(),
     )
 

@@ -164,7 +164,9 @@ async def _verify(conn: AsyncConnection[Any]) -> AuditChainVerdict:
     if last_seq != head_seq:
         return verdict(
             AuditChainFailure(
-                None, last_seq + 1, "head",
+                None,
+                last_seq + 1,
+                "head",
                 f"the chain ends at seq {last_seq} but its head records seq {head_seq}: "
                 f"rows after seq {last_seq} were deleted",
             )  # fmt: skip
@@ -172,7 +174,9 @@ async def _verify(conn: AsyncConnection[Any]) -> AuditChainVerdict:
     if prev_hash != head_hash:
         return verdict(
             AuditChainFailure(
-                prev_id, last_seq, "head",
+                prev_id,
+                last_seq,
+                "head",
                 f"the last row hashes to {prev_hash} but the head recorded {head_hash}: it was rewritten",
             )  # fmt: skip
         )

@@ -81,9 +81,7 @@ async def revoke_user_sessions(client: aioredis.Redis, username: str, *, reason:
     return session_ids
 
 
-async def sign_in(
-    client: aioredis.Redis, *, user_id: int, user: User, secret: str, ttl_seconds: int
-) -> TokenRead:
+async def sign_in(client: aioredis.Redis, *, user_id: int, user: User, secret: str, ttl_seconds: int) -> TokenRead:
     """Open a session and sign a token carrying its id."""
     session_id = await open_session(client, user_id=user_id, user=user, ttl_seconds=ttl_seconds)
     return issue_token(user, secret=secret, ttl_seconds=ttl_seconds, session_id=session_id)

@@ -58,9 +58,7 @@ class SubjectEnricher:
     async def _listen(self) -> None:
         while True:
             try:
-                async for channel, _ in bus.subscribe(
-                    self._redis, bus.LIVE_EVENTS.pattern, subscribed=self.subscribed
-                ):
+                async for channel, _ in bus.subscribe(self._redis, bus.LIVE_EVENTS.pattern, subscribed=self.subscribed):
                     key = bus.LIVE_EVENTS.key_of(channel)
                     with contextlib.suppress(ValueError, TypeError):
                         self._pending.add(UUID(key))  # type: ignore[arg-type]
