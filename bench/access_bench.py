@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from bench.scratch import scratch_postgres
 from scis.core import cases
 from scis.core.auth.models import Role, User
-from scis.embedded.ports import free_port
-from scis.embedded.postgres import EmbeddedPostgres
 from scis.lives import service as lives
 
 CASES = 1_000
@@ -87,17 +84,9 @@ async def measure(url: str) -> list[dict[str, object]]:
 
 
 def run() -> list[dict[str, object]]:
-    with tempfile.TemporaryDirectory(prefix="scis-access-bench-") as folder:
-        home = Path(folder)
-        home.chmod(0o755)
-        server = EmbeddedPostgres(home / "postgres", free_port(), home / "postgres.log")
-        server.start()
-        try:
-            server.migrate()  # as the owner; the bench runs as scis_app
-            seed(server.url)
-            return asyncio.run(measure(server.url))
-        finally:
-            server.stop()
+    with scratch_postgres("access") as (_, server):
+        seed(server.url)
+        return asyncio.run(measure(server.url))
 
 
 if __name__ == "__main__":

@@ -15,23 +15,18 @@ from __future__ import annotations
 import asyncio
 import resource
 import statistics
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import psutil
 import psycopg
 
+from bench.scratch import scratch_postgres
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import Role, User
 from scis.core.db import open_pool
 from scis.database import service
 from scis.database.app import EXPLORER_CONNECTION_OPTIONS, reset_explorer_connection
-from scis.embedded.ports import free_port
-from scis.embedded.postgres import EmbeddedPostgres
 
 HUGE = "SELECT repeat('x', 1000000) FROM generate_series(1, 1000)"
 BASELINE_ROWS = 200  # 200 MB fetched whole is enough to show the difference without starving the machine
@@ -82,16 +77,8 @@ def bare(explorer_url: str) -> tuple[float, list[float]]:
     return growth, timings
 
 
-@contextmanager
-def migrated_server() -> Iterator[EmbeddedPostgres]:
-    with tempfile.TemporaryDirectory(prefix="scis-explorer-bench-") as folder:
-        Path(folder).chmod(0o755)  # the server may run as its own system user
-        with EmbeddedPostgres(Path(folder, "postgres"), free_port(), Path(folder, "postgres.log")).migrated() as server:
-            yield server
-
-
 def run() -> list[dict[str, Any]]:
-    with migrated_server() as server:
+    with scratch_postgres("explorer") as (_, server):
         growth, timings = asyncio.run(through_the_explorer(server.url, server.explorer_url))
         base_growth, base_timings = bare(server.explorer_url)
     p50, base_p50 = statistics.median(timings), statistics.median(base_timings)

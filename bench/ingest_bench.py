@@ -13,7 +13,6 @@ batches). In the same run and on the same frames:
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from bench.scratch import scratch_postgres
 from scis.capture.capture_file import CaptureFileWriter, RecordType
 from scis.capture.normalise import to_record
 from scis.capture.pipeline import CaptureRequest, LiveCapture
@@ -32,8 +32,6 @@ from scis.capture.sources.replay import ReplaySource
 from scis.core.db import open_pool
 from scis.core.settings import Settings
 from scis.core.status import SessionStatus
-from scis.embedded.ports import free_port
-from scis.embedded.postgres import EmbeddedPostgres
 from scis.evidence.chain import ChainTail, chain_records, start_session
 from scis.evidence.records import EVENT_COLUMNS
 from scis.simulator.messages import MessageFactory
@@ -161,26 +159,18 @@ async def _start_session(url: str, session_id: uuid.UUID) -> None:
 
 
 def run() -> list[dict[str, Any]]:
-    with tempfile.TemporaryDirectory(prefix="scis-ingest-bench-") as folder:
-        home = Path(folder)
-        home.chmod(0o755)
-        server = EmbeddedPostgres(home / "postgres", free_port(), home / "postgres.log")
-        server.start()
-        try:
-            server.migrate()  # as the owner; the capture path below runs as scis_app
-            frames = make_frames(EVENTS)
-            frames_file = home / "frames.sciscap"
-            write_capture_file(frames_file, frames)
-            tune_gc()  # as `scis capture` does
-            elapsed, records, session_id = asyncio.run(scis_path(server.url, home, frames_file))
-            rate = EVENTS / elapsed
-            ceiling_elapsed, ceiling_records = ceiling_path(server.url, session_id)
-            ceiling_rate = ceiling_records / ceiling_elapsed
-            base_frames = frames[: BASELINE_EVENTS // MESSAGES_PER_FRAME]
-            base_elapsed, base_count = baseline_path(server.url, base_frames)
-            base_rate = base_count / base_elapsed
-        finally:
-            server.stop()
+    with scratch_postgres("ingest") as (home, server):  # the capture path below runs as scis_app
+        frames = make_frames(EVENTS)
+        frames_file = home / "frames.sciscap"
+        write_capture_file(frames_file, frames)
+        tune_gc()  # as `scis capture` does
+        elapsed, records, session_id = asyncio.run(scis_path(server.url, home, frames_file))
+        rate = EVENTS / elapsed
+        ceiling_elapsed, ceiling_records = ceiling_path(server.url, session_id)
+        ceiling_rate = ceiling_records / ceiling_elapsed
+        base_frames = frames[: BASELINE_EVENTS // MESSAGES_PER_FRAME]
+        base_elapsed, base_count = baseline_path(server.url, base_frames)
+        base_rate = base_count / base_elapsed
     ratio = round(rate / base_rate, 1)
     records_rate = records / elapsed  # the ceiling copies chain records (streaks folded), so compare like with like
     share = round(records_rate / ceiling_rate, 2)

@@ -13,7 +13,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,10 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench.scratch import scratch_postgres
 from scis.core.auth.models import Role, UserCreate
 from scis.core.auth.service import create_user_sync
-from scis.core.db import migrate
 from scis.embedded.ports import free_port, wait_for_port
-from scis.embedded.postgres import EmbeddedPostgres
 from scis.embedded.redis import EmbeddedRedis
 
 ATTACKERS = 40
@@ -80,7 +78,7 @@ async def measure(base: str) -> tuple[list[float], list[float], int, list[int]]:
         headers = {"authorization": f"Bearer {login.json()['access_token']}"}
         await sample_me(client, headers)  # warm-up
         idle = await sample_me(client, headers)
-        stop, errors = asyncio.Event(), []
+        stop, errors = asyncio.Event(), list[int]()
         attackers = [asyncio.create_task(attack(client, n, stop, errors)) for n in range(ATTACKERS)]
         await asyncio.sleep(1.0)  # let the attack fill the hashing queue
         loaded = await sample_me(client, headers)
@@ -110,16 +108,11 @@ def serve_dashboard(home: Path, database_url: str, redis_url: str, port: int) ->
 
 
 def run() -> list[dict[str, Any]]:
-    with tempfile.TemporaryDirectory(prefix="scis-login-bench-") as folder:
-        home = Path(folder)
-        home.chmod(0o755)
-        postgres = EmbeddedPostgres(home / "postgres", free_port(), home / "postgres.log")
+    with scratch_postgres("login") as (home, postgres):
         redis = EmbeddedRedis(home / "redis", free_port(), home / "redis.log")
-        postgres.start()
         redis.start()
         dashboard = None
         try:
-            migrate(postgres.url)
             with psycopg.connect(postgres.url, autocommit=True) as conn:
                 create_user_sync(conn, user_in=UserCreate(username="bench.user", password=PASSWORD, role=Role.viewer))
             port = free_port()
@@ -132,7 +125,6 @@ def run() -> list[dict[str, Any]]:
                 if os.environ.get("SCIS_BENCH_KEEP_LOG"):
                     (Path(os.environ["SCIS_BENCH_KEEP_LOG"])).write_bytes((home / "dashboard.log").read_bytes())
             redis.stop()
-            postgres.stop()
     idle_p50, loaded_p50, loaded_p99 = statistics.median(idle), statistics.median(loaded), percentile(loaded, 0.99)
     failed_me = sum(1 for timing in loaded if timing == float("inf"))
     print(f"   /me idle p50 {idle_p50:.1f} ms; with {ATTACKERS} bad logins at once p50 {loaded_p50:.1f} ms, "

@@ -9,18 +9,14 @@ write it follows (ratio >= 1), so the enricher keeps up with capture at full ing
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
 
-from scis.core.db import migrate
+from bench.scratch import scratch_postgres
 from scis.core.status import SessionStatus
-from scis.embedded.ports import free_port
-from scis.embedded.postgres import EmbeddedPostgres
 from scis.evidence.chain import append_records, start_session
 from scis.evidence.records import EventRecord
 from scis.profiles.subjects.enrichment import enrich_session
@@ -71,16 +67,8 @@ async def measure(url: str) -> list[dict[str, object]]:
 
 
 def run() -> list[dict[str, object]]:
-    with tempfile.TemporaryDirectory(prefix="scis-subjects-bench-") as folder:
-        home = Path(folder)
-        home.chmod(0o755)
-        server = EmbeddedPostgres(home / "postgres", free_port(), home / "postgres.log")
-        server.start()
-        try:
-            migrate(server.url)
-            return asyncio.run(measure(server.url))
-        finally:
-            server.stop()
+    with scratch_postgres("subjects") as (_, server):
+        return asyncio.run(measure(server.url))
 
 
 if __name__ == "__main__":

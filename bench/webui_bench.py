@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, sync_playwright
 
-from bench.latency_bench import percentile, start_simulator
-from scis.embedded.ports import free_port
+from bench.latency_bench import percentile, start_role, stop_role
+from scis.embedded.ports import free_port, wait_for_port
 from tests.stack.helpers import stack_env
 
 RATE = 1000
@@ -140,7 +140,10 @@ def run() -> list[dict[str, Any]]:
         env = stack_env(home)
         sim_port = free_port()
         sent_file = folder / "sent.json"
-        simulator = start_simulator(sim_port, ["ui_bench"], RATE, sent_file)
+        simulator = start_role("simulator", str(sim_port), str(RATE), str(sent_file), "ui_bench")
+        if not wait_for_port(sim_port, timeout=60):
+            stop_role(simulator)
+            raise RuntimeError("the simulator did not start")
         env["SCIS_TIKTOK_BASE_URL"] = env["SCIS_WEBCAST_BASE_URL"] = f"http://127.0.0.1:{sim_port}"
         gateway = f"http://127.0.0.1:{env['SCIS_GATEWAY_PORT']}"
         stack = start_stack(env, folder / "up.log")
@@ -165,8 +168,7 @@ def run() -> list[dict[str, Any]]:
         finally:
             stack.send_signal(signal.SIGINT)
             stack.wait(120)
-            simulator.terminate()
-            simulator.wait(30)
+            stop_role(simulator)  # on SIGTERM it writes when each msg_id was sent
         sent = {int(k): v for k, v in json.loads(sent_file.read_text()).items()}
     latencies = [
         drawn_at - sent[by_seq[int(seq)]] * 1000

@@ -176,7 +176,7 @@ class Kubelet:
         self.hold_terminating = hold_terminating  # keep deleted Pods "sealing" until release()
         self._task: asyncio.Task[None] | None = None
 
-    def pods(self, namespace: str | None = "ns1") -> dict[str, Any]:
+    def pods(self, namespace: str | None = "ns1") -> dict[Any, Any]:
         """Live Pods by name (or by (namespace, name) when ``namespace`` is None)."""
         found: dict[Any, Any] = {}
         for (resource, ns, name), obj in list(self.emulator.objects.items()):
