@@ -27,8 +27,9 @@ ARTIFACTS = Path(os.environ.get("SCIS_TEST_ARTIFACTS", Path(__file__).parents[2]
 
 
 @pytest.fixture
-async def conn(postgres_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as connection:
+async def conn(superuser_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    # The superuser: tamper() disables the append-only trigger, which scis_app may not.
+    async with await psycopg.AsyncConnection.connect(superuser_url, autocommit=True) as connection:
         yield connection
 
 

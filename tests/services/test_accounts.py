@@ -105,8 +105,8 @@ async def test_audit_chain_can_be_verified_by_admins_only(
 
 
 @pytest.fixture
-def fresh_database(postgres_url: str) -> Iterator[str]:
-    with scratch_database(postgres_url) as url:
+def fresh_database(superuser_url: str) -> Iterator[str]:
+    with scratch_database(superuser_url) as url:  # creating a database takes the owner's rights
         yield url
 
 
