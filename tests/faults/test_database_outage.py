@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from scis.core.db import migrate
 from scis.embedded.ports import free_port
 from scis.embedded.postgres import EmbeddedPostgres
 from scis.simulator import SimulatorServer
@@ -38,7 +37,7 @@ async def test_postgresql_stopped_30_s_at_500_events_per_second(sim: SimulatorSe
     server = EmbeddedPostgres(tmp_path / "postgres", free_port(), tmp_path / "postgres.log")
     await asyncio.to_thread(server.start)
     try:
-        await asyncio.to_thread(migrate, server.url)
+        await asyncio.to_thread(server.migrate)  # as the owner; the capture below runs as scis_app
         settings = capture_settings(tmp_path, capture_queue_size=1000, capture_batch_size=500)
         async with opened_pool(server.url) as pool:
             room = sim.add_room("pg_outage", rate=500, seed=30)
