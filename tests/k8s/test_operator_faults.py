@@ -148,8 +148,6 @@ async def test_an_evicted_capture_pod_is_replaced_once(emulator: StampingEmulato
 
 
 @pytest.mark.xfail(reason="timing-sensitive on a loaded 2-core machine (1 run in 5)", strict=False)
-    reason="timing-sensitive on a loaded 2-core machine (failed 1 run in 5); to be made robust", strict=False
-)
 async def test_two_operators_racing_never_duplicate_a_capture(emulator: StampingEmulator) -> None:
     api = Api(emulator)
     names = [f"race{index}" for index in range(4)]
