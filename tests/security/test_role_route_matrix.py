@@ -26,12 +26,12 @@ from fastapi import FastAPI
 
 from scis.core.auth.models import Role
 from tests.services.conftest import auth
-from tests.support.cases import make_profile, make_report, make_session
+from tests.support.cases import make_profile, make_report, make_report_job, make_session
 
 PUBLIC = {("POST", "/api/auth/login"), ("GET", "/healthz"), ("GET", "/readyz")}
 CALLERS = ("anonymous", "viewer", "investigator", "admin")
 # Path parameters that name something belonging to a case.
-CASE_SCOPED_PARAMETERS = {"case_id", "session_id", "report_id", "profile_id"}
+CASE_SCOPED_PARAMETERS = {"case_id", "session_id", "report_id", "profile_id", "job_id"}
 # Path parameters naming something inside one of those, or reached through them (their access follows).
 NOT_CASE_SCOPED_IDS = {"attachment_id", "subject_id", "tiktok_user_id"}
 
@@ -87,6 +87,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/lives/lives/{session_id}"): Rule(target="session"),
     ("GET", "/api/reports/reports/{report_id}/pdf"): Rule(target="report"),
     ("POST", "/api/reports/reports"): Rule(Role.investigator, "body", lambda case: {"case_id": case}, frozenset({404})),
+    ("POST", "/api/reports/reports/jobs"): Rule(
+        Role.investigator, "body", lambda case: {"case_id": case}, frozenset({422})
+    ),
+    ("GET", "/api/reports/reports/jobs/{job_id}"): Rule(target="job"),
+    ("GET", "/api/reports/reports/jobs/{job_id}/pdf"): Rule(target="job"),
+    # A finished job: a member gets past the guard to "already ended" (409).
+    ("POST", "/api/reports/reports/jobs/{job_id}/cancel"): Rule(Role.investigator, "job"),
     ("GET", "/api/profiles/profiles/{profile_id}"): Rule(target="profile"),
     ("PATCH", "/api/profiles/profiles/{profile_id}"): Rule(Role.investigator, "profile", lambda _: {"notes": "m"}),
     ("DELETE", "/api/profiles/profiles/{profile_id}"): Rule(Role.investigator, "profile"),
@@ -142,6 +149,8 @@ class Targets:
             return str(make_report(self.postgres_url, case_id=case_id, created_by=self.owner))
         if kind == "profile":
             return str(make_profile(self.postgres_url, case_id=case_id, created_by=self.owner))
+        if kind == "job":
+            return str(make_report_job(self.postgres_url, case_id=case_id, created_by=self.owner))
         raise AssertionError(kind)
 
 

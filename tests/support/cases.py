@@ -54,3 +54,17 @@ def make_profile(postgres_url: str, *, case_id: int | None, created_by: str) -> 
         ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def make_report_job(postgres_url: str, *, case_id: int, created_by: str) -> int:
+    """A finished report job of a case, with its (fake) report; returns the job's id."""
+    report_id = make_report(postgres_url, case_id=case_id, created_by=created_by)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        row = conn.execute(
+            """INSERT INTO report_jobs (kind, case_id, language, status, progress, stage, report_id, requested_by,
+                                        finished_at)
+               VALUES ('case', %s, 'en', 'done', 100, 'done', %s, %s, now()) RETURNING id""",
+            (case_id, report_id, created_by),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])

@@ -119,6 +119,14 @@ class Settings(BaseSettings):
     report_branding_dir: Path | None = Field(
         None, description="folder with an organisation's report logo and wording overrides"
     )
+    report_workers: int = Field(1, ge=0, le=16, description="report jobs one reports replica runs at once; 0: none")
+    report_job_heartbeat_seconds: float = Field(
+        2.0, gt=0, le=600, description="how often a running report job proves its worker is alive"
+    )
+    report_job_stale_seconds: float = Field(
+        60.0, gt=0, le=86_400, description="a running report job without a heartbeat this long is taken again"
+    )
+    report_job_max_attempts: int = Field(3, ge=1, le=100, description="tries before a report job is failed")
 
     public_url: str | None = Field(
         None,

@@ -24,3 +24,34 @@ class ReportRead(BaseModel):
     sha256: str
     created_by: str
     created_at: datetime
+
+
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+FINISHED_STATUSES = ("done", "failed", "cancelled")
+
+
+class ReportJobCreate(ReportCreate):
+    kind: Literal["case", "subject"] = Field("case", description="case: the whole case; subject: one person in it")
+    subject_id: int | None = Field(
+        None, ge=1, le=BIGINT_MAX, description="the subject (person) a subject report is about; only with kind=subject"
+    )
+
+
+class ReportJobRead(BaseModel):
+    id: int
+    kind: Literal["case", "subject"]
+    case_id: int
+    subject_id: int | None
+    title: str | None
+    language: str
+    status: JobStatus
+    progress: int = Field(description="0-100")
+    stage: str = Field(description="what the job is doing now, or did last")
+    reason: str | None = Field(description="why the job failed or was cancelled")
+    attempts: int
+    report_id: int | None = Field(description="the finished report (download it from /reports/jobs/{id}/pdf)")
+    sha256: str | None = None
+    requested_by: str
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

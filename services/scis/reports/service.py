@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -28,11 +29,54 @@ from scis.evidence.records import GAP
 from scis.evidence.verify import verify_session
 from scis.reports import charts
 from scis.reports.branding import load_branding
-from scis.reports.models import ReportCreate, ReportRead
+from scis.reports.models import ReportCreate, ReportJobCreate, ReportRead
 
 CASE_TEMPLATE = "case_report.html.j2"
+SUBJECT_TEMPLATE = "subject_report.html.j2"
 
 CaseNotFound = cases.CaseNotFound
+# Told how far a report has come: percent (0-100) and what it is doing.
+Progress = Callable[[int, str], None]
+
+
+def no_progress(percent: int, stage: str) -> None:
+    """For callers nobody is watching."""
+
+
+class SubjectNotFound(LookupError):
+    """No such subject, or one never seen in the case's lives: a subject report has nothing to say."""
+
+    def __init__(self, subject_id: int, case_id: int) -> None:
+        super().__init__(f"no subject {subject_id} seen in the lives of case {case_id}")
+
+
+@dataclass
+class TranscriptCounter:
+    """Turns transcript rows streamed so far into a percent between `start` and `end` of the job."""
+
+    total: int
+    progress: Progress
+    start: int = 15
+    end: int = 60
+    seen: int = field(default=0)
+
+    def __call__(self) -> None:
+        self.seen += 1
+        if self.seen % 500 == 0 or self.seen == self.total:
+            share = min(1.0, self.seen / max(1, self.total))
+            self.progress(self.start + round((self.end - self.start) * share), f"transcript {self.seen}/{self.total}")
+
+
+@dataclass(frozen=True)
+class BuiltReport:
+    """A rendered report, not yet stored."""
+
+    title: str
+    template: str
+    pdf: bytes
+    sha256: str
+    tampered_sessions: list[str]
+    subject_id: int | None = None
 TOP_PARTICIPANTS = 20
 TRANSCRIPT_BATCH = 2000
 
@@ -171,66 +215,208 @@ def describe_event(row: dict[str, Any]) -> str:
     return kind
 
 
-async def transcript(conn: AsyncConnection, session_id: UUID) -> AsyncIterator[dict[str, Any]]:
-    """A session's events in order, read through a server-side cursor so a large session is never held whole."""
-    async with conn.cursor(name=f"transcript_{session_id.hex}", row_factory=dict_row) as rows:
+TRANSCRIPT_COLUMNS = """e.session_id, e.seq, e.kind, e.captured_at, e.unique_id, e.nickname, e.body, e.gift_id,
+    e.gift_name, e.diamond_count, e.repeat_count, e.counts, e.data"""
+
+
+async def streamed_events(
+    conn: AsyncConnection, name: str, query: str, params: tuple[Any, ...], on_row: Callable[[], None]
+) -> AsyncIterator[dict[str, Any]]:
+    """Transcript lines read through a server-side cursor, so a large transcript is never held whole."""
+    async with conn.cursor(name=name, row_factory=dict_row) as rows:
         rows.itersize = TRANSCRIPT_BATCH
-        await rows.execute(
-            """SELECT seq, kind, captured_at, unique_id, nickname, body, gift_id, gift_name, diamond_count,
-                      repeat_count, counts, data FROM events WHERE session_id = %s ORDER BY seq""",
-            (session_id,),
-        )
+        await rows.execute(query, params)
         async for row in rows:
+            on_row()
             yield {"seq": row["seq"], "at": row["captured_at"], "who": row["unique_id"] or "", "kind": row["kind"],
-                   "what": describe_event(row)}  # fmt: skip
+                   "what": describe_event(row), "session_id": row["session_id"]}  # fmt: skip
 
 
-async def render_html(conn: AsyncConnection, *, facts: dict[str, Any], language: str, **context: Any) -> str:
-    """The report's HTML; the transcript streams from the database while the template renders."""
+def transcript(
+    conn: AsyncConnection, session_id: UUID, on_row: Callable[[], None] = lambda: None
+) -> AsyncIterator[dict[str, Any]]:
+    """A session's events in order."""
+    query = f"SELECT {TRANSCRIPT_COLUMNS} FROM events e WHERE e.session_id = %s ORDER BY e.seq"
+    return streamed_events(conn, f"transcript_{session_id.hex}", query, (session_id,), on_row)
+
+
+def subject_transcript(
+    conn: AsyncConnection, *, case_id: int, tiktok_user_id: int, on_row: Callable[[], None]
+) -> AsyncIterator[dict[str, Any]]:
+    """Everything one person did in a case's lives, in time order across lives."""
+    query = f"""SELECT {TRANSCRIPT_COLUMNS} FROM events e JOIN live_sessions s ON s.id = e.session_id
+                WHERE s.case_id = %s AND e.user_id = %s ORDER BY e.captured_at, s.started_at, e.seq"""
+    return streamed_events(conn, "subject_transcript", query, (case_id, tiktok_user_id), on_row)
+
+
+async def render_html(
+    conn: AsyncConnection, *, template_name: str, facts: dict[str, Any], language: str, **context: Any
+) -> str:
+    """The report's HTML; the transcript streams from the database while the template renders.
+
+    `context` carries the template's transcript function(s), which must read through `conn`.
+    """
     branding = load_branding(get_settings().report_branding_dir, language)
-    template = templates().get_template(CASE_TEMPLATE)
-    # Named cursors live inside a transaction; one read-only snapshot also keeps the transcript consistent.
+    template = templates().get_template(template_name)
+    # Named cursors live inside a transaction; one snapshot also keeps the transcript consistent.
     async with conn.transaction():
         return await template.render_async(
-            t=branding.wording, logo=branding.logo, language=language,
-            transcript=lambda session_id: transcript(conn, session_id), **facts, **context,
-        )  # fmt: skip
+            t=branding.wording, logo=branding.logo, language=language, **facts, **context
+        )
 
 
-async def create(conn: AsyncConnection, *, report_in: ReportCreate, context: AuditContext) -> ReportRead:
-    facts = await gather_case(conn, user=context.actor, case_id=report_in.case_id)
-    title = report_in.title or f"Case report: {facts['case']['title']}"
-    html = await render_html(
-        conn, facts=facts, language=report_in.language, title=title, author=context.actor.username,
-        generated_at=datetime.now(UTC), version=__version__,
-    )  # fmt: skip
+async def to_pdf(html: str, progress: Progress) -> tuple[bytes, str]:
+    progress(60, "rendering the PDF")
     # Rendering takes CPU for a while; keep the event loop answering meanwhile.
     with RENDER_SECONDS.time():
         pdf = await asyncio.to_thread(render_pdf, html)
-    digest = hashlib.sha256(pdf).hexdigest()
-    async with conn.transaction():
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(
-            """INSERT INTO reports (case_id, title, template, sha256, pdf, created_by)
-               VALUES (%s, %s, %s, %s, %s, %s)
-               RETURNING id, case_id, title, template, sha256, created_by, created_at""",
-            (report_in.case_id, title, CASE_TEMPLATE, digest, pdf, context.actor.username),
-        )
-        row = await cur.fetchone()
-        assert row is not None
-        await audit.record(
-            conn,
-            context,
-            action="report.create",
-            target=f"report:{row['id']}",
-            details={
-                "case_id": report_in.case_id,
-                "sha256": digest,
-                "tampered_sessions": [str(item["session"]["id"]) for item in facts["tampered"]],
-            },
-        )
+    progress(95, "storing")
+    return pdf, hashlib.sha256(pdf).hexdigest()
+
+
+def produced_by(author: str) -> dict[str, Any]:
+    return {"author": author, "generated_at": datetime.now(UTC), "version": __version__}
+
+
+async def build_case_report(
+    conn: AsyncConnection, *, user: User, report_in: ReportCreate, progress: Progress = no_progress
+) -> BuiltReport:
+    """The case report rendered as `user` may see it; CaseNotFound when they may not see the case."""
+    progress(2, "reading the case")
+    facts = await gather_case(conn, user=user, case_id=report_in.case_id)
+    title = report_in.title or f"Case report: {facts['case']['title']}"
+    counter = TranscriptCounter(total=facts["totals"]["events"], progress=progress)
+    progress(counter.start, "transcript")
+    html = await render_html(
+        conn, template_name=CASE_TEMPLATE, facts=facts, language=report_in.language, title=title,
+        transcript=lambda session_id: transcript(conn, session_id, counter), **produced_by(user.username),
+    )  # fmt: skip
+    pdf, digest = await to_pdf(html, progress)
+    tampered = [str(item["session"]["id"]) for item in facts["tampered"]]
+    return BuiltReport(title=title, template=CASE_TEMPLATE, pdf=pdf, sha256=digest, tampered_sessions=tampered)
+
+
+async def gather_subject(conn: AsyncConnection, *, user: User, case_id: int, subject_id: int) -> dict[str, Any]:
+    """One person across a case's lives; CaseNotFound / SubjectNotFound when there is nothing to show."""
+    case = await cases.require_member(conn, user=user, case_id=case_id)
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute("SELECT * FROM subjects WHERE id = %s", (subject_id,))
+    subject = await cur.fetchone()
+    if subject is None or subject["tiktok_user_id"] is None:
+        raise SubjectNotFound(subject_id, case_id)
+    await cur.execute(
+        """SELECT s.id, s.target, s.started_at, min(e.captured_at) AS first_seen_at, max(e.captured_at) AS last_seen_at,
+                  count(*) AS events, count(*) FILTER (WHERE e.kind = 'chat') AS messages,
+                  count(*) FILTER (WHERE e.kind = 'gift') AS gifts,
+                  coalesce(sum(e.diamond_count * coalesce(e.repeat_count, 1)) FILTER (WHERE e.kind = 'gift'), 0)
+                      AS diamonds
+             FROM events e JOIN live_sessions s ON s.id = e.session_id
+            WHERE s.case_id = %s AND e.user_id = %s GROUP BY s.id ORDER BY min(e.captured_at)""",
+        (case_id, subject["tiktok_user_id"]),
+    )
+    lives = await cur.fetchall()
+    if not lives:
+        raise SubjectNotFound(subject_id, case_id)
+    await cur.execute(
+        """SELECT kind, value, first_seen_at, last_seen_at FROM subject_aliases
+            WHERE subject_id = %s ORDER BY kind, first_seen_at""",
+        (subject_id,),
+    )
+    aliases = await cur.fetchall()
+    await cur.execute(
+        """SELECT coalesce(e.gift_name, e.gift_id::text) AS gift, count(*) AS times,
+                  sum(coalesce(e.repeat_count, 1)) AS count,
+                  coalesce(sum(e.diamond_count * coalesce(e.repeat_count, 1)), 0) AS diamonds
+             FROM events e JOIN live_sessions s ON s.id = e.session_id
+            WHERE s.case_id = %s AND e.user_id = %s AND e.kind = 'gift' GROUP BY 1 ORDER BY diamonds DESC, 1""",
+        (case_id, subject["tiktok_user_id"]),
+    )
+    gifts = await cur.fetchall()
+    await cur.execute(
+        """SELECT date_trunc('minute', e.captured_at) AS minute, count(*) AS n
+             FROM events e JOIN live_sessions s ON s.id = e.session_id
+            WHERE s.case_id = %s AND e.user_id = %s GROUP BY 1 ORDER BY 1""",
+        (case_id, subject["tiktok_user_id"]),
+    )
+    per_minute = [row["n"] for row in await cur.fetchall()]
+    await cur.execute(
+        "SELECT * FROM profiles WHERE case_id = %s AND subject_id = %s ORDER BY id", (case_id, subject_id)
+    )
+    profiles = await cur.fetchall()
+    return {
+        "case": case,
+        "subject": subject,
+        "aliases": aliases,
+        "lives": lives,
+        "gifts": gifts,
+        "profiles": profiles,
+        "totals": {
+            "events": sum(row["events"] for row in lives),
+            "messages": sum(row["messages"] for row in lives),
+            "gifts": sum(row["gifts"] for row in lives),
+            "diamonds": sum(row["diamonds"] for row in lives),
+        },
+        "charts": {"per_minute": charts.as_image_source(charts.line_chart(per_minute))},
+    }
+
+
+async def build_subject_report(
+    conn: AsyncConnection, *, user: User, report_in: ReportJobCreate, progress: Progress = no_progress
+) -> BuiltReport:
+    assert report_in.subject_id is not None
+    progress(2, "reading the subject")
+    facts = await gather_subject(conn, user=user, case_id=report_in.case_id, subject_id=report_in.subject_id)
+    handle = facts["subject"]["unique_id"] or facts["subject"]["tiktok_user_id"]
+    title = report_in.title or f"Subject report: @{handle} in {facts['case']['reference']}"
+    counter = TranscriptCounter(total=facts["totals"]["events"], progress=progress)
+    progress(counter.start, "transcript")
+    html = await render_html(
+        conn, template_name=SUBJECT_TEMPLATE, facts=facts, language=report_in.language, title=title,
+        transcript=subject_transcript(conn, case_id=report_in.case_id,
+                                      tiktok_user_id=facts["subject"]["tiktok_user_id"], on_row=counter),
+        **produced_by(user.username),
+    )  # fmt: skip
+    pdf, digest = await to_pdf(html, progress)
+    return BuiltReport(title=title, template=SUBJECT_TEMPLATE, pdf=pdf, sha256=digest, tampered_sessions=[],
+                       subject_id=report_in.subject_id)  # fmt: skip
+
+
+async def build_report(
+    conn: AsyncConnection, *, user: User, report_in: ReportJobCreate, progress: Progress = no_progress
+) -> BuiltReport:
+    if report_in.kind == "subject":
+        return await build_subject_report(conn, user=user, report_in=report_in, progress=progress)
+    return await build_case_report(conn, user=user, report_in=report_in, progress=progress)
+
+
+async def store_report(
+    conn: AsyncConnection, *, built: BuiltReport, case_id: int, context: AuditContext, job_id: int | None = None
+) -> ReportRead:
+    """Keep the PDF with its SHA-256 and audit it; call inside the transaction that finishes its job."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        """INSERT INTO reports (case_id, subject_id, title, template, sha256, pdf, created_by)
+           VALUES (%s, %s, %s, %s, %s, %s, %s)
+           RETURNING id, case_id, title, template, sha256, created_by, created_at""",
+        (case_id, built.subject_id, built.title, built.template, built.sha256, built.pdf, context.actor.username),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    details: dict[str, Any] = {"case_id": case_id, "sha256": built.sha256, "tampered_sessions": built.tampered_sessions}
+    if built.subject_id is not None:
+        details["subject_id"] = built.subject_id
+    if job_id is not None:
+        details["job_id"] = job_id
+    await audit.record(conn, context, action="report.create", target=f"report:{row['id']}", details=details)
     REPORTS_CREATED.inc()
     return ReportRead(**row)
+
+
+async def create(conn: AsyncConnection, *, report_in: ReportCreate, context: AuditContext) -> ReportRead:
+    """A case report produced within the request (the job queue does the same in the background)."""
+    built = await build_case_report(conn, user=context.actor, report_in=report_in)
+    async with conn.transaction():
+        return await store_report(conn, built=built, case_id=report_in.case_id, context=context)
 
 
 async def list_reports(conn: AsyncConnection, *, user: User, case_id: int | None) -> list[ReportRead]:
@@ -251,3 +437,19 @@ async def get_pdf(conn: AsyncConnection, *, user: User, report_id: int) -> tuple
     await cur.execute(f"SELECT title, pdf FROM reports WHERE id = %(id)s AND {visible}", {"id": report_id, **scope})
     row = await cur.fetchone()
     return (row["title"], bytes(row["pdf"])) if row else None
+
+
+async def download(
+    conn: AsyncConnection, *, context: AuditContext, report_id: int, job_id: int | None = None
+) -> bytes | None:
+    """The PDF for the caller, with the download written to the audit log; None when they may not see it."""
+    found = await get_pdf(conn, user=context.actor, report_id=report_id)
+    if found is None:
+        return None
+    pdf = found[1]
+    details: dict[str, Any] = {"sha256": hashlib.sha256(pdf).hexdigest(), "bytes": len(pdf)}
+    if job_id is not None:
+        details["job_id"] = job_id
+    async with conn.transaction():
+        await audit.record(conn, context, action="report.download", target=f"report:{report_id}", details=details)
+    return pdf
