@@ -128,8 +128,15 @@ async def test_a_subject_report_holds_every_message_gift_and_handle_of_that_pers
     job = await wait_for_job(reports, token, response.json()["id"], until={"done", "failed", "cancelled"})
     assert job["status"] == "done", job
     pdf = await reports.get(f"/api/reports/reports/jobs/{job['id']}/pdf", headers=auth(token))
-    text = subprocess.run(
-        ["pdftotext", "-layout", "-", "-"], input=pdf.content, capture_output=True, check=True, timeout=120
+    text = (
+        await asyncio.to_thread(
+            subprocess.run,
+            ["pdftotext", "-layout", "-", "-"],
+            input=pdf.content,
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
     ).stdout.decode()
     # Chats i = 1 and 4 of each live are viewer_1's; nobody else's lines are in it.
     for line in ("chat line 1001", "chat line 1004", "chat line 2001", "chat line 2004"):
