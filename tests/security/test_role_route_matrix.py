@@ -33,7 +33,7 @@ CALLERS = ("anonymous", "viewer", "investigator", "admin")
 # Path parameters that name something belonging to a case.
 CASE_SCOPED_PARAMETERS = {"case_id", "session_id", "report_id", "profile_id", "job_id"}
 # Path parameters naming something inside one of those, or reached through them (their access follows).
-NOT_CASE_SCOPED_IDS = {"attachment_id", "subject_id", "tiktok_user_id"}
+NOT_CASE_SCOPED_IDS = {"attachment_id", "subject_id", "tiktok_user_id", "saved_id", "query_id"}
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/profiles/profiles"): Rule(
         Role.investigator, "body", lambda case: {"unique_id": f"m.{unique()}", "case_id": case}, frozenset({422})
     ),
+    # Every account keeps its own explorer queries; sharing one with a case needs membership of it.
+    ("POST", "/api/database/saved"): Rule(
+        target="body", body=lambda case: {"name": f"m-{unique()}", "sql": "SELECT 1", "case_id": case},
+        hidden=frozenset({422}),
+    ),
+    ("DELETE", "/api/database/saved/{saved_id}"): Rule(),
+    ("POST", "/api/database/queries/{query_id}/cancel"): Rule(),
     ("POST", "/api/create/profiles"): Rule(
         Role.investigator,
         "body",
@@ -121,7 +128,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
 }
 # POSTs that read: the role check does not apply to them (the wizard check, the explorer).
-READING_POSTS = {("POST", "/api/create/check"), ("POST", "/api/database/query")}
+READING_POSTS = {("POST", "/api/create/check"), ("POST", "/api/database/query"), ("POST", "/api/database/query.csv")}
 
 
 def operations(apps: dict[str, FastAPI]) -> list[tuple[str, str, str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from fastapi import FastAPI
@@ -10,6 +12,7 @@ from psycopg import AsyncConnection
 from scis.core.app import create_service_app
 from scis.core.db import open_pool
 from scis.core.settings import Settings, get_settings
+from scis.database.service import follow_cancels
 from scis.database.views import router
 
 EXPLORER_POOL_MAX = 4
@@ -40,7 +43,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await pool.open(wait=False)
             app.state.explorer_pool = pool
 
+        # Cancels asked of another replica reach the one running the query.
+        app.state.cancel_listener = asyncio.create_task(follow_cancels(settings.redis_url or ""))
+
     async def close_explorer_pool(app: FastAPI) -> None:
+        app.state.cancel_listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app.state.cancel_listener
         if app.state.explorer_pool is not None:
             await app.state.explorer_pool.close()
 

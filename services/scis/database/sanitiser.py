@@ -118,6 +118,20 @@ class UnsafeQuery(ValueError):
     """The statement is refused; the message says what to change."""
 
 
+class UnparsableQuery(UnsafeQuery):
+    """The SQL is not well formed; `line` and `column` (1-based) say where reading it stopped."""
+
+    def __init__(self, message: str, *, line: int, column: int) -> None:
+        super().__init__(message)
+        self.line, self.column = line, column
+
+
+def line_and_column(sql: str, offset: int) -> tuple[int, int]:
+    """A 0-based character offset as a 1-based (line, column)."""
+    before = sql[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
 @dataclass(frozen=True)
 class CheckedQuery:
     """A statement the explorer may run: the SQL to send and whether it is an EXPLAIN (no cursor)."""
@@ -137,9 +151,13 @@ def _tokens(sql: str) -> list[Token]:
         tokens = tokenizer.tokenize(sql)
     except TokenError:
         where = getattr(tokenizer, "_current", None)
-        near = f" at character {where}" if isinstance(where, int) else ""
-        raise UnsafeQuery(
-            f"the SQL cannot be read{near}: an unclosed string, quoted name or /* comment? close it"
+        offset = where if isinstance(where, int) else len(sql)
+        line, column = line_and_column(sql, min(offset, len(sql)))
+        raise UnparsableQuery(
+            f"the SQL cannot be read at line {line}, column {column} (character {offset}): an unclosed string,"
+            " quoted name or /* comment? close it",
+            line=line,
+            column=column,
         ) from None
     for before, after in zip(tokens, tokens[1:], strict=False):
         # PostgreSQL reads U&"…" as one (escaped) name; sqlglot as `U & "…"`. Where the two could
@@ -157,8 +175,12 @@ def _parse_one(sql: str) -> exp.Expr:
         trees = _DIALECT.parser().parse(tokens, sql)
     except ParseError as error:
         first = error.errors[0] if error.errors else {}
-        where = _position(sql, first.get("line", 1), first.get("col", 0)) if first else "?"
-        raise UnsafeQuery(f"the SQL cannot be parsed at {where}: {first.get('description', error)}") from None
+        line, column = first.get("line", 1), first.get("col", 0)
+        raise UnparsableQuery(
+            f"the SQL cannot be parsed at {_position(sql, line, column)}: {first.get('description', error)}",
+            line=line,
+            column=column,
+        ) from None
     statements = [tree for tree in trees if tree is not None and not isinstance(tree, exp.Semicolon)]
     if not statements:
         raise UnsafeQuery("the query is empty")
