@@ -26,3 +26,6 @@ export type LiveSessionRead = Analyser["LiveSessionRead"];
 export type QueryResult = DatabaseComponents["schemas"]["QueryResult"];
 export type TableInfo = DatabaseComponents["schemas"]["TableInfo"];
 export type ReportRead = ReportsComponents["schemas"]["ReportRead"];
+export type ReportJobRead = ReportsComponents["schemas"]["ReportJobRead"];
+export type HistoryEntry = DatabaseComponents["schemas"]["HistoryEntry"];
+export type SavedQuery = DatabaseComponents["schemas"]["SavedQuery"];

@@ -1,6 +1,6 @@
-import { Anchor, Button, Code, Group, Paper, Select, Table, TextInput, Title } from "@mantine/core";
+import { Anchor, Button, Code, Group, NumberInput, Paper, Progress, Select, Table, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useSearchParams } from "react-router-dom";
 import { reports } from "../../api/client";
@@ -12,6 +12,9 @@ import { formatDateTime } from "../../lib/format";
 import { allows, useMe } from "../../shell/auth";
 import { useCases } from "../cases/CasesPage";
 
+type JobKind = "case" | "subject";
+const ACTIVE = new Set(["queued", "running"]);
+
 function GenerateForm() {
   const { t, i18n } = useTranslation();
   const client = useQueryClient();
@@ -20,11 +23,23 @@ function GenerateForm() {
   const language = i18n.language.startsWith("fr") ? "fr" : "en";
   const cases = useCases();
   const [caseId, setCaseId] = useState<string | null>(params.get("case"));
+  const [kind, setKind] = useState<JobKind>("case");
+  const [subjectId, setSubjectId] = useState<string | number>("");
   const [title, setTitle] = useState("");
   const generate = useMutation({
     mutationFn: () =>
-      unwrap(reports.POST("/api/reports/reports", { body: { case_id: Number(caseId), title: title || null, language } })),
-    onSuccess: () => client.invalidateQueries({ queryKey: ["reports"] }),
+      unwrap(
+        reports.POST("/api/reports/reports/jobs", {
+          body: {
+            case_id: Number(caseId),
+            title: title || null,
+            language,
+            kind,
+            subject_id: kind === "subject" && subjectId !== "" ? Number(subjectId) : null,
+          },
+        }),
+      ),
+    onSuccess: () => client.invalidateQueries({ queryKey: ["report-jobs"] }),
   });
   const error = generate.error instanceof ApiError ? generate.error : null;
   const submit = (event: FormEvent) => {
@@ -44,6 +59,27 @@ function GenerateForm() {
           onChange={setCaseId}
           error={error?.fieldProblem("case_id")}
         />
+        <Select
+          label={t("reports2.kind")}
+          data={[
+            { value: "case", label: t("reports2.kindCase") },
+            { value: "subject", label: t("reports2.kindSubject") },
+          ]}
+          value={kind}
+          onChange={(value) => setKind((value as JobKind) ?? "case")}
+          allowDeselect={false}
+          data-testid="report-kind"
+        />
+        {kind === "subject" && (
+          <NumberInput
+            label={t("reports2.subjectId")}
+            description={t("reports2.subjectHint")}
+            min={1}
+            value={subjectId}
+            onChange={setSubjectId}
+            error={error?.fieldProblem("subject_id")}
+          />
+        )}
         <TextInput
           label={t("reports.reportTitle")}
           description={t("reports.titleHint")}
@@ -53,8 +89,85 @@ function GenerateForm() {
         />
       </Group>
       {generate.error && !error?.fields.length && <ErrorNote error={generate.error} />}
-      <Button type="submit" mt="sm" loading={generate.isPending} disabled={!caseId}>{t("reports.generateButton")}</Button>
+      <Button type="submit" mt="sm" loading={generate.isPending} disabled={!caseId}>{t("reports2.request")}</Button>
     </Paper>
+  );
+}
+
+function JobList({ canCancel }: { canCancel: boolean }) {
+  const { t } = useTranslation();
+  const client = useQueryClient();
+  // Polled while a job is queued or running: the bar moves with the worker's heartbeat.
+  const jobs = useQuery({
+    queryKey: ["report-jobs"],
+    queryFn: () => unwrap(reports.GET("/api/reports/reports/jobs", { params: { query: { limit: 50 } } })),
+    refetchInterval: (query) => (query.state.data?.some((job) => ACTIVE.has(job.status)) ? 1000 : false),
+  });
+  const cancel = useMutation({
+    mutationFn: (id: number) => unwrap(reports.POST("/api/reports/reports/jobs/{job_id}/cancel", { params: { path: { job_id: id } } })),
+    onSettled: () => client.invalidateQueries({ queryKey: ["report-jobs"] }),
+  });
+  const cases = useCases();
+  const caseName = (id: number) => cases.data?.find((item) => item.id === id)?.reference ?? String(id);
+  const finished = jobs.data?.filter((job) => job.status === "done").length ?? 0;
+  useEffect(() => {
+    void client.invalidateQueries({ queryKey: ["reports"] });
+  }, [finished, client]);
+  return (
+    <>
+      <Title order={3} size="h4" mb="xs">{t("reports2.jobs")}</Title>
+      <ErrorNote error={jobs.error ?? cancel.error} />
+      {jobs.data?.length === 0 && <Empty>{t("reports2.noJobs")}</Empty>}
+      {!!jobs.data?.length && (
+        <Table striped mb="lg" data-testid="report-jobs">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>#</Table.Th>
+              <Table.Th>{t("captures.case")}</Table.Th>
+              <Table.Th>{t("reports2.kind")}</Table.Th>
+              <Table.Th>{t("common.status")}</Table.Th>
+              <Table.Th w="25%">{t("reports2.progress")}</Table.Th>
+              <Table.Th>{t("reports2.requestedBy")}</Table.Th>
+              <Table.Th>{t("common.actions")}</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {jobs.data.map((job) => (
+              <Table.Tr key={job.id} data-testid={`report-job-${job.id}`} data-status={job.status}>
+                <Table.Td>{job.id}</Table.Td>
+                <Table.Td>{caseName(job.case_id)}</Table.Td>
+                <Table.Td>{job.kind === "subject" ? `${t("reports2.kindSubject")} ${job.subject_id}` : t("reports2.kindCase")}</Table.Td>
+                <Table.Td>
+                  {t(`reports2.jobStatus.${job.status}`)}
+                  {job.reason && <Text size="xs" c={job.status === "failed" ? "red" : "dimmed"}>{job.reason}</Text>}
+                </Table.Td>
+                <Table.Td>
+                  <Progress
+                    value={job.progress}
+                    animated={ACTIVE.has(job.status)}
+                    color={job.status === "failed" ? "red" : undefined}
+                    aria-label={`${t("reports2.progress")} ${job.progress}%`}
+                  />
+                  <Text size="xs" c="dimmed">{job.progress}% — {job.stage}</Text>
+                </Table.Td>
+                <Table.Td>{job.requested_by}<Text size="xs" c="dimmed">{formatDateTime(job.requested_at)}</Text></Table.Td>
+                <Table.Td>
+                  {job.status === "done" && (
+                    <Anchor href={`/api/reports/reports/jobs/${job.id}/pdf`} download data-testid="download-job-pdf">
+                      {t("reports.download")}
+                    </Anchor>
+                  )}
+                  {job.sha256 && <Code fz="xs" display="block" style={{ wordBreak: "break-all" }}>{job.sha256}</Code>}
+                  {canCancel && ACTIVE.has(job.status) && (
+                    <Button size="xs" variant="default" onClick={() => cancel.mutate(job.id)}>{t("reports2.cancel")}</Button>
+                  )}
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+    </>
   );
 }
 
@@ -68,6 +181,7 @@ export function ReportsPage() {
     <>
       <PageTitle>{t("reports.title")}</PageTitle>
       {allows(me, "investigator") && <GenerateForm />}
+      <JobList canCancel={allows(me, "investigator")} />
       <ErrorNote error={list.error} />
       {list.data?.length === 0 && <Empty>{t("reports.empty")}</Empty>}
       {!!list.data?.length && (
