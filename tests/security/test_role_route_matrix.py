@@ -113,7 +113,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     # Every account keeps its own explorer queries; sharing one with a case needs membership of it.
     ("POST", "/api/database/saved"): Rule(
-        target="body", body=lambda case: {"name": f"m-{unique()}", "sql": "SELECT 1", "case_id": case},
+        target="body",
+        body=lambda case: {"name": f"m-{unique()}", "sql": "SELECT 1", "case_id": case},
         hidden=frozenset({422}),
     ),
     ("DELETE", "/api/database/saved/{saved_id}"): Rule(),

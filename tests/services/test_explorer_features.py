@@ -140,9 +140,7 @@ async def test_an_analyst_cancels_their_own_running_query_and_nobody_elses(
         someone_else = await database.post(f"/api/database/queries/{query_id}/cancel", headers=auth(tokens["admin"]))
         assert someone_else.status_code == 404 and "no query" in someone_else.json()["detail"]
         if route == "api":
-            cancelled = await database.post(
-                f"/api/database/queries/{query_id}/cancel", headers=auth(tokens["viewer"])
-            )
+            cancelled = await database.post(f"/api/database/queries/{query_id}/cancel", headers=auth(tokens["viewer"]))
             assert cancelled.status_code == 204, cancelled.text
         else:
             # What a replica not running the query sends: the one running it cancels on the message.

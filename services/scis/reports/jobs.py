@@ -342,4 +342,3 @@ class Worker:
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=self.config.poll_seconds)
-

@@ -77,6 +77,8 @@ class BuiltReport:
     sha256: str
     tampered_sessions: list[str]
     subject_id: int | None = None
+
+
 TOP_PARTICIPANTS = 20
 TRANSCRIPT_BATCH = 2000
 
