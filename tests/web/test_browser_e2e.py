@@ -322,7 +322,7 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     expect(page.get_by_test_id("saved-query").filter(has_text=saved_name)).to_be_visible(timeout=30_000)
     with page.expect_download() as csv_download:
         page.get_by_test_id("csv-query").click()
-    csv_text = Path(csv_download.value.path()).read_text()
+    csv_text = Path(csv_download.value.path()).read_bytes().decode()
     assert csv_text.startswith("kind,events\r\n") and "chat," in csv_text, csv_text[:200]
     visit.check("explorer")
 
