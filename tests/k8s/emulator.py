@@ -5,9 +5,8 @@ kmock stores objects and streams watch events, and nothing else. Here:
   creationTimestamp), since kopf keys its memory by uid and the operator reads generation;
 - ``Kubelet`` plays the node: it starts Pods, makes their process exit with a code, and holds a
   deleted Pod until its process "sealed" and exited (a finalizer stands for the running container);
-- ``run_operator`` runs the real kopf operator in the test's own event loop;
-  ``run_operator_in_thread`` runs one in a thread with its own event loop, as a second Pod of the
-  operator would be: nothing of its loop (watch streams, peering, cancellation) is shared.
+- ``run_operator`` runs the real kopf operator in a thread with its own event loop, as an operator
+  Pod would be: nothing of its loop (watch streams, peering, cancellation) is shared with the test's.
 """
 
 from __future__ import annotations
@@ -287,46 +286,10 @@ async def run_operator(
     namespaces: tuple[str, ...] = ("ns1",),
     identity: str | None = None,
 ) -> AsyncIterator[kopf.Memo]:
-    """The real operator, in this event loop, until the block exits."""
-    import scis_operator.handlers  # noqa: F401  (registers the handlers in kopf's default registry)
-
-    _login["server"] = str(emulator.url).rstrip("/")
-    memo = kopf.Memo(config=config, pods=CapturePods(api_client_for(_login["server"])))
-    stop_flag: asyncio.Event = asyncio.Event()
-    ready_flag: asyncio.Event = asyncio.Event()
-    task = asyncio.create_task(
-        kopf.operator(
-            settings=_operator_settings(),
-            namespaces=namespaces,
-            identity=identity,  # type: ignore[arg-type]
-            stop_flag=stop_flag,
-            ready_flag=ready_flag,
-            memo=memo,
-        )
-    )
-    await asyncio.wait_for(ready_flag.wait(), timeout=10)
-    try:
-        yield memo
-    finally:
-        stop_flag.set()
-        # kopf waits 5s for its handler tasks after a graceful stop; the tests need not. Bounded
-        # twice, because a cancelled kopf may still wait on its final peering keep-alive.
-        await asyncio.wait({task}, timeout=0.5)
-        if not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=3)
-
-
-@contextlib.asynccontextmanager
-async def run_operator_in_thread(
-    config: OperatorConfig,
-    emulator: kmock.KubernetesEmulator,
-    *,
-    namespaces: tuple[str, ...] = ("ns1",),
-    identity: str,
-) -> AsyncIterator[None]:
-    """The real operator in a thread with an event loop of its own, until the block exits (then it
-    stops gracefully, leaving the peering as a Pod shut down by a rolling update would)."""
+    """The real operator in a thread with an event loop of its own, as an operator Pod would be, until
+    the block exits; then it stops gracefully, leaving the peering as a rolling update would. Nothing of
+    its loop (watch streams, peering, handler tasks kopf leaves orphaned) outlives it or reaches the
+    test's loop."""
     import scis_operator.handlers  # noqa: F401  (registers the handlers in kopf's default registry)
 
     _login["server"] = str(emulator.url).rstrip("/")
@@ -349,12 +312,12 @@ async def run_operator_in_thread(
         except BaseException as error:  # noqa: BLE001 - reported to the test below
             failure.append(error)
 
-    thread = threading.Thread(target=run, name=f"operator-{identity}", daemon=True)
+    thread = threading.Thread(target=run, name=f"operator-{identity or 'default'}", daemon=True)
     thread.start()
     if not await asyncio.to_thread(ready_flag.wait, 30):
         raise AssertionError(f"operator {identity} not ready within 30 s: {failure}")
     try:
-        yield
+        yield memo
     finally:
         stop_flag.set()
         await asyncio.to_thread(thread.join, 60)

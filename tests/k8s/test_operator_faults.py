@@ -20,7 +20,6 @@ from tests.k8s.emulator import (
     eventually,
     livemonitor,
     run_operator,
-    run_operator_in_thread,
 )
 from tests.k8s.test_operator_emulator import FAST, phase_is, reporter, status
 
@@ -147,8 +146,12 @@ async def test_an_evicted_capture_pod_is_replaced_once(emulator: StampingEmulato
         await eventually(lambda: "alpha-capture-2" in kubelet.pods(), within=WAIT)
         await kubelet.exit("alpha-capture-2", 0)
         await eventually(lambda: phase_is(emulator, "alpha", "Ended"), within=WAIT)
-    messages = " ".join(e["message"] for e in _events(emulator))
-    assert "exited with code 137 (Evicted)" in messages and "disappeared (evicted or deleted)" in messages
+
+        def messages() -> str:  # kopf posts Kubernetes events from a queue of its own
+            return " ".join(e["message"] for e in _events(emulator))
+
+        await eventually(lambda: "exited with code 137 (Evicted)" in messages(), within=WAIT)
+        await eventually(lambda: "disappeared (evicted or deleted)" in messages(), within=WAIT)
     assert watch.most_running["alpha"] == 1
     assert watch.names == {"alpha-capture-0", "alpha-capture-1", "alpha-capture-2"}
 
@@ -162,9 +165,9 @@ async def test_two_operators_racing_never_duplicate_a_capture(emulator: Stamping
     async with (
         Kubelet(emulator) as kubelet,
         watching(kubelet) as watch,
-        run_operator_in_thread(second, emulator, identity="b"),
+        run_operator(second, emulator, identity="b"),
     ):
-        async with run_operator_in_thread(first, emulator, identity="operator-a"):
+        async with run_operator(first, emulator, identity="operator-a"):
             # Created while both start and before peering settles: both may reconcile them.
             for name in names:
                 await api.create_livemonitor(livemonitor(name))
