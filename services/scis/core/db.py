@@ -50,8 +50,11 @@ def load_migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-def migrate(database_url: str) -> list[str]:
-    """Apply pending migrations under an advisory lock; returns the names applied (empty when current)."""
+def migrate(database_url: str, *, up_to: int | None = None) -> list[str]:
+    """Apply pending migrations under an advisory lock; returns the names applied (empty when current).
+
+    ``up_to`` stops after that version (tests migrate a populated database of an older schema).
+    """
     applied: list[str] = []
     try:
         conn = psycopg.connect(database_url, autocommit=True, connect_timeout=10)
@@ -69,6 +72,8 @@ def migrate(database_url: str) -> list[str]:
             rows = conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
             done = {version: checksum for version, checksum in rows}
             for migration in load_migrations():
+                if up_to is not None and migration.version > up_to:
+                    break
                 if migration.version in done:
                     if done[migration.version] != migration.checksum:
                         raise RuntimeError(
