@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -12,7 +13,7 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,29 @@ def load_migrations() -> list[Migration]:
             number, _, rest = entry.name.partition("_")
             found.append(Migration(int(number), rest.removesuffix(".sql"), entry.read_text()))
     return sorted(found, key=lambda m: m.version)
+
+
+@functools.cache
+def latest_migration() -> int:
+    return load_migrations()[-1].version
+
+
+async def schema_status(conn: AsyncConnection[Any]) -> str:
+    """'ok' when the schema is at least at the newest migration this code ships, else why not.
+
+    A newer schema is fine: during an upgrade the migration Job runs before the new Pods, and the
+    old ones keep serving (migrations only add)."""
+    needed = latest_migration()
+    try:
+        async with conn.cursor(row_factory=tuple_row) as cur:
+            await cur.execute("SELECT max(version) FROM schema_migrations")
+            row = await cur.fetchone()
+    except psycopg.errors.UndefinedTable:
+        return f"not migrated: waiting for `scis db migrate` (the chart's migration Job) to reach {needed:04d}"
+    current = row[0] if row and row[0] is not None else 0
+    if current < needed:
+        return f"schema at {current:04d}, this version needs {needed:04d}: waiting for the migration Job"
+    return "ok"
 
 
 def migrate(database_url: str, *, up_to: int | None = None) -> list[str]:
