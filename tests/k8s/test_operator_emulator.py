@@ -28,6 +28,7 @@ FAST = OperatorConfig(
     stop_grace_seconds=30,
     stop_poll_seconds=0.1,
     reconcile_interval_seconds=0.1,
+    mirror_interval_seconds=0.3,
     peering_priority=100,
     metrics_port=0,
 )
