@@ -29,6 +29,9 @@ class OperatorConfig:
     stop_grace_seconds: int = 120
     stop_poll_seconds: float = 2.0
     reconcile_interval_seconds: float = 5.0
+    # A capture reports every 5 s; its counters are copied to the top of the status at most this
+    # often (phase changes at once), so status writes do not follow the report rate: decision 910.
+    mirror_interval_seconds: float = 60.0
     peering_name: str = "scis-operator"
     peering_priority: int | None = None  # None: a random priority, so that replicas never tie
     peering_standalone: bool = False  # True only for a single local operator without the peering CRD
@@ -58,6 +61,7 @@ class OperatorConfig:
             stop_grace_seconds=int(get("STOP_GRACE_SECONDS", str(base.stop_grace_seconds))),
             stop_poll_seconds=float(get("STOP_POLL_SECONDS", str(base.stop_poll_seconds))),
             reconcile_interval_seconds=float(get("RECONCILE_INTERVAL_SECONDS", str(base.reconcile_interval_seconds))),
+            mirror_interval_seconds=float(get("MIRROR_INTERVAL_SECONDS", str(base.mirror_interval_seconds))),
             peering_name=get("PEERING_NAME", base.peering_name),
             peering_priority=int(priority) if priority else None,
             peering_standalone=get("PEERING_STANDALONE", "false").lower() in ("1", "true", "yes"),

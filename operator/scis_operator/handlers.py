@@ -93,15 +93,23 @@ def follow_capture(
 
 @kopf.on.delete(*LIVEMONITORS)
 @instrumented
-def stop_capture(*, body: kopf.Body, name: str, namespace: str | None, memo: Any, runtime: timedelta, **_: Any) -> None:
+def stop_capture(
+    *,
+    body: kopf.Body,
+    name: str,
+    namespace: str | None,
+    memo: Any,
+    runtime: timedelta,
+    capture_pods: PodIndex = NO_PODS,
+    **_: Any,
+) -> None:
     """The finalizer: SIGTERM every capture Pod and hold the LiveMonitor until they sealed and exited."""
     config: OperatorConfig = memo.config
     pods: CapturePods = memo.pods
     namespace = namespace or ""
     overdue = runtime.total_seconds() > config.stop_grace_seconds + 30
     remaining = []
-    for manifest in pods.of_monitor(namespace, name):
-        pod = PodState.from_manifest(manifest)
+    for pod in _pods_of_monitor(body, memo, capture_pods):
         if pod.running and pod.deleting and not overdue:
             remaining.append(pod.name)  # sealing: SIGTERM already sent
             continue
@@ -150,6 +158,17 @@ def _current_pod(body: kopf.Body, memo: Any, index: PodIndex) -> PodState | None
     # Just created and not yet streamed back, or really gone: only the API knows which.
     manifest = memo.pods.read(key[0], wanted)
     return PodState.from_manifest(manifest) if manifest is not None else None
+
+
+def _pods_of_monitor(body: kopf.Body, memo: Any, index: PodIndex) -> list[PodState]:
+    """Every capture Pod of the LiveMonitor, from the watch index (no list call per LiveMonitor);
+    the Pod named in status.pod is confirmed by a read when the index has not streamed it yet."""
+    key = (body["metadata"]["namespace"], body["metadata"]["name"])
+    found = {pod.name: pod for pod in index.get(key, ())}
+    current = _current_pod(body, memo, index)
+    if current is not None:
+        found[current.name] = current
+    return list(found.values())
 
 
 def _monitors_holding_slots(index: PodIndex, namespace: str) -> set[str]:

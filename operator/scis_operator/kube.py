@@ -9,8 +9,6 @@ from typing import Any
 import kubernetes
 from kubernetes.client.exceptions import ApiException
 
-from scis_operator.builders import LABEL_MONITOR
-
 
 def load_config() -> None:
     """In-cluster credentials in a Pod, the kubeconfig elsewhere (development, tests)."""
@@ -58,11 +56,3 @@ class CapturePods:
             raise
         pod: dict[str, Any] = json.loads(response.data)  # type: ignore[attr-defined]
         return pod
-
-    def of_monitor(self, namespace: str, monitor: str) -> list[dict[str, Any]]:
-        response = self._core.list_namespaced_pod(
-            namespace, label_selector=f"{LABEL_MONITOR}={monitor}", _preload_content=False
-        )
-        items: list[dict[str, Any]] = json.loads(response.data).get("items") or []  # type: ignore[attr-defined]
-        # Filter again here too: cheap, and some API fakes ignore label selectors.
-        return [pod for pod in items if (pod["metadata"].get("labels") or {}).get(LABEL_MONITOR) == monitor]

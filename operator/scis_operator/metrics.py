@@ -47,7 +47,11 @@ def instrumented(handler: Handler) -> Handler:
 
 
 class PhaseBook:
-    """The last phase of every LiveMonitor, so that the gauge counts each one once."""
+    """The last phase of every LiveMonitor, so that the gauge counts each one once.
+
+    Counts move by one per change: a timer records every LiveMonitor every few seconds, so a
+    recount over all of them would grow with their number.
+    """
 
     def __init__(self) -> None:
         self._phases: dict[tuple[str, str], str] = {}
@@ -56,16 +60,16 @@ class PhaseBook:
             LIVES.labels(phase.value).set(0)
 
     def record(self, namespace: str, name: str, phase: str | None) -> None:
+        key = (namespace, name)
         with self._lock:
-            if phase is None:
-                self._phases.pop((namespace, name), None)
-            else:
-                self._phases[(namespace, name)] = phase
-            counts = {p.value: 0 for p in Phase}
-            for known in self._phases.values():
-                counts[known] = counts.get(known, 0) + 1
-        for phase_name, count in counts.items():
-            LIVES.labels(phase_name).set(count)
+            old = self._phases.pop(key, None) if phase is None else self._phases.get(key)
+            if old == phase:
+                return
+            if phase is not None:
+                self._phases[key] = phase
+                LIVES.labels(phase).inc()
+            if old is not None:
+                LIVES.labels(old).dec()
 
 
 def serve(port: int) -> None:

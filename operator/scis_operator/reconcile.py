@@ -151,7 +151,7 @@ def decide(observation: Observation, config: OperatorConfig) -> Decision:
             return _stop(settle, current_phase, pod, Reason.SPEC_CHANGED, "spec changed")
         if deadline is not None and now >= deadline:
             return _stop(settle, current_phase, pod, deadline_reason, deadline_reason.value)
-        return _follow_progress(settle, pod, status)
+        return _follow_progress(settle, pod, status, now, config)
 
     if not fresh_start and not backing_off and stop_reason != Reason.SPEC_CHANGED:
         if pod is not None:  # the capture process exited: its exit code says how
@@ -215,17 +215,37 @@ def _stop(settle: Settle, phase: Phase, pod: PodState, reason: Reason, why: str)
     return decision
 
 
-def _follow_progress(settle: Settle, pod: PodState, status: Mapping[str, Any]) -> Decision:
-    """Phase and counters from the capture's own report, if it is about the current Pod."""
+def _follow_progress(
+    settle: Settle, pod: PodState, status: Mapping[str, Any], now: datetime, config: OperatorConfig
+) -> Decision:
+    """Phase and counters from the capture's own report, if it is about the current Pod.
+
+    A phase change is written at once; new counters alone at most every ``mirror_interval_seconds``,
+    so that a capture reporting every few seconds does not cost a status write each time.
+    """
     progress = status.get("progress") or {}
     if progress.get("pod") != pod.name:
         return settle(Phase.CONNECTING, Reason.CONNECTING, f"waiting for {pod.name} to reach the live")
     reported = progress.get("phase", "Connecting")
-    counters = progress_fields(progress)
-    if reported == Phase.LIVE:
+    phase, reason = (Phase.LIVE, Reason.LIVE) if reported == Phase.LIVE else (Phase.CONNECTING, Reason.CONNECTING)
+    if _mirrored_recently(status, phase, reason, now, config.mirror_interval_seconds):
+        return Decision()
+    counters = {**progress_fields(progress), "mirroredAt": format_time(now, precise=True)}
+    if phase is Phase.LIVE:
         message = f"recording: {counters.get('eventsCaptured', 0)} events, {counters.get('gaps', 0)} gaps"
-        return settle(Phase.LIVE, Reason.LIVE, message, **counters)
-    return settle(Phase.CONNECTING, Reason.CONNECTING, f"{pod.name} reports {reported}", **counters)
+        return settle(phase, reason, message, **counters)
+    return settle(phase, reason, f"{pod.name} reports {reported}", **counters)
+
+
+def _mirrored_recently(
+    status: Mapping[str, Any], phase: Phase, reason: Reason, now: datetime, interval: float
+) -> bool:
+    """The status already shows this phase and reason, with counters copied less than ``interval`` ago."""
+    mirrored_at = parse_time(status.get("mirroredAt"))
+    if mirrored_at is None or status.get("phase") != phase:
+        return False
+    ready: Mapping[str, Any] = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), {})
+    return ready.get("reason") == reason and now - mirrored_at < timedelta(seconds=interval)
 
 
 def _crashed(settle: Settle, config: OperatorConfig, restarts: int, now: datetime, what: str) -> Decision:

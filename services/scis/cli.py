@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable
+from datetime import date
 
 from scis import __version__
 from scis.core.settings import SERVICE_NAMES, SettingsError, load_settings
@@ -72,6 +73,37 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_partitions(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from scis.evidence.partitions import PartitionError, create_ahead, detach_before
+
+    settings = load_settings()
+    owner_url = settings.migration_database_url or settings.database_url
+    if not owner_url:
+        raise CommandError("SCIS_MIGRATION_DATABASE_URL (or SCIS_DATABASE_URL) is not set: partitions are DDL")
+    if args.ahead is None and args.detach_before is None:
+        raise CommandError("say what to do: --ahead DAYS and/or --detach-before YYYY-MM-DD")
+    try:
+        with psycopg.connect(owner_url, autocommit=True, connect_timeout=10) as conn:
+            if args.ahead is not None:
+                print("events partitions: " + ", ".join(create_ahead(conn, args.ahead)))
+            if args.detach_before is not None:
+                for detached in detach_before(conn, args.detach_before):
+                    print(f"detached {detached.name} (cases: {detached.cases or 'none'}); archive it with "
+                          f"pg_dump -t public.{detached.name}, then DROP TABLE it")  # fmt: skip
+    except PartitionError as error:
+        raise CommandError(str(error)) from None
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, not {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scis", description="SCIS: forensic capture platform for TikTok LIVE")
     parser.add_argument("--version", action="version", version=f"scis {__version__}")
@@ -99,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="then give scis_app / scis_explorer the passwords in SCIS_DATABASE_URL / SCIS_EXPLORER_DATABASE_URL",
     )
     db_migrate.set_defaults(handler=cmd_db_migrate)
+    db_partitions = db.add_parser(
+        "partitions", help="make the day partitions of events ahead; detach old ones (as the owner)"
+    )
+    db_partitions.add_argument("--ahead", type=int, metavar="DAYS", help="make today's and the next DAYS partitions")
+    db_partitions.add_argument(
+        "--detach-before", type=_day, metavar="YYYY-MM-DD", help="detach the partitions that end by that day (UTC)"
+    )
+    db_partitions.set_defaults(handler=cmd_db_partitions)
 
     for name, (_, help_text) in DOMAIN_COMMANDS.items():
         # Their own arguments are parsed by run_domain_command, importing only the module asked for.

@@ -63,3 +63,24 @@ def test_db_migrate_runs_as_the_owner_and_sets_the_role_passwords(
                       has_table_privilege('scis_app', 'events', 'DELETE')"""
         ).fetchone()
     assert granted == (True, False)
+
+
+def test_readiness_says_the_schema_waits_for_the_migration_job(empty_database: str) -> None:
+    """Services stay not-ready, saying why, until the migration Job ran; a second Job run changes nothing."""
+    import asyncio
+
+    from scis.core.db import latest_migration, schema_status
+
+    async def status() -> str:
+        async with await psycopg.AsyncConnection.connect(empty_database, autocommit=True) as conn:
+            return await schema_status(conn)
+
+    assert "not migrated: waiting for `scis db migrate`" in asyncio.run(status())
+    migrate(empty_database, up_to=latest_migration() - 1)
+    assert asyncio.run(status()) == (
+        f"schema at {latest_migration() - 1:04d}, this version needs {latest_migration():04d}:"
+        " waiting for the migration Job"
+    )
+    migrate(empty_database)
+    assert asyncio.run(status()) == "ok"
+    assert migrate(empty_database) == []  # the Job run again on an upgrade without new migrations

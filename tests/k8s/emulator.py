@@ -5,7 +5,8 @@ kmock stores objects and streams watch events, and nothing else. Here:
   creationTimestamp), since kopf keys its memory by uid and the operator reads generation;
 - ``Kubelet`` plays the node: it starts Pods, makes their process exit with a code, and holds a
   deleted Pod until its process "sealed" and exited (a finalizer stands for the running container);
-- ``run_operator`` runs the real kopf operator in the test's own event loop.
+- ``run_operator`` runs the real kopf operator in a thread with its own event loop, as an operator
+  Pod would be: nothing of its loop (watch streams, peering, cancellation) is shared with the test's.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import threading
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -189,7 +191,8 @@ class Kubelet:
 
     async def exit(self, name: str, code: int, namespace: str = "ns1") -> None:
         """The capture process exits with ``code``; the Pod stays, terminated, as with restartPolicy Never."""
-        await eventually(lambda: (self.pods(namespace).get(name) or {}).get("status", {}).get("phase") == "Running")
+        running = lambda: (self.pods(namespace).get(name) or {}).get("status", {}).get("phase") == "Running"  # noqa: E731
+        await eventually(running, within=30)  # generous: the node loop may be slow on a busy machine
         await self.api.patch_pod(namespace, name, _terminated(code), status=True)
 
     async def release(self, name: str, namespace: str = "ns1", code: int = 0) -> None:
@@ -266,6 +269,15 @@ def api_client_for(url: str) -> kubernetes.client.ApiClient:
     return kubernetes.client.ApiClient(configuration)
 
 
+def _operator_settings() -> kopf.OperatorSettings:
+    settings = kopf.OperatorSettings()
+    settings.scanning.disabled = True
+    settings.watching.reconnect_backoff = 0.1
+    settings.queueing.idle_timeout = 0.05
+    settings.peering.lifetime = 5
+    return settings
+
+
 @contextlib.asynccontextmanager
 async def run_operator(
     config: OperatorConfig,
@@ -274,39 +286,43 @@ async def run_operator(
     namespaces: tuple[str, ...] = ("ns1",),
     identity: str | None = None,
 ) -> AsyncIterator[kopf.Memo]:
-    """The real operator, in this event loop, until the block exits."""
+    """The real operator in a thread with an event loop of its own, as an operator Pod would be, until
+    the block exits; then it stops gracefully, leaving the peering as a rolling update would. Nothing of
+    its loop (watch streams, peering, handler tasks kopf leaves orphaned) outlives it or reaches the
+    test's loop."""
     import scis_operator.handlers  # noqa: F401  (registers the handlers in kopf's default registry)
 
-    settings = kopf.OperatorSettings()
-    settings.scanning.disabled = True
-    settings.watching.reconnect_backoff = 0.1
-    settings.queueing.idle_timeout = 0.05
-    settings.peering.lifetime = 5
     _login["server"] = str(emulator.url).rstrip("/")
     memo = kopf.Memo(config=config, pods=CapturePods(api_client_for(_login["server"])))
-    stop_flag: asyncio.Event = asyncio.Event()
-    ready_flag: asyncio.Event = asyncio.Event()
-    task = asyncio.create_task(
-        kopf.operator(
-            settings=settings,
-            namespaces=namespaces,
-            identity=identity,  # type: ignore[arg-type]
-            stop_flag=stop_flag,
-            ready_flag=ready_flag,
-            memo=memo,
-        )
-    )
-    await asyncio.wait_for(ready_flag.wait(), timeout=10)
+    stop_flag, ready_flag = threading.Event(), threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(
+                kopf.operator(
+                    settings=_operator_settings(),
+                    namespaces=namespaces,
+                    identity=identity,  # type: ignore[arg-type]
+                    stop_flag=stop_flag,
+                    ready_flag=ready_flag,
+                    memo=memo,
+                )
+            )
+        except BaseException as error:  # noqa: BLE001 - reported to the test below
+            failure.append(error)
+
+    thread = threading.Thread(target=run, name=f"operator-{identity or 'default'}", daemon=True)
+    thread.start()
+    if not await asyncio.to_thread(ready_flag.wait, 30):
+        raise AssertionError(f"operator {identity} not ready within 30 s: {failure}")
     try:
         yield memo
     finally:
         stop_flag.set()
-        # kopf waits 5s for its handler tasks after a graceful stop; the tests need not. Bounded
-        # twice, because a cancelled kopf may still wait on its final peering keep-alive.
-        await asyncio.wait({task}, timeout=0.5)
-        if not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=3)
+        await asyncio.to_thread(thread.join, 60)
+        assert not thread.is_alive(), f"operator {identity} did not stop within 60 s"
+        assert not failure, failure
 
 
 async def eventually(check: Any, *, within: float = 5.0, interval: float = 0.02) -> Any:

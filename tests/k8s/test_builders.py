@@ -126,6 +126,23 @@ def test_live_report_of_the_current_pod_sets_live_and_counters() -> None:
     assert [e.reason for e in decision.events] == ["Live"]
 
 
+def test_new_counters_alone_are_mirrored_at_most_once_per_interval() -> None:
+    """A capture reports every 5 s: the status is written once a minute for counters, at once for a phase."""
+    progress = {"pod": "m-capture-0", "phase": "Live", "eventsCaptured": 7, "gaps": 0}
+    status = {"phase": "Connecting", "pod": "m-capture-0", "attempts": 1, "observedGeneration": 1, "progress": progress}
+    live = {**status, **step(monitor(status), running()).status}
+    assert live["mirroredAt"] == "2026-03-01T12:00:00.000Z"
+
+    newer = {**live, "progress": {**progress, "eventsCaptured": 900}}
+    soon = NOW + timedelta(seconds=CONFIG.mirror_interval_seconds - 1)
+    assert step(monitor(newer), running(), now=soon).status == {}  # nothing to write yet
+    later = NOW + timedelta(seconds=CONFIG.mirror_interval_seconds)
+    assert step(monitor(newer), running(), now=later).status["eventsCaptured"] == 900
+
+    ended = {**live, "progress": {**progress, "phase": "Connecting"}}  # the capture lost the live: at once
+    assert step(monitor(ended), running(), now=soon).status["phase"] == Phase.CONNECTING
+
+
 def test_crash_backs_off_exponentially_then_fails() -> None:
     status = {"phase": "Connecting", "pod": "m-capture-0", "attempts": 1, "observedGeneration": 1}
     crashed = PodState(name="m-capture-0", phase="Failed", exit_code=137, exit_reason="OOMKilled")

@@ -19,7 +19,9 @@ from tests.k8s.emulator import ROOT
 SCENARIO_IDS = [p.name for p in SCENARIOS]
 SERVICES = ("frontend", "dashboard", "analyser", "profiles", "lives", "create", "database", "reports")
 # CRD kinds, checked below on their own
-KINDS_WITHOUT_CORE_SCHEMA = {"KopfPeering", "ClusterKopfPeering", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
+KINDS_WITHOUT_CORE_SCHEMA = {
+    "KopfPeering", "ClusterKopfPeering", "ServiceMonitor", "PodMonitor", "PrometheusRule", "Cluster", "ScheduledBackup",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module", params=[None, *SCENARIOS], ids=["no-values", *SCENARIO_IDS])
@@ -269,3 +271,73 @@ def test_notes_warn_about_insecure_combinations() -> None:
     assert "port-forward svc/scis-gateway 8080:8080" in text
     quiet = next(v for k, v in render({"ingress": {"tls": {"enabled": True}}}).items() if k.endswith("NOTES.txt"))
     assert "WARNING" not in quiet
+
+
+# The CloudNativePG fields the chart writes, as documented in its API reference (postgresql.cnpg.io/v1
+# ClusterSpec, BootstrapInitDB, ManagedConfiguration/RoleConfiguration, BackupConfiguration,
+# BarmanObjectStoreConfiguration, S3Credentials, ScheduledBackupSpec): kubernetes-validate cannot know the CRD.
+CNPG_CLUSTER_FIELDS = {
+    "spec": {"instances", "imageName", "minSyncReplicas", "maxSyncReplicas", "inheritedMetadata", "bootstrap",
+             "managed", "storage", "resources", "backup"},
+    "spec.bootstrap.initdb": {"database", "owner", "secret"},
+    "spec.storage": {"size", "storageClass"},
+    "spec.backup": {"retentionPolicy", "barmanObjectStore"},
+    "spec.backup.barmanObjectStore": {"destinationPath", "endpointURL", "s3Credentials", "wal", "data"},
+    "spec.backup.barmanObjectStore.s3Credentials": {"accessKeyId", "secretAccessKey"},
+}  # fmt: skip
+CNPG_ROLE_FIELDS = {"name", "ensure", "login", "passwordSecret"}
+CNPG_SCHEDULED_BACKUP_FIELDS = {"schedule", "backupOwnerReference", "method", "cluster"}
+
+
+def _at(obj: dict[str, Any], path: str) -> dict[str, Any]:
+    for key in path.split("."):
+        obj = obj[key]
+    return obj
+
+
+def test_cloudnativepg_mode_makes_a_cluster_with_replicas_and_backups() -> None:
+    values = scenario_values(CHART / "ci" / "07-cloudnativepg-values.yaml")
+    rendered = render(values)
+    found = objects(rendered)
+    cluster = by_kind(found, "Cluster")["scis-postgresql"]
+    assert cluster["apiVersion"] == "postgresql.cnpg.io/v1"
+    for path, allowed in CNPG_CLUSTER_FIELDS.items():
+        assert set(_at(cluster, path)) <= allowed, path
+    spec = cluster["spec"]
+    assert spec["instances"] == 3 and spec["minSyncReplicas"] == spec["maxSyncReplicas"] == 1
+    assert spec["backup"]["barmanObjectStore"]["destinationPath"] == "s3://scis-backups/evidence"
+    assert [r["name"] for r in spec["managed"]["roles"]] == ["scis_app", "scis_explorer"]
+    assert all(set(role) <= CNPG_ROLE_FIELDS for role in spec["managed"]["roles"])
+    backup = by_kind(found, "ScheduledBackup")["scis-postgresql"]
+    assert set(backup["spec"]) <= CNPG_SCHEDULED_BACKUP_FIELDS
+    assert backup["spec"]["cluster"]["name"] == "scis-postgresql"
+    assert len(backup["spec"]["schedule"].split()) == 6  # CloudNativePG's cron has seconds first
+
+    # Every role's basic-auth Secret exists, with the password of the URLs the services use.
+    secrets = {name: obj for name, obj in by_kind(found, "Secret").items()}
+    urls = secrets["scis-secrets"]["stringData"]
+    assert urls["database-url"].startswith("postgresql://scis_app:")
+    assert "@scis-postgresql-rw:5432/" in urls["database-url"]
+    for suffix, role in (("owner", "scis"), ("app", "scis_app"), ("explorer", "scis_explorer")):
+        secret = secrets[f"scis-secrets-{suffix}"]
+        assert secret["type"] == "kubernetes.io/basic-auth" and secret["stringData"]["username"] == role
+    assert secrets["scis-secrets-app"]["stringData"]["password"] in urls["database-url"]
+    # No in-chart StatefulSet; the migration Job waits for the Cluster and leaves passwords to CloudNativePG.
+    assert "scis-postgresql" not in by_kind(found, "StatefulSet")
+    job = by_kind(found, "Job")["scis-migrations"]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["scis", "db", "migrate"]
+    notes = next(v for k, v in rendered.items() if k.endswith("NOTES.txt"))
+    assert "postgresql.mode cloudnativepg" in notes and "3 instances" in notes
+
+    for obj in found:  # everything else is still valid Kubernetes
+        if obj["kind"] not in KINDS_WITHOUT_CORE_SCHEMA:
+            kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+
+
+def test_cloudnativepg_backups_need_a_store() -> None:
+    with pytest.raises(helm.HelmError, match="backup.destinationPath is required"):
+        render({"postgresql": {"mode": "cloudnativepg"}})
+    quiet = render({"postgresql": {"mode": "cloudnativepg", "cloudnativepg": {"backup": {"enabled": False}}}})
+    assert "NO backups" in next(v for k, v in quiet.items() if k.endswith("NOTES.txt"))
+    assert "postgresql.mode embedded" in next(v for k, v in render({}).items() if k.endswith("NOTES.txt"))

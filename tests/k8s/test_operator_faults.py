@@ -13,9 +13,14 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
-from tests.k8s.emulator import Api, Kubelet, StampingEmulator, eventually, livemonitor, run_operator
+from tests.k8s.emulator import (
+    Api,
+    Kubelet,
+    StampingEmulator,
+    eventually,
+    livemonitor,
+    run_operator,
+)
 from tests.k8s.test_operator_emulator import FAST, phase_is, reporter, status
 
 WAIT = 30.0  # generous: the machine may be busy; every wait ends as soon as its condition holds
@@ -141,19 +146,27 @@ async def test_an_evicted_capture_pod_is_replaced_once(emulator: StampingEmulato
         await eventually(lambda: "alpha-capture-2" in kubelet.pods(), within=WAIT)
         await kubelet.exit("alpha-capture-2", 0)
         await eventually(lambda: phase_is(emulator, "alpha", "Ended"), within=WAIT)
-    messages = " ".join(e["message"] for e in _events(emulator))
-    assert "exited with code 137 (Evicted)" in messages and "disappeared (evicted or deleted)" in messages
+
+        def messages() -> str:  # kopf posts Kubernetes events from a queue of its own
+            return " ".join(e["message"] for e in _events(emulator))
+
+        await eventually(lambda: "exited with code 137 (Evicted)" in messages(), within=WAIT)
+        await eventually(lambda: "disappeared (evicted or deleted)" in messages(), within=WAIT)
     assert watch.most_running["alpha"] == 1
     assert watch.names == {"alpha-capture-0", "alpha-capture-1", "alpha-capture-2"}
 
 
-@pytest.mark.xfail(reason="timing-sensitive on a loaded 2-core machine (1 run in 5)", strict=False)
 async def test_two_operators_racing_never_duplicate_a_capture(emulator: StampingEmulator) -> None:
     api = Api(emulator)
     names = [f"race{index}" for index in range(4)]
     first = FAST.__class__(**{**FAST.__dict__, "peering_priority": 20})
     second = FAST.__class__(**{**FAST.__dict__, "peering_priority": 10})
-    async with Kubelet(emulator) as kubelet, watching(kubelet) as watch, run_operator(second, emulator, identity="b"):
+    # Each operator in a thread with its own event loop, as two operator Pods would be.
+    async with (
+        Kubelet(emulator) as kubelet,
+        watching(kubelet) as watch,
+        run_operator(second, emulator, identity="b"),
+    ):
         async with run_operator(first, emulator, identity="operator-a"):
             # Created while both start and before peering settles: both may reconcile them.
             for name in names:
@@ -161,17 +174,33 @@ async def test_two_operators_racing_never_duplicate_a_capture(emulator: Stamping
             await eventually(lambda: {f"{n}-capture-0" for n in names} <= set(kubelet.pods()), within=WAIT)
             await kubelet.exit("race0-capture-0", 1)  # one crash while both are up
             await eventually(lambda: status(emulator, "race0").get("pod") == "race0-capture-1", within=WAIT)
-        # operator-a leaves (rolling update): operator-b takes over and finishes the lives.
+        # operator-a leaves (rolling update): operator-b takes over and finishes the lives. It resumes
+        # only once a's peering record has expired (its lifetime, then b's next peering check), so the
+        # takeover gets twice the usual budget on a busy machine.
+        left_at = asyncio.get_running_loop().time()
         for name in names:
             pod = status(emulator, name)["pod"]
             await kubelet.exit(pod, 0)
         for name in names:
-            await eventually(lambda name=name: phase_is(emulator, name, "Ended"), within=WAIT)
+            try:
+                await eventually(lambda name=name: phase_is(emulator, name, "Ended"), within=2 * WAIT)
+            except AssertionError as error:
+                phases = {n: status(emulator, n).get("phase") for n in names}
+                raise AssertionError(f"{error}; phases {phases}; peering {_peering(emulator)}") from None
+        took = asyncio.get_running_loop().time() - left_at
     assert all(watch.most_running[name] == 1 for name in names), dict(watch.most_running)
     assert status(emulator, "race0")["restarts"] == 1
     # Pod names are unique in a cluster; a second POST of one name (both operators acting) is refused with 409.
     assert watch.names == {*(f"{n}-capture-0" for n in names), "race0-capture-1"}
-    print(f"\ntwo operators racing: Pod POSTs {dict(pod_creations(emulator))}, Pods {sorted(watch.names)}")
+    print(f"\ntwo operators racing: Pod POSTs {dict(pod_creations(emulator))}, Pods {sorted(watch.names)}, "
+          f"takeover to all Ended {took:.1f} s")  # fmt: skip
+
+
+def _peering(emulator: StampingEmulator) -> list[Any]:
+    return [
+        obj.raw.get("status") for (resource, _, _), obj in list(emulator.objects.items())
+        if resource.plural == "kopfpeerings" and not obj.deleted
+    ]  # fmt: skip
 
 
 def _events(emulator: StampingEmulator) -> list[dict[str, Any]]:

@@ -12,20 +12,15 @@ from typing import Any
 
 import psycopg
 
-# Written by the platform itself while the attacks run; everything else must stay identical:
+# Written by the database service itself while the attacks run; everything else must stay identical:
 # the explorer audits every query (the audit chain's head and seals move with it), grants each one and
-# keeps it in the analyst's history,
-# and the profiles service folds stored events into subjects in the background, whatever runs.
+# keeps it in the analyst's history.
 TABLE_FILTERS = {
     "public.audit_log": "WHERE action <> 'database.query'",
     "public.audit_chain_head": "WHERE false",
     "public.audit_seals": "WHERE false",
     "public.explorer_grants": "WHERE false",
     "public.explorer_history": "WHERE false",
-    "public.subjects": "WHERE false",
-    "public.subject_aliases": "WHERE false",
-    "public.subject_lives": "WHERE false",
-    "public.subject_enrichment": "WHERE false",
 }
 SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
 

@@ -6,40 +6,32 @@ Three runs, each followed by a before/after snapshot of the whole database (test
     the server-side cursor alone;
 (c) straight to PostgreSQL as scis_explorer, one connection per statement, no service in between:
     the role's privileges alone.
+The snapshots cover the whole cluster, so the attacks run on a server of their own (`quiet_database`):
+nothing but the attack itself may write there while it runs.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
 import psycopg
-import pytest
-from psycopg_pool import AsyncConnectionPool
 
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import Role, User
 from scis.database import service
+from tests.security.conftest import QuietDatabase, one_connection_explorer_pool
 from tests.security.hostile_sql import HOSTILE_SQL
 from tests.security.snapshot import differences, snapshot
 from tests.services.conftest import auth
 
-# Fails in the merged full suite only (passes alone): shared-database interplay between the merged
-# branches, to be found next session (issue 7).
-SHARED_DB_INTERPLAY = "fails only in the merged full suite (shared database); passes alone"
-
 VIEWER = User(username="t-viewer", role=Role.viewer)
 
 
-@pytest.mark.xfail(reason=SHARED_DB_INTERPLAY, strict=False)
-async def test_a_every_hostile_statement_is_refused_at_the_api(
-    clients: dict[str, httpx.AsyncClient], tokens: dict[str, str], superuser_url: str
-) -> None:
+async def test_a_every_hostile_statement_is_refused_at_the_api(quiet_database: QuietDatabase) -> None:
+    superuser_url = quiet_database.superuser_url
     before = snapshot(superuser_url)
     answers = {}
     for what, sql in HOSTILE_SQL:
-        response = await clients["database"].post(
-            "/api/database/query", json={"sql": sql}, headers=auth(tokens["viewer"])
+        response = await quiet_database.client.post(
+            "/api/database/query", json={"sql": sql}, headers=auth(quiet_database.viewer_token)
         )
         answers[what] = (response.status_code, response.json().get("detail", ""))
     # 400: refused; 422: not well-formed SQL, answered with its line and column.
@@ -49,13 +41,14 @@ async def test_a_every_hostile_statement_is_refused_at_the_api(
     assert differences(before, snapshot(superuser_url)) == {}
 
 
-@pytest.mark.xfail(reason=SHARED_DB_INTERPLAY, strict=False)
-async def test_b_with_the_parser_switched_off_nothing_is_written(
-    explorer_pool: AsyncConnectionPool[Any], postgres_url: str, superuser_url: str
-) -> None:
+async def test_b_with_the_parser_switched_off_nothing_is_written(quiet_database: QuietDatabase) -> None:
+    superuser_url = quiet_database.superuser_url
     before = snapshot(superuser_url)
     outcomes: dict[str, str] = {}
-    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as app_conn:
+    async with (
+        one_connection_explorer_pool(quiet_database.explorer_url) as explorer_pool,
+        await psycopg.AsyncConnection.connect(quiet_database.app_url, autocommit=True) as app_conn,
+    ):
         for what, sql in HOSTILE_SQL:
             try:
                 result = await service.run_query(
@@ -78,11 +71,8 @@ async def test_b_with_the_parser_switched_off_nothing_is_written(
     assert differences(before, snapshot(superuser_url)) == {}
 
 
-@pytest.mark.xfail(
-    reason=SHARED_DB_INTERPLAY,
-    strict=False,
-)
-def test_c_straight_to_postgresql_as_scis_explorer_nothing_is_written(explorer_url: str, superuser_url: str) -> None:
+def test_c_straight_to_postgresql_as_scis_explorer_nothing_is_written(quiet_database: QuietDatabase) -> None:
+    superuser_url, explorer_url = quiet_database.superuser_url, quiet_database.explorer_url
     before = snapshot(superuser_url)
     outcomes: dict[str, str] = {}
     for what, sql in HOSTILE_SQL:
@@ -101,12 +91,9 @@ def test_c_straight_to_postgresql_as_scis_explorer_nothing_is_written(explorer_u
         assert "permission denied" in outcomes[what] or "does not exist" in outcomes[what], (what, outcomes[what])
 
 
-@pytest.mark.xfail(
-    reason=SHARED_DB_INTERPLAY,
-    strict=False,
-)
-def test_the_snapshot_sees_a_write(superuser_url: str) -> None:
+def test_the_snapshot_sees_a_write(quiet_database: QuietDatabase) -> None:
     """The yardstick itself: a row, a role setting and a sequence changed by the superuser all show."""
+    superuser_url = quiet_database.superuser_url
     before = snapshot(superuser_url)
     with psycopg.connect(superuser_url, autocommit=True) as conn:
         conn.execute("ALTER ROLE scis_explorer SET work_mem = '1MB'")

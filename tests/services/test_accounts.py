@@ -18,7 +18,6 @@ from tests.support.databases import scratch_database
 
 # Fails in the merged full suite only (passes alone): shared-database interplay between the merged
 # branches, to be found next session (issue 7).
-SHARED_DB_INTERPLAY = "fails only in the merged full suite (shared database); passes alone"
 
 
 def audited(postgres_url: str, target: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -96,10 +95,6 @@ async def test_account_administration_is_admin_only_and_names_unknown_accounts(
     assert missing.status_code == 404 and "no account named 'no-such-user'" in missing.json()["detail"]
 
 
-@pytest.mark.xfail(
-    reason=SHARED_DB_INTERPLAY,
-    strict=False,
-)
 async def test_audit_chain_can_be_verified_by_admins_only(
     clients: dict[str, httpx.AsyncClient], tokens: dict[str, str]
 ) -> None:
@@ -125,10 +120,6 @@ def scis_user(database_url: str, redis_url: str, *args: str) -> subprocess.Compl
     )
 
 
-@pytest.mark.xfail(
-    reason=SHARED_DB_INTERPLAY,
-    strict=False,
-)
 def test_scis_user_commands(fresh_database: str, redis_url: str) -> None:
     def ok(*args: str) -> str:
         done = scis_user(fresh_database, redis_url, *args)

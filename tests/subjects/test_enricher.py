@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from scis.cli import main
@@ -55,3 +56,31 @@ async def test_bus_message_triggers_folding_and_cli_rebuild_agrees(
     assert await asyncio.to_thread(main, ["profiles", "rebuild", "--database-url", postgres_url]) == 0
     async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
         assert await snapshot(conn, (alice, bob)) == folded
+
+
+async def test_a_bus_that_times_out_never_kills_the_listener(pool: AsyncConnectionPool[Any]) -> None:
+    """A Redis that accepts and never answers (an overloaded machine) raises redis' TimeoutError, which
+    is no ConnectionError: the listener must retry, and stopping must still be clean."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    redis = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}", socket_timeout=0.2, socket_connect_timeout=0.2)
+    enricher = SubjectEnricher(pool, redis, sweep_seconds=3600)
+    enricher.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while len(accepted) < 2:  # a second connection: the listener came back after the first timeout
+            assert asyncio.get_running_loop().time() < deadline, "the listener did not retry"
+            await asyncio.sleep(0.1)
+        listener = enricher._tasks[0]
+        assert not listener.done(), listener
+    finally:
+        await enricher.stop()
+        await redis.aclose()
+        for writer in accepted:
+            writer.close()
+        server.close()

@@ -67,20 +67,30 @@ frontend dashboard analyser profiles lives create database reports
 {{- if .Values.secretKey.existingSecret }}{{ .Values.secretKey.existingSecret }}{{ else }}{{ include "scis.componentName" (dict "ctx" . "component" "secrets") }}{{ end -}}
 {{- end }}
 
+{{/* embedded, external or cloudnativepg; postgresql.enabled=false (older values files) means external. */}}
+{{- define "scis.postgresqlMode" -}}
+{{- if not .Values.postgresql.enabled }}external{{ else }}{{ .Values.postgresql.mode }}{{ end -}}
+{{- end }}
+
+{{/* The CloudNativePG Cluster; its read-write Service is this name with -rw. */}}
+{{- define "scis.cnpgCluster" -}}
+{{ include "scis.componentName" (dict "ctx" . "component" "postgresql") }}
+{{- end }}
+
 {{- define "scis.databaseSecret" -}}
-{{- if .Values.postgresql.enabled }}{{ include "scis.componentName" (dict "ctx" . "component" "secrets") }}{{ else }}{{ required "postgresql.external.existingSecret is required when postgresql.enabled is false" .Values.postgresql.external.existingSecret }}{{ end -}}
+{{- if ne (include "scis.postgresqlMode" .) "external" }}{{ include "scis.componentName" (dict "ctx" . "component" "secrets") }}{{ else }}{{ required "postgresql.external.existingSecret is required when postgresql.enabled is false or postgresql.mode is external" .Values.postgresql.external.existingSecret }}{{ end -}}
 {{- end }}
 
 {{- define "scis.databaseSecretKey" -}}
-{{- if .Values.postgresql.enabled }}database-url{{ else }}{{ .Values.postgresql.external.existingSecretKey }}{{ end -}}
+{{- if ne (include "scis.postgresqlMode" .) "external" }}database-url{{ else }}{{ .Values.postgresql.external.existingSecretKey }}{{ end -}}
 {{- end }}
 
 {{- define "scis.migrationDatabaseSecretKey" -}}
-{{- if .Values.postgresql.enabled }}migration-database-url{{ else }}{{ .Values.postgresql.external.migrationSecretKey }}{{ end -}}
+{{- if ne (include "scis.postgresqlMode" .) "external" }}migration-database-url{{ else }}{{ .Values.postgresql.external.migrationSecretKey }}{{ end -}}
 {{- end }}
 
 {{- define "scis.explorerDatabaseSecretKey" -}}
-{{- if .Values.postgresql.enabled }}explorer-database-url{{ else }}{{ .Values.postgresql.external.explorerSecretKey }}{{ end -}}
+{{- if ne (include "scis.postgresqlMode" .) "external" }}explorer-database-url{{ else }}{{ .Values.postgresql.external.explorerSecretKey }}{{ end -}}
 {{- end }}
 
 {{- define "scis.redisSecret" -}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -12,7 +13,7 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,34 @@ def load_migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-def migrate(database_url: str) -> list[str]:
-    """Apply pending migrations under an advisory lock; returns the names applied (empty when current)."""
+@functools.cache
+def latest_migration() -> int:
+    return load_migrations()[-1].version
+
+
+async def schema_status(conn: AsyncConnection[Any]) -> str:
+    """'ok' when the schema is at least at the newest migration this code ships, else why not.
+
+    A newer schema is fine: during an upgrade the migration Job runs before the new Pods, and the
+    old ones keep serving (migrations only add)."""
+    needed = latest_migration()
+    try:
+        async with conn.cursor(row_factory=tuple_row) as cur:
+            await cur.execute("SELECT max(version) FROM schema_migrations")
+            row = await cur.fetchone()
+    except psycopg.errors.UndefinedTable:
+        return f"not migrated: waiting for `scis db migrate` (the chart's migration Job) to reach {needed:04d}"
+    current = row[0] if row and row[0] is not None else 0
+    if current < needed:
+        return f"schema at {current:04d}, this version needs {needed:04d}: waiting for the migration Job"
+    return "ok"
+
+
+def migrate(database_url: str, *, up_to: int | None = None) -> list[str]:
+    """Apply pending migrations under an advisory lock; returns the names applied (empty when current).
+
+    ``up_to`` stops after that version (tests migrate a populated database of an older schema).
+    """
     applied: list[str] = []
     try:
         conn = psycopg.connect(database_url, autocommit=True, connect_timeout=10)
@@ -69,6 +96,8 @@ def migrate(database_url: str) -> list[str]:
             rows = conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
             done = {version: checksum for version, checksum in rows}
             for migration in load_migrations():
+                if up_to is not None and migration.version > up_to:
+                    break
                 if migration.version in done:
                     if done[migration.version] != migration.checksum:
                         raise RuntimeError(

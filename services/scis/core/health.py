@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from scis.core.db import schema_status
+
 READY_TIMEOUT_SECONDS = 2.0
 log = logging.getLogger(__name__)
 
@@ -21,9 +23,12 @@ async def dependency_status(request: Request) -> dict[str, str]:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
             async with state.pool.connection() as conn:
                 await conn.execute("SELECT 1")
-        checks["postgres"] = "ok"
+                checks["postgres"] = "ok"
+                # Not ready until the migration Job brought the schema to what this code needs.
+                checks["schema"] = await schema_status(conn)
     except Exception as error:  # noqa: BLE001 - any failure means not ready, and says why
-        checks["postgres"] = f"unavailable: {type(error).__name__}: {error}"[:200]
+        reason = f"unavailable: {type(error).__name__}: {error}"[:200]
+        checks["schema" if "postgres" in checks else "postgres"] = reason
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
             await state.redis.ping()

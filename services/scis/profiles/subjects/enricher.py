@@ -63,7 +63,7 @@ class SubjectEnricher:
                     with contextlib.suppress(ValueError, TypeError):
                         self._pending.add(UUID(key))  # type: ignore[arg-type]
                         self._wake.set()
-            except (aioredis.ConnectionError, OSError) as error:
+            except (aioredis.RedisError, OSError) as error:  # a timeout too: never let the listener die
                 log.warning("subjects enricher lost the bus (%s); the sweep keeps folding", error)
                 await asyncio.sleep(1.0)
 
