@@ -150,6 +150,7 @@ async def soak(plan: SoakPlan, database_url: str, redis_url: str, home: Path, si
     process = psutil.Process()
     memory: list[tuple[float, float]] = []
     descriptors: list[tuple[float, float]] = []
+    loads: list[float] = []  # the machine's 1-minute load average: a shared machine skews every figure
     tasks = [asyncio.create_task(c.run()) for c in captures]
     began = time.monotonic()
     try:
@@ -158,9 +159,11 @@ async def soak(plan: SoakPlan, database_url: str, redis_url: str, home: Path, si
             at = time.monotonic() - began
             memory.append((at, process.memory_info().rss / 2**20))
             descriptors.append((at, process.num_fds()))
+            loads.append(os.getloadavg()[0])
             done = sum(c.stats.events_total for c in captures)
             print(f"   {at:7.0f}s  rss {memory[-1][1]:7.1f} MB  fds {descriptors[-1][1]:4.0f}  "
-                  f"events {done:>9}  queued {sum(c.queue.qsize() for c in captures)}", flush=True)  # fmt: skip
+                  f"events {done:>9}  queued {sum(c.queue.qsize() for c in captures)}  load {loads[-1]:.1f}",
+                  flush=True)  # fmt: skip
             if at >= plan.seconds and await all_sent_stored(sim_base, captures, pool):
                 break
     finally:
@@ -172,7 +175,21 @@ async def soak(plan: SoakPlan, database_url: str, redis_url: str, home: Path, si
     lost, duplicated, broken = await account(sim_base, captures, pool)
     await redis.aclose()
     await pool.close()
-    return rows(plan, elapsed, captures, latencies, memory, descriptors, lost, duplicated, broken)
+    return [*rows(plan, elapsed, captures, latencies, memory, descriptors, lost, duplicated, broken), load_row(loads)]
+
+
+def load_row(loads: Sequence[float]) -> dict[str, Any]:
+    """The machine's load while the soak ran: the latency and memory figures are read against it."""
+    mean = round(statistics.fmean(loads), 2) if loads else float("nan")
+    peak = round(max(loads), 2) if loads else float("nan")
+    return {
+        "name": "soak_load_average",
+        "value": mean,
+        "unit": "load",
+        "baseline": None,
+        "ratio": None,
+        "goal": f"context only: mean of the 1-minute load average (peak {peak}) on this machine",
+    }
 
 
 async def all_sent_stored(sim_base: str, captures: list[LiveCapture], pool: Any) -> bool:
