@@ -92,6 +92,7 @@ class Figures:
     named_in_gaps: int = 0
     uncovered: list[int] = field(default_factory=list)  # missing, sent outside every gap and start window
     gaps: Counter[str] = field(default_factory=Counter)
+    filled: dict[tuple[str, int], str] = field(default_factory=dict)  # (session, gap seq) -> completely/partly
     sessions: list[dict[str, Any]] = field(default_factory=list)
     rows: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -100,7 +101,14 @@ class Figures:
         return (f"[{self.name}] sent {self.sent}, stored {self.stored}, duplicates {self.duplicates}, "
                 f"missing {len(self.missing)} (named in gap records {self.named_in_gaps}, "
                 f"sent outside every gap {len(self.uncovered)}), "
-                f"gaps {dict(self.gaps)}, sessions {len(self.sessions)} ({statuses})")  # fmt: skip
+                f"gaps {dict(self.gaps)}, gaps filled by re-sent messages {len(self.filled)}, "
+                f"sessions {len(self.sessions)} ({statuses})")  # fmt: skip
+
+    def unfilled(self, *reasons: str) -> list[dict[str, Any]]:
+        """Gap records of these reasons no `gap_filled` record says were completely filled."""
+        return [row for rows in self.rows.values() for row in rows
+                if row["kind"] == "gap" and row["data"]["reason"] in reasons
+                and self.filled.get((str(row["session_id"]), row["seq"])) != "completely"]  # fmt: skip
 
 
 async def figures(name: str, pool: AsyncConnectionPool[Any], sim_room: Any, target: str) -> Figures:
@@ -124,6 +132,8 @@ async def figures(name: str, pool: AsyncConnectionPool[Any], sim_room: Any, targ
         result.rows[session["id"]] = rows
         stored.extend(stored_msg_ids(rows))
         for row in rows:
+            if row["kind"] == "gap_filled":
+                result.filled[(row["data"]["gap"]["session_id"], row["data"]["gap"]["seq"])] = row["data"]["filled"]
             if row["kind"] == "gap":
                 result.gaps[row["data"]["reason"]] += 1
                 named.update(row["data"].get("msg_ids", []))

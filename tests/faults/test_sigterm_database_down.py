@@ -68,6 +68,7 @@ async def test_sigterm_while_postgresql_is_down_parks_then_the_next_run_stores_e
         assert not folder.exists(), "the parked events were not all stored"
         assert not result.missing, "the resumed capture asks the server to re-send: nothing may be missing"
         assert result.stored == result.sent
+        assert not result.unfilled("crash", "restart"), "a gap the re-sent messages filled is not said to be filled"
         if restart == "plain":
             parked, resumed = result.sessions
             assert parked["status"] == "stopped" and "SIGTERM" in parked["status_reason"]
