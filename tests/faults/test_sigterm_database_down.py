@@ -31,7 +31,7 @@ async def test_sigterm_while_postgresql_is_down_parks_then_the_next_run_stores_e
     try:
         await asyncio.to_thread(server.migrate)  # as the owner; the captures run as scis_app
         target = f"term_{restart.replace('-', '_')}"
-        room = sim.add_room(target, rate=300, seed=41)
+        room = sim.add_room(target, rate=200, seed=41)
         session_id = uuid.uuid4()
         home = tmp_path / "home"
         env = capture_env(sim, home, server.url, redis_url, SCIS_CAPTURE_QUEUE_SIZE="200",
@@ -42,9 +42,9 @@ async def test_sigterm_while_postgresql_is_down_parks_then_the_next_run_stores_e
             await wait_stored(pool, target, 300)
         await asyncio.to_thread(server.stop)
         received_before = len(room.sent_messages)
-        await wait_for(lambda: len(room.sent_messages) > received_before + 600, seconds=60)  # memory, then spill
+        await wait_for(lambda: len(room.sent_messages) > received_before + 600, seconds=120)  # memory, then spill
         first.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(first.communicate(), 120)
+        _, err = await asyncio.wait_for(first.communicate(), 300)
         message = err.decode()
         assert first.returncode == EXIT_PARKED, message
         assert "not sealed" in message and f"--session-id {session_id}" in message
@@ -62,7 +62,7 @@ async def test_sigterm_while_postgresql_is_down_parks_then_the_next_run_stores_e
             stored_before = await events_count(pool, target)
             await wait_stored(pool, target, stored_before + 300, seconds=120)
             await end_live_while_listening(room)
-            _, err = await asyncio.wait_for(second.communicate(), 120)
+            _, err = await asyncio.wait_for(second.communicate(), 600)  # it reads the re-sent backlog first
             assert second.returncode == 0, err.decode()
             result = await figures(f"SIGTERM with PostgreSQL down, then restart {restart}", pool, room, target)
         assert not folder.exists(), "the parked events were not all stored"
@@ -78,4 +78,3 @@ async def test_sigterm_while_postgresql_is_down_parks_then_the_next_run_stores_e
             assert session["status"] == "ended" and result.gaps["restart"] == 1
     finally:
         await asyncio.to_thread(server.stop)
-

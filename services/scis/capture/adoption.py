@@ -64,6 +64,7 @@ async def replay_spill(
 ) -> Replayed:
     """Store, in place and in order, what an earlier run of an unsealed session left in its spill folder."""
     queue = SpillQueue(settings.capture_queue_size, session_spill_dir(settings.home, session_id))
+    parked = read_parked_note(queue.spill_dir) is not None  # then memory was written out too: nothing died in it
     recovered = queue.recover()
     if not recovered:
         return Replayed(0)
@@ -83,7 +84,7 @@ async def replay_spill(
     last_committed = tail.last_captured_at
     await writer.run(queue)
     rows: list[ChainedRecord] = []
-    if last_committed is not None and first_spilled is not None and first_spilled > last_committed:
+    if not parked and last_committed is not None and first_spilled is not None and first_spilled > last_committed:
         # Spilling starts when memory is full: what the dead process held in memory was received
         # between its last committed event and its first spilled one, and died with it.
         async with pool.connection() as conn, conn.transaction():
