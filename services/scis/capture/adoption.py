@@ -67,6 +67,7 @@ async def replay_spill(
     parked = read_parked_note(queue.spill_dir) is not None  # then memory was written out too: nothing died in it
     recovered = queue.recover()
     if not recovered:
+        clear_parked_note(queue.spill_dir)  # parked after everything was stored (only the seal failed)
         return Replayed(0)
     first_spilled = queue.oldest_pending()
     queue.close()
