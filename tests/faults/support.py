@@ -78,6 +78,31 @@ async def wait_stored(pool: AsyncConnectionPool[Any], target: str, at_least: int
         await asyncio.sleep(0.1)
 
 
+async def messages_stored(pool: AsyncConnectionPool[Any], target: str) -> int:
+    """TikTok messages stored across the target's sessions (a gift streak counts all its frames)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT count(*) FILTER (WHERE e.msg_id IS NOT NULL AND NOT e.data ? 'streak')
+                      + coalesce(sum(jsonb_array_length(e.data -> 'streak' -> 'msg_ids'))
+                                 FILTER (WHERE e.data ? 'streak'), 0) AS n
+                 FROM events e JOIN live_sessions s ON s.id = e.session_id WHERE lower(s.target) = %s""",
+            (target.lower(),),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        return int(row["n"])
+
+
+async def wait_caught_up(pool: AsyncConnectionPool[Any], room: Any, target: str, seconds: float = 600) -> None:
+    """Until the capture stored about everything sent so far: on a loaded machine it can be thousands of
+    messages behind, and a live ended then may close the socket before they are delivered."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while await messages_stored(pool, target) < len(room.sent_messages) - 500:
+        assert loop.time() < deadline, f"@{target}: the capture did not catch up with the live in {seconds:g} s"
+        await asyncio.sleep(1.0)
+
+
 # Server and capture clocks are the same machine's here; a message is sent a little before it is received.
 SLACK = timedelta(milliseconds=50)
 

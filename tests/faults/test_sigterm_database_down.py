@@ -17,7 +17,7 @@ from scis.embedded.ports import free_port
 from scis.embedded.postgres import EmbeddedPostgres
 from scis.simulator import SimulatorServer
 from tests.capture.support import end_live_while_listening, opened_pool, wait_for
-from tests.faults.support import capture_env, events_count, figures, spawn_capture, wait_stored
+from tests.faults.support import capture_env, events_count, figures, spawn_capture, wait_caught_up, wait_stored
 
 STOP_TIMEOUT_SECONDS = 3
 
@@ -61,6 +61,7 @@ async def test_sigterm_while_postgresql_is_down_parks_then_the_next_run_stores_e
             await wait_for(lambda: bool(room.sessions), seconds=120)  # connected (after storing the parked events)
             stored_before = await events_count(pool, target)
             await wait_stored(pool, target, stored_before + 300, seconds=120)
+            await wait_caught_up(pool, room, target)
             await end_live_while_listening(room)
             _, err = await asyncio.wait_for(second.communicate(), 600)  # it reads the re-sent backlog first
             assert second.returncode == 0, err.decode()

@@ -15,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from scis.simulator import SimulatorServer
 from scis.simulator.session import MALFORMED_GARBAGE
 from tests.capture.support import end_live_while_listening, wait_for
-from tests.faults.support import capture_env, events_count, figures, spawn_capture, wait_stored
+from tests.faults.support import capture_env, events_count, figures, spawn_capture, wait_caught_up, wait_stored
 
 RATE = 1000
 AFTER_FAULT = 4000  # records stored after the fault before the live is ended (the room never goes quiet)
@@ -47,6 +47,7 @@ async def test_simulator_fault_at_1000_events_per_second(
         room.fault(fault, **FAULT_PARAMS[fault])
         await wait_for(lambda: room.connections > connections, seconds=120)  # the capture reconnected
     await wait_stored(pool, target, await events_count(pool, target) + AFTER_FAULT, seconds=300)
+    await wait_caught_up(pool, room, target)
     await end_live_while_listening(room)  # the end message comes after everything produced before it
     _, err = await asyncio.wait_for(process.communicate(), 600)
     assert process.returncode == 0, err.decode()
