@@ -52,6 +52,7 @@ HERE = Path(__file__).parent
 WARM_UP_FRACTION = 0.15
 GOAL_RSS_SLOPE_MB_PER_HOUR = 20.0
 GOAL_P99_GROWTH = 2.0
+DRAIN_SECONDS = 600.0  # after the lives end, how long the captures may take to store their backlog
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def start_simulator(plan: SoakPlan, port: int, log: Path) -> subprocess.Popen[by
 
 
 async def sent_ids(base: str, handle: str) -> list[int]:
-    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=600) as client:
         answer = await client.get(f"/_sim/rooms/{handle}/sent")
         answer.raise_for_status()
         return [int(m["msg_id"]) for m in answer.json()]
@@ -150,6 +151,7 @@ async def soak(plan: SoakPlan, database_url: str, redis_url: str, home: Path, si
     process = psutil.Process()
     memory: list[tuple[float, float]] = []
     descriptors: list[tuple[float, float]] = []
+    loads: list[float] = []  # the machine's 1-minute load average: a shared machine skews every figure
     tasks = [asyncio.create_task(c.run()) for c in captures]
     began = time.monotonic()
     try:
@@ -158,12 +160,16 @@ async def soak(plan: SoakPlan, database_url: str, redis_url: str, home: Path, si
             at = time.monotonic() - began
             memory.append((at, process.memory_info().rss / 2**20))
             descriptors.append((at, process.num_fds()))
+            loads.append(os.getloadavg()[0])
             done = sum(c.stats.events_total for c in captures)
             print(f"   {at:7.0f}s  rss {memory[-1][1]:7.1f} MB  fds {descriptors[-1][1]:4.0f}  "
-                  f"events {done:>9}  queued {sum(c.queue.qsize() for c in captures)}", flush=True)  # fmt: skip
+                  f"events {done:>9}  queued {sum(c.queue.qsize() for c in captures)}  load {loads[-1]:.1f}",
+                  flush=True)  # fmt: skip
             if at >= plan.seconds and await all_sent_stored(sim_base, captures, pool):
                 break
     finally:
+        await end_lives(sim_base, captures)  # each capture reads its backlog, then ends with its live
+        await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
         for capture in captures:
             await capture.stop("soak over")
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -172,14 +178,42 @@ async def soak(plan: SoakPlan, database_url: str, redis_url: str, home: Path, si
     lost, duplicated, broken = await account(sim_base, captures, pool)
     await redis.aclose()
     await pool.close()
-    return rows(plan, elapsed, captures, latencies, memory, descriptors, lost, duplicated, broken)
+    return [*rows(plan, elapsed, captures, latencies, memory, descriptors, lost, duplicated, broken), load_row(loads)]
+
+
+def load_row(loads: Sequence[float]) -> dict[str, Any]:
+    """The machine's load while the soak ran: the latency and memory figures are read against it."""
+    mean = round(statistics.fmean(loads), 2) if loads else float("nan")
+    peak = round(max(loads), 2) if loads else float("nan")
+    return {
+        "name": "soak_load_average",
+        "value": mean,
+        "unit": "load",
+        "baseline": None,
+        "ratio": None,
+        "goal": f"context only: mean of the 1-minute load average (peak {peak}) on this machine",
+    }
+
+
+async def end_lives(sim_base: str, captures: list[LiveCapture]) -> None:
+    """End every simulated live: production stops, what was produced is still sent, then the end message."""
+    async with httpx.AsyncClient(base_url=sim_base, timeout=120) as client:
+        for capture in captures:
+            try:
+                await client.post(f"/_sim/rooms/{capture.request.target}/fault/end")
+            except httpx.HTTPError as error:  # a saturated simulator: the capture is stopped after the drain
+                print(f"   could not end @{capture.request.target}: {error!r}", flush=True)
 
 
 async def all_sent_stored(sim_base: str, captures: list[LiveCapture], pool: Any) -> bool:
     """Every room has sent all its events and the store accounts for each of them."""
     async with httpx.AsyncClient(base_url=sim_base, timeout=30) as client:
         for capture in captures:
-            if not (await client.get(f"/_sim/rooms/{capture.request.target}")).json().get("finished"):
+            try:
+                answer = await client.get(f"/_sim/rooms/{capture.request.target}")
+            except httpx.HTTPError:  # the simulator is saturated (a loaded machine): not yet
+                return False
+            if not answer.json().get("finished"):
                 return False
     if any(capture.queue.qsize() for capture in captures):
         return False

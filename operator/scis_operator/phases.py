@@ -49,3 +49,4 @@ class ExitCode(enum.IntEnum):
     OFFLINE = 3
     NOT_FOUND = 4
     UNAVAILABLE = 5  # a private live, or one not shown in the capture's country
+    PARKED = 7  # stopped while PostgreSQL was unreachable: unsealed, its events spilled for the next capture

@@ -156,7 +156,7 @@ def decide(observation: Observation, config: OperatorConfig) -> Decision:
     if not fresh_start and not backing_off and stop_reason != Reason.SPEC_CHANGED:
         if pod is not None:  # the capture process exited: its exit code says how
             code = pod.exit_code
-            if stop_reason is not None and code in (None, ExitCode.CLEAN, 143):
+            if stop_reason is not None and code in (None, ExitCode.CLEAN, 143, ExitCode.PARKED):
                 return settle(Phase.ENDED, Reason(stop_reason), f"capture stopped cleanly ({stop_reason})")
             if code == ExitCode.CLEAN:
                 return settle(Phase.ENDED, Reason.ENDED, f"the live ended; {pod.name} exited cleanly")

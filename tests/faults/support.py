@@ -78,6 +78,31 @@ async def wait_stored(pool: AsyncConnectionPool[Any], target: str, at_least: int
         await asyncio.sleep(0.1)
 
 
+async def messages_stored(pool: AsyncConnectionPool[Any], target: str) -> int:
+    """TikTok messages stored across the target's sessions (a gift streak counts all its frames)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            """SELECT count(*) FILTER (WHERE e.msg_id IS NOT NULL AND NOT e.data ? 'streak')
+                      + coalesce(sum(jsonb_array_length(e.data -> 'streak' -> 'msg_ids'))
+                                 FILTER (WHERE e.data ? 'streak'), 0) AS n
+                 FROM events e JOIN live_sessions s ON s.id = e.session_id WHERE lower(s.target) = %s""",
+            (target.lower(),),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        return int(row["n"])
+
+
+async def wait_caught_up(pool: AsyncConnectionPool[Any], room: Any, target: str, seconds: float = 600) -> None:
+    """Until the capture stored about everything sent so far: on a loaded machine it can be thousands of
+    messages behind, and a live ended then may close the socket before they are delivered."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while await messages_stored(pool, target) < len(room.sent_messages) - 500:
+        assert loop.time() < deadline, f"@{target}: the capture did not catch up with the live in {seconds:g} s"
+        await asyncio.sleep(1.0)
+
+
 # Server and capture clocks are the same machine's here; a message is sent a little before it is received.
 SLACK = timedelta(milliseconds=50)
 
@@ -92,6 +117,7 @@ class Figures:
     named_in_gaps: int = 0
     uncovered: list[int] = field(default_factory=list)  # missing, sent outside every gap and start window
     gaps: Counter[str] = field(default_factory=Counter)
+    filled: dict[tuple[str, int], str] = field(default_factory=dict)  # (session, gap seq) -> completely/partly
     sessions: list[dict[str, Any]] = field(default_factory=list)
     rows: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -100,7 +126,14 @@ class Figures:
         return (f"[{self.name}] sent {self.sent}, stored {self.stored}, duplicates {self.duplicates}, "
                 f"missing {len(self.missing)} (named in gap records {self.named_in_gaps}, "
                 f"sent outside every gap {len(self.uncovered)}), "
-                f"gaps {dict(self.gaps)}, sessions {len(self.sessions)} ({statuses})")  # fmt: skip
+                f"gaps {dict(self.gaps)}, gaps filled by re-sent messages {len(self.filled)}, "
+                f"sessions {len(self.sessions)} ({statuses})")  # fmt: skip
+
+    def unfilled(self, *reasons: str) -> list[dict[str, Any]]:
+        """Gap records of these reasons no `gap_filled` record says were completely filled."""
+        return [row for rows in self.rows.values() for row in rows
+                if row["kind"] == "gap" and row["data"]["reason"] in reasons
+                and self.filled.get((str(row["session_id"]), row["seq"])) != "completely"]  # fmt: skip
 
 
 async def figures(name: str, pool: AsyncConnectionPool[Any], sim_room: Any, target: str) -> Figures:
@@ -124,6 +157,8 @@ async def figures(name: str, pool: AsyncConnectionPool[Any], sim_room: Any, targ
         result.rows[session["id"]] = rows
         stored.extend(stored_msg_ids(rows))
         for row in rows:
+            if row["kind"] == "gap_filled":
+                result.filled[(row["data"]["gap"]["session_id"], row["data"]["gap"]["seq"])] = row["data"]["filled"]
             if row["kind"] == "gap":
                 result.gaps[row["data"]["reason"]] += 1
                 named.update(row["data"].get("msg_ids", []))

@@ -87,3 +87,5 @@ async def test_kill_9_mid_stream_then_restart(
     assert datetime.fromisoformat(outage_gap["data"]["from"].replace("Z", "+00:00")) == last_before
     assert not result.uncovered, f"{len(result.uncovered)} messages lost outside every gap"
     assert result.stored + len(result.missing) == result.sent
+    # The restarted capture resumed from the stored cursor and got the outage re-sent (decision 411).
+    assert not result.missing and not result.unfilled("crash", "restart")

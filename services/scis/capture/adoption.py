@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from scis.capture.leases import BackgroundLoop, CaptureBusy, LeaseHolder, acquire, describe_lease, is_stale, release
-from scis.capture.spill import SpillQueue, session_spill_dir
+from scis.capture.spill import SpillQueue, clear_parked_note, read_parked_note, session_spill_dir
 from scis.capture.stats import CaptureStats
 from scis.capture.writer import EventWriter, publish
 from scis.core.settings import Settings
@@ -35,6 +35,7 @@ from scis.evidence.chain import (
     read_tail,
     seal_session,
 )
+from scis.evidence.records import ChainedRecord
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +50,25 @@ class Adopted:
     replayed: int
     gap_from: datetime
     gap_to: datetime
+    gaps: tuple[ChainedRecord, ...] = ()  # the gap records the adoption stored (a resumed stream may fill them)
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    count: int
+    gaps: tuple[ChainedRecord, ...] = ()  # what the dead process held only in memory
 
 
 async def replay_spill(
     pool: AsyncConnectionPool[Any], settings: Settings, session_id: UUID, *, redis: aioredis.Redis | None = None
-) -> int:
+) -> Replayed:
     """Store, in place and in order, what an earlier run of an unsealed session left in its spill folder."""
     queue = SpillQueue(settings.capture_queue_size, session_spill_dir(settings.home, session_id))
+    parked = read_parked_note(queue.spill_dir) is not None  # then memory was written out too: nothing died in it
     recovered = queue.recover()
     if not recovered:
-        return 0
+        clear_parked_note(queue.spill_dir)  # parked after everything was stored (only the seal failed)
+        return Replayed(0)
     first_spilled = queue.oldest_pending()
     queue.close()
     async with pool.connection() as conn, conn.transaction():
@@ -69,12 +79,13 @@ async def replay_spill(
     if sealed or tail is None or session is None:
         log.error("session %s is sealed or unknown: its spill folder %s is left for an operator",
                   session_id, queue.spill_dir)  # fmt: skip
-        return 0
+        return Replayed(0)
     stats = CaptureStats(session_id, session["target"], session["source"], session["case_id"])
     writer = EventWriter(pool, session_id, tail, batch_size=settings.capture_batch_size, stats=stats, redis=redis)
     last_committed = tail.last_captured_at
     await writer.run(queue)
-    if last_committed is not None and first_spilled is not None and first_spilled > last_committed:
+    rows: list[ChainedRecord] = []
+    if not parked and last_committed is not None and first_spilled is not None and first_spilled > last_committed:
         # Spilling starts when memory is full: what the dead process held in memory was received
         # between its last committed event and its first spilled one, and died with it.
         async with pool.connection() as conn, conn.transaction():
@@ -86,8 +97,9 @@ async def replay_spill(
                 extra={"replayed_from_spill": recovered},
             )])  # fmt: skip
         await writer.publish(rows)
+    clear_parked_note(queue.spill_dir)
     log.warning("session %s: stored %d spilled events left by an earlier run", session_id, recovered)
-    return recovered
+    return Replayed(recovered, tuple(rows))
 
 
 async def abandoned_sessions(
@@ -117,11 +129,18 @@ async def adopt_session(
 ) -> Adopted | None:  # fmt: skip
     """Replay, gap, seal one abandoned session; the caller holds its target's lease."""
     session_id: UUID = row["id"]
-    replayed = await replay_spill(pool, settings, session_id, redis=redis)
+    parked = read_parked_note(session_spill_dir(settings.home, session_id))
+    replay = await replay_spill(pool, settings, session_id, redis=redis)
+    replayed = replay.count
     why = (
         f"its capture ({describe_lease(row)}) stopped renewing its lease" if row["owner"]
         else "no capture held a lease on it"
     )  # fmt: skip
+    status = ABANDONED_STATUS
+    if parked is not None:  # it exited on purpose, unsealed only because the store was unreachable then
+        why = (f"its capture ({parked.get('by')}) exited unsealed at {parked.get('parked_at')}: "
+               f"{parked.get('reason')}; the store was unreachable, {parked.get('events')} events parked")  # fmt: skip
+        status = next((s for s in SessionStatus if s.final and s.value == parked.get("status")), status)
     now = datetime.now(UTC)
     async with pool.connection() as conn, conn.transaction():
         tail = await read_tail(conn, session_id)
@@ -135,13 +154,13 @@ async def adopt_session(
         )  # fmt: skip
         rows, _ = await append_records(conn, session_id, tail, [gap])
         end = await seal_session(
-            conn, session_id, status=ABANDONED_STATUS, ended_at=now,
+            conn, session_id, status=status, ended_at=now,
             reason=f"abandoned: {why}; sealed by {by}", summary={"adopted_by": by},
         )  # fmt: skip
     await publish(redis, [(session_id, [*rows, end])])
     log.warning("adopted abandoned session %s of @%s: %s; crash gap from %s, sealed", session_id, row["target"],
                 why, started.isoformat())  # fmt: skip
-    return Adopted(session_id, row["target"], replayed, started, now)
+    return Adopted(session_id, row["target"], replayed, started, now, (*replay.gaps, *rows))
 
 
 async def adopt_for_target(

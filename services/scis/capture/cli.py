@@ -5,7 +5,9 @@ SCIS_CAPTURE_SOURCE, SCIS_CAPTURE_REPLAY_FILE, SCIS_CAPTURE_SESSION_ID, SCIS_CAP
 SIGTERM or Ctrl-C: everything received is stored and the chain sealed, then exit 0.
 Exit status: 0 ended or stopped, 1 failed, 2 bad arguments (or a sealed --session-id), 3 not live,
 4 no such user, 5 private or not available in this country, 6 already being captured elsewhere
-(the message names the running capture: session, holder, pid, host, since when).
+(the message names the running capture: session, holder, pid, host, since when), 7 stopped while
+PostgreSQL took nothing for SCIS_CAPTURE_STOP_TIMEOUT_SECONDS: not sealed, everything received kept
+in the session's spill folder for the next capture of the target (or --session-id) to store and seal.
 """
 
 from __future__ import annotations

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
+import psycopg
 import redis.asyncio as aioredis
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from scis.capture import metrics as capture_metrics
 from scis.capture.adoption import Adopted, adopt_for_target, replay_spill
 from scis.capture.capture_file import CaptureFileWriter, RecordType, event_to_json
 from scis.capture.dedupe import RecentKeys
+from scis.capture.gapfill import GapFiller, OpenGap
 from scis.capture.leases import CaptureBusy, Heartbeat, LeaseHolder, acquire, release
 from scis.capture.normalise import Normaliser, is_live_end
 from scis.capture.resume import ResumePoints, load_resume_point, save_resume_point
@@ -33,7 +35,7 @@ from scis.capture.sources.base import (
     SourceItem,
     TargetUnavailable,
 )
-from scis.capture.spill import SpillQueue, session_spill_dir
+from scis.capture.spill import SpillQueue, session_spill_dir, write_parked_note
 from scis.capture.stats import CaptureStats
 from scis.capture.streaks import GiftStreaks
 from scis.capture.writer import EventWriter, GroupCommitter, publish
@@ -107,6 +109,7 @@ class LiveCapture:
         self.lease_holder = LeaseHolder.here(holder)
         self._heartbeat: Heartbeat | None = None
         self.resume_points = ResumePoints()
+        self.gap_filler = GapFiller([])  # crash/restart gaps this capture's resumed stream may fill
         self._resume_saving: asyncio.Task[None] | None = None
         self.adopted: list[Adopted] = []  # abandoned sessions of the target this capture sealed first
         self.refused: CaptureBusy | SessionSealed | None = None  # set when another capture owns the target
@@ -177,7 +180,9 @@ class LiveCapture:
             stale=stale,
             redis=self.redis,
         )
-        await replay_spill(self.pool, self.settings, self.session_id, redis=self.redis)
+        own = await replay_spill(self.pool, self.settings, self.session_id, redis=self.redis)
+        stated = [*own.gaps, *(row for adopted in self.adopted for row in adopted.gaps)]
+        self.gap_filler.gaps.extend(gap for row in stated if (gap := OpenGap.of(row)) is not None)
         async with self.pool.connection() as conn:
             point = await load_resume_point(conn, [self.session_id, *(a.session_id for a in self.adopted)])
         resume_from = getattr(self.source, "resume_from", None)
@@ -246,6 +251,7 @@ class LiveCapture:
         )  # fmt: skip
         await self.writer.publish(first_rows)
         self.stats.stored(first_rows)
+        self.gap_filler.gaps.extend(gap for row in first_rows if (gap := OpenGap.of(row)) is not None)
         if recovered := self.queue.recover():
             log.warning("session %s: %d spilled events from an earlier run queued first", self.session_id, recovered)
         if self.request.record_path is not None:
@@ -304,7 +310,11 @@ class LiveCapture:
         """Feed the queue until the source ends; returns the session's final status and reason."""
         async for item in self.source.items():
             self._record(item)
-            for record in self._records_of(item):
+            duplicates_before = self.normaliser.dedupe.duplicates
+            records = self._records_of(item)
+            if self.gap_filler.waiting and isinstance(item, RawFrame | RawFetch):
+                records += self.gap_filler.resolve(records, self.normaliser.dedupe.duplicates - duplicates_before)
+            for record in records:
                 self.queue.put(record)
                 if is_live_end(record) and self._end is None:
                     tips = f": {record.body}" if record.body else ""
@@ -441,7 +451,9 @@ class LiveCapture:
         if self._recorder is not None:
             self._recorder.close()
         if not writer_task.done() or writer_task.exception() is None:
-            await writer_task
+            if not await self._store_flushed(writer_task):
+                await self._park(writer_task, status, reason)
+                return
         else:
             status, reason = SessionStatus.FAILED, f"capture failed: the store stage stopped: {writer_task.exception()}"
         if self._stop_reason and self._stop_reason.startswith("capture failed"):
@@ -457,8 +469,13 @@ class LiveCapture:
             "spilled": self.queue.spilled_total,
             "lost": self.queue.lost_total,
         }
-        async with self.pool.connection() as conn, conn.transaction():
-            end = await seal_session(conn, self.session_id, status=status, reason=reason, summary=summary)
+        try:
+            timeout = self.settings.capture_stop_timeout_seconds
+            async with self.pool.connection(timeout=timeout) as conn, conn.transaction():
+                end = await seal_session(conn, self.session_id, status=status, reason=reason, summary=summary)
+        except (psycopg.OperationalError, PoolTimeout) as error:  # everything is stored; only the seal is missing
+            await self._park(writer_task, status, f"{reason}; the seal failed: {error}")
+            return
         assert self.writer is not None
         await self.writer.publish([end])
         self.stats.stored([end])
@@ -468,6 +485,47 @@ class LiveCapture:
         await self._report_progress()
         log.info("@%s: capture %s (%s); %d events, chain head %s", self.request.target, status, reason,
                  self.stats.events_total, end.chain_hash)  # fmt: skip
+
+    async def _store_flushed(self, writer_task: asyncio.Task[None]) -> bool:
+        """Wait for the store stage to take everything; False when a stop was asked and the store took
+        nothing for capture_stop_timeout_seconds (PostgreSQL unreachable): a stop must not hang."""
+        if not self._stopped.is_set():
+            await writer_task
+            return True
+        while True:
+            stored_before = self.stats.records_total
+            done, _ = await asyncio.wait({writer_task}, timeout=self.settings.capture_stop_timeout_seconds)
+            if done:
+                writer_task.result()
+                return True
+            if self.stats.records_total == stored_before:
+                return False
+
+    async def _park(self, writer_task: asyncio.Task[None], status: SessionStatus, reason: str) -> None:
+        """Leave the session unsealed with everything received in its spill folder and a note saying why;
+        the next capture of the target, or of this session id, stores it and seals (decision 410)."""
+        writer_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer_task
+        assert self.writer is not None
+        kept, lost = self.queue.park(self.writer.in_flight)
+        folder = self.queue.spill_dir
+        parked_at = datetime.now(UTC)
+        self.stats.parked = kept
+        self.stats.lost = self.queue.lost_total
+        self.stats.status_reason = (
+            f"{reason}; not sealed: the store took nothing for {self.settings.capture_stop_timeout_seconds:g} s, "
+            f"so {kept} events received are kept in {folder}"
+            + (f" ({lost} could not be written there)" if lost else "")
+            + f"; the next capture of @{self.request.target} (or --session-id {self.session_id}) stores them and seals"
+        )
+        write_parked_note(folder, {
+            "session_id": str(self.session_id), "target": self.request.target, "parked_at": iso_utc(parked_at),
+            "status": status, "reason": reason, "events": kept, "lost": lost,
+            "by": f"{self.lease_holder.holder} (pid {self.lease_holder.pid} on {self.lease_holder.host})",
+        })  # fmt: skip
+        await self._announce()
+        log.error("@%s: %s", self.request.target, self.stats.status_reason)
 
     async def _record_unavailable(self, unavailable: TargetUnavailable, started_at: datetime) -> None:
         """Record that the live could not be captured (offline, not_found, ...) as a sealed session."""

@@ -29,6 +29,7 @@ EXIT_OFFLINE = 3
 EXIT_NOT_FOUND = 4
 EXIT_UNAVAILABLE = 5  # private live, or not available in this country
 EXIT_BUSY = 6  # another process holds the capture lease of the target or session
+EXIT_PARKED = 7  # stopped while the store took nothing: unsealed, everything received in the spill folder
 # Any other status (failed, or one added later) exits EXIT_FAILED.
 EXIT_CODES = {
     SessionStatus.ENDED: EXIT_OK,
@@ -54,6 +55,8 @@ class CaptureUsageError(Exception):
 
 
 def exit_code_of(stats: CaptureStats) -> int:
+    if stats.parked is not None:
+        return EXIT_PARKED
     return EXIT_CODES.get(stats.status, EXIT_FAILED)
 
 

@@ -13,19 +13,26 @@ When the disk refuses (full, read-only, gone), the queue keeps what it can in me
 cannot keep, and `take_loss_gap()` turns each stretch of loss into a gap record that is handed to
 the writer ahead of everything else, so the loss is evidence as soon as it is known. Spilling is
 tried again every SPILL_RETRY_SECONDS.
+
+When a capture must exit while the store takes nothing (SIGTERM with PostgreSQL down), `park()`
+writes what memory holds (the batch in the writer's hands included) into segments placed in order
+among those on disk, beside a `parked.json` note saying why; the next capture or adopter of the
+session reads them in place like any spill (decision 410).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from scis.capture.capture_file import (
     CaptureFileError,
@@ -42,6 +49,9 @@ log = logging.getLogger(__name__)
 
 SPILL_RETRY_SECONDS = 5.0
 SEGMENT_SUFFIX = ".spill"
+PARKED_NOTE = "parked.json"
+# Sorts before "NNNNNN.spill" ("-" < "."): what memory held was received before the segment it names.
+PARKED_AHEAD = "-parked"
 
 
 @dataclass(slots=True)
@@ -97,6 +107,7 @@ class SpillQueue:
         self._put_seq = 0
         self._handed_seq = 0
         self.committed_seq = 0
+        self._handed_from_file = False  # the batch the writer holds was read from a segment (still on disk)
 
     @property
     def put_seq(self) -> int:
@@ -255,11 +266,13 @@ class SpillQueue:
     async def get_batch(self, max_items: int) -> list[EventRecord]:
         """Up to max_items records in arrival order (gap records first); waits unless closed."""
         while True:
+            self._handed_from_file = False
             if self._urgent:
                 return [self._urgent.popleft() for _ in range(min(max_items, len(self._urgent)))]
             if self._memory:
                 return self._take(self._memory, max_items)
             if self._segments:
+                self._handed_from_file = True
                 return self._read_spilled(max_items)
             if self._after_segments:
                 self._memory, self._after_segments = self._after_segments, self._memory
@@ -313,6 +326,74 @@ class SpillQueue:
             self._close_writer()
         self._unlink_on_ack.append(segment.path)
         log.info("spill file %s drained", segment.path)
+
+
+    def park(self, in_flight: Sequence[EventRecord]) -> tuple[int, int]:
+        """Put everything held only in memory into the spill folder, in order, for whoever resumes or
+        adopts the session (this process exits unsealed); returns (events written, events lost).
+
+        `in_flight` is the batch the writer was storing: written again unless it was read from a segment
+        (that file stays until a commit is acknowledged). Memory and urgent records were received before
+        every segment on disk, events held while spilling failed after them.
+        """
+        self._close_writer()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        ahead = [] if self._handed_from_file else list(in_flight)
+        ahead += [*self._urgent, *(record for _, record in self._memory)]
+        behind = [record for _, record in self._after_segments]
+        self._urgent.clear()
+        self._memory.clear()
+        self._after_segments.clear()
+        on_disk = sorted(self.spill_dir.glob(f"*{SEGMENT_SUFFIX}")) if self.spill_dir.is_dir() else []
+        first = on_disk[0].name.removesuffix(SEGMENT_SUFFIX) if on_disk else f"{self._next_segment:06d}"
+        written = lost = 0
+        for name, records in ((first + PARKED_AHEAD, ahead), (f"{self._next_segment:06d}", behind)):
+            done = self._write_segment(self.spill_dir / f"{name}{SEGMENT_SUFFIX}", records)
+            written, lost = written + done, lost + len(records) - done
+        self.lost_total += lost
+        return written + self.pending_in_files, lost
+
+    def _write_segment(self, path: Path, records: Sequence[EventRecord]) -> int:
+        """Append records to a spill file; how many it took before the disk refused."""
+        if not records:
+            return 0
+        done = 0
+        writer = None
+        try:
+            writer = CaptureFileWriter(path, {"purpose": "spill", "parked": True})
+            for record in records:
+                writer.write_event(record)
+                done += 1
+        except (OSError, ValueError) as error:
+            log.error("cannot park %d events in %s: %s", len(records) - done, path, error)
+        finally:
+            if writer is not None:
+                writer.close()
+        return done
+
+
+def write_parked_note(spill_dir: Path, note: dict[str, Any]) -> None:
+    """Why a session was left unsealed with its events in the spill folder (read by whoever adopts it)."""
+    with contextlib.suppress(OSError):
+        spill_dir.mkdir(parents=True, exist_ok=True)
+        (spill_dir / PARKED_NOTE).write_text(json.dumps(note, default=str, indent=1) + "\n")
+
+
+def read_parked_note(spill_dir: Path) -> dict[str, Any] | None:
+    try:
+        note: dict[str, Any] = json.loads((spill_dir / PARKED_NOTE).read_text())
+    except (OSError, ValueError):
+        return None
+    return note
+
+
+def clear_parked_note(spill_dir: Path) -> None:
+    """Once the parked events are stored: the note goes, and the folder if nothing else is in it."""
+    with contextlib.suppress(OSError):
+        (spill_dir / PARKED_NOTE).unlink(missing_ok=True)
+        spill_dir.rmdir()
 
 
 def message_ids(record: EventRecord) -> list[str]:

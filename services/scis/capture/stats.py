@@ -41,6 +41,7 @@ class CaptureStats:
     store_retries: int = 0  # batches PostgreSQL could not take yet (retried until it did)
     refused: int = 0  # records PostgreSQL refused, stored as `malformed` instead
     publish_failures: int = 0  # stored batches Redis did not take (the store is the truth)
+    parked: int | None = None  # exited unsealed: events left in the spill folder for the next capture
 
     def stored(self, rows: Sequence[ChainedRecord]) -> None:
         """Count a committed batch."""

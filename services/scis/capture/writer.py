@@ -171,6 +171,7 @@ class EventWriter:
         self.stats = stats
         self.redis = redis
         self.committer = committer
+        self.in_flight: list[EventRecord] = []  # taken from the queue, not yet committed (parked if cancelled)
 
     async def run(self, queue: SpillQueue) -> None:
         """Store everything the queue yields until it is closed and empty."""
@@ -178,10 +179,12 @@ class EventWriter:
             records = await queue.get_batch(self.batch_size)
             if not records:
                 return
+            self.in_flight = records
             started = time.perf_counter()
             rows, published = await self.store(records)
             capture_metrics.write_latency(time.perf_counter() - started)
             queue.acknowledge()
+            self.in_flight = []
             if not published:
                 await self.publish(rows)
             self.stats.stored(rows)

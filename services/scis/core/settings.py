@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     capture_lease_seconds: float = Field(
         30.0, ge=2, le=3600, description="a capture's lease lasts this long unless renewed (renewed every third)"
     )
+    capture_stop_timeout_seconds: float = Field(
+        15.0, gt=0, le=3600, description="on stop, how long the store may take nothing before a capture exits unsealed"
+    )
     capture_metrics_port: int = Field(
         0, ge=0, le=65535, description="port a `scis capture` process serves Prometheus /metrics on; 0: none"
     )

@@ -14,7 +14,8 @@ SESSION_START = "session_start"
 SESSION_END = "session_end"
 GAP = "gap"
 MALFORMED = "malformed"
-CHAIN_KINDS = frozenset({SESSION_START, SESSION_END, GAP})
+GAP_FILLED = "gap_filled"  # a later capture's statement that re-sent messages filled a gap (decision 411)
+CHAIN_KINDS = frozenset({SESSION_START, SESSION_END, GAP, GAP_FILLED})
 
 GAP_REASONS = ("disconnect", "stall", "restart", "overflow", "crash")  # crash: an abandoned capture, adopted
 

@@ -37,7 +37,7 @@ FRESH_HISTORY = 50  # messages a client connecting with no cursor gets from befo
 # push server batches messages the same way (a busy live's frames carry several). One frame per
 # message made the simulator, not the capture, the first to saturate at a few hundred lives.
 MIX_TICK_SECONDS = 0.2
-FAULTS = ("drop", "kill", "stall", "malformed", "no_streak_end", "end")
+FAULTS = ("drop", "kill", "stall", "malformed", "resend", "no_streak_end", "end")
 _POSITION_IN_EXT = re.compile(r"(?:^|\|)seq:(\d+)")
 _POSITION_IN_CURSOR = re.compile(r"(?:^|_)r-(\d+)")
 
@@ -328,12 +328,13 @@ class SimRoom:
     # -- faults -----------------------------------------------------------------------------------
 
     def fault(self, name: str, **params: Any) -> None:
-        """Trigger a fault by name: drop, kill, stall, malformed, no_streak_end, end."""
+        """Trigger a fault by name: drop, kill, stall, malformed, resend, no_streak_end, end."""
         actions: dict[str, Callable[..., None]] = {
             "drop": self.drop,
             "kill": self.kill,
             "stall": self.stall,
             "malformed": self.malformed,
+            "resend": self.resend,
             "no_streak_end": self.no_streak_end,
             "end": self.end,
         }
@@ -362,6 +363,12 @@ class SimRoom:
         """Send one malformed frame: ``garbage`` (not a push frame) or ``gzip`` (a corrupt payload)."""
         for session in list(self.sessions):
             session.command("malformed", kind=kind)
+
+    def resend(self, count: int = 500, code: int = 1011) -> None:
+        """Drop every push socket; from now on a client resuming with a cursor first gets again the
+        `count` messages before it (already sent to it), as TikTok's push server may on a reconnect."""
+        self.resend_on_resume = int(count)
+        self.drop(code=code, reason=f"simulated drop; the reconnect re-sends {count} messages")
 
     def no_streak_end(self, enabled: bool = True) -> None:
         """Never send the end of the gift streaks that follow."""

@@ -1,0 +1,99 @@
+"""A gap the server's re-sending filled: recorded as a `gap_filled` chain record, never by editing the gap.
+
+A `crash` or `restart` gap spans from the last record stored to the moment a capture took over. A
+capture resuming with the stored cursor asks the server to re-send from there, so the messages sent
+meanwhile usually come again, and the gap no longer names anything missing. Gap records are part of
+an append-only chain, so the resumed capture states it instead, in its own session, after the first
+received item that carries messages (decision 411):
+
+- that item holds messages already stored, or its first message was created before the gap began:
+  the stream went on from before the gap, so the whole gap is filled (whatever the resumed capture
+  misses later is in its own gap records);
+- its first message was created inside the gap: the gap is filled from then on; what remains
+  missing is named (`remaining`);
+- otherwise (the server re-sent nothing older): no record, the gap stands as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from scis.evidence.canonical import iso_utc
+from scis.evidence.records import GAP, GAP_FILLED, ChainedRecord, EventRecord
+
+FILLABLE_REASONS = frozenset({"crash", "restart"})
+
+
+@dataclass(frozen=True, slots=True)
+class OpenGap:
+    """A gap record (where it is stored, and the stretch it names) a resumed stream may fill."""
+
+    session_id: UUID
+    seq: int
+    reason: str
+    started: datetime
+    ended: datetime
+
+    @classmethod
+    def of(cls, row: ChainedRecord) -> OpenGap | None:
+        data = row.record.data or {}
+        if row.record.kind != GAP or data.get("reason") not in FILLABLE_REASONS:
+            return None
+        started, ended = (datetime.fromisoformat(str(data[key]).replace("Z", "+00:00")) for key in ("from", "to"))
+        return cls(row.session_id, row.seq, str(data["reason"]), started, ended)
+
+    def describe(self) -> dict[str, object]:
+        return {"session_id": str(self.session_id), "seq": self.seq, "reason": self.reason,
+                "from": iso_utc(self.started), "to": iso_utc(self.ended)}  # fmt: skip
+
+
+class GapFiller:
+    """Waits for the first received item carrying messages, then says which open gaps it fills."""
+
+    def __init__(self, gaps: list[OpenGap]) -> None:
+        self.gaps = gaps
+
+    @property
+    def waiting(self) -> bool:
+        return bool(self.gaps)
+
+    def resolve(self, records: list[EventRecord], already_stored: int) -> list[EventRecord]:
+        """`records`: what the item gave; `already_stored`: its messages dropped as already stored."""
+        times = [r.server_time for r in records if r.msg_id is not None and r.server_time is not None]
+        if not times and not already_stored:
+            return []  # no message in this item (an enter-room answer, a heartbeat): wait for the next
+        first = min(times) if times else None
+        filled = []
+        for gap in self.gaps:
+            evidence: dict[str, object] = {"already_stored_messages_resent": already_stored,
+                        "first_message_created": iso_utc(first) if first else None}  # fmt: skip
+            if already_stored or (first is not None and first <= gap.started):
+                filled.append(filled_record(gap, evidence, remaining=None))
+            elif first is not None and first < gap.ended:
+                filled.append(filled_record(gap, evidence, remaining=(gap.started, first)))
+        self.gaps = []
+        return filled
+
+
+def filled_record(
+    gap: OpenGap, evidence: dict[str, object], *, remaining: tuple[datetime, datetime] | None
+) -> EventRecord:
+    if remaining is None:
+        detail = ("the server re-sent from before this gap: every message sent during it was received again "
+                  "and stored (anything this capture missed later is in its own gap records)")  # fmt: skip
+    else:
+        detail = ("the server re-sent from inside this gap: messages sent from `remaining.to` on were received; "
+                  "only those sent during `remaining` are missing")  # fmt: skip
+    return EventRecord(
+        kind=GAP_FILLED,
+        captured_at=datetime.now(UTC),
+        data={
+            "gap": gap.describe(),
+            "filled": "partly" if remaining else "completely",
+            "remaining": {"from": iso_utc(remaining[0]), "to": iso_utc(remaining[1])} if remaining else None,
+            "evidence": evidence,
+            "detail": detail,
+        },
+    )
