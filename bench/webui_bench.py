@@ -149,7 +149,8 @@ def run() -> list[dict[str, Any]]:
         stack = start_stack(env, folder / "up.log")
         try:
             password = (home / "initial-admin-password").read_text().strip()
-            with httpx.Client(base_url=gateway, timeout=30) as client, sync_playwright() as playwright:
+            # Generous timeouts: at 1,000 events/s on a shared machine the analyser answers slowly.
+            with httpx.Client(base_url=gateway, timeout=180) as client, sync_playwright() as playwright:
                 token = client.post("/api/auth/login", json={"username": "admin", "password": password}).json()
                 client.headers["authorization"] = f"Bearer {token['access_token']}"
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

@@ -129,6 +129,8 @@ export function useLiveFeed(sessionId: string, paused: boolean) {
       if (pending.length >= MERGE_AT_MOST) merge();
       redraw();
     });
+    // The server lost events (Redis outage): read them from the API now, not at the next quiet check.
+    socket.on("gap", () => void catchUp());
     void catchUp();
     return () => {
       closed = true;
