@@ -105,6 +105,7 @@ function PasswordDialog({ account, onClose, onDone }: { account: Account; onClos
           value={password}
           onChange={(event) => setPassword(event.currentTarget.value)}
           error={error?.fieldProblem("new_password")}
+          aria-invalid={!!error?.fieldProblem("new_password")}
         />
         {reset.error && !error?.fields.length && <ErrorNote error={reset.error} />}
         <Group mt="md" justify="flex-end">
