@@ -129,7 +129,7 @@ def test_gateway_routes() -> None:
 def test_gateway_gzips_only_the_app_assets() -> None:
     """Same rule as the embedded gateway (tested through real nginx in tests/web/test_gateway_gzip.py)."""
     config = by_kind(objects(render({})), "ConfigMap")["scis-gateway"]["data"]["nginx.conf"]
-    app = config[config.index("location / {"):]
+    app = config[config.index("location / {") :]
     assert "gzip on;" in app and "application/javascript" in app and "text/css" in app
     assert config.count("gzip on;") == 1 and "application/json" not in config
 
