@@ -257,7 +257,7 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     page.get_by_label(w("username")).fill("admin")
     page.get_by_label(w("password")).fill(stack.password)
     page.get_by_role("button", name=w("sign_in")).click()
-    expect(page.get_by_test_id("current-user")).to_have_text("admin")
+    expect(page.get_by_test_id("current-user")).to_have_text("admin", timeout=30_000)  # a busy machine signs in slowly
     expect(page.get_by_test_id("figure-cases_open")).to_be_visible()
     visit.check("hub")
 
