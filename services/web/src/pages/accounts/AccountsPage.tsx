@@ -196,7 +196,7 @@ export function AccountsPage() {
       <PageTitle>{t("accounts.title")}</PageTitle>
       <NewAccountForm />
       <ErrorNote error={users.error} />
-      <Text role="status" size="sm" c="green.8" mb="xs" data-testid="account-note">{note}</Text>
+      <Text role="status" size="sm" mb="xs" data-testid="account-note">{note}</Text>
       {!!users.data?.length && (
         <Table striped data-testid="accounts">
           <Table.Thead>
