@@ -128,6 +128,14 @@ def test_gateway_routes() -> None:
     assert "location / {\n      proxy_pass http://scis-frontend:3000;" in config
 
 
+def test_gateway_gzips_only_the_app_assets() -> None:
+    """Same rule as the embedded gateway (tested through real nginx in tests/web/test_gateway_gzip.py)."""
+    config = by_kind(objects(render({})), "ConfigMap")["scis-gateway"]["data"]["nginx.conf"]
+    app = config[config.index("location / {") :]
+    assert "gzip on;" in app and "application/javascript" in app and "text/css" in app
+    assert config.count("gzip on;") == 1 and "application/json" not in config
+
+
 def test_network_policies_isolate_the_data_stores() -> None:
     policies = by_kind(objects(render({})), "NetworkPolicy")
     postgres = policies["scis-postgresql"]["spec"]["ingress"][0]

@@ -212,6 +212,21 @@ export const en = {
     cancelQuery: "Cancel the query",
     csvServer: "Export CSV",
   },
+  accountActions: {
+    actions: "Actions",
+    roleOf: "Role of {{username}}",
+    disable: "Disable",
+    enable: "Enable",
+    resetPassword: "Set a new password",
+    resetTitle: "New password for {{username}}",
+    newPassword: "New password",
+    save: "Set the password",
+    cancel: "Cancel",
+    roleChanged: "{{username}} is now {{role}}; their sessions were ended.",
+    wasDisabled: "{{username}} is disabled and signed out everywhere.",
+    wasEnabled: "{{username}} can sign in again.",
+    passwordSet: "{{username}} has a new password; their sessions were ended.",
+  },
 };
 
 export type Dictionary = typeof en;

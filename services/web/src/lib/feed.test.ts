@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { EventRead } from "../api/client";
-import { diamondsOf, FeedStore, matches, viewerSeries } from "./feed";
+import { diamondsOf, eventsOf, FeedStore, matches, newestFirst, viewerSeries } from "./feed";
 
 function event(seq: number, kind = "chat", extra: Partial<EventRead> = {}): EventRead {
   return {
@@ -40,6 +40,47 @@ describe("FeedStore", () => {
     store.add([event(2, "viewers", { counts: { viewer_count: 12 } })]);
     expect(store.totals.viewers).toBe(12);
     expect(store.totals.likes).toBe(30);
+  });
+});
+
+describe("the bounded ring", () => {
+  it("holds only the newest events but counts, totals and dedups every one received", () => {
+    const store = new FeedStore(100);
+    for (let seq = 0; seq < 1000; seq += 10) {
+      store.add(Array.from({ length: 10 }, (_, i) => event(seq + i, "gift", { repeat_count: 1, diamond_count: 2 })));
+    }
+    expect(store.events.length).toBeLessThanOrEqual(125);
+    expect(store.events[store.events.length - 1].seq).toBe(999);
+    expect(store.received).toBe(1000);
+    expect(store.totals.diamonds).toBe(2000);
+    // Seqs the ring dropped long ago are still known: a late REST page adds nothing twice.
+    expect(store.add([event(3), event(998)])).toBe(0);
+    expect(store.received).toBe(1000);
+    expect(store.contiguous).toBe(999);
+  });
+
+  it("remembers only the seqs above the complete part, so a long live stays small", () => {
+    const store = new FeedStore(10);
+    store.add([event(0), event(2)]);
+    expect(store.has(1)).toBe(false);
+    expect(store.has(2)).toBe(true);
+    store.add([event(1)]);
+    expect(store.contiguous).toBe(2);
+    expect(store.hasHole()).toBe(false);
+  });
+});
+
+describe("socket payloads and drawn rows", () => {
+  it("accepts one event or an array of events per message", () => {
+    expect(eventsOf(event(1)).map((e) => e.seq)).toEqual([1]);
+    expect(eventsOf([event(1), event(2)]).map((e) => e.seq)).toEqual([1, 2]);
+    expect(eventsOf(null)).toEqual([]);
+  });
+
+  it("draws newest first, filtered only when a filter is set", () => {
+    const events = [event(0), event(1, "gift"), event(2)];
+    expect(newestFirst(events, { kinds: [], user: " " }).map((e) => e.seq)).toEqual([2, 1, 0]);
+    expect(newestFirst(events, { kinds: ["gift"], user: "" }).map((e) => e.seq)).toEqual([1]);
   });
 });
 

@@ -11,7 +11,7 @@ import { ErrorNote } from "../../components/ErrorNote";
 import { PageTitle } from "../../components/PageTitle";
 import { StatusBadge } from "../../components/StatusBadge";
 import { ViewerChart } from "../../components/ViewerChart";
-import { matches, viewerSeries } from "../../lib/feed";
+import { newestFirst, viewerSeries } from "../../lib/feed";
 import { formatNumber } from "../../lib/format";
 import { allows, useMe } from "../../shell/auth";
 import { isRunning } from "../captures/CapturesPage";
@@ -38,7 +38,7 @@ export function LivePage() {
   const [paused, setPaused] = useState(false);
   const [kinds, setKinds] = useState<string[]>([]);
   const [user, setUser] = useState("");
-  const { store, version, connection, error } = useLiveFeed(sessionId, paused);
+  const { store, version, slowVersion, connection, error } = useLiveFeed(sessionId, paused);
   const describe = useDescribe();
   const monitor = useQuery({
     queryKey: ["monitors", sessionId],
@@ -52,14 +52,14 @@ export function LivePage() {
     onSuccess: () => client.invalidateQueries({ queryKey: ["monitors"] }),
   });
 
-  // Recomputed when the feed redraws (never while paused) or the filters change; newest first.
-  const { shown, held } = useMemo(() => {
-    const filter = { kinds, user };
-    const picked = store.events.filter((event) => matches(event, filter)).reverse();
-    return { shown: picked, held: store.events.length };
+  // Recomputed when the feed redraws (at most once per frame, never while paused) or the filters change.
+  const { shown, held } = useMemo(
+    () => ({ shown: newestFirst(store.events, { kinds, user }), held: store.received }),
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [version, kinds, user, store]);
-  const series = useMemo(() => viewerSeries(store.events), [version, store]); // eslint-disable-line react-hooks/exhaustive-deps
+    [version, kinds, user, store],
+  );
+  // The chart is redrawn about once a second, not at every frame.
+  const series = useMemo(() => viewerSeries(store.events), [slowVersion, store]); // eslint-disable-line react-hooks/exhaustive-deps
   const totals = store.totals;
 
   const scroller = useRef<HTMLDivElement>(null);
@@ -127,7 +127,7 @@ export function LivePage() {
       </Group>
       {paused && (
         <Text size="sm" c="orange" mb="xs" role="status">
-          {t("live.pausedNote", { count: store.events.length - held })}
+          {t("live.pausedNote", { count: store.received - held })}
         </Text>
       )}
       {held === 0 ? (
@@ -148,7 +148,11 @@ export function LivePage() {
                 key={shown[row.index].seq}
                 style={{ position: "absolute", top: 0, left: 0, right: 0, height: ROW_HEIGHT, transform: `translateY(${row.start}px)` }}
               >
-                <FeedRow event={shown[row.index]} describe={describe} />
+                <FeedRow
+                  event={shown[row.index]}
+                  kindLabel={t(`kinds.${shown[row.index].kind}`, { defaultValue: shown[row.index].kind })}
+                  text={describe(shown[row.index])}
+                />
               </div>
             ))}
           </div>
