@@ -168,14 +168,15 @@ def follow_lives(url: str, out_file: Path, session_ids: list[str]) -> None:
     """The Socket.IO client process (a browser): records when each event arrived; writes them on SIGTERM."""
     received: dict[str, float] = {}
 
-    def on_event(payload: dict[str, Any]) -> None:
+    def on_events(batch: list[dict[str, Any]]) -> None:
         now = time.time()
-        if payload["kind"] not in SKIPPED_KINDS and not payload["inferred"] and payload["msg_id"]:
-            received.setdefault(payload["msg_id"], now)
+        for payload in batch:
+            if payload["kind"] not in SKIPPED_KINDS and not payload["inferred"] and payload["msg_id"]:
+                received.setdefault(payload["msg_id"], now)
 
     async def follow() -> None:
         client = socketio.AsyncClient()
-        client.on("event", on_event)
+        client.on("events", on_events)
         await client.connect(url, transports=["websocket"], wait_timeout=60)
         answers = await asyncio.gather(
             *(client.call("join", {"session_id": session_id}, timeout=120) for session_id in session_ids)

@@ -97,10 +97,11 @@ export function useLiveFeed(sessionId: string, paused: boolean) {
     const quietCheck = window.setInterval(() => {
       if (Date.now() - lastSocketEvent >= QUIET_MS) void catchUp();
     }, QUIET_MS);
-    socket.on("event", (event: EventRead) => {
+    // One message per commit: the events of one live, in seq order.
+    socket.on("events", (batch: EventRead[]) => {
       lastSocketEvent = Date.now();
       const wasComplete = store.contiguous === store.maxSeq;
-      store.add([event]);
+      store.add(batch);
       if (wasComplete && store.hasHole()) void catchUp();
       redraw();
     });
