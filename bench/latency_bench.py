@@ -319,6 +319,25 @@ def cpu_rows(step: Step, prefix: str) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def cpu_per_event_rows(step: Step) -> list[dict[str, Any]]:
+    """CPU seconds per 1,000 events stored, per process, and the lives one analyser core carries at
+    that cost: what the capacity is on an idle machine, hardly changed by other load (the p99 is)."""
+    per_event = step.cpu_us_per_event
+    rows = [
+        {"name": f"lives_cpu_seconds_per_1000_events_{name}", "value": round(us / 1000, 3), "unit": "CPU s",
+         "baseline": None, "ratio": None, "goal": f"informative: the {name} process(es) at {step.lives} lives"}
+        for name, us in per_event.items()
+    ]
+    analyser_us = per_event.get("analyser")
+    if analyser_us:
+        lives = 1e6 / analyser_us / LIVES_RATE
+        rows.append({"name": "lives_per_analyser_core_from_cpu", "value": round(lives), "unit": "lives",
+                     "baseline": None, "ratio": None,
+                     "goal": f">= {LIVES_GOAL} (one core's CPU / the analyser's CPU per live at {LIVES_RATE} events/s, "
+                             f"measured at {step.lives} lives; a projection, not a latency)"})
+    return rows  # fmt: skip
+
+
 def run() -> list[dict[str, Any]]:
     tune_gc()  # as `scis capture` does
     with tempfile.TemporaryDirectory(prefix="scis-latency-bench-") as folder:
@@ -360,6 +379,7 @@ def run() -> list[dict[str, Any]]:
                  f"p99 at {best.lives if best else 0}: {round(best.p99) if best else None} ms)"},
         *(cpu_rows(best, "lives_at_once") if best else []),
         *(cpu_rows(tried[-1], "lives_first_failing") if tried and tried[-1] is not best else []),
+        *(cpu_per_event_rows(tried[-1]) if tried else []),
     ]  # fmt: skip
 
 
