@@ -13,12 +13,14 @@ batches). In the same run and on the same frames:
 from __future__ import annotations
 
 import asyncio
+import resource
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -70,6 +72,25 @@ def write_capture_file(path: Path, frames: list[bytes]) -> None:
     for frame in frames:
         writer.write(RecordType.FRAME, now, frame)
     writer.close()
+
+
+def own_cpu_seconds() -> float:
+    """User + system CPU seconds this process used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def server_cpu_seconds(server: Any) -> float:
+    """User + system CPU seconds of the PostgreSQL server and its backends so far."""
+    root = psutil.Process(int((server.data_dir / "postmaster.pid").read_text().split()[0]))
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 async def scis_path(url: str, home: Path, frames_file: Path) -> tuple[float, int, uuid.UUID]:
@@ -164,7 +185,11 @@ def run() -> list[dict[str, Any]]:
         frames_file = home / "frames.sciscap"
         write_capture_file(frames_file, frames)
         tune_gc()  # as `scis capture` does
+        cpu_before, server_before = own_cpu_seconds(), server_cpu_seconds(server)
         elapsed, records, session_id = asyncio.run(scis_path(server.url, home, frames_file))
+        # Per-event CPU: hardly changed by other load on a shared machine, unlike the rates.
+        scis_cpu = (own_cpu_seconds() - cpu_before) / EVENTS * 1000
+        server_cpu = (server_cpu_seconds(server) - server_before) / EVENTS * 1000
         rate = EVENTS / elapsed
         ceiling_elapsed, ceiling_records = ceiling_path(server.url, session_id)
         ceiling_rate = ceiling_records / ceiling_elapsed
@@ -181,6 +206,8 @@ def run() -> list[dict[str, Any]]:
     print(f"   naive baseline: {base_count} events in {base_elapsed:.2f}s = {base_rate:,.0f} events/s ({ratio}x)")
     print(f"   physical ceiling: {ceiling_records} records COPYed in {ceiling_elapsed:.2f}s = {ceiling_rate:,.0f} "
           f"records/s; SCIS is {share:.0%} of it")  # fmt: skip
+    print(f"   CPU per 1,000 events: SCIS process {scis_cpu:.3f} s, PostgreSQL {server_cpu:.3f} s "
+          f"(one core would ingest {1000 / scis_cpu:,.0f} events/s in the SCIS process)")  # fmt: skip
     return [
         {
             "name": "ingest_events_per_second",
@@ -197,6 +224,23 @@ def run() -> list[dict[str, Any]]:
             "baseline": round(ceiling_rate),
             "ratio": share,
             "goal": f">= {GOAL_CEILING_SHARE:.0%} of a bare COPY of the same rows (baseline = that COPY)",
+        },
+        {
+            "name": "ingest_cpu_seconds_per_1000_events_scis",
+            "value": round(scis_cpu, 3),
+            "unit": "CPU s",
+            "baseline": None,
+            "ratio": None,
+            "goal": f"informative, load-insensitive: decode+chain+COPY in the SCIS process; "
+            f"{GOAL_RATE:,} events/s on one core needs <= {1000 / GOAL_RATE:.3f}",
+        },
+        {
+            "name": "ingest_cpu_seconds_per_1000_events_postgres",
+            "value": round(server_cpu, 3),
+            "unit": "CPU s",
+            "baseline": None,
+            "ratio": None,
+            "goal": "informative: PostgreSQL's side of the same ingest",
         },
     ]
 

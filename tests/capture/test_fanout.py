@@ -41,7 +41,7 @@ async def fanout_url(redis_url: str) -> AsyncIterator[str]:
 async def follow(url: str, session_id: str) -> tuple[socketio.AsyncClient, list[dict[str, Any]]]:
     client = socketio.AsyncClient()
     received: list[dict[str, Any]] = []
-    client.on("event", received.append)
+    client.on("events", received.extend)
     await client.connect(url, transports=["websocket"])
     answer = await client.call("join", {"session_id": session_id}, timeout=5)
     assert answer == {"ok": True, "room": f"live:{session_id}"}
@@ -97,3 +97,24 @@ async def test_a_capture_announces_its_statuses_on_scis_lives(
             statuses.append(json.loads(message["data"])["status"])
     await pubsub.aclose()
     assert statuses == ["live", "ended"]
+
+
+async def test_one_commit_reaches_a_client_as_one_message(redis_client: aioredis.Redis, fanout_url: str) -> None:
+    """Decision 230: the fan-out relays the writer's array of one commit as one Socket.IO message."""
+    import json
+    import uuid
+
+    from scis.core.bus import LIVE_EVENTS
+
+    session_id = str(uuid.uuid4())
+    client = socketio.AsyncClient()
+    messages: list[list[dict[str, Any]]] = []
+    client.on("events", messages.append)
+    await client.connect(fanout_url, transports=["websocket"])
+    assert (await client.call("join", {"session_id": session_id}, timeout=5))["ok"]
+    commit = [{"session_id": session_id, "seq": seq, "kind": "chat"} for seq in range(5, 8)]
+    await redis_client.publish(LIVE_EVENTS.name(session_id), json.dumps(commit))
+    await redis_client.publish(LIVE_EVENTS.name(session_id), json.dumps({**commit[-1], "seq": 8}))
+    await wait_for(lambda: len(messages) >= 2, seconds=10)
+    assert messages == [commit, [{**commit[-1], "seq": 8}]]
+    await client.disconnect()

@@ -111,3 +111,22 @@ async def test_a_group_commit_stores_and_publishes_each_session_once_in_order(
     for (sid, _), writer in zip(sessions, writers, strict=True):
         assert writer.tail.next_seq == 4
         assert (await stored_tail(pool, sid)) is not None
+
+
+async def test_resume_points_are_stored_with_the_next_group_commit(pool: AsyncConnectionPool[Any]) -> None:
+    """Decision 231: many lives' resume points ride on the shared commit instead of one commit each."""
+    from scis.capture.resume import load_resume_point
+
+    committer = GroupCommitter(pool)
+    sid, tail = await new_session(pool)
+    writer = writer_for(pool, sid, tail, committer=committer)
+    saved: list[dict[str, Any]] = []
+    committer.save_resume_point(sid, {"cursor": "old"}, saved.append)
+    committer.save_resume_point(sid, {"cursor": "c-7"}, saved.append)  # the latest noted wins
+    async with pool.connection() as conn:
+        assert await load_resume_point(conn, [sid]) is None  # nothing is written before a commit
+    await writer.store([chat(700)])
+    await committer.close()
+    assert saved == [{"cursor": "c-7"}]
+    async with pool.connection() as conn:
+        assert await load_resume_point(conn, [sid]) == {"cursor": "c-7"}

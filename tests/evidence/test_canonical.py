@@ -109,3 +109,27 @@ def test_the_fast_path_hashes_exactly_what_the_cleaning_pass_would() -> None:
         slow = canonical_bytes(SESSION, 0, make_storable(record), None)
         assert fast == slow
         assert b"\\u0000" not in fast
+
+
+def test_the_key_by_key_writer_gives_the_bytes_of_one_sorted_json_dump() -> None:
+    """The canonical form is written field by field for speed: it must be byte for byte what
+    json.dumps(sort_keys, compact, ASCII) of the whole object gives, whatever the values' types."""
+    from scis.evidence.canonical import canonical_parts
+    from scis.evidence.records import CANONICAL_FIELDS
+
+    odd_zone = timezone(timedelta(hours=-5, minutes=-30))
+    samples = [
+        chat("plain"),
+        chat('quotes " backslash \\ newline \n tab \t é 👋 \u2028', nickname="Ünï", unique_id="a_b"),
+        chat(data={"b": [1, 2.5, None, True], "a": {"z": "é", "y": -0.0}}, counts={"total": 9, "count": 1}),
+        chat(server_time=datetime(2025, 1, 1, 7, 30, tzinfo=odd_zone), inferred=True, gift_id=-1),
+        EventRecord(kind="gift", captured_at=datetime(2025, 1, 1, tzinfo=UTC), diamond_count=0, repeat_count=2**31 - 1),
+        EventRecord(kind="odd", captured_at=datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC), room_id=5, msg_id=True),  # type: ignore[arg-type]
+    ]
+    reference = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode
+    for seq, record in enumerate(samples):
+        digest = None if seq % 2 else "ab" * 32
+        whole = {f.name: getattr(record, f.name) for f in CANONICAL_FIELDS if f.on_record}
+        whole.update(session_id=str(SESSION), seq=seq, raw_sha256=digest)
+        whole["captured_at"], whole["server_time"] = iso_utc(record.captured_at), iso_utc(record.server_time)
+        assert canonical_parts(SESSION, seq, record, digest)[0] == reference(whole).encode()

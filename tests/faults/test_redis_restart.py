@@ -44,7 +44,7 @@ async def test_a_redis_restart_is_told_to_live_feed_clients_as_a_seq_range(
         capture = new_capture(sim, "redis_restart", settings, pool, redis)
         events: list[int] = []
         gaps: list[dict[str, Any]] = []
-        client.on("event", lambda payload: events.append(payload["seq"]))
+        client.on("events", lambda batch: events.extend(event["seq"] for event in batch))
         client.on("gap", gaps.append)
         await client.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
         task = asyncio.create_task(capture.run())

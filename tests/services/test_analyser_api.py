@@ -66,7 +66,7 @@ async def test_monitor_a_live_end_to_end(
     token = tokens["investigator"]
     received: list[dict[str, Any]] = []
     sio = socketio.AsyncClient()
-    sio.on("event", lambda payload: received.append(payload))
+    sio.on("events", received.extend)
     async with httpx.AsyncClient(base_url=base, timeout=20) as client:
         refused = await client.post("/api/analyser/monitors", json={"target": "not a handle!"}, headers=auth(token))
         assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "target"

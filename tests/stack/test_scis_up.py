@@ -69,7 +69,7 @@ def follow_a_live_through_the_gateway(gateway: str, headers: dict[str, str]) -> 
         assert started.status_code == 201, started.text
         session_id = started.json()["session_id"]
         sio = socketio.Client()
-        sio.on("event", received.append)
+        sio.on("events", received.extend)
         sio.connect(gateway, auth={"token": headers["authorization"].split()[1]}, transports=["websocket"])
         assert sio.call("join", {"session_id": session_id})["ok"] is True
         deadline = time.monotonic() + 30

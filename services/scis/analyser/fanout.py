@@ -1,7 +1,10 @@
 """Socket.IO fan-out of live events: one Redis subscription, one Socket.IO room per live session.
 
 Browsers connect, emit `join` with `{"session_id": "..."}` and receive every stored event of that
-live as `event` messages (one per event), in seq order, and none of another live. Events come from
+live as `events` messages (a JSON array per commit, in seq order), and none of another live. One
+message per commit rather than per event: at hundreds of lives, per-event emits (a packet encoded and
+a WebSocket frame sent per event and per client, decoded again on the client) cost more than the
+whole capture path (decision 230). Events come from
 the bus channel family `scis.core.bus.LIVE_EVENTS` (`scis:live:{session_id}:events`, payload:
 docs/events.md: a JSON array of the events of one commit), which the capture writer publishes after
 each commit. A client that joins late
@@ -39,7 +42,7 @@ from scis.core import bus
 
 log = logging.getLogger(__name__)
 
-EVENT_NAME = "event"
+EVENTS_NAME = "events"  # payload: a JSON array of events of one live, in seq order
 GAP_NAME = "gap"
 RESUBSCRIBE_SECONDS = (0.1, 0.25, 0.5, 1.0)  # then every second
 
@@ -166,12 +169,15 @@ class LiveEventFanout:
         session_id = bus.LIVE_EVENTS.key_of(channel)
         if session_id is None:
             return
-        # The writer publishes a JSON array of the events of one commit; a single event object is relayed too.
-        room = room_of(session_id)
-        for event in payload if isinstance(payload, list) else [payload]:
+        # The writer publishes a JSON array of the events of one commit (a single event object is
+        # relayed as an array of one): relayed as one Socket.IO message, gap notices first.
+        events = payload if isinstance(payload, list) else [payload]
+        if not events:
+            return
+        for event in events:
             await self._note_seq(session_id, event)
-            await self.sio.emit(EVENT_NAME, event, room=room, namespace=self.namespace)
-            self.forwarded += 1
+        await self.sio.emit(EVENTS_NAME, events, room=room_of(session_id), namespace=self.namespace)
+        self.forwarded += len(events)
 
     async def _note_seq(self, session_id: str, event: dict[str, Any]) -> None:
         """Tell the room when a seq was skipped; forget a live once it ended."""

@@ -31,6 +31,7 @@ from scis.capture.sources.base import (
     PageEvent,
     RawFetch,
     RawFrame,
+    ResumePoint,
     SourceGap,
     SourceItem,
     TargetUnavailable,
@@ -399,12 +400,18 @@ class LiveCapture:
         point = self.resume_points.safe(self.queue.committed_seq, self.streaks.oldest_open())
         if point is None or point is self.resume_points.saved:
             return
+        if self.committer is not None:  # many lives in this process: stored with the next shared commit
+            self.committer.save_resume_point(self.session_id, point, self._resume_point_saved)
+            return
         try:
             async with self.pool.connection(timeout=1.0) as conn:
                 await save_resume_point(conn, self.session_id, point)
         except Exception as error:  # the store is down: the older point stays (a resume re-sends more)
             log.debug("cannot store the resume point yet: %s", error)
             return
+        self.resume_points.saved = point
+
+    def _resume_point_saved(self, point: ResumePoint) -> None:
         self.resume_points.saved = point
 
     def _note_losses(self) -> None:

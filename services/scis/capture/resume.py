@@ -44,8 +44,11 @@ class ResumePoints:
         return self.latest
 
 
+SAVE_RESUME_POINT_SQL = "UPDATE live_sessions SET resume_point = %s WHERE id = %s"
+
+
 async def save_resume_point(conn: AsyncConnection[Any], session_id: UUID, point: ResumePoint) -> None:
-    await conn.execute("UPDATE live_sessions SET resume_point = %s WHERE id = %s", (Jsonb(point), session_id))
+    await conn.execute(SAVE_RESUME_POINT_SQL, (Jsonb(point), session_id))
 
 
 async def load_resume_point(conn: AsyncConnection[Any], session_ids: list[UUID]) -> ResumePoint | None:

@@ -15,17 +15,20 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 import psycopg
 import redis.asyncio as aioredis
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from scis.capture import metrics as capture_metrics
 from scis.capture.payloads import event_payload
+from scis.capture.resume import SAVE_RESUME_POINT_SQL
+from scis.capture.sources.base import ResumePoint
 from scis.capture.spill import SpillQueue
 from scis.capture.stats import CaptureStats
 from scis.core.bus import LIVE_EVENTS
@@ -100,6 +103,10 @@ class GroupCommitter:
         self.redis = redis  # each committed group is published in one pipeline
         self.max_rows = max_rows
         self._pending: list[ChainedBatch] = []
+        # Resume points to store in the next shared transaction, by session, each with what to call once
+        # it is stored: one UPDATE per live per second in transactions of their own cost a commit (a WAL
+        # flush) per live per second (decision 231).
+        self._resume_points: dict[UUID, tuple[ResumePoint, Callable[[ResumePoint], None]]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -110,6 +117,10 @@ class GroupCommitter:
         self._pending.append(batch)
         self._wake.set()
         await batch.committed
+
+    def save_resume_point(self, session_id: UUID, point: ResumePoint, on_saved: Callable[[ResumePoint], None]) -> None:
+        """Store `point` as the session's resume point with the next group (the latest one noted wins)."""
+        self._resume_points[session_id] = (point, on_saved)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -133,17 +144,25 @@ class GroupCommitter:
             self._wake.clear()
             while self._pending:
                 group = self._next_group()
+                points, self._resume_points = self._resume_points, {}
                 try:
                     async with self.pool.connection() as conn, conn.transaction():
                         await copy_records(conn, [row for batch in group for row in batch.rows])
                         async with conn.cursor() as cur:
                             heads = [(b.tail_after.prev_hash, b.tail_after.next_seq, b.session_id) for b in group]
                             await cur.executemany(MOVE_HEAD_SQL, heads)
+                            if points:
+                                saved = [(Jsonb(point), session_id) for session_id, (point, _) in points.items()]
+                                await cur.executemany(SAVE_RESUME_POINT_SQL, saved)
                 except Exception as error:  # each capture retries its own batch on its own
+                    for session_id, noted in points.items():  # kept unless a newer point was noted meanwhile
+                        self._resume_points.setdefault(session_id, noted)
                     for batch in group:
                         if not batch.committed.done():
                             batch.committed.set_exception(error)
                     continue
+                for point, on_saved in points.values():
+                    on_saved(point)
                 await publish(self.redis, [(batch.session_id, batch.rows) for batch in group])
                 for batch in group:
                     if not batch.committed.done():

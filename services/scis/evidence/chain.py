@@ -65,9 +65,10 @@ def chain_records(
     """
     chained = []
     seq, prev_hash, last_captured_at = tail.next_seq, tail.prev_hash, tail.last_captured_at
+    session_text = str(session_id)  # once per batch, not once per record
     for record in records:
         digest = raw_sha256(record.raw)
-        canonical, counts_json, data_json = storable_canonical(session_id, seq, record, digest)
+        canonical, counts_json, data_json = storable_canonical(session_text, seq, record, digest)
         prev_hash = link(prev_hash, canonical)
         chained.append(ChainedRecord(session_id, seq, record, digest, prev_hash, counts_json, data_json))
         seq += 1

@@ -121,8 +121,8 @@ export function useLiveFeed(sessionId: string, paused: boolean) {
     const quietCheck = window.setInterval(() => {
       if (Date.now() - lastSocketEvent >= QUIET_MS) void catchUp();
     }, QUIET_MS);
-    // One event per message, or an array of them when the server batches a commit: either way queued.
-    socket.on("event", (payload: EventRead | EventRead[]) => {
+    // One message per commit: the array of one live's events in seq order (a lone event is accepted too).
+    socket.on("events", (payload: EventRead | EventRead[]) => {
       lastSocketEvent = Date.now();
       for (const event of eventsOf(payload)) pending.push(event);
       // A hidden tab gets no animation frames: merge anyway so the queue stays bounded.
