@@ -26,6 +26,7 @@ from scis.capture.resume import ResumePoints, load_resume_point, save_resume_poi
 from scis.capture.sources.base import (
     CaptureSource,
     LiveEnded,
+    LiveRoom,
     PageEvent,
     RawFetch,
     RawFrame,
@@ -36,6 +37,7 @@ from scis.capture.sources.base import (
 from scis.capture.spill import SpillQueue, session_spill_dir
 from scis.capture.stats import CaptureStats
 from scis.capture.streaks import GiftStreaks
+from scis.capture.video import VideoRecorder
 from scis.capture.writer import EventWriter, GroupCommitter, publish
 from scis.core import bus
 from scis.core.settings import Settings
@@ -49,6 +51,7 @@ from scis.evidence.chain import (
     session_config,
     start_session,
 )
+from scis.evidence.media import media_store
 from scis.evidence.records import EventRecord
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,7 @@ class CaptureRequest:
     case_id: int | None = None
     created_by: str = "system"
     record_path: Path | None = None
+    video: bool = False  # record the live's video too (scis.capture.video)
 
 
 def settings_snapshot(settings: Settings) -> dict[str, Any]:
@@ -123,6 +127,8 @@ class LiveCapture:
         self.queue = SpillQueue(settings.capture_queue_size, session_spill_dir(settings.home, request.session_id))
         self.writer: EventWriter | None = None
         self._recorder: CaptureFileWriter | None = None
+        self.video: VideoRecorder | None = None
+        self._video_task: asyncio.Task[None] | None = None
         self._stop_reason: str | None = None
         self._end: tuple[SessionStatus, str] | None = None
         self._stopped = asyncio.Event()
@@ -256,6 +262,7 @@ class LiveCapture:
             )  # fmt: skip
 
         writer_task = asyncio.create_task(self.writer.run(self.queue), name=f"capture-writer-{self.session_id}")
+        self._start_video(room)
         ticker_task = asyncio.create_task(self._tick(writer_task), name=f"capture-ticker-{self.session_id}")
         status, reason = SessionStatus.FAILED, "capture stopped unexpectedly"
         try:
@@ -267,6 +274,29 @@ class LiveCapture:
         finally:
             await self._finish(writer_task, ticker_task, status, reason)
         return self.stats
+
+    def _start_video(self, room: LiveRoom) -> None:
+        """Record the video beside the events when asked and the room gives a stream."""
+        if not self.request.video:
+            return
+        if not room.video_urls:
+            log.warning("@%s: the room gives no video stream; recording events only", self.request.target)
+            return
+        self.video = VideoRecorder(
+            self.session_id, room.video_urls, media_store(self.settings), self.queue.put,
+            segment_seconds=self.settings.video_segment_seconds,
+        )  # fmt: skip
+        self._video_task = asyncio.create_task(self.video.run(), name=f"capture-video-{self.session_id}")
+
+    async def _stop_video(self) -> None:
+        """Store the segment being written; its record (and a pending gap) goes in before the seal."""
+        if self.video is None or self._video_task is None:
+            return
+        await self.video.stop()
+        try:
+            await self._video_task
+        except Exception:  # the events are the capture; a failed video is logged, never fatal
+            log.exception("@%s: video recording failed", self.request.target)
 
     async def _announce(self) -> None:
         """Tell the platform (scis:lives) that this capture's status changed."""
@@ -433,6 +463,7 @@ class LiveCapture:
             self._resume_saving.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._resume_saving
+        await self._stop_video()
         why = "live_end" if status is SessionStatus.ENDED else "capture_stop"
         for record in self.streaks.close_all(why):
             self.queue.put(record)
@@ -457,6 +488,11 @@ class LiveCapture:
             "spilled": self.queue.spilled_total,
             "lost": self.queue.lost_total,
         }
+        if self.video is not None:
+            summary["video"] = {
+                "segments": self.stats.video_segments, "bytes": self.stats.video_bytes,
+                "connections": self.video.connections, "store": self.video.store.describe(),
+            }  # fmt: skip
         async with self.pool.connection() as conn, conn.transaction():
             end = await seal_session(conn, self.session_id, status=status, reason=reason, summary=summary)
         assert self.writer is not None

@@ -13,8 +13,9 @@ from uuid import UUID
 SESSION_START = "session_start"
 SESSION_END = "session_end"
 GAP = "gap"
+VIDEO_SEGMENT = "video_segment"  # one stored segment of the live's video (its bytes in the media store)
 MALFORMED = "malformed"
-CHAIN_KINDS = frozenset({SESSION_START, SESSION_END, GAP})
+CHAIN_KINDS = frozenset({SESSION_START, SESSION_END, GAP, VIDEO_SEGMENT})
 
 GAP_REASONS = ("disconnect", "stall", "restart", "overflow", "crash")  # crash: an abandoned capture, adopted
 
