@@ -273,6 +273,7 @@ class VideoRecorder:
         client = self._client or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         retry = RETRY_FIRST_SECONDS
         try:
+            await asyncio.to_thread(self.store.prepare)  # the capture creates its bucket on first use
             while not self._stopping.is_set():
                 delivered = False
                 try:

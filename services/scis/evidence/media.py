@@ -34,6 +34,9 @@ class ObjectMissing(LookupError):
 
 
 class MediaStore(Protocol):
+    def prepare(self) -> None:
+        """Make the place objects go exist (folder, bucket); OSError when it cannot."""
+
     def put(self, key: str, data: bytes) -> None:
         """Store `data` under `key`; ObjectExists if the key is taken."""
 
@@ -56,6 +59,9 @@ class DirectoryStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    def prepare(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
 
     def put(self, key: str, data: bytes) -> None:
         path = self.root / _checked_key(key)
@@ -96,7 +102,7 @@ class S3Store:
         self.location = location
         self._client = httpx.Client(base_url=location.endpoint.rstrip("/"), timeout=timeout)
 
-    def ensure_bucket(self) -> None:
+    def prepare(self) -> None:
         """Create the bucket if it does not exist yet."""
         response = self._request("HEAD", f"/{self.location.bucket}")
         if response.status_code == 404:
