@@ -9,21 +9,26 @@ import io
 import os
 import signal
 import sys
+import tarfile
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import av
+import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from scis.capture.video import FlvSegmenter, NotFlv, remux_to_mp4
+from scis.evidence.archive import verify_archive
+from scis.evidence.export import export_case
 from scis.evidence.media import DirectoryStore, ObjectExists
 from scis.evidence.verify import verify_session
 from scis.simulator import SimulatorServer
 from scis.simulator.video import FPS, FlvEncoder, read_code
 from tests.capture.support import capture_settings, new_capture, stored_events, wait_for
+from tests.reports.support import make_case
 
 
 def counters_of(mp4: bytes) -> list[int]:
@@ -79,11 +84,13 @@ def test_the_directory_store_never_overwrites(tmp_path: Path) -> None:
 
 
 async def test_capture_records_video_segments_into_the_chain_and_a_drop_is_a_gap(
-    sim: SimulatorServer, tmp_path: Path, pool: AsyncConnectionPool[Any]
+    sim: SimulatorServer, tmp_path: Path, pool: AsyncConnectionPool[Any], postgres_url: str
 ) -> None:
     room = sim.add_room("video_live", rate=20, seed=13)
     settings = capture_settings(tmp_path, video_segment_seconds=1.0)
-    capture = new_capture(sim, "video_live", settings, pool, video=True)
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+        case_id = await make_case(conn)
+    capture = new_capture(sim, "video_live", settings, pool, video=True, case_id=case_id)
     running = asyncio.create_task(capture.run())
     await wait_for(lambda: capture.stats.video_segments >= 2, seconds=60)
     room.fault("video_drop")
@@ -110,6 +117,15 @@ async def test_capture_records_video_segments_into_the_chain_and_a_drop_is_a_gap
     assert verdict.intact, verdict.describe()
     assert rows[-1]["data"]["video"]["segments"] == len(segments)
 
+    # The case's evidence archive carries the video, checked offline against the chain records.
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+        exported = await export_case(conn, case_id, tmp_path / "case.tar", media=store)
+    problems, _ = verify_archive(str(exported.path), exported.manifest_sha256)
+    assert problems == []
+    with tarfile.open(exported.path) as tar:
+        videos = [name for name in tar.getnames() if "/video/" in name and name.endswith((".flv", ".mp4"))]
+    assert len(videos) == 2 * len(segments)
+
     # Changing one byte of a stored segment is found, and named.
     tampered = tmp_path / "video" / segments[1]["raw"]["key"]
     data = bytearray(tampered.read_bytes())
@@ -120,6 +136,10 @@ async def test_capture_records_video_segments_into_the_chain_and_a_drop_is_a_gap
         verdict = await verify_session(conn, capture.session_id, media=store)
     assert not verdict.intact and verdict.failure is not None
     assert verdict.failure.check == "video" and segments[1]["raw"]["key"] in verdict.failure.detail
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+        exported = await export_case(conn, case_id, tmp_path / "tampered.tar", media=store)
+    problems, _ = verify_archive(str(exported.path), exported.manifest_sha256)
+    assert len(problems) == 1 and "its record" in str(problems[0]), problems
     await room.stop()
 
 
