@@ -37,7 +37,7 @@ from scis.capture.sources.base import (
 from scis.capture.spill import SpillQueue, session_spill_dir
 from scis.capture.stats import CaptureStats
 from scis.capture.streaks import GiftStreaks
-from scis.capture.video import VideoRecorder
+from scis.capture.video import VideoRecorder, choose_url
 from scis.capture.writer import EventWriter, GroupCommitter, publish
 from scis.core import bus
 from scis.core.settings import Settings
@@ -228,6 +228,7 @@ class LiveCapture:
                 },
                 "source_detail": self.source.describe(),
                 "record_file": str(self.request.record_path) if self.request.record_path else None,
+                **self._video_config(room),
             },
         )
         async with self.pool.connection() as conn, conn.transaction():
@@ -274,6 +275,12 @@ class LiveCapture:
         finally:
             await self._finish(writer_task, ticker_task, status, reason)
         return self.stats
+
+    def _video_config(self, room: LiveRoom) -> dict[str, Any]:
+        """The video source in the session's configuration (where the bytes come from; the lives service
+        pulls the same stream for its viewers)."""
+        chosen = choose_url(room.video_urls) if self.request.video else None
+        return {"video": {"quality": chosen[0], "url": chosen[1]}} if chosen else {}
 
     def _start_video(self, room: LiveRoom) -> None:
         """Record the video beside the events when asked and the room gives a stream."""

@@ -261,6 +261,7 @@ class VideoRecorder:
         self.last_error: str | None = None
         self._down_since: datetime | None = None  # the stream is down since then (a gap when it is back)
         self._last_byte_at: datetime | None = None
+        self._delivered = False  # the current connection delivered bytes
 
     def key(self, index: int, suffix: str) -> str:
         return f"{self.session_id}/{self.run_id}/{index:05d}.{suffix}"
@@ -297,33 +298,34 @@ class VideoRecorder:
 
     async def _connection(self, client: httpx.AsyncClient) -> bool:
         """One connection to the stream until it ends or `stop()`; True if it delivered bytes."""
-        delivered = False
         async with client.stream("GET", self.url) as response:
             if response.status_code != 200:
                 raise ValueError(f"video stream answered HTTP {response.status_code}")
             self.connections += 1
             self._segmenter = FlvSegmenter(self.connections, self.segment_seconds, self.segments)
-            chunks = response.aiter_raw()
-            while not self._stopping.is_set():
-                reading = asyncio.ensure_future(anext(chunks))
-                stopping = asyncio.ensure_future(self._stopping.wait())
-                done, _ = await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                stopping.cancel()
-                if reading not in done:
-                    reading.cancel()
-                    break
-                try:
-                    chunk = reading.result()
-                except StopAsyncIteration:
-                    break
-                now = self._last_byte_at = datetime.now(UTC)
-                if self._down_since is not None:
-                    self._emit_gap(self._down_since, now, "video stream dropped; reconnected")
-                    self._down_since = None
-                delivered = True
-                for segment in self._segmenter.feed(chunk, now):
-                    await self._store(segment)
-        return delivered
+            reading = asyncio.create_task(self._read(response, self._segmenter))
+            stopping = asyncio.create_task(self._stopping.wait())
+            await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not reading.done():
+                reading.cancel()
+            try:
+                await reading
+            except asyncio.CancelledError:
+                if not self._stopping.is_set():
+                    raise
+            return self._delivered
+
+    async def _read(self, response: httpx.Response, segmenter: FlvSegmenter) -> None:
+        self._delivered = False
+        async for chunk in response.aiter_raw():
+            now = self._last_byte_at = datetime.now(UTC)
+            if self._down_since is not None:
+                self._emit_gap(self._down_since, now, "video stream dropped; reconnected")
+                self._down_since = None
+            self._delivered = True
+            for segment in segmenter.feed(chunk, now):
+                await self._store(segment)
 
     def _emit_gap(self, started: datetime, ended: datetime, detail: str) -> None:
         extra = {"media": "video", "error": self.last_error} if self.last_error else {"media": "video"}

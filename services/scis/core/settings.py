@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     video_s3_region: str = Field("us-east-1", description="region the S3 requests are signed for")
     video_s3_access_key: str | None = Field(None, description="S3 access key id (SCIS_VIDEO_STORE=s3)")
     video_s3_secret_key: str | None = Field(None, description="S3 secret access key (SCIS_VIDEO_STORE=s3)")
+    webrtc_ice_servers: str = Field(
+        "", description="comma-separated STUN/TURN URLs the lives service offers WebRTC viewers; empty: host only"
+    )
     query_timeout_ms: int = Field(5000, ge=100, le=600_000, description="database explorer statement timeout")
     query_row_limit: int = Field(1000, ge=1, le=100_000, description="database explorer row cap")
     report_branding_dir: Path | None = Field(

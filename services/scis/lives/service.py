@@ -61,3 +61,10 @@ async def open_sessions(conn: AsyncConnection) -> list[OpenSession]:
         (SessionStatus.active_values(),),
     )
     return [OpenSession(**row) for row in await cur.fetchall()]
+
+
+def video_url(session: LiveSessionRead) -> str | None:
+    """The stream the capture records (from its configuration snapshot); None when it records no video."""
+    video = session.config.get("video")
+    url = video.get("url") if isinstance(video, dict) else None
+    return url if isinstance(url, str) and url else None
