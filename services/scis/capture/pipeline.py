@@ -135,6 +135,11 @@ class LiveCapture:
         self.opened = asyncio.Event()  # the live was found, or found unavailable
         self.done = asyncio.Event()
 
+    @property
+    def stop_requested(self) -> bool:
+        """`stop()` was called (even if the live then ended on its own first)."""
+        return self._stop_reason is not None
+
     async def stop(self, reason: str = "stopped by the operator") -> None:
         """Ask the capture to end: what was received is stored, the chain is sealed."""
         if self._stop_reason is None:

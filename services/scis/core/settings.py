@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     video_s3_region: str = Field("us-east-1", description="region the S3 requests are signed for")
     video_s3_access_key: str | None = Field(None, description="S3 access key id (SCIS_VIDEO_STORE=s3)")
     video_s3_secret_key: str | None = Field(None, description="S3 secret access key (SCIS_VIDEO_STORE=s3)")
+    wait_poll_seconds: float = Field(
+        30.0, ge=1, le=3600, description="how often a waiting capture polls an offline target's room status"
+    )
     webrtc_ice_servers: str = Field(
         "", description="comma-separated STUN/TURN URLs the lives service offers WebRTC viewers; empty: host only"
     )

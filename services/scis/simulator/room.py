@@ -387,6 +387,19 @@ class SimRoom:
         for session in list(self.sessions):
             session.command("close_after_flush")
 
+    def go_live(self) -> None:
+        """The host (re)starts the live: an offline or ended room is live again and produces again.
+
+        A new broadcast: what the previous one sent (its end message too) is not sent to new sockets.
+        """
+        if self.status == 4 and self.sent_messages:
+            self.sent_messages = []
+        self.state, self.status = "live", 2
+        self._started = False
+        self._tasks = []
+        self.finished.clear()
+        self.start()
+
     def stats(self) -> dict[str, Any]:
         """A JSON-able summary for the control API."""
         return {
