@@ -32,10 +32,7 @@ async def active_lives(
     responses=error_responses(404),
 )
 async def get_live(session_id: UUID, db: Db, user: CurrentUser) -> LiveSessionRead:
-    found = await service.get_session(db, user=user, session_id=session_id)
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no live session {session_id}")
-    return found
+    return await _visible(db, user, session_id)
 
 
 def _viewers(request: Request) -> Viewers:
