@@ -91,6 +91,11 @@ async def test_five_viewers_watch_one_relay_and_leaving_stops_nothing_else(
         assert relay["viewers"] == 5 and relay["recorded"] and relay["packets_relayed"] > 0
         assert relay["decodes"] == 0, "the relay passes H.264 through"
         assert room.video_connections == 2, "five viewers must share one source pull (plus the capture's)"
+        active = (await lives.get("/api/lives/lives/active", headers=auth(tokens["viewer"]))).json()
+        listed = next(item for item in active if item["session"]["id"] == str(capture.session_id))
+        assert listed["webrtc_viewers"] == 5 and listed["recorded_video"] and listed["duration_seconds"] > 0
+        outsiders = (await lives.get("/api/lives/lives/active", headers=auth(tokens["investigator"]))).json()
+        assert all(item["session"]["id"] != str(capture.session_id) for item in outsiders)
 
         segments_before = capture.stats.video_segments
         for viewer in viewers[1:]:

@@ -72,3 +72,12 @@ class LiveVideoRead(BaseModel):
     viewers: int
     packets_relayed: int
     decodes: int  # frames decoded by the relay: 0, the video is passed through
+
+
+class ActiveLive(BaseModel):
+    """A live being captured now, as the lives list shows it."""
+
+    session: LiveSessionRead
+    duration_seconds: float  # since the capture started
+    recorded_video: bool
+    webrtc_viewers: int  # analysts watching it through this lives process

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from uuid import UUID
 
 from psycopg import AsyncConnection
@@ -68,3 +69,9 @@ def video_url(session: LiveSessionRead) -> str | None:
     video = session.config.get("video")
     url = video.get("url") if isinstance(video, dict) else None
     return url if isinstance(url, str) and url else None
+
+
+def duration_seconds(session: LiveSessionRead, now: datetime | None = None) -> float:
+    """How long the capture has run (until its end, if it ended)."""
+    end = session.ended_at or now or datetime.now(UTC)
+    return max(0.0, (end - session.started_at).total_seconds())

@@ -11,7 +11,7 @@ from scis.core.app import InvalidRequest, api_router, error_responses
 from scis.core.deps import CurrentUser, Db
 from scis.core.fields import BIGINT_MAX
 from scis.lives import service
-from scis.lives.models import LiveSessionRead, LiveVideoRead, VideoAnswer, VideoOffer
+from scis.lives.models import ActiveLive, LiveSessionRead, LiveVideoRead, VideoAnswer, VideoOffer
 from scis.lives.webrtc import Viewers
 
 router = api_router("lives")
@@ -22,6 +22,26 @@ async def active_lives(
     db: Db, user: CurrentUser, case_id: int | None = Query(None, ge=1, le=BIGINT_MAX)
 ) -> list[LiveSessionRead]:
     return await service.list_sessions(db, user=user, active_only=True, case_id=case_id)
+
+
+@router.get(
+    "/lives/active",
+    response_model=list[ActiveLive],
+    tags=["lives"],
+    summary="Lives being captured now, with duration, video and WebRTC viewers",
+)
+async def active_lives_detail(
+    db: Db, user: CurrentUser, request: Request, case_id: int | None = Query(None, ge=1, le=BIGINT_MAX)
+) -> list[ActiveLive]:
+    sessions = await service.list_sessions(db, user=user, active_only=True, case_id=case_id)
+    return [
+        ActiveLive(
+            session=session, duration_seconds=service.duration_seconds(session),
+            recorded_video=service.video_url(session) is not None,
+            webrtc_viewers=_viewers(request).count(session.id),
+        )  # fmt: skip
+        for session in sessions
+    ]
 
 
 @router.get(

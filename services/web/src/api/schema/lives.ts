@@ -21,6 +21,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/lives/lives/active": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Lives being captured now, with duration, video and WebRTC viewers */
+        get: operations["active_lives_detail_api_lives_lives_active_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/lives/lives/{session_id}": {
         parameters: {
             query?: never;
@@ -127,6 +144,19 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * ActiveLive
+         * @description A live being captured now, as the lives list shows it.
+         */
+        ActiveLive: {
+            /** Duration Seconds */
+            duration_seconds: number;
+            /** Recorded Video */
+            recorded_video: boolean;
+            session: components["schemas"]["LiveSessionRead"];
+            /** Webrtc Viewers */
+            webrtc_viewers: number;
+        };
         /**
          * ErrorDetail
          * @description The body of every error other than 422: one sentence saying what went wrong and what to do.
@@ -280,6 +310,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LiveSessionRead"][];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    active_lives_detail_api_lives_lives_active_get: {
+        parameters: {
+            query?: {
+                case_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActiveLive"][];
                 };
             };
             /** @description Not signed in, or the token was refused: sign in again */
