@@ -51,40 +51,45 @@ async def test_monitor_waits_offline_live_offline_live(
         sys.executable, "-m", "scis.capture.monitor_cli", "@waiting_host", "--wait", "--again",
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=(log := (tmp_path / "monitor.log").open("wb")),
     )  # fmt: skip
-    await asyncio.sleep(4)  # a few polls while offline
-    assert await _sessions(pool, "waiting_host") == [], "polling an offline target must not create sessions"
-
-    async def live_with_events(count: int) -> bool:
-        sessions = await _sessions(pool, "waiting_host")
-        return len(sessions) == count and sessions[-1]["events_count"] >= 20
-
-    room.go_live()
-    await _until(lambda: live_with_events(1))
-    room.end()
-
-    async def first_ended() -> bool:
-        return (await _sessions(pool, "waiting_host"))[0]["status"] == "ended"
-
-    await _until(first_ended)
-    await asyncio.sleep(2)  # waiting again, offline
-    assert len(await _sessions(pool, "waiting_host")) == 1
-    room.go_live()
-    await _until(lambda: live_with_events(2))
-    process.send_signal(signal.SIGTERM)
     try:
-        await asyncio.wait_for(process.wait(), 60)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise AssertionError((tmp_path / "monitor.log").read_text()[-3000:]) from None
-    log.close()
-    text = (tmp_path / "monitor.log").read_text()
-    assert process.returncode == 0, text
-    assert text.count("Waiting") >= 2
-    sessions = await _sessions(pool, "waiting_host")
-    assert [s["status"] for s in sessions] == ["ended", "stopped"]
-    total = sum(s["events_count"] for s in sessions)
-    assert "2 lives captured" in text and f"{sum(s['events_count'] - 2 for s in sessions)} events" in text, (
-        text[-500:], total
-    )
+        await asyncio.sleep(4)  # a few polls while offline
+        assert await _sessions(pool, "waiting_host") == [], "polling an offline target must not create sessions"
+
+        async def live_with_events(count: int) -> bool:
+            sessions = await _sessions(pool, "waiting_host")
+            return len(sessions) == count and sessions[-1]["events_count"] >= 20
+
+        room.go_live()
+        await _until(lambda: live_with_events(1))
+        room.end()
+
+        async def first_ended() -> bool:
+            return (await _sessions(pool, "waiting_host"))[0]["status"] == "ended"
+
+        await _until(first_ended)
+        await asyncio.sleep(2)  # waiting again, offline
+        assert len(await _sessions(pool, "waiting_host")) == 1
+        room.go_live()
+        await _until(lambda: live_with_events(2))
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 60)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise AssertionError((tmp_path / "monitor.log").read_text()[-3000:]) from None
+        log.close()
+        text = (tmp_path / "monitor.log").read_text()
+        assert process.returncode == 0, text
+        assert text.count("Waiting") >= 2
+        sessions = await _sessions(pool, "waiting_host")
+        assert [s["status"] for s in sessions] == ["ended", "stopped"]
+        total = sum(s["events_count"] for s in sessions)
+        assert "2 lives captured" in text and f"{sum(s['events_count'] - 2 for s in sessions)} events" in text, (
+            text[-500:], total
+        )
+    finally:
+        if process.returncode is None:  # a failed check must not leave the monitor running
+            process.kill()
+            await process.wait()
     await room.stop()
