@@ -33,7 +33,7 @@ CALLERS = ("anonymous", "viewer", "investigator", "admin")
 # Path parameters that name something belonging to a case.
 CASE_SCOPED_PARAMETERS = {"case_id", "session_id", "report_id", "profile_id", "job_id"}
 # Path parameters naming something inside one of those, or reached through them (their access follows).
-NOT_CASE_SCOPED_IDS = {"attachment_id", "subject_id", "tiktok_user_id", "saved_id", "query_id"}
+NOT_CASE_SCOPED_IDS = {"attachment_id", "subject_id", "tiktok_user_id", "saved_id", "query_id", "viewer_id"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/analyser/sessions/{session_id}/events"): Rule(target="session"),
     ("GET", "/api/analyser/sessions/{session_id}/verify"): Rule(target="session"),
     ("GET", "/api/lives/lives/{session_id}"): Rule(target="session"),
+    ("GET", "/api/lives/lives/{session_id}/video"): Rule(target="session"),
+    # The test sessions record no video: a member is told so (409), an outsider gets the hidden 404.
+    ("POST", "/api/lives/lives/{session_id}/video/offer"): Rule(
+        target="session", body=lambda _: {"sdp": "v=0", "type": "offer"}
+    ),
+    ("DELETE", "/api/lives/lives/{session_id}/video/viewers/{viewer_id}"): Rule(target="session"),
     ("GET", "/api/reports/reports/{report_id}/pdf"): Rule(target="report"),
     ("POST", "/api/reports/reports"): Rule(Role.investigator, "body", lambda case: {"case_id": case}, frozenset({404})),
     ("POST", "/api/reports/reports/jobs"): Rule(

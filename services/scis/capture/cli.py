@@ -1,7 +1,8 @@
 """`scis capture`: capture one live into the evidence store (the process a LiveMonitor Pod runs).
 
 Every flag can also come from the environment (SCIS_CAPTURE_TARGET, SCIS_CAPTURE_CASE_ID,
-SCIS_CAPTURE_SOURCE, SCIS_CAPTURE_REPLAY_FILE, SCIS_CAPTURE_SESSION_ID, SCIS_CAPTURE_RECORD_FILE).
+SCIS_CAPTURE_SOURCE, SCIS_CAPTURE_REPLAY_FILE, SCIS_CAPTURE_SESSION_ID, SCIS_CAPTURE_RECORD_FILE,
+SCIS_CAPTURE_VIDEO=1).
 SIGTERM or Ctrl-C: everything received is stored and the chain sealed, then exit 0.
 Exit status: 0 ended or stopped, 1 failed, 2 bad arguments (or a sealed --session-id), 3 not live,
 4 no such user, 5 private or not available in this country, 6 already being captured elsewhere
@@ -36,6 +37,7 @@ from scis.capture.targets import InvalidTarget, parse_target
 from scis.core.connections import NoDatabase, resolve_database_url, resolve_redis_url
 from scis.core.settings import Settings, SettingsError, load_settings
 from scis.evidence.chain import SessionSealed
+from scis.evidence.media import media_store
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,12 @@ def add_capture_arguments(parser: argparse.ArgumentParser, *, target_flag: bool)
     )
     parser.add_argument("--database-url", help="PostgreSQL URL (default: SCIS_DATABASE_URL or the local stack)")
     parser.add_argument("--redis-url", help="Redis URL for live events (default: SCIS_REDIS_URL or the local stack)")
-    parser.add_argument("--video", action="store_true", help="record the video too (not supported yet: ignored)")
+    parser.add_argument(
+        "--video",
+        action="store_true",
+        default=_env("VIDEO") in ("1", "true", "yes"),
+        help="record the live's video too: hashed segments in the chain, kept in SCIS_VIDEO_STORE",
+    )
 
 
 def prepare(args: argparse.Namespace, target: str | None) -> tuple[CaptureRequest, Settings, str, str | None]:
@@ -83,7 +90,10 @@ def prepare(args: argparse.Namespace, target: str | None) -> tuple[CaptureReques
     except (SettingsError, NoDatabase) as error:
         raise CaptureUsageError(str(error)) from None
     if args.video:
-        log.warning("--video: video capture is not supported by this version; capturing events only")
+        try:
+            media_store(settings)
+        except ValueError as error:
+            raise CaptureUsageError(f"--video: {error}") from None
     request = CaptureRequest(
         target=handle,
         source=args.source,
@@ -91,6 +101,7 @@ def prepare(args: argparse.Namespace, target: str | None) -> tuple[CaptureReques
         case_id=int(args.case_id) if args.case_id is not None else None,
         created_by=os.environ.get("USER") or "system",
         record_path=args.record_file,
+        video=bool(args.video),
     )
     return request, settings, database_url, resolve_redis_url(settings, args.redis_url)
 
@@ -118,7 +129,7 @@ def execute(
         return EXIT_FAILED
     print(
         f"session {stats.session_id}: {stats.status} ({stats.status_reason}); {stats.events_total} events, "
-        f"{stats.gaps} gaps; chain head {stats.chain_head}",
+        f"{stats.gaps} gaps; {stats.video_segments} video segments; chain head {stats.chain_head}",
         file=sys.stderr,
     )
     return exit_code_of(stats)

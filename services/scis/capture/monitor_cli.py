@@ -1,17 +1,31 @@
-"""`scis monitor @HANDLE --case ID`: a capture with a live progress line; Ctrl-C stops it losing nothing."""
+"""`scis monitor @HANDLE --case ID`: a capture with a live progress line; Ctrl-C stops it losing nothing.
+
+`--wait`: an offline target is polled (SCIS_WAIT_POLL_SECONDS, jitter, backoff) and captured when it
+goes live; `--again`: after the live ends, wait for the next one (each live is its own session) until
+Ctrl-C/SIGTERM. The closing line adds the counters up over every attempt.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
+import signal
 import sys
 import time
+from dataclasses import dataclass, field
 from typing import TextIO
 
 from scis.capture.cli import add_capture_arguments, execute
 from scis.capture.pipeline import LiveCapture
+from scis.capture.runner import EXIT_NOT_FOUND, EXIT_OFFLINE, EXIT_OK, EXIT_USAGE
 from scis.capture.stats import CaptureStats
+from scis.capture.targets import InvalidTarget, parse_target
+from scis.capture.waiting import wait_until_live
+from scis.core.settings import SettingsError, load_settings
+from scis.core.status import SessionStatus
+from scis.webcast.room import UserNotFound
 
 KIND_ORDER = ("chat", "gift", "like", "join", "follow", "share", "viewers")
 
@@ -22,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--case", dest="case_id", type=int, default=argparse.SUPPRESS, help="case the capture belongs to (= --case-id)"
     )
+    parser.add_argument("--wait", action="store_true", help="if the target is offline, wait until it goes live")
+    parser.add_argument("--again", action="store_true", help="with --wait: after a live ends, wait for the next")
 
 
 def progress_line(stats: CaptureStats, rate: float) -> str:
@@ -53,8 +69,13 @@ class ProgressPrinter:
         self.every_seconds = every_seconds
         self._last = (time.monotonic(), 0)
         self._printed_at = 0.0
+        self.last: CaptureStats | None = None  # the capture's counters at the latest tick
+        self.stop_requested = False  # SIGTERM/Ctrl-C reached the capture
+
 
     def __call__(self, capture: LiveCapture) -> None:
+        self.last = capture.stats
+        self.stop_requested = capture.stop_requested
         now = time.monotonic()
         then, count = self._last
         rate = (capture.stats.events_total - count) / max(1e-6, now - then)
@@ -70,8 +91,71 @@ class ProgressPrinter:
         self.stream.flush()
 
 
+@dataclass
+class Attempts:
+    """What the waiting monitor captured over all its attempts (each live is one session)."""
+
+    sessions: list[str] = field(default_factory=list)
+    events: int = 0
+    gaps: int = 0
+    last_status: SessionStatus | None = None
+
+    def add(self, stats: CaptureStats) -> None:
+        self.sessions.append(str(stats.session_id))
+        self.events += stats.events_total
+        self.gaps += stats.gaps
+        self.last_status = stats.status
+
+    def line(self, target: str) -> str:
+        return f"@{target}: {len(self.sessions)} lives captured, {self.events} events, {self.gaps} gaps in all"
+
+
+async def _wait(target: str, stream: TextIO) -> bool:
+    """Poll until live (True) or SIGTERM/SIGINT (False)."""
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopped.set)
+    print(f"@{target} Waiting: polling until the live starts", file=stream, flush=True)
+    return await wait_until_live(target, load_settings(), stopped)
+
+
+def run_waiting(args: argparse.Namespace, stream: TextIO = sys.stderr) -> int:
+    try:
+        target = parse_target(args.target)
+        load_settings()
+    except (InvalidTarget, SettingsError) as error:
+        print(f"scis monitor: {error}", file=stream)
+        return EXIT_USAGE
+    attempts = Attempts()
+    code = EXIT_OK
+    while True:
+        try:
+            live = asyncio.run(_wait(target, stream))
+        except UserNotFound as error:
+            print(f"scis monitor: {error}", file=stream)
+            return EXIT_NOT_FOUND
+        if not live:
+            break
+        args.session_id = None  # every live is a session of its own
+        printer = ProgressPrinter()
+        code = execute(args, args.target, on_tick=printer)
+        if printer.last is not None and printer.last.status is not SessionStatus.OFFLINE:
+            attempts.add(printer.last)
+        stopped = printer.stop_requested or attempts.last_status is SessionStatus.STOPPED
+        if code not in (EXIT_OK, EXIT_OFFLINE) or stopped or (code == EXIT_OK and not args.again):
+            break
+    print(attempts.line(target), file=stream, flush=True)
+    return EXIT_OK if code == EXIT_OFFLINE else code
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=os.environ.get("SCIS_LOG_LEVEL", "WARNING"), format="%(levelname)s %(message)s")
+    if args.again and not args.wait:
+        print("scis monitor: --again needs --wait", file=sys.stderr)
+        return EXIT_USAGE
+    if args.wait:
+        return run_waiting(args)
     return execute(args, args.target, on_tick=ProgressPrinter())
 
 

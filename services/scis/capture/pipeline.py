@@ -28,6 +28,7 @@ from scis.capture.resume import ResumePoints, load_resume_point, save_resume_poi
 from scis.capture.sources.base import (
     CaptureSource,
     LiveEnded,
+    LiveRoom,
     PageEvent,
     RawFetch,
     RawFrame,
@@ -39,6 +40,7 @@ from scis.capture.sources.base import (
 from scis.capture.spill import SpillQueue, session_spill_dir, write_parked_note
 from scis.capture.stats import CaptureStats
 from scis.capture.streaks import GiftStreaks
+from scis.capture.video import VideoRecorder, choose_url
 from scis.capture.writer import EventWriter, GroupCommitter, publish
 from scis.core import bus
 from scis.core.settings import Settings
@@ -52,6 +54,7 @@ from scis.evidence.chain import (
     session_config,
     start_session,
 )
+from scis.evidence.media import media_store
 from scis.evidence.records import EventRecord
 
 log = logging.getLogger(__name__)
@@ -82,6 +85,7 @@ class CaptureRequest:
     case_id: int | None = None
     created_by: str = "system"
     record_path: Path | None = None
+    video: bool = False  # record the live's video too (scis.capture.video)
 
 
 def settings_snapshot(settings: Settings) -> dict[str, Any]:
@@ -127,11 +131,18 @@ class LiveCapture:
         self.queue = SpillQueue(settings.capture_queue_size, session_spill_dir(settings.home, request.session_id))
         self.writer: EventWriter | None = None
         self._recorder: CaptureFileWriter | None = None
+        self.video: VideoRecorder | None = None
+        self._video_task: asyncio.Task[None] | None = None
         self._stop_reason: str | None = None
         self._end: tuple[SessionStatus, str] | None = None
         self._stopped = asyncio.Event()
         self.opened = asyncio.Event()  # the live was found, or found unavailable
         self.done = asyncio.Event()
+
+    @property
+    def stop_requested(self) -> bool:
+        """`stop()` was called (even if the live then ended on its own first)."""
+        return self._stop_reason is not None
 
     async def stop(self, reason: str = "stopped by the operator") -> None:
         """Ask the capture to end: what was received is stored, the chain is sealed."""
@@ -228,6 +239,7 @@ class LiveCapture:
                 },
                 "source_detail": self.source.describe(),
                 "record_file": str(self.request.record_path) if self.request.record_path else None,
+                **self._video_config(room),
             },
         )
         async with self.pool.connection() as conn, conn.transaction():
@@ -263,6 +275,7 @@ class LiveCapture:
             )  # fmt: skip
 
         writer_task = asyncio.create_task(self.writer.run(self.queue), name=f"capture-writer-{self.session_id}")
+        self._start_video(room)
         ticker_task = asyncio.create_task(self._tick(writer_task), name=f"capture-ticker-{self.session_id}")
         status, reason = SessionStatus.FAILED, "capture stopped unexpectedly"
         try:
@@ -274,6 +287,35 @@ class LiveCapture:
         finally:
             await self._finish(writer_task, ticker_task, status, reason)
         return self.stats
+
+    def _video_config(self, room: LiveRoom) -> dict[str, Any]:
+        """The video source in the session's configuration (where the bytes come from; the lives service
+        pulls the same stream for its viewers)."""
+        chosen = choose_url(room.video_urls) if self.request.video else None
+        return {"video": {"quality": chosen[0], "url": chosen[1]}} if chosen else {}
+
+    def _start_video(self, room: LiveRoom) -> None:
+        """Record the video beside the events when asked and the room gives a stream."""
+        if not self.request.video:
+            return
+        if not room.video_urls:
+            log.warning("@%s: the room gives no video stream; recording events only", self.request.target)
+            return
+        self.video = VideoRecorder(
+            self.session_id, room.video_urls, media_store(self.settings), self.queue.put,
+            segment_seconds=self.settings.video_segment_seconds,
+        )  # fmt: skip
+        self._video_task = asyncio.create_task(self.video.run(), name=f"capture-video-{self.session_id}")
+
+    async def _stop_video(self) -> None:
+        """Store the segment being written; its record (and a pending gap) goes in before the seal."""
+        if self.video is None or self._video_task is None:
+            return
+        await self.video.stop()
+        try:
+            await self._video_task
+        except Exception:  # the events are the capture; a failed video is logged, never fatal
+            log.exception("@%s: video recording failed", self.request.target)
 
     async def _announce(self) -> None:
         """Tell the platform (scis:lives) that this capture's status changed."""
@@ -450,6 +492,7 @@ class LiveCapture:
             self._resume_saving.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._resume_saving
+        await self._stop_video()
         why = "live_end" if status is SessionStatus.ENDED else "capture_stop"
         for record in self.streaks.close_all(why):
             self.queue.put(record)
@@ -476,6 +519,11 @@ class LiveCapture:
             "spilled": self.queue.spilled_total,
             "lost": self.queue.lost_total,
         }
+        if self.video is not None:
+            summary["video"] = {
+                "segments": self.stats.video_segments, "bytes": self.stats.video_bytes,
+                "connections": self.video.connections, "store": self.video.store.describe(),
+            }  # fmt: skip
         try:
             timeout = self.settings.capture_stop_timeout_seconds
             async with self.pool.connection(timeout=timeout) as conn, conn.transaction():

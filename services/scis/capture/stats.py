@@ -10,7 +10,7 @@ from uuid import UUID
 
 from scis.capture import metrics as capture_metrics
 from scis.core.status import SessionStatus
-from scis.evidence.records import CHAIN_KINDS, GAP, ChainedRecord
+from scis.evidence.records import CHAIN_KINDS, GAP, VIDEO_SEGMENT, ChainedRecord
 
 
 @dataclass(slots=True)
@@ -38,6 +38,8 @@ class CaptureStats:
     lost: int = 0  # events neither queued nor spilled (disk full): each stretch stored as a gap
     queued: int = 0
     reconnects: int = 0
+    video_segments: int = 0  # video segments stored and chained
+    video_bytes: int = 0  # their bytes as received
     store_retries: int = 0  # batches PostgreSQL could not take yet (retried until it did)
     refused: int = 0  # records PostgreSQL refused, stored as `malformed` instead
     publish_failures: int = 0  # stored batches Redis did not take (the store is the truth)
@@ -52,6 +54,9 @@ class CaptureStats:
             self.chain_head = item.chain_hash
             if record.kind == GAP:
                 self.gaps += 1
+            elif record.kind == VIDEO_SEGMENT:
+                self.video_segments += 1
+                self.video_bytes += int((record.data.get("raw") or {}).get("bytes", 0))
             if record.kind in CHAIN_KINDS:
                 continue
             self.events_total += 1

@@ -35,6 +35,11 @@ class CaptureRunner(StrEnum):
     kubernetes = "kubernetes"
 
 
+class VideoStoreKind(StrEnum):
+    directory = "directory"
+    s3 = "s3"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SCIS_", extra="ignore")
 
@@ -117,6 +122,22 @@ class Settings(BaseSettings):
         0, ge=0, le=65535, description="port a `scis capture` process serves Prometheus /metrics on; 0: none"
     )
     streak_timeout_seconds: float = Field(10.0, gt=0, le=3600, description="gift streak closed after this")
+    video_store: VideoStoreKind = Field(
+        VideoStoreKind.directory, description="where recorded video goes: directory (SCIS_VIDEO_DIR) or s3"
+    )
+    video_dir: Path | None = Field(None, description="folder of recorded video (default: SCIS_HOME/video)")
+    video_segment_seconds: float = Field(10.0, ge=1, le=600, description="length of one hashed video segment")
+    video_s3_endpoint: str | None = Field(None, description="S3-compatible endpoint URL (SCIS_VIDEO_STORE=s3)")
+    video_s3_bucket: str = Field("scis-video", description="bucket of recorded video (SCIS_VIDEO_STORE=s3)")
+    video_s3_region: str = Field("us-east-1", description="region the S3 requests are signed for")
+    video_s3_access_key: str | None = Field(None, description="S3 access key id (SCIS_VIDEO_STORE=s3)")
+    video_s3_secret_key: str | None = Field(None, description="S3 secret access key (SCIS_VIDEO_STORE=s3)")
+    wait_poll_seconds: float = Field(
+        30.0, ge=1, le=3600, description="how often a waiting capture polls an offline target's room status"
+    )
+    webrtc_ice_servers: str = Field(
+        "", description="comma-separated STUN/TURN URLs the lives service offers WebRTC viewers; empty: host only"
+    )
     query_timeout_ms: int = Field(5000, ge=100, le=600_000, description="database explorer statement timeout")
     query_row_limit: int = Field(1000, ge=1, le=100_000, description="database explorer row cap")
     report_branding_dir: Path | None = Field(

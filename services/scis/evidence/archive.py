@@ -13,6 +13,8 @@ Archive layout (an uncompressed tar, one top folder):
   sessions/<id>/records.jsonl  one line per record: exactly the canonical bytes hashed into the chain
   sessions/<id>/chain.tsv      per record: seq, chain hash, offset and length of its raw frame in raw.bin
   sessions/<id>/raw.bin        the raw frames as received from TikTok, one after another
+  sessions/<id>/video/<run>/<n>.flv|.mp4  the live's video as received per `video_segment` record, and a
+                               playable copy; each hashes to the SHA-256 its record (in the chain) carries
   reports/<id>.pdf             the case's reports
 Chain rule: chain_hash(seq) = sha256(bytes.fromhex(chain_hash(seq - 1)) + record_line), 32 zero bytes
 before seq 0; each record's "raw_sha256" is the SHA-256 of its raw frame (null when it has none).
@@ -28,7 +30,7 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import IO
+from typing import IO, Any
 
 FORMAT = "scis-evidence-archive-v1"
 MANIFEST = "manifest.json"
@@ -120,6 +122,23 @@ def chain_rows(archive: Archive, folder: str) -> Iterator[tuple[bytes, list[str]
             yield line.rstrip(b"\n"), row.decode("ascii", "replace").rstrip("\n").split("\t")
 
 
+def check_video(archive: Archive, folder: str, record: dict[str, Any]) -> Problem | None:
+    """A video segment's files in the archive hash to what its chain record says."""
+    for copy in ("raw", "playable"):
+        entry = (record.get("data") or {}).get(copy)
+        if not entry:
+            continue
+        path = f"{folder}/video/{str(entry.get('key', '')).split('/', 1)[-1]}"
+        if path not in archive.members:
+            return Problem(path, f"video segment of seq {record.get('seq')} is not in the archive")
+        with archive.open(path) as stream:
+            digest, size = sha256_of(stream)
+        if digest != entry.get("sha256"):
+            return Problem(path, f"hashes to {digest} ({size} bytes), its record (seq {record.get('seq')}) says "
+                                 f"{entry.get('sha256')}")  # fmt: skip
+    return None
+
+
 def check_session(archive: Archive, folder: str) -> list[Problem]:
     """Recompute a session's chain from its record lines and raw frames; name the first record that differs."""
     try:
@@ -145,6 +164,8 @@ def check_session(archive: Archive, folder: str) -> list[Problem]:
             if frame_hash != record.get("raw_sha256"):
                 return [Problem(f"{folder}/raw.bin seq {seq}", f"raw frame hashes to {frame_hash}, "
                                                               f"record says {record.get('raw_sha256')}")]  # fmt: skip
+            if record.get("kind") == "video_segment" and (problem := check_video(archive, folder, record)):
+                return [problem]
             prev = hashlib.sha256(bytes.fromhex(prev) + line).hexdigest()
             if prev != stored_hash:
                 return [Problem(item, f"chain hash {prev}, stored {stored_hash} (kind {record.get('kind')}, "

@@ -16,6 +16,7 @@ from scis.core.connections import NoDatabase, resolve_database_url
 from scis.core.db import redact
 from scis.core.settings import SettingsError, load_settings
 from scis.evidence import archive
+from scis.evidence.media import MediaStore, media_store
 from scis.evidence.verify import ChainVerdict, verify_session
 
 EXIT_INTACT = 0
@@ -29,19 +30,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audit", action="store_true", help="verify the audit log's hash chain instead")
     parser.add_argument("--database-url", help="PostgreSQL URL (default: SCIS_DATABASE_URL)")
     parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    parser.add_argument(
+        "--skip-video", action="store_true", help="check the chain only, not the video segments in SCIS_VIDEO_STORE"
+    )
 
 
-async def _verify(url: str, session: str) -> ChainVerdict:
+async def _verify(url: str, session: str, media: MediaStore | None) -> ChainVerdict:
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        return await verify_session(conn, session)
+        return await verify_session(conn, session, media=media)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.session and Path(args.session).is_file():  # an archive: checked offline, no database needed
         return archive.run(argparse.Namespace(archive=args.session, manifest_sha256=args.manifest_sha256))
     try:
-        url = resolve_database_url(load_settings(), args.database_url)
-    except (NoDatabase, SettingsError) as error:
+        settings = load_settings()
+        url = resolve_database_url(settings, args.database_url)
+        media = None if args.skip_video or args.audit else media_store(settings)
+    except (NoDatabase, SettingsError, ValueError) as error:
         print(error, file=sys.stderr)
         return EXIT_ERROR
     if args.audit:
@@ -52,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print("name a live session id (UUID), or pass --audit to verify the audit log", file=sys.stderr)
         return EXIT_ERROR
     try:
-        verdict = asyncio.run(_verify(url, args.session))
+        verdict = asyncio.run(_verify(url, args.session, media))
     except ValueError:
         print(f"invalid session id {args.session!r}: expected a UUID", file=sys.stderr)
         return EXIT_ERROR

@@ -6,6 +6,7 @@ come, so a case of any size passes in flat memory.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import tarfile
@@ -22,7 +23,8 @@ import scis
 from scis.core import cases
 from scis.evidence.archive import FORMAT, MANIFEST, MANIFEST_HASH, README
 from scis.evidence.canonical import canonical_bytes
-from scis.evidence.records import GAP, record_from_row
+from scis.evidence.media import MediaStore
+from scis.evidence.records import GAP, VIDEO_SEGMENT, record_from_row
 from scis.evidence.verify import EVENTS_SELECT
 
 README_TEXT = """SCIS evidence archive: case {reference} ({title})
@@ -34,7 +36,9 @@ What is here
 - sessions/<id>/records.jsonl: each captured record as the exact canonical JSON bytes that were
   hashed into the session's chain; chain.tsv: seq, chain hash, offset and length of the raw frame in
   raw.bin; raw.bin: the frames as received from TikTok; session.json: the session, its chain head and
-  its capture gaps (gaps are also records of the chain, kind "gap").
+  its capture gaps (gaps are also records of the chain, kind "gap"); video/<run>/<n>.flv: the live's
+  video as received, one file per `video_segment` record (whose SHA-256 it carries), and <n>.mp4 a
+  playable copy of it (remuxed, not re-encoded).
 - reports/: the case reports produced in SCIS.
 
 How to check it, offline (no SCIS server, no network)
@@ -74,13 +78,15 @@ class HashingWriter:
         return {"sha256": self.digest.hexdigest(), "size": self.size}
 
 
-async def export_session(conn: AsyncConnection[Any], session: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """Write one session's files; their manifest entries by relative path."""
+async def export_session(
+    conn: AsyncConnection[Any], session: dict[str, Any], folder: Path, media: MediaStore | None = None
+) -> dict[str, Any]:
+    """Write one session's files (with `media`, its video segments too); their manifest entries by relative path."""
     session_id = session["id"]
     records = HashingWriter(folder / "records.jsonl")
     chain = HashingWriter(folder / "chain.tsv")
     raw = HashingWriter(folder / "raw.bin")
-    gaps = []
+    gaps, video = [], []
     async with conn.transaction(), conn.cursor(name=f"export_{session_id.hex}", row_factory=dict_row) as rows:
         rows.itersize = 2000
         await rows.execute(EVENTS_SELECT, (session_id,))
@@ -93,7 +99,11 @@ async def export_session(conn: AsyncConnection[Any], session: dict[str, Any], fo
                 raw.write(bytes(frame))
             if row["kind"] == GAP:
                 gaps.append({"seq": row["seq"], **row["data"]})
+            elif row["kind"] == VIDEO_SEGMENT:
+                video.append(row["data"])
     entries = {"records.jsonl": records.close(), "chain.tsv": chain.close(), "raw.bin": raw.close()}
+    if media is not None:
+        entries.update(await asyncio.to_thread(export_video, media, video, folder))
     description = {
         "id": str(session_id), "case_id": session["case_id"], "target": session["target"],
         "source": session["source"], "status": session["status"], "started_at": _iso(session["started_at"]),
@@ -106,12 +116,32 @@ async def export_session(conn: AsyncConnection[Any], session: dict[str, Any], fo
     return entries
 
 
+def archive_video_path(key: str) -> str:
+    """Where a segment's object goes in its session's folder: video/<run>/<file> (the key without the session)."""
+    return "video/" + key.split("/", 1)[1]
+
+
+def export_video(media: MediaStore, segments: list[dict[str, Any]], folder: Path) -> dict[str, Any]:
+    """Copy each segment's stored objects into the session folder; their manifest entries."""
+    entries: dict[str, Any] = {}
+    for segment in segments:
+        for copy in ("raw", "playable"):
+            if entry := segment.get(copy):
+                name = archive_video_path(entry["key"])
+                writer = HashingWriter(folder / name)
+                writer.write(media.get(entry["key"]))
+                entries[name] = writer.close()
+    return entries
+
+
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
-async def export_case(conn: AsyncConnection[Any], case_id: int, out: Path) -> ExportResult:
-    """Write the case's archive to `out` (a .tar); CaseNotFound when there is no such case."""
+async def export_case(
+    conn: AsyncConnection[Any], case_id: int, out: Path, media: MediaStore | None = None
+) -> ExportResult:
+    """Write the case's archive to `out` (a .tar), video from `media`; CaseNotFound when there is no such case."""
     case = await cases.get_or_raise(conn, case_id=case_id)
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute("SELECT * FROM live_sessions WHERE case_id = %s ORDER BY started_at, id", (case_id,))
@@ -123,7 +153,7 @@ async def export_case(conn: AsyncConnection[Any], case_id: int, out: Path) -> Ex
         files: dict[str, object] = {}
         records = 0
         for session in sessions:
-            entries = await export_session(conn, session, root / "sessions" / str(session["id"]))
+            entries = await export_session(conn, session, root / "sessions" / str(session["id"]), media)
             files.update({f"sessions/{session['id']}/{name}": entry for name, entry in entries.items()})
             records += session["events_count"] or 0
         await cur.execute("SELECT id, pdf FROM reports WHERE case_id = %s ORDER BY id", (case_id,))

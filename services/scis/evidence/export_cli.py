@@ -14,6 +14,7 @@ from scis.core.connections import NoDatabase, resolve_database_url
 from scis.core.db import redact
 from scis.core.settings import SettingsError, load_settings
 from scis.evidence.export import ExportResult, export_case
+from scis.evidence.media import MediaStore, ObjectMissing, media_store
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,9 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database-url", help="PostgreSQL URL (default: SCIS_DATABASE_URL)")
 
 
-async def _export(url: str, case_id: int, out: Path) -> ExportResult:
+async def _export(url: str, case_id: int, out: Path, media: MediaStore) -> ExportResult:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        return await export_case(conn, case_id, out)
+        return await export_case(conn, case_id, out, media)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,17 +34,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"--out {out}: folder {out.parent} does not exist; create it first", file=sys.stderr)
         return 2
     try:
-        url = resolve_database_url(load_settings(), args.database_url)
-    except (NoDatabase, SettingsError) as error:
+        settings = load_settings()
+        url = resolve_database_url(settings, args.database_url)
+        media = media_store(settings)
+    except (NoDatabase, SettingsError, ValueError) as error:
         print(error, file=sys.stderr)
         return 2
     try:
-        result = asyncio.run(_export(url, args.case, out))
+        result = asyncio.run(_export(url, args.case, out, media))
     except CaseNotFound as error:
         print(f"--case {args.case}: {error}", file=sys.stderr)
         return 2
     except psycopg.OperationalError as error:
         print(f"cannot reach PostgreSQL at {redact(url)}: {error}", file=sys.stderr)
+        return 2
+    except (ObjectMissing, OSError) as error:
+        print(f"cannot read the case's video from {media.describe()}: {error}", file=sys.stderr)
         return 2
     print(f"wrote {result.path}: {result.sessions} session(s), {result.records} record(s)")
     print(f"manifest SHA-256 {result.manifest_sha256}")

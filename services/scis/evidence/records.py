@@ -13,9 +13,10 @@ from uuid import UUID
 SESSION_START = "session_start"
 SESSION_END = "session_end"
 GAP = "gap"
+VIDEO_SEGMENT = "video_segment"  # one stored segment of the live's video (its bytes in the media store)
 MALFORMED = "malformed"
 GAP_FILLED = "gap_filled"  # a later capture's statement that re-sent messages filled a gap (decision 411)
-CHAIN_KINDS = frozenset({SESSION_START, SESSION_END, GAP, GAP_FILLED})
+CHAIN_KINDS = frozenset({SESSION_START, SESSION_END, GAP, GAP_FILLED, VIDEO_SEGMENT})
 
 GAP_REASONS = ("disconnect", "stall", "restart", "overflow", "crash")  # crash: an abandoned capture, adopted
 

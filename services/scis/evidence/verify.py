@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,8 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from scis.evidence.canonical import GENESIS_HASH, canonical_bytes, link
-from scis.evidence.records import SESSION_END, SESSION_START, record_from_row
+from scis.evidence.media import MediaStore, check_segment
+from scis.evidence.records import SESSION_END, SESSION_START, VIDEO_SEGMENT, record_from_row
 
 _SELECT = """SELECT seq, msg_id, kind, method, room_id, user_id, unique_id, nickname, body, gift_id,
                     gift_name, diamond_count, repeat_count, inferred, counts, data, server_time,
@@ -33,7 +35,7 @@ class ChainFailure:
     seq: int
     msg_id: int | None
     kind: str | None
-    check: str  # sequence | start | raw_sha256 | chain_hash | seal | head | session
+    check: str  # sequence | start | raw_sha256 | chain_hash | video | seal | head | session
     detail: str
 
 
@@ -84,22 +86,32 @@ def check_record(session_id: UUID, expected_seq: int, prev_hash: str, row: dict[
     return None
 
 
-async def verify_session(conn: AsyncConnection[Any], session_id: UUID | str) -> ChainVerdict:
-    """Recompute every record of a session; the verdict names the first that does not match."""
+async def _check_video(media: MediaStore, row: dict[str, Any]) -> ChainFailure | None:
+    problem = await asyncio.to_thread(check_segment, media, row["data"])
+    return None if problem is None else ChainFailure(row["seq"], None, VIDEO_SEGMENT, "video", problem)
+
+
+async def verify_session(
+    conn: AsyncConnection[Any], session_id: UUID | str, *, media: MediaStore | None = None
+) -> ChainVerdict:
+    """Recompute every record of a session; the verdict names the first that does not match.
+
+    With `media`, the video segments the chain records are re-hashed from that store too.
+    """
     session_id = UUID(str(session_id))
     if conn.info.transaction_status == TransactionStatus.IDLE and not conn.autocommit:
         # One snapshot for the session row and its records, even while a capture is appending.
         async with conn.transaction():
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            verdict = await _verify(conn, session_id)
+            verdict = await _verify(conn, session_id, media)
     else:
         async with conn.transaction():
-            verdict = await _verify(conn, session_id)
+            verdict = await _verify(conn, session_id, media)
     VERIFICATIONS.labels("intact" if verdict.intact else "broken").inc()
     return verdict
 
 
-async def _verify(conn: AsyncConnection[Any], session_id: UUID) -> ChainVerdict:
+async def _verify(conn: AsyncConnection[Any], session_id: UUID, media: MediaStore | None) -> ChainVerdict:
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute("SELECT chain_head, events_count FROM live_sessions WHERE id = %s", (session_id,))
     session = await cur.fetchone()
@@ -116,6 +128,8 @@ async def _verify(conn: AsyncConnection[Any], session_id: UUID) -> ChainVerdict:
                 failure = ChainFailure(row["seq"], row["msg_id"], row["kind"], "seal", "record stored after the seal")
                 break
             failure = check_record(session_id, expected_seq, prev_hash, row)
+            if failure is None and media is not None and row["kind"] == VIDEO_SEGMENT:
+                failure = await _check_video(media, row)
             if failure is not None:
                 break
             prev_hash, expected_seq = row["chain_hash"], expected_seq + 1

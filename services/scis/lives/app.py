@@ -5,16 +5,26 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from scis.core.app import create_service_app
-from scis.core.settings import Settings
+from scis.core.settings import Settings, get_settings
 from scis.lives import metrics
 from scis.lives.views import router
+from scis.lives.webrtc import Viewers
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    ice_servers = [url.strip() for url in (settings or get_settings()).webrtc_ice_servers.split(",") if url.strip()]
+
+    async def open_viewers(app: FastAPI) -> None:
+        app.state.viewers = Viewers(ice_servers)
+
+    async def close_viewers(app: FastAPI) -> None:
+        await app.state.viewers.close()
+
     return create_service_app(
         "lives",
         settings=settings,
-        description="Active lives, their video and live updates.",
+        description="Active lives, their video (WebRTC) and live updates.",
         routers=[router],
-        on_startup=[metrics.register],
+        on_startup=[metrics.register, open_viewers],
+        on_shutdown=[close_viewers],
     )

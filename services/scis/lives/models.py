@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from scis.core.status import SessionStatus
 
@@ -47,3 +47,37 @@ class CaptureHealth(BaseModel):
     queue_depth: int | None
     spill_bytes: int | None
     verdict: str
+
+
+class VideoOffer(BaseModel):
+    """A viewer's WebRTC offer (SDP), made by the browser's RTCPeerConnection."""
+
+    sdp: str = Field(min_length=1, max_length=100_000)
+    type: Literal["offer"]
+
+
+class VideoAnswer(BaseModel):
+    """The lives service's answer; `viewer_id` names this viewer for leaving."""
+
+    viewer_id: str
+    sdp: str
+    type: Literal["answer"]
+
+
+class LiveVideoRead(BaseModel):
+    """The relay of one live in this lives process."""
+
+    session_id: UUID
+    recorded: bool  # the capture records this live's video (the relay needs its stream)
+    viewers: int
+    packets_relayed: int
+    decodes: int  # frames decoded by the relay: 0, the video is passed through
+
+
+class ActiveLive(BaseModel):
+    """A live being captured now, as the lives list shows it."""
+
+    session: LiveSessionRead
+    duration_seconds: float  # since the capture started
+    recorded_video: bool
+    webrtc_viewers: int  # analysts watching it through this lives process

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from uuid import UUID
 
 from psycopg import AsyncConnection
@@ -61,3 +62,16 @@ async def open_sessions(conn: AsyncConnection) -> list[OpenSession]:
         (SessionStatus.active_values(),),
     )
     return [OpenSession(**row) for row in await cur.fetchall()]
+
+
+def video_url(session: LiveSessionRead) -> str | None:
+    """The stream the capture records (from its configuration snapshot); None when it records no video."""
+    video = session.config.get("video")
+    url = video.get("url") if isinstance(video, dict) else None
+    return url if isinstance(url, str) and url else None
+
+
+def duration_seconds(session: LiveSessionRead, now: datetime | None = None) -> float:
+    """How long the capture has run (until its end, if it ended)."""
+    end = session.ended_at or now or datetime.now(UTC)
+    return max(0.0, (end - session.started_at).total_seconds())

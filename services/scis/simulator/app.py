@@ -139,8 +139,11 @@ def create_app() -> FastAPI:
         room = room_or_none(sim, room_id)
         if room is None or not room.is_live or quality not in QUALITIES:
             raise HTTPException(404, "no such stream")
+        room.video_connections += 1
+        drops = room.video_drops
         return StreamingResponse(
-            flv_stream(quality, lambda: room.is_live and not sim.stopping), media_type="video/x-flv"
+            flv_stream(quality, lambda: room.is_live and not sim.stopping and room.video_drops == drops),
+            media_type="video/x-flv",
         )
 
     # -- control API ------------------------------------------------------------------------------

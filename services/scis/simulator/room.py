@@ -37,7 +37,7 @@ FRESH_HISTORY = 50  # messages a client connecting with no cursor gets from befo
 # push server batches messages the same way (a busy live's frames carry several). One frame per
 # message made the simulator, not the capture, the first to saturate at a few hundred lives.
 MIX_TICK_SECONDS = 0.2
-FAULTS = ("drop", "kill", "stall", "malformed", "resend", "no_streak_end", "end")
+FAULTS = ("drop", "kill", "stall", "malformed", "resend", "no_streak_end", "end", "video_drop")
 _POSITION_IN_EXT = re.compile(r"(?:^|\|)seq:(\d+)")
 _POSITION_IN_CURSOR = re.compile(r"(?:^|_)r-(\d+)")
 
@@ -100,6 +100,8 @@ class SimRoom:
         self.client_errors: list[MalformedFrame] = []
         self.connections = 0
         self.sessions: set[PushSession] = set()
+        self.video_connections = 0  # FLV stream requests served
+        self.video_drops = 0  # bumped by the video_drop fault: every open FLV stream ends
         self.paused = False
         self.suppress_streak_ends = False
         self.finished = asyncio.Event()  # set when every producer is done (scenario played, mix bounded)
@@ -337,6 +339,7 @@ class SimRoom:
             "resend": self.resend,
             "no_streak_end": self.no_streak_end,
             "end": self.end,
+            "video_drop": self.video_drop,
         }
         if name not in actions:
             raise ValueError(f"unknown fault {name!r}; one of {', '.join(FAULTS)}")
@@ -346,6 +349,10 @@ class SimRoom:
         """Close every push socket with a close frame, mid-stream."""
         for session in list(self.sessions):
             session.command("close", code=int(code), reason=reason)
+
+    def video_drop(self) -> None:
+        """End every open FLV stream mid-live (the CDN drops the connection); new requests are served."""
+        self.video_drops += 1
 
     def kill(self) -> None:
         """Die silently: the TCP connection closes with no close frame."""
@@ -387,6 +394,19 @@ class SimRoom:
         for session in list(self.sessions):
             session.command("close_after_flush")
 
+    def go_live(self) -> None:
+        """The host (re)starts the live: an offline or ended room is live again and produces again.
+
+        A new broadcast: what the previous one sent (its end message too) is not sent to new sockets.
+        """
+        if self.status == 4 and self.sent_messages:
+            self.sent_messages = []
+        self.state, self.status = "live", 2
+        self._started = False
+        self._tasks = []
+        self.finished.clear()
+        self.start()
+
     def stats(self) -> dict[str, Any]:
         """A JSON-able summary for the control API."""
         return {
@@ -397,6 +417,7 @@ class SimRoom:
             "sent": len(self.sent_messages),
             "sessions": len(self.sessions),
             "connections": self.connections,
+            "video_connections": self.video_connections,
             "enter_rooms": len(self.enter_rooms),
             "heartbeats": len(self.heartbeats),
             "acks": len(self.acks),

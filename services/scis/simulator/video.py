@@ -12,6 +12,11 @@ import av
 QUALITIES = {"origin": (320, 180), "hd": (320, 180), "sd": (256, 144), "ld": (160, 96)}
 FPS = 10
 STRIP_HEIGHT = 24  # the dark band the UTC clock is drawn on
+# Machine-readable code at the top of every frame: a row of blocks for the frame counter (16 bits) and a
+# row for the moment the frame was drawn (milliseconds, 24 bits): tests read them back from decoded frames
+# (`read_code`) to see frames advance and to measure glass-to-glass latency.
+CODE_ROW_HEIGHT = 12
+COUNTER_BITS, CLOCK_BITS = 16, 24
 BARS = [(235, 128, 128), (210, 16, 146), (170, 166, 16), (145, 54, 34), (106, 202, 222), (81, 90, 240), (41, 240, 110)]
 DIGITS = {  # 3x5 pixel font
     "0": "111101101101111",
@@ -95,8 +100,44 @@ class FlvEncoder:
             if plane_index == 0:
                 stamp = time.strftime("%H:%M:%S", time.gmtime(now)) + f".{int(now * 10) % 10}"
                 _draw_text(data, plane.line_size, stamp, x=4, y=height - STRIP_HEIGHT + 4, scale=3)
+                _draw_code(data, plane.line_size, width, 0, self._index % (1 << COUNTER_BITS), COUNTER_BITS)
+                drawn_ms = int(now * 1000) % (1 << CLOCK_BITS)
+                _draw_code(data, plane.line_size, width, CODE_ROW_HEIGHT, drawn_ms, CLOCK_BITS)
+            else:  # grey under both code rows (chroma rows are half as many)
+                data[: CODE_ROW_HEIGHT * plane.line_size] = bytes([128]) * (CODE_ROW_HEIGHT * plane.line_size)
             plane.update(bytes(data))
         return frame
+
+
+def _draw_code(data: bytearray, stride: int, width: int, top: int, value: int, bits: int) -> None:
+    """`value` as `bits` black/white blocks across one code row (most significant bit first)."""
+    block = width // bits
+    for bit in range(bits):
+        luma = 235 if value >> (bits - 1 - bit) & 1 else 16
+        for y in range(top, top + CODE_ROW_HEIGHT):
+            start = y * stride + bit * block
+            data[start : start + block] = bytes([luma]) * block
+
+
+def read_code(frame: av.VideoFrame) -> tuple[int, int]:
+    """The frame counter and the drawing moment (ms modulo 2**24) a decoded test-pattern frame carries."""
+    if frame.format.name != "yuv420p":
+        frame = frame.reformat(format="yuv420p")
+    luma, stride, width = bytes(frame.planes[0]), frame.planes[0].line_size, frame.width
+
+    def row(top: int, bits: int) -> int:
+        block, value, y = width // bits, 0, top + CODE_ROW_HEIGHT // 2
+        for bit in range(bits):
+            value = value << 1 | int(luma[y * stride + bit * block + block // 2] > 128)
+        return value
+
+    return row(0, COUNTER_BITS), row(CODE_ROW_HEIGHT, CLOCK_BITS)
+
+
+def clock_code_age_ms(drawn_ms: int, now: float | None = None) -> int:
+    """Milliseconds since a frame carrying `drawn_ms` was drawn (the code wraps every ~4.6 hours)."""
+    now_ms = int((time.time() if now is None else now) * 1000) % (1 << CLOCK_BITS)
+    return (now_ms - drawn_ms) % (1 << CLOCK_BITS)
 
 
 def _draw_text(data: bytearray, stride: int, text: str, *, x: int, y: int, scale: int) -> None:

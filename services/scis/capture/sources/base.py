@@ -68,6 +68,7 @@ class LiveRoom:
     title: str = ""
     host_user_id: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    video_urls: dict[str, str] = field(default_factory=dict)  # quality ("origin", "hd", ...) -> FLV URL
 
 
 class TargetUnavailable(Exception):

@@ -134,6 +134,7 @@ class BrowserSource:
             title=room.title,
             host_user_id=room.host.id,
             details={"room_status": room.status, "host_nickname": room.host.nickname},
+            video_urls=dict(room.stream_urls),
         )
 
     # -- what the page receives -------------------------------------------------------------------

@@ -130,6 +130,7 @@ class WebsocketSource:
             title=self.room.title,
             host_user_id=self.room.host.id,
             details={"room_status": self.room.status, "host_nickname": self.room.host.nickname},
+            video_urls=dict(self.room.stream_urls),
         )
 
     async def _fetch_first(self, room_id: str) -> tuple[bytes, pb.WebcastResponse, datetime]:

@@ -1,0 +1,53 @@
+"""Waiting for an offline target: poll its room status, with jitter and backoff, until it goes live.
+
+Used by `scis monitor --wait`: a recorder's users expect "start when they go live". Polls are one
+live-page fetch (plus the room check when a room id shows), every SCIS_WAIT_POLL_SECONDS ±20 %;
+lookup failures (network, rate limit) back off up to eight times that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+
+import httpx
+
+from scis.core.settings import Settings
+from scis.webcast.room import NotLive, RoomLookupError, UserNotFound, fetch_room
+
+log = logging.getLogger(__name__)
+
+JITTER = 0.2
+MAX_BACKOFF_FACTOR = 8
+
+
+def next_delay(interval: float, failures: int, draw: Callable[[float, float], float] = random.uniform) -> float:
+    """Seconds before the next poll: the interval, doubled per consecutive lookup failure (capped), ±20 %."""
+    base = interval * min(2**failures, MAX_BACKOFF_FACTOR)
+    return base * draw(1 - JITTER, 1 + JITTER)
+
+
+async def wait_until_live(
+    handle: str, settings: Settings, stopped: asyncio.Event, *, on_poll: Callable[[str], None] | None = None
+) -> bool:
+    """True once the target is live; False if `stopped` is set first. UserNotFound is raised (no wait helps)."""
+    failures = 0
+    while not stopped.is_set():
+        try:
+            await fetch_room(settings.tiktok_base_url, settings.webcast_base_url, handle)
+            return True
+        except UserNotFound:
+            raise
+        except NotLive as offline:
+            failures, state = 0, str(offline)
+        except (RoomLookupError, httpx.HTTPError, OSError) as error:
+            failures, state = failures + 1, f"lookup failed ({error}); backing off"
+            log.warning("@%s: %s", handle, state)
+        if on_poll is not None:
+            on_poll(state)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopped.wait(), next_delay(settings.wait_poll_seconds, failures))
+    return False
