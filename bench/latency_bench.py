@@ -324,17 +324,30 @@ def cpu_per_event_rows(step: Step) -> list[dict[str, Any]]:
     that cost: what the capacity is on an idle machine, hardly changed by other load (the p99 is)."""
     per_event = step.cpu_us_per_event
     rows = [
-        {"name": f"lives_cpu_seconds_per_1000_events_{name}", "value": round(us / 1000, 3), "unit": "CPU s",
-         "baseline": None, "ratio": None, "goal": f"informative: the {name} process(es) at {step.lives} lives"}
+        {
+            "name": f"lives_cpu_seconds_per_1000_events_{name}",
+            "value": round(us / 1000, 3),
+            "unit": "CPU s",
+            "baseline": None,
+            "ratio": None,
+            "goal": f"informative: the {name} process(es) at {step.lives} lives",
+        }
         for name, us in per_event.items()
     ]
     analyser_us = per_event.get("analyser")
     if analyser_us:
         lives = 1e6 / analyser_us / LIVES_RATE
-        rows.append({"name": "lives_per_analyser_core_from_cpu", "value": round(lives), "unit": "lives",
-                     "baseline": None, "ratio": None,
-                     "goal": f">= {LIVES_GOAL} (one core's CPU / the analyser's CPU per live at {LIVES_RATE} events/s, "
-                             f"measured at {step.lives} lives; a projection, not a latency)"})
+        rows.append(
+            {
+                "name": "lives_per_analyser_core_from_cpu",
+                "value": round(lives),
+                "unit": "lives",
+                "baseline": None,
+                "ratio": None,
+                "goal": f">= {LIVES_GOAL} (one core's CPU / the analyser's CPU per live at {LIVES_RATE} events/s, "
+                f"measured at {step.lives} lives; a projection, not a latency)",
+            }
+        )
     return rows  # fmt: skip
 
 

@@ -237,9 +237,7 @@ def _follow_progress(
     return settle(phase, reason, f"{pod.name} reports {reported}", **counters)
 
 
-def _mirrored_recently(
-    status: Mapping[str, Any], phase: Phase, reason: Reason, now: datetime, interval: float
-) -> bool:
+def _mirrored_recently(status: Mapping[str, Any], phase: Phase, reason: Reason, now: datetime, interval: float) -> bool:
     """The status already shows this phase and reason, with counters copied less than ``interval`` ago."""
     mirrored_at = parse_time(status.get("mirroredAt"))
     if mirrored_at is None or status.get("phase") != phase:

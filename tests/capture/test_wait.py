@@ -86,7 +86,8 @@ async def test_monitor_waits_offline_live_offline_live(
         assert [s["status"] for s in sessions] == ["ended", "stopped"]
         total = sum(s["events_count"] for s in sessions)
         assert "2 lives captured" in text and f"{sum(s['events_count'] - 2 for s in sessions)} events" in text, (
-            text[-500:], total
+            text[-500:],
+            total,
         )
     finally:
         if process.returncode is None:  # a failed check must not leave the monitor running

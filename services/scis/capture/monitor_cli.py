@@ -72,7 +72,6 @@ class ProgressPrinter:
         self.last: CaptureStats | None = None  # the capture's counters at the latest tick
         self.stop_requested = False  # SIGTERM/Ctrl-C reached the capture
 
-
     def __call__(self, capture: LiveCapture) -> None:
         self.last = capture.stats
         self.stop_requested = capture.stop_requested

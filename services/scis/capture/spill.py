@@ -327,7 +327,6 @@ class SpillQueue:
         self._unlink_on_ack.append(segment.path)
         log.info("spill file %s drained", segment.path)
 
-
     def park(self, in_flight: Sequence[EventRecord]) -> tuple[int, int]:
         """Put everything held only in memory into the spill folder, in order, for whoever resumes or
         adopts the session (this process exits unsealed); returns (events written, events lost).

@@ -365,4 +365,3 @@ class VideoRecorder:
         stored["playable"] = {"key": mp4_key, "sha256": hashlib.sha256(mp4).hexdigest(), "bytes": len(mp4),
                               "format": "mp4", "init_bytes_prepended": prepended}  # fmt: skip
         return stored
-

@@ -36,7 +36,8 @@ async def active_lives_detail(
     sessions = await service.list_sessions(db, user=user, active_only=True, case_id=case_id)
     return [
         ActiveLive(
-            session=session, duration_seconds=service.duration_seconds(session),
+            session=session,
+            duration_seconds=service.duration_seconds(session),
             recorded_video=service.video_url(session) is not None,
             webrtc_viewers=_viewers(request).count(session.id),
         )  # fmt: skip
