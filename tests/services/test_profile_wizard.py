@@ -60,10 +60,12 @@ async def test_wizard_steps_review_and_commit(
     url = f"/api/create/drafts/{draft['id']}"
 
     # Each step is checked when it is put, and the error names the field, the value and what to do.
-    unknown = problem(await wizard.put(f"{url}/identity", json={"subject_id": 999_999_999}, headers=headers), "subject_id")
+    unknown_subject = await wizard.put(f"{url}/identity", json={"subject_id": 999_999_999}, headers=headers)
+    unknown = problem(unknown_subject, "subject_id")
     assert unknown["value"] == 999_999_999 and "search subjects" in unknown["problem"]
     problem(await wizard.put(f"{url}/identity", json={}, headers=headers), "body")
-    mismatch = await wizard.put(f"{url}/identity", json={"subject_id": subject_id, "tiktok_user_id": 5}, headers=headers)
+    mismatch = await wizard.put(f"{url}/identity", json={"subject_id": subject_id, "tiktok_user_id": 5},
+                                headers=headers)  # fmt: skip
     assert problem(mismatch, "tiktok_user_id")["value"] == 5
     identity = await wizard.put(f"{url}/identity", json={"subject_id": subject_id}, headers=headers)
     assert identity.status_code == 200, identity.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ValidationError
 
@@ -96,10 +96,11 @@ class DraftCommitted(Exception):
 
 
 async def new_draft(conn: AsyncConnection, *, user: User) -> int:
-    cur = await conn.execute("INSERT INTO profile_drafts (created_by) VALUES (%s) RETURNING id", (user.username,))
+    cur = conn.cursor(row_factory=tuple_row)
+    await cur.execute("INSERT INTO profile_drafts (created_by) VALUES (%s) RETURNING id", (user.username,))
     row = await cur.fetchone()
     assert row is not None
-    return int(row["id"])
+    return int(row[0])
 
 
 async def _draft_row(conn: AsyncConnection, *, user: User, draft_id: int, lock: bool = False) -> dict[str, Any]:
