@@ -4,11 +4,12 @@
 CREATE EXTENSION IF NOT EXISTS unaccent;
 
 -- unaccent() is only STABLE (it reads a dictionary); naming the dictionary makes the wrapper safe to
--- declare IMMUTABLE, which an index expression needs.
+-- declare IMMUTABLE, which an index expression needs. A handle is indexed whole (bob.builds) and by its
+-- parts (bob, builds): the parser would otherwise keep "bob.builds" as one word.
 CREATE FUNCTION scis_event_document(body text, unique_id text, nickname text) RETURNS tsvector
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN to_tsvector('simple'::regconfig, public.unaccent('public.unaccent'::regdictionary,
-        coalesce(body, '') || ' ' || coalesce(unique_id, '') || ' ' || coalesce(nickname, '')));
+        concat_ws(' ', body, unique_id, translate(unique_id, '._', '  '), nickname)));
 
 CREATE FUNCTION scis_event_query(q text) RETURNS tsquery
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
