@@ -14,7 +14,7 @@ import psycopg
 
 # Written by the platform itself while the attacks run; everything else must stay identical:
 # the explorer audits every query (the audit chain's head and seals move with it) and grants each one,
-# and the profiles service folds stored events into subjects in the background, whatever runs.
+# and the profiles service folds stored events into subjects (raising watchlist alerts) in the background.
 TABLE_FILTERS = {
     "public.audit_log": "WHERE action <> 'database.query'",
     "public.audit_chain_head": "WHERE false",
@@ -24,6 +24,7 @@ TABLE_FILTERS = {
     "public.subject_aliases": "WHERE false",
     "public.subject_lives": "WHERE false",
     "public.subject_enrichment": "WHERE false",
+    "public.alerts": "WHERE false",
 }
 SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
 
