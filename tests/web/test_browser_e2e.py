@@ -6,6 +6,7 @@ nothing → stop → verify → query → report PDF → sign out. Every page is
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -63,6 +64,17 @@ WORDS = {
         "accounts": "Accounts",
         "sign_out": "Sign out",
         "hub": "Hub",
+        "profiles": "Profiles",
+        "new_profile": "New profile",
+        "handle": "@handle",
+        "next": "Next",
+        "case": "Case",
+        "create_profile": "Create the profile",
+        "search": "Search",
+        "words": "Words",
+        "watchlists": "Watchlists",
+        "watch_value": "Value",
+        "watch": "Watch",
     },
     "fr": {
         "sign_in": "Se connecter",
@@ -88,6 +100,17 @@ WORDS = {
         "accounts": "Comptes",
         "sign_out": "Se déconnecter",
         "hub": "Accueil",
+        "profiles": "Profils",
+        "new_profile": "Nouveau profil",
+        "handle": "@pseudo",
+        "next": "Suivant",
+        "case": "Affaire",
+        "create_profile": "Créer le profil",
+        "search": "Recherche",
+        "words": "Mots",
+        "watchlists": "Surveillance",
+        "watch_value": "Valeur",
+        "watch": "Surveiller",
     },
 }
 
@@ -325,6 +348,8 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     assert pdf.startswith(b"%PDF"), pdf[:20]
     visit.check("reports")
 
+    profiles_and_search(visit, stack, reference, session_id)
+
     # The admin pages.
     page.get_by_role("link", name=w("audit")).click()
     expect(page.get_by_test_id("audit")).to_be_visible()
@@ -337,6 +362,55 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     page.get_by_role("button", name=w("sign_out")).click()
     expect(page.get_by_role("button", name=w("sign_in"))).to_be_visible()
     assert httpx.get(f"{stack.gateway}/api/auth/me", cookies=context_cookies(page)).status_code == 401
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick an option of a Mantine Select by its label and (part of) the option's text."""
+    page.get_by_role("textbox", name=label, exact=True).click()
+    page.get_by_role("option").filter(has_text=option).first.click()
+
+
+def profiles_and_search(visit: Visit, stack: DemoStack, reference: str, session_id: str) -> None:
+    """Search the captured chat, watch a word, then make a profile of a chatter with the wizard, twice."""
+    page, w = visit.page, visit.word
+    chats = httpx.get(f"{stack.gateway}/api/analyser/sessions/{session_id}/events",
+                      params={"kind": "chat", "limit": 100}, cookies=context_cookies(page)).json()["items"]  # fmt: skip
+    said = [(chat["unique_id"], words[0])
+            for chat in chats if (words := re.findall(r"[A-Za-z]{3,}", chat["body"] or ""))]  # fmt: skip
+    assert said, "the demo live stored no chat with a word in it"
+    chatter, word = said[0]
+
+    page.get_by_role("link", name=w("search"), exact=True).click()
+    page.get_by_role("textbox", name=w("words")).fill(word)
+    page.get_by_role("button", name=w("search"), exact=True).click()
+    expect(page.get_by_test_id("search-hits")).to_be_visible(timeout=30_000)
+    expect(page.locator("[data-testid=search-hits] mark").first).to_be_visible()
+    visit.check("search")
+
+    page.get_by_role("link", name=w("watchlists"), exact=True).click()
+    choose(page, w("case"), reference)
+    page.get_by_role("textbox", name=w("watch_value")).fill(word)
+    page.get_by_role("button", name=w("watch"), exact=True).click()
+    expect(page.get_by_test_id("watchlist")).to_contain_text(word.lower())
+    visit.check("watchlists")
+
+    for attempt in ("create", "duplicate"):
+        page.get_by_role("link", name=w("profiles"), exact=True).click()
+        page.get_by_role("link", name=w("new_profile")).click()
+        page.get_by_role("textbox", name=w("handle"), exact=True).fill(f"@{chatter}")
+        page.get_by_role("button", name=w("next")).click()
+        page.get_by_role("button", name=w("next")).click()
+        choose(page, w("case"), reference)
+        page.get_by_role("button", name=w("next")).click()
+        if attempt == "create":
+            page.get_by_role("button", name=w("create_profile")).click()
+            expect(page.get_by_role("heading", name=f"@{chatter.lower()}")).to_be_visible(timeout=30_000)
+            expect(page.get_by_test_id("timeline")).to_be_visible(timeout=30_000)
+            visit.check("profile")
+        else:
+            expect(page.get_by_test_id("duplicate-warning")).to_be_visible(timeout=30_000)
+            expect(page.get_by_role("button", name=w("create_profile"))).to_be_disabled()
+            visit.check("wizard-duplicate")
 
 
 def context_cookies(page: Page) -> dict[str, str]:
