@@ -43,6 +43,7 @@ MEMBER = User(username="bench.inv", role=Role.investigator)
 def seed(superuser_url: str) -> int:
     """Profiles in one case the bench user belongs to, and one live of chat in that case; the case id."""
     with psycopg.connect(superuser_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO users (username, password_hash, role) VALUES ('bench.inv', 'x', 'investigator')")
         case_id = conn.execute(
             "INSERT INTO cases (reference, title, created_by) VALUES ('B-1', 'bench', 'bench') RETURNING id"
         ).fetchone()[0]  # type: ignore[index]
