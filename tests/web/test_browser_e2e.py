@@ -335,6 +335,8 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     expect(page.get_by_test_id("results")).to_be_visible(timeout=30_000)
     visit.check("explorer")
 
+    profiles_and_search(visit, stack, reference, session_id)
+
     # A report for the case, downloaded as a PDF.
     page.get_by_role("link", name=w("cases"), exact=True).click()
     page.get_by_role("link", name=reference).click()
@@ -347,8 +349,6 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     pdf = Path(download.value.path()).read_bytes()
     assert pdf.startswith(b"%PDF"), pdf[:20]
     visit.check("reports")
-
-    profiles_and_search(visit, stack, reference, session_id)
 
     # The admin pages.
     page.get_by_role("link", name=w("audit")).click()
