@@ -115,7 +115,8 @@ export function WizardPage() {
                 {review.identity.subject_id ? ` · ${t("profiles2.seenInCaptures")}` : ` · ${t("profiles2.neverSeen")}`}</Text>
             )}
             {!!review?.duplicates.length && (
-              <Alert color="orange" title={t("profiles2.duplicateTitle")} mt="sm" data-testid="duplicate-warning">
+              <Alert color="orange" title={t("profiles2.duplicateTitle")} mt="sm" data-testid="duplicate-warning"
+                styles={{ title: { color: "var(--mantine-color-text)" } }}>
                 {review.duplicates.map((item) => (
                   <Anchor key={item.id} component={Link} to={`/profiles/${item.id}`} mr="sm">@{item.unique_id}</Anchor>
                 ))}
