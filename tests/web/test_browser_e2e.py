@@ -71,6 +71,7 @@ WORDS = {
         "case": "Case",
         "create_profile": "Create the profile",
         "search": "Search",
+        "search_button": "Search",
         "words": "Words",
         "watchlists": "Watchlists",
         "watch_value": "Value",
@@ -107,6 +108,7 @@ WORDS = {
         "case": "Affaire",
         "create_profile": "Créer le profil",
         "search": "Recherche",
+        "search_button": "Chercher",
         "words": "Mots",
         "watchlists": "Surveillance",
         "watch_value": "Valeur",
@@ -382,7 +384,7 @@ def profiles_and_search(visit: Visit, stack: DemoStack, reference: str, session_
 
     page.get_by_role("link", name=w("search"), exact=True).click()
     page.get_by_role("textbox", name=w("words")).fill(word)
-    page.get_by_role("button", name=w("search"), exact=True).click()
+    page.get_by_role("button", name=w("search_button"), exact=True).click()
     expect(page.get_by_test_id("search-hits")).to_be_visible(timeout=30_000)
     expect(page.locator("[data-testid=search-hits] mark").first).to_be_visible()
     visit.check("search")
