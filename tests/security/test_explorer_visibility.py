@@ -116,3 +116,25 @@ def test_a_grant_applies_only_to_the_query_carrying_its_token(explorer_url: str,
         finally:
             owner.execute("DELETE FROM explorer_grants WHERE backend_pid = %s", (pid,))
             owner.commit()
+
+
+async def test_watchlists_and_alerts_follow_their_case(
+    clients: dict[str, httpx.AsyncClient], tokens: dict[str, str], two_cases: dict[str, str], superuser_url: str
+) -> None:
+    marker = f"vis-{two_cases['a'][-6:]}"
+    with psycopg.connect(superuser_url, autocommit=True) as conn:
+        for reference in two_cases.values():
+            conn.execute(
+                """INSERT INTO watch_entries (case_id, kind, value, created_by)
+                   SELECT id, 'keyword', %s || '-' || reference, 'test' FROM cases WHERE reference = %s""",
+                (marker, reference),
+            )
+    watched = f"SELECT value FROM watch_entries WHERE value LIKE '{marker}-%' ORDER BY 1"
+    assert await rows(clients["database"], tokens["viewer"], watched) == [[f"{marker}-{two_cases['a']}"]]
+    assert await rows(clients["database"], tokens["investigator"], watched) == [[f"{marker}-{two_cases['b']}"]]
+    assert len(await rows(clients["database"], tokens["admin"], watched)) == 2
+    # Drafts are private work: not in the explorer at all.
+    refused = await clients["database"].post(
+        "/api/database/query", json={"sql": "SELECT * FROM profile_drafts"}, headers=auth(tokens["admin"])
+    )
+    assert refused.status_code != 200

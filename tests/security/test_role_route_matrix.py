@@ -33,7 +33,10 @@ CALLERS = ("anonymous", "viewer", "investigator", "admin")
 # Path parameters that name something belonging to a case.
 CASE_SCOPED_PARAMETERS = {"case_id", "session_id", "report_id", "profile_id", "job_id"}
 # Path parameters naming something inside one of those, or reached through them (their access follows).
-NOT_CASE_SCOPED_IDS = {"attachment_id", "subject_id", "tiktok_user_id", "saved_id", "query_id", "viewer_id"}
+NOT_CASE_SCOPED_IDS = {
+    "attachment_id", "subject_id", "tiktok_user_id", "saved_id", "query_id", "viewer_id", "watch_id", "alert_id",
+    "draft_id",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,30 @@ RULES: dict[tuple[str, str], Rule] = {
         frozenset({422}),
         # Runs: checks the draft, then calls the profiles service, which is not listening in this test.
         also_ok=frozenset({502}),
+    ),
+    ("GET", "/api/profiles/profiles/{profile_id}/accounts"): Rule(target="profile"),
+    # Subject 1 may not exist: a member gets past the guard to "no subject with this id" (422).
+    ("POST", "/api/profiles/profiles/{profile_id}/accounts"): Rule(
+        Role.investigator, "profile", lambda _: {"subject_id": 1, "reason": "m"}
+    ),
+    ("DELETE", "/api/profiles/profiles/{profile_id}/accounts/{subject_id}"): Rule(
+        Role.investigator, "profile", also_ok=frozenset({404})
+    ),
+    ("GET", "/api/profiles/cases/{case_id}/watchlist"): Rule(target="case"),
+    ("POST", "/api/profiles/cases/{case_id}/watchlist"): Rule(
+        Role.investigator, "case", lambda _: {"kind": "keyword", "value": f"m{unique()}"}
+    ),
+    # Watch 1 / alert 1 are not in the member's case: past the guard, "not in this case" (404).
+    ("DELETE", "/api/profiles/cases/{case_id}/watchlist/{watch_id}"): Rule(
+        Role.investigator, "case", also_ok=frozenset({404})
+    ),
+    ("GET", "/api/profiles/cases/{case_id}/alerts"): Rule(target="case"),
+    ("POST", "/api/profiles/cases/{case_id}/alerts/{alert_id}/acknowledge"): Rule(
+        Role.investigator, "case", also_ok=frozenset({404})
+    ),
+    # Draft 1 is not the caller's: a member's case passes the step's check, then "no draft of yours" (404).
+    ("PUT", "/api/create/drafts/{draft_id}/case"): Rule(
+        Role.investigator, "body", lambda case: {"case_id": case}, frozenset({422})
     ),
 }
 # POSTs that read: the role check does not apply to them (the wizard check, the explorer).

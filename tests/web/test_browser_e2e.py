@@ -6,6 +6,7 @@ nothing → stop → verify → query → report PDF → sign out. Every page is
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -70,6 +71,18 @@ WORDS = {
         "disabled": "disabled",
         "new_password": "New password",
         "save_password": "Set the password",
+        "profiles": "Profiles",
+        "new_profile": "New profile",
+        "handle": "@handle",
+        "next": "Next",
+        "case": "Case",
+        "create_profile": "Create the profile",
+        "search": "Search",
+        "search_button": "Search",
+        "words": "Words",
+        "watchlists": "Watchlists",
+        "watch_value": "Value",
+        "watch": "Watch",
     },
     "fr": {
         "sign_in": "Se connecter",
@@ -102,6 +115,18 @@ WORDS = {
         "disabled": "désactivé",
         "new_password": "Nouveau mot de passe",
         "save_password": "Enregistrer le mot de passe",
+        "profiles": "Profils",
+        "new_profile": "Nouveau profil",
+        "handle": "@pseudo",
+        "next": "Suivant",
+        "case": "Affaire",
+        "create_profile": "Créer le profil",
+        "search": "Recherche",
+        "search_button": "Chercher",
+        "words": "Mots",
+        "watchlists": "Surveillance",
+        "watch_value": "Valeur",
+        "watch": "Surveiller",
     },
 }
 
@@ -340,6 +365,8 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     assert csv_text.startswith("kind,events\r\n") and "chat," in csv_text, csv_text[:200]
     visit.check("explorer")
 
+    profiles_and_search(visit, stack, reference, session_id)
+
     # A report for the case, downloaded as a PDF.
     page.get_by_role("link", name=w("cases"), exact=True).click()
     page.get_by_role("link", name=reference).click()
@@ -415,6 +442,55 @@ def manage_an_account(visit: Visit, stack: DemoStack, username: str) -> None:
     expect(dialog).to_be_hidden()
     expect(page.get_by_test_id("account-note")).to_contain_text(username)
     assert can_sign_in(stack, username, second) and not can_sign_in(stack, username, first)
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick an option of a Mantine Select by its label and (part of) the option's text."""
+    page.get_by_role("textbox", name=label, exact=True).click()
+    page.get_by_role("option").filter(has_text=option).first.click()
+
+
+def profiles_and_search(visit: Visit, stack: DemoStack, reference: str, session_id: str) -> None:
+    """Search the captured chat, watch a word, then make a profile of a chatter with the wizard, twice."""
+    page, w = visit.page, visit.word
+    chats = httpx.get(f"{stack.gateway}/api/analyser/sessions/{session_id}/events",
+                      params={"kind": "chat", "limit": 100}, cookies=context_cookies(page)).json()["items"]  # fmt: skip
+    said = [(chat["unique_id"], words[0])
+            for chat in chats if (words := re.findall(r"[A-Za-z]{3,}", chat["body"] or ""))]  # fmt: skip
+    assert said, "the demo live stored no chat with a word in it"
+    chatter, word = said[0]
+
+    page.get_by_role("link", name=w("search"), exact=True).click()
+    page.get_by_role("textbox", name=w("words")).fill(word)
+    page.get_by_role("button", name=w("search_button"), exact=True).click()
+    expect(page.get_by_test_id("search-hits")).to_be_visible(timeout=30_000)
+    expect(page.locator("[data-testid=search-hits] mark").first).to_be_visible()
+    visit.check("search")
+
+    page.get_by_role("link", name=w("watchlists"), exact=True).click()
+    choose(page, w("case"), reference)
+    page.get_by_role("textbox", name=w("watch_value")).fill(word)
+    page.get_by_role("button", name=w("watch"), exact=True).click()
+    expect(page.get_by_test_id("watchlist")).to_contain_text(word.lower())
+    visit.check("watchlists")
+
+    for attempt in ("create", "duplicate"):
+        page.get_by_role("link", name=w("profiles"), exact=True).click()
+        page.get_by_role("link", name=w("new_profile")).click()
+        page.get_by_role("textbox", name=w("handle"), exact=True).fill(f"@{chatter}")
+        page.get_by_role("button", name=w("next")).click()
+        page.get_by_role("button", name=w("next")).click()
+        choose(page, w("case"), reference)
+        page.get_by_role("button", name=w("next")).click()
+        if attempt == "create":
+            page.get_by_role("button", name=w("create_profile")).click()
+            expect(page.get_by_role("heading", name=f"@{chatter.lower()}")).to_be_visible(timeout=30_000)
+            expect(page.get_by_test_id("timeline")).to_be_visible(timeout=30_000)
+            visit.check("profile")
+        else:
+            expect(page.get_by_test_id("duplicate-warning")).to_be_visible(timeout=30_000)
+            expect(page.get_by_role("button", name=w("create_profile"))).to_be_disabled()
+            visit.check("wizard-duplicate")
 
 
 def context_cookies(page: Page) -> dict[str, str]:

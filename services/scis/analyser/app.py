@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.reaper = Reaper(app.state.pool, settings, by="analyser reaper", redis=app.state.redis)
         app.state.reaper.start()
         await app.state.fanout.start()
+        await app.state.case_alerts.start()
         await app.state.socket_guard.start()
 
     async def stop_capture(app: FastAPI) -> None:
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.reaper.stop()
         await app.state.captures.close()
         await app.state.fanout.stop()
+        await app.state.case_alerts.stop()
         await app.state.socket_guard.stop()
 
     app = create_service_app(

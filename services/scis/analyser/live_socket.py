@@ -8,6 +8,7 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 
+from scis.analyser.case_alerts import CaseAlertFanout
 from scis.analyser.fanout import LiveEventFanout
 from scis.core import cases
 from scis.core.auth.models import User
@@ -52,8 +53,19 @@ def mount_live_socket(app: FastAPI, settings: Settings) -> LiveEventFanout:
         async with app.state.pool.connection() as conn:
             return await cases.may_see_session(conn, user=identity, session_id=session_id)
 
+    async def authorize_case(identity: Any, case_id: int) -> bool:
+        if not isinstance(identity, User):
+            return False
+        async with app.state.pool.connection() as conn:
+            try:
+                await cases.require_member(conn, user=identity, case_id=case_id)
+            except cases.CaseNotFound:
+                return False
+            return True
+
     assert settings.redis_url is not None
     fanout = LiveEventFanout(sio, settings.redis_url, authenticate=authenticate, authorize=authorize)
+    app.state.case_alerts = CaseAlertFanout(sio, settings.redis_url, authorize_case=authorize_case)
     app.state.socket_guard = SocketSessionGuard(
         sio, settings.redis_url, check_seconds=settings.socket_session_check_seconds
     )

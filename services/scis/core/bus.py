@@ -48,6 +48,8 @@ class ChannelFamily:
 
 # One live's stored events, in seq order (docs/events.md).
 LIVE_EVENTS = ChannelFamily("scis:live:", ":events")
+# Alerts raised for one case's watchlist (docs/events.md).
+CASE_ALERTS = ChannelFamily("scis:case:", ":alerts")
 
 
 def connect(redis_url: str, *, fail_fast: bool = False) -> aioredis.Redis:

@@ -6,9 +6,11 @@ from fastapi import FastAPI
 
 from scis.core.app import create_service_app
 from scis.core.settings import Settings
+from scis.profiles.search.views import router as search_router
 from scis.profiles.subjects.enricher import SubjectEnricher
 from scis.profiles.subjects.views import router as subjects_router
 from scis.profiles.views import router
+from scis.profiles.watch.views import router as watch_router
 
 
 async def start_enricher(app: FastAPI) -> None:
@@ -25,7 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "profiles",
         settings=settings,
         description="Forensic profiles of the people seen, and the subjects folded from captured evidence.",
-        routers=[router, subjects_router],
+        routers=[router, subjects_router, watch_router, search_router],
         on_startup=[start_enricher],
         on_shutdown=[stop_enricher],
     )

@@ -60,6 +60,12 @@ class ProfileCreate(ProfileBase):
     unique_id: str = Field(pattern=HANDLE_PATTERN, description="the TikTok @handle, with or without @")
     case_id: int | None = Field(None, ge=1, le=BIGINT_MAX, description="the case this profile belongs to")
     tiktok_user_id: int | None = Field(None, ge=1, le=BIGINT_MAX, description="TikTok's numeric user id, when known")
+    duplicate_reason: Text | None = Field(
+        None,
+        min_length=1,
+        max_length=2000,
+        description="why a second profile of the same person in the same case is needed (else 409)",
+    )
 
     @field_validator("unique_id")
     @classmethod
@@ -95,6 +101,20 @@ class ProfileRead(ProfileBase):
     created_at: datetime
     updated_at: datetime
     version: int = Field(description="moves on with every change; the ETag is built from it")
+    duplicate_reason: str | None = None
+
+
+class ExistingProfile(BaseModel):
+    id: int
+    unique_id: str
+    subject_id: int | None
+
+
+class DuplicateConflict(BaseModel):
+    """The 409 a second profile of the same person in the same case gets (without duplicate_reason)."""
+
+    detail: str
+    existing_profiles: list[ExistingProfile]
 
 
 class ProfilePage(BaseModel):
@@ -130,3 +150,26 @@ class AttachmentRead(BaseModel):
     size: int
     uploaded_by: str
     uploaded_at: datetime
+
+
+class LinkedAccountCreate(BaseModel):
+    subject_id: int = Field(ge=1, le=BIGINT_MAX, description="the TikTok account (subject) to link")
+    reason: Text = Field(min_length=1, max_length=2000, description="why it is the same person")
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the reason is blank; say why this account is the same person")
+        return value.strip()
+
+
+class LinkedAccountRead(BaseModel):
+    profile_id: int
+    subject_id: int
+    tiktok_user_id: int
+    unique_id: str | None
+    nickname: str | None
+    reason: str
+    linked_by: str
+    linked_at: datetime

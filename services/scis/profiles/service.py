@@ -150,49 +150,98 @@ async def _subject_for(conn: AsyncConnection, profile_in: ProfileCreate) -> int 
     return row["id"] if row else None
 
 
-async def create(
-    conn: AsyncConnection, cache: aioredis.Redis, *, profile_in: ProfileCreate, context: AuditContext
-) -> ProfileRead:
+class DuplicateProfile(Exception):
+    """The case already has a profile of this person (same handle or same TikTok user id)."""
+
+    def __init__(self, existing: list[dict[str, object]], case_id: int | None) -> None:
+        names = ", ".join(f"profile {row['id']} (@{row['unique_id']})" for row in existing)
+        where = f"case {case_id}" if case_id is not None else "no case"
+        super().__init__(
+            f"{where} already has {names} for this person; open it, link this account to it, "
+            "or give duplicate_reason to create a second profile anyway"
+        )
+        self.existing = existing
+
+
+async def duplicates_of(
+    conn: AsyncConnection, *, case_id: int | None, unique_id: str, subject_id: int | None
+) -> list[dict[str, object]]:
+    """Live profiles in the same case of the same person: same @handle, same subject, or that subject linked."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        """SELECT p.id, p.unique_id, p.subject_id FROM profiles p
+            WHERE p.deleted_at IS NULL AND p.case_id IS NOT DISTINCT FROM %(case)s
+              AND (p.unique_id = %(handle)s
+                   OR (%(subject)s::bigint IS NOT NULL AND (p.subject_id = %(subject)s OR EXISTS (
+                       SELECT 1 FROM profile_accounts a WHERE a.profile_id = p.id AND a.subject_id = %(subject)s))))
+            ORDER BY p.id""",
+        {"case": case_id, "handle": unique_id, "subject": subject_id},
+    )
+    return list(await cur.fetchall())
+
+
+async def insert_profile(conn: AsyncConnection, *, profile_in: ProfileCreate, context: AuditContext) -> int:
+    """Insert and audit a profile in the caller's transaction; DuplicateProfile unless a reason is given.
+
+    Nothing is cached or announced here: the caller does that once its transaction is committed
+    (`announce_created`), so no reader sees a profile that was rolled back.
+    """
     if profile_in.case_id is not None:
         try:
             await cases.require_member(conn, user=context.actor, case_id=profile_in.case_id)
         except cases.CaseNotFound:
             raise UnknownCase(f"case_id {profile_in.case_id}: no such case of yours") from None
-    async with conn.transaction():
-        subject_id = await _subject_for(conn, profile_in)
-        cur = conn.cursor(row_factory=dict_row)
-        try:
-            await cur.execute(
-                """INSERT INTO profiles
-                     (case_id, subject_id, unique_id, display_name, risk_level, tags, aliases, notes, created_by)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
-                (
-                    profile_in.case_id,
-                    subject_id,
-                    profile_in.unique_id,
-                    profile_in.display_name,
-                    profile_in.risk_level.value,
-                    profile_in.tags,
-                    profile_in.aliases,
-                    profile_in.notes,
-                    context.actor.username,
-                ),
-            )
-        except ForeignKeyViolation:
-            raise UnknownCase(f"case_id {profile_in.case_id} does not exist; create the case first") from None
-        row = await cur.fetchone()
-        assert row is not None
-        await audit.record(
-            conn,
-            context,
-            action="profile.create",
-            target=f"profile:{row['id']}",
-            details={"unique_id": profile_in.unique_id, "case_id": profile_in.case_id},
+    subject_id = await _subject_for(conn, profile_in)
+    if not profile_in.duplicate_reason:
+        existing = await duplicates_of(
+            conn, case_id=profile_in.case_id, unique_id=profile_in.unique_id, subject_id=subject_id
         )
-    created = await _load_and_offer(conn, cache, profile_id=row["id"])
+        if existing:
+            raise DuplicateProfile(existing, profile_in.case_id)
+    cur = conn.cursor(row_factory=dict_row)
+    try:
+        await cur.execute(
+            """INSERT INTO profiles (case_id, subject_id, unique_id, display_name, risk_level, tags, aliases, notes,
+                                     created_by, duplicate_reason)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+            (
+                profile_in.case_id,
+                subject_id,
+                profile_in.unique_id,
+                profile_in.display_name,
+                profile_in.risk_level.value,
+                profile_in.tags,
+                profile_in.aliases,
+                profile_in.notes,
+                context.actor.username,
+                profile_in.duplicate_reason,
+            ),
+        )
+    except ForeignKeyViolation:
+        raise UnknownCase(f"case_id {profile_in.case_id} does not exist; create the case first") from None
+    row = await cur.fetchone()
+    assert row is not None
+    details: dict[str, object] = {"unique_id": profile_in.unique_id, "case_id": profile_in.case_id}
+    if profile_in.duplicate_reason:
+        details["duplicate_reason"] = profile_in.duplicate_reason
+    await audit.record(conn, context, action="profile.create", target=f"profile:{row['id']}", details=details)
+    return int(row["id"])
+
+
+async def announce_created(conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int) -> ProfileRead:
+    """After the commit: the new profile, offered to the cache and announced on the bus."""
+    created = await _load_and_offer(conn, cache, profile_id=profile_id)
     assert created is not None
     await bus.publish(cache, bus.PROFILES_CHANNEL, {"action": "created", "profile_id": created.id})
     return created
+
+
+async def create(
+    conn: AsyncConnection, cache: aioredis.Redis, *, profile_in: ProfileCreate, context: AuditContext
+) -> ProfileRead:
+    async with conn.transaction():
+        profile_id = await insert_profile(conn, profile_in=profile_in, context=context)
+    return await announce_created(conn, cache, profile_id=profile_id)
 
 
 async def update(

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import Header, HTTPException, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from scis.core import cases
 from scis.core.app import InvalidRequest, api_router, error_responses
 from scis.core.deps import Audit, CurrentUser, Db, Investigator, Redis
 from scis.core.fields import BIGINT_MAX, RowId, Text
-from scis.profiles import attachments, service
+from scis.profiles import attachments, linked, service
 from scis.profiles.models import (
     AttachmentRead,
+    DuplicateConflict,
+    ExistingProfile,
+    LinkedAccountCreate,
+    LinkedAccountRead,
     NoteCreate,
     NoteRead,
     ProfileCreate,
@@ -46,6 +52,19 @@ def stale(error: service.StaleVersion) -> HTTPException:
         status.HTTP_412_PRECONDITION_FAILED,
         f"{error}; someone changed it since you read it: GET it again and retry with the new ETag",
     )
+
+
+def duplicate_conflict(error: service.DuplicateProfile) -> JSONResponse:
+    """409 naming the profiles that already stand for this person in the case."""
+    conflict = DuplicateConflict(
+        detail=str(error), existing_profiles=[ExistingProfile.model_validate(row) for row in error.existing]
+    )
+    return JSONResponse(conflict.model_dump(mode="json"), status_code=status.HTTP_409_CONFLICT)
+
+
+DUPLICATE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    409: {"model": DuplicateConflict, "description": "the case already has this person"}
+}
 
 
 @router.get(
@@ -92,14 +111,18 @@ async def get_profile(profile_id: RowId, db: Db, cache: Redis, user: CurrentUser
     response_model=ProfileRead,
     status_code=201,
     tags=["profiles"],
-    summary="Create a profile",
-    responses=error_responses(403),
+    summary="Create a profile (409 when the case already has this person, unless duplicate_reason says why)",
+    responses={**error_responses(403), **DUPLICATE_RESPONSE},
 )
-async def create_profile(body: ProfileCreate, db: Db, cache: Redis, _: Investigator, context: Audit) -> ProfileRead:
+async def create_profile(
+    body: ProfileCreate, db: Db, cache: Redis, _: Investigator, context: Audit
+) -> ProfileRead | JSONResponse:
     try:
         return await service.create(db, cache, profile_in=body, context=context)
     except service.UnknownCase:
         raise InvalidRequest("case_id", body.case_id, cases.UNKNOWN_CASE_PROBLEM) from None
+    except service.DuplicateProfile as error:
+        return duplicate_conflict(error)
 
 
 @router.patch(
@@ -278,3 +301,53 @@ async def get_attachment(profile_id: RowId, attachment_id: RowId, db: Db, cache:
             "ETag": f'"{attachment.sha256}"',
         },
     )
+
+
+@router.get(
+    "/profiles/{profile_id}/accounts",
+    response_model=list[LinkedAccountRead],
+    tags=["profiles"],
+    summary="The other TikTok accounts linked to a profile, with why and who linked them",
+    responses=error_responses(404),
+)
+async def list_linked_accounts(profile_id: RowId, db: Db, cache: Redis, user: CurrentUser) -> list[LinkedAccountRead]:
+    try:
+        return await linked.list_linked(db, cache, user=user, profile_id=profile_id)
+    except service.ProfileNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+
+
+@router.post(
+    "/profiles/{profile_id}/accounts",
+    response_model=LinkedAccountRead,
+    status_code=201,
+    tags=["profiles"],
+    summary="Link another TikTok account (a subject) to a profile, saying why (audited)",
+    responses=error_responses(403, 404),
+)
+async def link_account(
+    profile_id: RowId, body: LinkedAccountCreate, db: Db, cache: Redis, _: Investigator, context: Audit
+) -> LinkedAccountRead:
+    try:
+        return await linked.link(db, cache, profile_id=profile_id, link_in=body, context=context)
+    except service.ProfileNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+
+
+@router.delete(
+    "/profiles/{profile_id}/accounts/{subject_id}",
+    status_code=204,
+    tags=["profiles"],
+    summary="Unlink an account from a profile (audited with the reason it had)",
+    responses=error_responses(403, 404),
+)
+async def unlink_account(
+    profile_id: RowId, subject_id: RowId, db: Db, cache: Redis, _: Investigator, context: Audit
+) -> Response:
+    try:
+        removed = await linked.unlink(db, cache, profile_id=profile_id, subject_id=subject_id, context=context)
+    except service.ProfileNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    if not removed:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"subject {subject_id} is not linked to profile {profile_id}")
+    return Response(status_code=204)

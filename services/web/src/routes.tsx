@@ -10,6 +10,11 @@ import { HubPage } from "./pages/hub/HubPage";
 import { LivePage } from "./pages/live/LivePage";
 import { ReportsPage } from "./pages/reports/ReportsPage";
 import { SessionPage } from "./pages/session/SessionPage";
+import { ProfilePage } from "./pages/profiles/ProfilePage";
+import { ProfilesPage } from "./pages/profiles/ProfilesPage";
+import { WizardPage } from "./pages/profiles/WizardPage";
+import { SearchPage } from "./pages/search/SearchPage";
+import { WatchPage } from "./pages/watch/WatchPage";
 
 // The SQL editor (CodeMirror) is the largest part of the app: loaded when the explorer is opened.
 const ExplorerPage = lazy(() => import("./pages/explorer/ExplorerPage").then((module) => ({ default: module.ExplorerPage })));
@@ -32,6 +37,11 @@ export const routes: PageRoute[] = [
   { path: "/sessions/:sessionId", element: <SessionPage /> },
   { path: "/explorer", element: <ExplorerPage />, nav: "nav.explorer" },
   { path: "/reports", element: <ReportsPage />, nav: "nav.reports" },
+  { path: "/profiles", element: <ProfilesPage />, nav: "profiles2.navProfiles" },
+  { path: "/profiles/new", element: <WizardPage />, role: "investigator" },
+  { path: "/profiles/:profileId", element: <ProfilePage /> },
+  { path: "/search", element: <SearchPage />, nav: "profiles2.navSearch" },
+  { path: "/watch", element: <WatchPage />, nav: "profiles2.navWatch" },
   { path: "/audit", element: <AuditPage />, nav: "nav.audit", role: "admin" },
   { path: "/accounts", element: <AccountsPage />, nav: "nav.accounts", role: "admin" },
 ];

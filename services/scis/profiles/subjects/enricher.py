@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from scis.core import bus
 from scis.profiles.subjects.enrichment import DEFAULT_BATCH, enrich_session, sessions_behind
+from scis.profiles.watch import service as watch
 
 log = logging.getLogger(__name__)
 
@@ -87,5 +88,7 @@ class SubjectEnricher:
                 sessions = await sessions_behind(conn)
             total = 0
             for session_id in sessions:
-                total += await enrich_session(conn, session_id, batch_size=self._batch_size)
+                alerts: list[int] = []
+                total += await enrich_session(conn, session_id, batch_size=self._batch_size, alerts=alerts)
+                await watch.announce(conn, self._redis, alerts)
             return total

@@ -17,6 +17,8 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row, tuple_row
 
+from scis.profiles.watch.service import raise_alerts
+
 DEFAULT_BATCH = 20_000
 
 # Which counter of subject_lives each event kind adds to (docs/profiles.md).
@@ -218,10 +220,13 @@ async def store_fold(conn: AsyncConnection[Any], fold: BatchFold) -> None:
     )
 
 
-async def enrich_batch(conn: AsyncConnection[Any], session_id: UUID, *, batch_size: int = DEFAULT_BATCH) -> int:
+async def enrich_batch(
+    conn: AsyncConnection[Any], session_id: UUID, *, batch_size: int = DEFAULT_BATCH, alerts: list[int] | None = None
+) -> int:
     """Fold the next batch of one live's events; how many events were read (0: caught up).
 
-    Runs in its own transaction unless the caller already opened one (rebuild does).
+    The same transaction raises the batch's watchlist alerts (their ids are added to `alerts`, to be
+    announced once committed). Runs in its own transaction unless the caller already opened one (rebuild does).
     """
     async with conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
@@ -238,16 +243,22 @@ async def enrich_batch(conn: AsyncConnection[Any], session_id: UUID, *, batch_si
             return 0
         fold = fold_rows(session_id, rows)
         await store_fold(conn, fold)
+        after = cursor_row["last_seq"]
+        raised = await raise_alerts(conn, session_id=session_id, after_seq=after, upto_seq=fold.last_seq)
+        if alerts is not None:
+            alerts.extend(raised)
         await cur.execute(
             "UPDATE subject_enrichment SET last_seq = %s WHERE session_id = %s", (fold.last_seq, session_id)
         )
         return len(rows)
 
 
-async def enrich_session(conn: AsyncConnection[Any], session_id: UUID, *, batch_size: int = DEFAULT_BATCH) -> int:
+async def enrich_session(
+    conn: AsyncConnection[Any], session_id: UUID, *, batch_size: int = DEFAULT_BATCH, alerts: list[int] | None = None
+) -> int:
     """Fold every not yet folded event of one live; how many were read."""
     total = 0
-    while read := await enrich_batch(conn, session_id, batch_size=batch_size):
+    while read := await enrich_batch(conn, session_id, batch_size=batch_size, alerts=alerts):
         total += read
     return total
 

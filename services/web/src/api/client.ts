@@ -5,6 +5,8 @@ import type { components as AnalyserComponents, paths as AnalyserPaths } from ".
 import type { components as DashboardComponents, paths as DashboardPaths } from "./schema/dashboard";
 import type { components as DatabaseComponents, paths as DatabasePaths } from "./schema/database";
 import type { components as ReportsComponents, paths as ReportsPaths } from "./schema/reports";
+import type { components as ProfilesComponents, paths as ProfilesPaths } from "./schema/profiles";
+import type { paths as CreatePaths } from "./schema/create";
 
 const options = { baseUrl: "", credentials: "same-origin" as const };
 
@@ -12,6 +14,8 @@ export const dashboard = createClient<DashboardPaths>(options);
 export const analyser = createClient<AnalyserPaths>(options);
 export const database = createClient<DatabasePaths>(options);
 export const reports = createClient<ReportsPaths>(options);
+export const profiles = createClient<ProfilesPaths>(options);
+export const create = createClient<CreatePaths>(options);
 
 type Dashboard = DashboardComponents["schemas"];
 type Analyser = AnalyserComponents["schemas"];
@@ -29,3 +33,6 @@ export type ReportRead = ReportsComponents["schemas"]["ReportRead"];
 export type ReportJobRead = ReportsComponents["schemas"]["ReportJobRead"];
 export type HistoryEntry = DatabaseComponents["schemas"]["HistoryEntry"];
 export type SavedQuery = DatabaseComponents["schemas"]["SavedQuery"];
+export type ProfileRead = ProfilesComponents["schemas"]["ProfileRead"];
+export type AlertRead = ProfilesComponents["schemas"]["AlertRead"];
+export type EventHit = ProfilesComponents["schemas"]["EventHit"];

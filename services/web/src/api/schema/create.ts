@@ -21,6 +21,125 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/create/drafts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a draft profile (then PUT its steps, GET its review, POST commit) */
+        post: operations["start_draft_api_create_drafts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/create/drafts/{draft_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A draft with its steps so far and the review: identity resolved, duplicates, what is missing */
+        get: operations["get_draft_api_create_drafts__draft_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/create/drafts/{draft_id}/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Step 2, accounts: other TikTok accounts of this person, each with why */
+        put: operations["put_accounts_api_create_drafts__draft_id__accounts_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/create/drafts/{draft_id}/case": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Step 4, case: the case it belongs to (and why, if the case already has this person) */
+        put: operations["put_case_api_create_drafts__draft_id__case_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/create/drafts/{draft_id}/classification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Step 3, classification: name, risk, tags, aliases, a note */
+        put: operations["put_classification_api_create_drafts__draft_id__classification_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/create/drafts/{draft_id}/commit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create the profile and its linked accounts from the draft: all or nothing, audited */
+        post: operations["commit_draft_api_create_drafts__draft_id__commit_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/create/drafts/{draft_id}/identity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Step 1, identity: a subject seen in captures, a TikTok user id or an @handle */
+        put: operations["put_identity_api_create_drafts__draft_id__identity_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/create/profiles": {
         parameters: {
             query?: never;
@@ -76,6 +195,89 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AccountsStep */
+        AccountsStep: {
+            /** Linked */
+            linked?: components["schemas"]["LinkedAccountIn"][];
+        };
+        /** CaseStep */
+        CaseStep: {
+            /**
+             * Case Id
+             * @description the case the profile belongs to
+             */
+            case_id?: number | null;
+            /**
+             * Duplicate Reason
+             * @description why a second profile of this person in the case is needed
+             */
+            duplicate_reason?: string | null;
+        };
+        /**
+         * ClassificationStep
+         * @description Name, risk, tags, aliases and a first note (the same rules as a profile).
+         */
+        ClassificationStep: {
+            /**
+             * Aliases
+             * @description other names this person is known by (searched)
+             */
+            aliases?: string[];
+            /**
+             * Display Name
+             * @description how analysts refer to this person
+             * @default
+             */
+            display_name: string;
+            /**
+             * Notes
+             * @default
+             */
+            notes: string;
+            /** @default unknown */
+            risk_level: components["schemas"]["RiskLevel"];
+            /** Tags */
+            tags?: string[];
+        };
+        /** DraftRead */
+        DraftRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Id */
+            id: number;
+            /**
+             * Profile Id
+             * @description the profile the draft became, once committed
+             */
+            profile_id: number | null;
+            review: components["schemas"]["Review"];
+            /** Steps */
+            steps: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * DuplicateConflict
+         * @description The 409 a second profile of the same person in the same case gets (without duplicate_reason).
+         */
+        DuplicateConflict: {
+            /** Detail */
+            detail: string;
+            /** Existing Profiles */
+            existing_profiles: components["schemas"]["ExistingProfile"][];
+        };
         /**
          * ErrorDetail
          * @description The body of every error other than 422: one sentence saying what went wrong and what to do.
@@ -83,6 +285,15 @@ export interface components {
         ErrorDetail: {
             /** Detail */
             detail: string;
+        };
+        /** ExistingProfile */
+        ExistingProfile: {
+            /** Id */
+            id: number;
+            /** Subject Id */
+            subject_id: number | null;
+            /** Unique Id */
+            unique_id: string;
         };
         /** FieldProblem */
         FieldProblem: {
@@ -106,6 +317,37 @@ export interface components {
             /** Errors */
             errors: components["schemas"]["ValidationError"][];
         };
+        /**
+         * IdentityStep
+         * @description Who: a subject already seen in a capture, TikTok's numeric user id, or an @handle (one is enough).
+         */
+        IdentityStep: {
+            /**
+             * Subject Id
+             * @description a subject seen in captures
+             */
+            subject_id?: number | null;
+            /** Tiktok User Id */
+            tiktok_user_id?: number | null;
+            /**
+             * Unique Id
+             * @description the @handle, with or without @
+             */
+            unique_id?: string | null;
+        };
+        /** LinkedAccountIn */
+        LinkedAccountIn: {
+            /**
+             * Reason
+             * @description why it is the same person
+             */
+            reason: string;
+            /**
+             * Subject Id
+             * @description another TikTok account (subject) of this person
+             */
+            subject_id: number;
+        };
         /** ProfileCreate */
         ProfileCreate: {
             /**
@@ -125,6 +367,11 @@ export interface components {
              */
             display_name: string;
             /**
+             * Duplicate Reason
+             * @description why a second profile of the same person in the same case is needed (else 409)
+             */
+            duplicate_reason?: string | null;
+            /**
              * Notes
              * @default
              */
@@ -143,6 +390,95 @@ export interface components {
              * @description the TikTok @handle, with or without @
              */
             unique_id: string;
+        };
+        /** ProfileRead */
+        ProfileRead: {
+            /**
+             * Aliases
+             * @description other names this person is known by (searched)
+             */
+            aliases?: string[];
+            /** Case Id */
+            case_id: number | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /**
+             * Display Name
+             * @description how analysts refer to this person
+             * @default
+             */
+            display_name: string;
+            /** Duplicate Reason */
+            duplicate_reason?: string | null;
+            /** Id */
+            id: number;
+            /**
+             * Notes
+             * @default
+             */
+            notes: string;
+            /** @default unknown */
+            risk_level: components["schemas"]["RiskLevel"];
+            /** Subject Id */
+            subject_id: number | null;
+            /** Tags */
+            tags?: string[];
+            /** Tiktok User Id */
+            tiktok_user_id?: number | null;
+            /** Unique Id */
+            unique_id: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Version
+             * @description moves on with every change; the ETag is built from it
+             */
+            version: number;
+        };
+        /**
+         * ResolvedIdentity
+         * @description The identity step resolved against the subjects seen in captures.
+         */
+        ResolvedIdentity: {
+            /** Last Seen At */
+            last_seen_at?: string | null;
+            /** Nickname */
+            nickname?: string | null;
+            /** Subject Id */
+            subject_id: number | null;
+            /** Tiktok User Id */
+            tiktok_user_id: number | null;
+            /** Unique Id */
+            unique_id: string | null;
+        };
+        /**
+         * Review
+         * @description What committing would do, and what stands in its way.
+         */
+        Review: {
+            /**
+             * Duplicates
+             * @description same person in the same case: commit refuses (409)
+             */
+            duplicates: components["schemas"]["ExistingProfile"][];
+            identity: components["schemas"]["ResolvedIdentity"] | null;
+            /** Missing Steps */
+            missing_steps: string[];
+            /** Ready */
+            ready: boolean;
+            /**
+             * Similar
+             * @description similar handle, name or alias in the case: check first
+             */
+            similar: components["schemas"]["ExistingProfile"][];
         };
         /**
          * RiskLevel
@@ -241,6 +577,444 @@ export interface operations {
             };
         };
     };
+    start_draft_api_create_drafts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DraftRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Your role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    get_draft_api_create_drafts__draft_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                draft_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DraftRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_accounts_api_create_drafts__draft_id__accounts_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                draft_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountsStep"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DraftRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Your role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Conflicts with what already exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_case_api_create_drafts__draft_id__case_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                draft_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CaseStep"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DraftRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Your role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Conflicts with what already exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_classification_api_create_drafts__draft_id__classification_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                draft_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClassificationStep"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DraftRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Your role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Conflicts with what already exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    commit_draft_api_create_drafts__draft_id__commit_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                draft_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Your role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description the case already has this person */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DuplicateConflict"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_identity_api_create_drafts__draft_id__identity_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                draft_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IdentityStep"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DraftRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Your role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Conflicts with what already exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     create_profile_api_create_profiles_post: {
         parameters: {
             query?: never;
@@ -281,6 +1055,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description the case already has this person */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DuplicateConflict"];
                 };
             };
             /** @description Validation Error */

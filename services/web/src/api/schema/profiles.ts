@@ -4,6 +4,75 @@
  */
 
 export interface paths {
+    "/api/profiles/cases/{case_id}/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The case's alerts, newest first, each pointing to its record (session, seq, chain hash) */
+        get: operations["list_alerts_api_profiles_cases__case_id__alerts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profiles/cases/{case_id}/alerts/{alert_id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledge an alert (once; audited) */
+        post: operations["acknowledge_alert_api_profiles_cases__case_id__alerts__alert_id__acknowledge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profiles/cases/{case_id}/watchlist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the case watches: user ids, @handles, keywords, expressions */
+        get: operations["list_watchlist_api_profiles_cases__case_id__watchlist_get"];
+        put?: never;
+        /** Watch a person or words in every live of the case (audited) */
+        post: operations["add_watch_api_profiles_cases__case_id__watchlist_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profiles/cases/{case_id}/watchlist/{watch_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Stop watching (kept, with who and when; its alerts stay) */
+        delete: operations["remove_watch_api_profiles_cases__case_id__watchlist__watch_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/profiles/profiles": {
         parameters: {
             query?: never;
@@ -14,7 +83,7 @@ export interface paths {
         /** Profiles: search by handle, name, alias or id; filter by case, tag, risk */
         get: operations["list_profiles_api_profiles_profiles_get"];
         put?: never;
-        /** Create a profile */
+        /** Create a profile (409 when the case already has this person, unless duplicate_reason says why) */
         post: operations["create_profile_api_profiles_profiles_post"];
         delete?: never;
         options?: never;
@@ -39,6 +108,41 @@ export interface paths {
         head?: never;
         /** Change a profile */
         patch: operations["update_profile_api_profiles_profiles__profile_id__patch"];
+        trace?: never;
+    };
+    "/api/profiles/profiles/{profile_id}/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The other TikTok accounts linked to a profile, with why and who linked them */
+        get: operations["list_linked_accounts_api_profiles_profiles__profile_id__accounts_get"];
+        put?: never;
+        /** Link another TikTok account (a subject) to a profile, saying why (audited) */
+        post: operations["link_account_api_profiles_profiles__profile_id__accounts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profiles/profiles/{profile_id}/accounts/{subject_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Unlink an account from a profile (audited with the reason it had) */
+        delete: operations["unlink_account_api_profiles_profiles__profile_id__accounts__subject_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/profiles/profiles/{profile_id}/attachments": {
@@ -88,6 +192,23 @@ export interface paths {
         put?: never;
         /** Add a note (append-only: authored, timestamped, never changed) */
         post: operations["add_note_api_profiles_profiles__profile_id__notes_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/profiles/search/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Full-text search over every captured chat line, handle and nickname you may see */
+        get: operations["search_events_api_profiles_search_events_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -183,6 +304,65 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AlertPage */
+        AlertPage: {
+            /** Items */
+            items: components["schemas"]["AlertRead"][];
+            /**
+             * Open
+             * @description alerts of the case not acknowledged yet
+             */
+            open: number;
+        };
+        /**
+         * AlertRead
+         * @description One matching record: where it is in the evidence (session, seq, chain hash) and what matched.
+         */
+        AlertRead: {
+            /** Acknowledged At */
+            acknowledged_at: string | null;
+            /** Acknowledged By */
+            acknowledged_by: string | null;
+            /** Body */
+            body: string | null;
+            /**
+             * Captured At
+             * Format: date-time
+             */
+            captured_at: string;
+            /** Case Id */
+            case_id: number;
+            /** Chain Hash */
+            chain_hash: string;
+            /** Id */
+            id: number;
+            /**
+             * Kind
+             * @description the event's kind (chat, join, gift, …)
+             */
+            kind: string;
+            /**
+             * Raised At
+             * Format: date-time
+             */
+            raised_at: string;
+            /** Seq */
+            seq: number;
+            /**
+             * Session Id
+             * Format: uuid
+             */
+            session_id: string;
+            /** Unique Id */
+            unique_id: string | null;
+            /** User Id */
+            user_id: number | null;
+            /** Watch Id */
+            watch_id: number;
+            watch_kind: components["schemas"]["WatchKind"];
+            /** Watch Value */
+            watch_value: string;
+        };
         /** AliasRead */
         AliasRead: {
             first_seen: components["schemas"]["Sighting"];
@@ -269,12 +449,78 @@ export interface components {
             shares: number;
         };
         /**
+         * DuplicateConflict
+         * @description The 409 a second profile of the same person in the same case gets (without duplicate_reason).
+         */
+        DuplicateConflict: {
+            /** Detail */
+            detail: string;
+            /** Existing Profiles */
+            existing_profiles: components["schemas"]["ExistingProfile"][];
+        };
+        /**
          * ErrorDetail
          * @description The body of every error other than 422: one sentence saying what went wrong and what to do.
          */
         ErrorDetail: {
             /** Detail */
             detail: string;
+        };
+        /** EventHit */
+        EventHit: {
+            /** Body */
+            body: string | null;
+            /**
+             * Captured At
+             * Format: date-time
+             */
+            captured_at: string;
+            /** Case Id */
+            case_id: number | null;
+            /**
+             * Highlight
+             * @description the matching text (accents removed) with each hit between \u0002 and \u0003
+             */
+            highlight: string;
+            /** Kind */
+            kind: string;
+            /** Nickname */
+            nickname: string | null;
+            /** Rank */
+            rank: number;
+            /**
+             * Seq
+             * @description the record's place in its live's chain
+             */
+            seq: number;
+            /**
+             * Session Id
+             * Format: uuid
+             */
+            session_id: string;
+            /** Unique Id */
+            unique_id: string | null;
+            /** User Id */
+            user_id: number | null;
+        };
+        /** EventSearchPage */
+        EventSearchPage: {
+            /**
+             * Has More
+             * @description another page follows (offset + limit)
+             */
+            has_more: boolean;
+            /** Items */
+            items: components["schemas"]["EventHit"][];
+        };
+        /** ExistingProfile */
+        ExistingProfile: {
+            /** Id */
+            id: number;
+            /** Subject Id */
+            subject_id: number | null;
+            /** Unique Id */
+            unique_id: string;
         };
         /**
          * ValidationFailure
@@ -288,6 +534,41 @@ export interface components {
             detail: string;
             /** Errors */
             errors: components["schemas"]["ValidationError"][];
+        };
+        /** LinkedAccountCreate */
+        LinkedAccountCreate: {
+            /**
+             * Reason
+             * @description why it is the same person
+             */
+            reason: string;
+            /**
+             * Subject Id
+             * @description the TikTok account (subject) to link
+             */
+            subject_id: number;
+        };
+        /** LinkedAccountRead */
+        LinkedAccountRead: {
+            /**
+             * Linked At
+             * Format: date-time
+             */
+            linked_at: string;
+            /** Linked By */
+            linked_by: string;
+            /** Nickname */
+            nickname: string | null;
+            /** Profile Id */
+            profile_id: number;
+            /** Reason */
+            reason: string;
+            /** Subject Id */
+            subject_id: number;
+            /** Tiktok User Id */
+            tiktok_user_id: number;
+            /** Unique Id */
+            unique_id: string | null;
         };
         /** NoteCreate */
         NoteCreate: {
@@ -331,6 +612,11 @@ export interface components {
              * @default
              */
             display_name: string;
+            /**
+             * Duplicate Reason
+             * @description why a second profile of the same person in the same case is needed (else 409)
+             */
+            duplicate_reason?: string | null;
             /**
              * Notes
              * @default
@@ -380,6 +666,8 @@ export interface components {
              * @default
              */
             display_name: string;
+            /** Duplicate Reason */
+            duplicate_reason?: string | null;
             /** Id */
             id: number;
             /**
@@ -597,6 +885,51 @@ export interface components {
              */
             value: unknown;
         };
+        /** WatchCreate */
+        WatchCreate: {
+            /** @description user_id and handle watch a person (renames included); keyword and regex watch what is said in chat */
+            kind: components["schemas"]["WatchKind"];
+            /**
+             * Note
+             * @description why this is watched
+             * @default
+             */
+            note: string;
+            /**
+             * Value
+             * @description the user id, @handle, word(s) or expression
+             */
+            value: string;
+        };
+        /**
+         * WatchKind
+         * @enum {string}
+         */
+        WatchKind: "user_id" | "handle" | "keyword" | "regex";
+        /** WatchRead */
+        WatchRead: {
+            /** Case Id */
+            case_id: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Id */
+            id: number;
+            kind: components["schemas"]["WatchKind"];
+            /** Note */
+            note: string;
+            /**
+             * User Id
+             * @description the user id a handle or user id watch follows (renames included)
+             */
+            user_id: number | null;
+            /** Value */
+            value: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -606,6 +939,288 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_alerts_api_profiles_cases__case_id__alerts_get: {
+        parameters: {
+            query?: {
+                /** @description only alerts nobody acknowledged yet */
+                open_only?: boolean;
+                /** @description the last alert id of the previous page (0: first) */
+                before_id?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                case_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertPage"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    acknowledge_alert_api_profiles_cases__case_id__alerts__alert_id__acknowledge_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: number;
+                alert_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Your role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_watchlist_api_profiles_cases__case_id__watchlist_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WatchRead"][];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    add_watch_api_profiles_cases__case_id__watchlist_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WatchCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WatchRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Your role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    remove_watch_api_profiles_cases__case_id__watchlist__watch_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: number;
+                watch_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Your role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_profiles_api_profiles_profiles_get: {
         parameters: {
             query?: {
@@ -692,6 +1307,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description the case already has this person */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DuplicateConflict"];
                 };
             };
             /** @description Validation Error */
@@ -878,6 +1502,174 @@ export interface operations {
             };
             /** @description Changed since you read it (If-Match): read it again, then retry with the new ETag */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_linked_accounts_api_profiles_profiles__profile_id__accounts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                profile_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkedAccountRead"][];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    link_account_api_profiles_profiles__profile_id__accounts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                profile_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinkedAccountCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkedAccountRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Your role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    unlink_account_api_profiles_profiles__profile_id__accounts__subject_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                profile_id: number;
+                subject_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Your role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1162,6 +1954,57 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    search_events_api_profiles_search_events_get: {
+        parameters: {
+            query: {
+                /** @description words (all must match), "a phrase", -excluded, or; accents and case ignored */
+                q: string;
+                case_id?: number | null;
+                session_id?: string | null;
+                /** @description TikTok's numeric user id */
+                user_id?: number | null;
+                /** @description captured at or after */
+                since?: string | null;
+                /** @description captured before */
+                until?: string | null;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventSearchPage"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

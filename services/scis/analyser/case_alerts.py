@@ -1,0 +1,105 @@
+"""Socket.IO push of watchlist alerts: members of a case get its alerts as they are raised.
+
+A signed-in browser emits `watch_case` with `{"case_id": N}` (answered `{"ok": true, "room": "case:N"}`
+to a member of the case or an admin, `{"ok": false, ...}` to anyone else) and then receives every
+alert of that case as the Socket.IO event `alert` (the JSON of `AlertRead`), relayed from the bus
+channel family `scis.core.bus.CASE_ALERTS` on which the profiles service's enricher announces the
+alerts it committed. Alerts are in PostgreSQL first: a client that was away reads GET .../alerts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+import socketio
+
+from scis.core import bus
+
+log = logging.getLogger(__name__)
+
+ALERT_NAME = "alert"
+# authorize_case(identity, case_id) -> allowed
+AuthorizeCase = Callable[[Any, int], Awaitable[bool]]
+
+
+def case_room(case_id: int) -> str:
+    return f"case:{case_id}"
+
+
+def case_id_of(data: Any) -> int | None:
+    value = data.get("case_id") if isinstance(data, dict) else data
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        case_id = int(value)
+    except ValueError:
+        return None
+    return case_id if 1 <= case_id < 2**63 else None
+
+
+class CaseAlertFanout:
+    def __init__(
+        self, sio: socketio.AsyncServer, redis_url: str, *, authorize_case: AuthorizeCase, namespace: str = "/"
+    ) -> None:
+        self.sio = sio
+        self.redis_url = redis_url
+        self.namespace = namespace
+        self.authorize_case = authorize_case
+        self.forwarded = 0
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        sio.on("watch_case", self._on_watch, namespace=namespace)
+        sio.on("unwatch_case", self._on_unwatch, namespace=namespace)
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._subscribed.clear()
+            self._task = asyncio.create_task(self._forward_forever(), name="scis-case-alerts")
+        await asyncio.wait_for(self._subscribed.wait(), 10)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _on_watch(self, sid: str, data: Any) -> dict[str, Any]:
+        case_id = case_id_of(data)
+        if case_id is None:
+            return {"ok": False, "error": "watch_case needs {'case_id': a case id}"}
+        session = await self.sio.get_session(sid, namespace=self.namespace)
+        if not await self.authorize_case(session.get("identity"), case_id):
+            return {"ok": False, "error": f"no case {case_id} of yours"}
+        await self.sio.enter_room(sid, case_room(case_id), namespace=self.namespace)
+        return {"ok": True, "room": case_room(case_id)}
+
+    async def _on_unwatch(self, sid: str, data: Any) -> dict[str, Any]:
+        case_id = case_id_of(data)
+        if case_id is None:
+            return {"ok": False, "error": "unwatch_case needs {'case_id': a case id}"}
+        await self.sio.leave_room(sid, case_room(case_id), namespace=self.namespace)
+        return {"ok": True}
+
+    async def _forward_forever(self) -> None:
+        while True:
+            client = bus.connect(self.redis_url, fail_fast=True)
+            try:
+                async for channel, payload in bus.subscribe(
+                    client, bus.CASE_ALERTS.pattern, subscribed=self._subscribed
+                ):
+                    key = bus.CASE_ALERTS.key_of(channel)
+                    if key is not None and key.isdigit():
+                        await self.sio.emit(ALERT_NAME, payload, room=case_room(int(key)), namespace=self.namespace)
+                        self.forwarded += 1
+            except (aioredis.RedisError, OSError) as error:
+                log.warning("case alert push lost Redis (%s); resubscribing (alerts stay readable from the API)", error)
+            finally:
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+            await asyncio.sleep(1.0)

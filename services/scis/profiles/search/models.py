@@ -1,0 +1,34 @@
+"""What a full-text search answers (docs/decisions/613)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+# ts_headline wraps each matched word in these (control characters never typed in chat): a client splits
+# on them and renders the pieces as text, so a chat line can never inject markup.
+HIGHLIGHT_START = "\u0002"
+HIGHLIGHT_STOP = "\u0003"
+
+
+class EventHit(BaseModel):
+    session_id: UUID
+    seq: int = Field(description="the record's place in its live's chain")
+    case_id: int | None
+    kind: str
+    captured_at: datetime
+    user_id: int | None
+    unique_id: str | None
+    nickname: str | None
+    body: str | None
+    highlight: str = Field(
+        description="the matching text (accents removed) with each hit between \\u0002 and \\u0003"
+    )
+    rank: float
+
+
+class EventSearchPage(BaseModel):
+    items: list[EventHit]
+    has_more: bool = Field(description="another page follows (offset + limit)")

@@ -1,0 +1,1 @@
+"""Watchlists and alerts: a case watches people and words; matching evidence raises alerts."""
