@@ -24,11 +24,11 @@ $(BIN)/python:
 	$(PIP) install --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(PIP) install -c constraints.txt -e .
+	$(PIP) install -c constraints.txt -e '.[all]'
 	@touch $@
 
 $(TEST_STAMP): $(STAMP)
-	$(PIP) install -c constraints.txt -e '.[test]'
+	$(PIP) install -c constraints.txt -e '.[all,test]'
 	@touch $@
 
 install: $(STAMP)
