@@ -110,7 +110,12 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
 
 @contextlib.contextmanager
 def running(
-    image: MountedImage, argv: Sequence[str], *, env: Mapping[str, str], log: Path, files: Mapping[str, bytes] | None = None
+    image: MountedImage,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    log: Path,
+    files: Mapping[str, bytes] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     process = image.popen(argv, env=env, files=files, log=log)
     try:
