@@ -6,9 +6,12 @@ the tests marked `images` out; `.ci/run` calls `make test-images` after it (docs
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import pytest
 
 from images.build import DEFAULT_DIR, Buildah, image_name
+from tests.images.sandbox import MountedImage
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -26,9 +29,19 @@ def buildah() -> Buildah:
 
 
 @pytest.fixture(scope="session")
-def built(buildah: Buildah) -> dict[str, str]:
-    """The four images `make images` built; a missing one fails the test, saying what to run."""
-    names = {target: image_name(target) for target in ("python", "analyser", "frontend", "operator")}
-    missing = [name for name in names.values() if not buildah.image_exists(name)]
-    assert not missing, f"images not built: {', '.join(missing)}; run `make images` first"
-    return names
+def mount(buildah: Buildah) -> Iterator[Callable[[str], MountedImage]]:
+    """mount(target): the image `make images` built for it, mounted once; a missing one fails the test."""
+    mounted: dict[str, MountedImage] = {}
+
+    def get(target: str) -> MountedImage:
+        if target not in mounted:
+            name = image_name(target)
+            assert buildah.image_exists(name), f"image {name} not built; run `make images` first"
+            mounted[target] = MountedImage(buildah, name).__enter__()
+        return mounted[target]
+
+    try:
+        yield get
+    finally:
+        for image in mounted.values():
+            image.__exit__()

@@ -24,6 +24,7 @@ IMAGES: dict[str, tuple[set[str], list[str]]] = {
         {"service", "reports"},
         [
             "scis.cli",
+            "scis.embedded.stack",  # scis.cli.main imports it for every command
             "scis.serve",
             *(f"scis.{name}.app" for name in ("dashboard", "profiles", "lives", "create", "database", "reports")),
             "scis.reports.service",

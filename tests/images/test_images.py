@@ -11,7 +11,7 @@ import contextlib
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,10 @@ import httpx
 import kmock
 import pytest
 
-from images.build import Buildah
+from images.build import TARGETS
 from scis.embedded.ports import free_port
 from scis.simulator import SimulatorServer
-from tests.capture.support import opened_pool, session_row, stored_events
+from tests.capture.support import opened_pool, session_row, stored_events, stored_msg_ids
 from tests.images.sandbox import MountedImage, running
 from tests.k8s.emulator import Api, Kubelet, StampingEmulator, add_peering, livemonitor, register_resources
 
@@ -31,18 +31,6 @@ pytestmark = pytest.mark.images
 PYTHON_IMAGE_SERVICES = ("dashboard", "profiles", "lives", "create", "database", "reports")
 SECRET = "image-test-secret-key-0123456789-abcdefgh"
 COMPILERS = ("gcc", "cc", "c++", "g++", "clang", "tcc", "x86_64-linux-gnu-gcc-12", "make")
-
-
-@pytest.fixture(scope="module")
-def mounted(buildah: Buildah, built: dict[str, str]) -> Iterator[dict[str, MountedImage]]:
-    images = {target: MountedImage(buildah, name) for target, name in built.items()}
-    try:
-        for image in images.values():
-            image.__enter__()
-        yield images
-    finally:
-        for image in images.values():
-            image.__exit__()
 
 
 def service_env(image: MountedImage, service: str, port: int, postgres_url: str, redis_url: str) -> dict[str, str]:
@@ -79,9 +67,9 @@ def wait_healthy(base: str, process: Any, log: Path, *, within: float = 180) -> 
 
 
 def test_python_image_serves_health_and_readiness_for_each_service(
-    mounted: dict[str, MountedImage], postgres_url: str, redis_url: str, tmp_path: Path
+    mount: Callable[[str], MountedImage], postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    image = mounted["python"]
+    image = mount("python")
     started = []
     for service in PYTHON_IMAGE_SERVICES:
         port = free_port()
@@ -99,8 +87,8 @@ def test_python_image_serves_health_and_readiness_for_each_service(
             context.__exit__(None, None, None)
 
 
-def test_frontend_image_serves_the_web_ui(mounted: dict[str, MountedImage], tmp_path: Path) -> None:
-    image = mounted["frontend"]
+def test_frontend_image_serves_the_web_ui(mount: Callable[[str], MountedImage], tmp_path: Path) -> None:
+    image = mount("frontend")
     port = free_port()
     env = image.env(SCIS_HOST="127.0.0.1", SCIS_FRONTEND_PORT=str(port), SCIS_SECRET_KEY=SECRET)
     log = tmp_path / "frontend.log"
@@ -112,9 +100,9 @@ def test_frontend_image_serves_the_web_ui(mounted: dict[str, MountedImage], tmp_
 
 
 async def test_analyser_image_captures_a_live_with_its_chromium(
-    mounted: dict[str, MountedImage], postgres_url: str, redis_url: str, tmp_path: Path
+    mount: Callable[[str], MountedImage], postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    image = mounted["analyser"]
+    image = mount("analyser")
     session_id = uuid.uuid4()
     async with SimulatorServer() as sim:
         room = sim.add_room("image_live", "every_message")
@@ -135,13 +123,13 @@ async def test_analyser_image_captures_a_live_with_its_chromium(
         rows = await stored_events(pool, session_id)
         session = await session_row(pool, session_id)
     assert session["source"] == "browser" and session["status"] == "ended"
-    assert sorted(row["msg_id"] for row in rows if row["msg_id"]) == sorted(m.msg_id for m in room.sent_messages)
+    assert sorted(stored_msg_ids(rows)) == sorted(m.msg_id for m in room.sent_messages)
 
 
 def test_analyser_image_serves_the_analyser(
-    mounted: dict[str, MountedImage], postgres_url: str, redis_url: str, tmp_path: Path
+    mount: Callable[[str], MountedImage], postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    image = mounted["analyser"]
+    image = mount("analyser")
     port = free_port()
     log = tmp_path / "analyser.log"
     env = service_env(image, "analyser", port, postgres_url, redis_url)
@@ -151,9 +139,9 @@ def test_analyser_image_serves_the_analyser(
 
 
 async def test_operator_image_answers_its_probe_and_starts_a_capture_pod(
-    mounted: dict[str, MountedImage], tmp_path: Path
+    mount: Callable[[str], MountedImage], tmp_path: Path
 ) -> None:
-    image = mounted["operator"]
+    image = mount("operator")
     probe_port, metrics_port = free_port(), free_port()
     async with StampingEmulator() as emulator, kmock.Server(emulator):
         register_resources(emulator, peering=True)
@@ -187,9 +175,9 @@ async def test_operator_image_answers_its_probe_and_starts_a_capture_pod(
             assert kubelet.pods(), f"no capture Pod:\n{log.read_text()[-3000:]}"
 
 
-@pytest.mark.parametrize("target", ["python", "analyser", "frontend", "operator"])
-def test_no_compilers_pip_caches_or_tests_inside(mounted: dict[str, MountedImage], target: str) -> None:
-    root = mounted[target].rootfs
+@pytest.mark.parametrize("target", TARGETS)
+def test_no_compilers_pip_caches_or_tests_inside(mount: Callable[[str], MountedImage], target: str) -> None:
+    root = mount(target).rootfs
     bins = [root / folder for folder in ("usr/bin", "usr/local/bin", "bin", "opt/scis/bin")]
     assert not [f"{b}/{name}" for b in bins for name in COMPILERS if (b / name).exists()]
     site = next((root / "opt" / "scis" / "lib").glob("python3*/site-packages"))
