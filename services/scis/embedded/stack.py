@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import psutil
 import psycopg
 import redis
 
@@ -55,6 +54,8 @@ def read_state(home: Path) -> dict[str, object] | None:
 
 def _alive(pid: int) -> bool:
     """Running, not merely a zombie waiting for its parent to reap it."""
+    import psutil  # the `embedded` extra; every `scis` command imports this module for StackError
+
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:

@@ -15,7 +15,7 @@ from starlette.requests import HTTPConnection
 from scis.simulator.protocol import ON_PING_KEY
 from scis.simulator.room import FAULTS, SimRoom
 from scis.simulator.session import PushSession
-from scis.simulator.video import QUALITIES, flv_stream
+from scis.simulator.video import QUALITIES, flv_stream, video_available
 from scis.webcast.room import USER_NOT_FOUND_CODE
 
 PRIVATE_STATUS_CODE = 4003101  # the simulator's own codes; SCIS classifies by the message text
@@ -139,6 +139,8 @@ def create_app() -> FastAPI:
         room = room_or_none(sim, room_id)
         if room is None or not room.is_live or quality not in QUALITIES:
             raise HTTPException(404, "no such stream")
+        if not video_available():
+            raise HTTPException(503, "the simulator's video stream needs PyAV: pip install 'scis[video]'")
         room.video_connections += 1
         drops = room.video_drops
         return StreamingResponse(

@@ -1,13 +1,19 @@
-"""The live's video: a live FLV (H.264) stream of a test pattern with a running clock, made with PyAV."""
+"""The live's video: a live FLV (H.264) stream of a test pattern with a running clock, made with PyAV.
+
+PyAV is the `video` extra: imported where a stream is encoded, so the simulator runs without it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import time
 from collections.abc import AsyncIterator, Callable
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-import av
+if TYPE_CHECKING:
+    import av
 
 QUALITIES = {"origin": (320, 180), "hd": (320, 180), "sd": (256, 144), "ld": (160, 96)}
 FPS = 10
@@ -54,6 +60,8 @@ class FlvEncoder:
     """Encodes frames of the test pattern into FLV bytes, chunk by chunk."""
 
     def __init__(self, width: int, height: int, fps: int = FPS) -> None:
+        import av
+
         self.width, self.height, self.fps = width, height, fps
         self._sink = _Sink()
         self._container = av.open(self._sink, mode="w", format="flv")
@@ -83,6 +91,8 @@ class FlvEncoder:
         return self._sink.take()
 
     def _frame(self, now: float) -> av.VideoFrame:
+        import av
+
         frame = av.VideoFrame(self.width, self.height, "yuv420p")
         shift = self._index % self.width
         for plane_index, plane in enumerate(frame.planes):
@@ -153,6 +163,11 @@ def _draw_text(data: bytearray, stride: int, text: str, *, x: int, y: int, scale
                 start = (y + gy * scale + dy) * stride + left + gx * scale
                 if start >= 0 and start + scale <= len(data):
                     data[start : start + scale] = bytes([value]) * scale
+
+
+def video_available() -> bool:
+    """Whether PyAV (the `video` extra) is installed, so the FLV stream can be encoded."""
+    return importlib.util.find_spec("av") is not None
 
 
 async def flv_stream(quality: str, is_live: Callable[[], bool]) -> AsyncIterator[bytes]:

@@ -1,0 +1,47 @@
+"""Image tests run in `make test-images` (after `make images`): `pytest -m images tests/images`.
+
+Building the four images takes minutes on a shared machine, so the main suite (`make test`) leaves
+the tests marked `images` out; `.ci/run` calls `make test-images` after it (docs/decisions/904).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from images.build import DEFAULT_DIR, Buildah, image_name
+from tests.images.sandbox import MountedImage
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if "images" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="image tests run in `make test-images` (pytest -m images)")
+    for item in items:
+        if item.get_closest_marker("images"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def buildah() -> Buildah:
+    return Buildah(DEFAULT_DIR)
+
+
+@pytest.fixture(scope="session")
+def mount(buildah: Buildah) -> Iterator[Callable[[str], MountedImage]]:
+    """mount(target): the image `make images` built for it, mounted once; a missing one fails the test."""
+    mounted: dict[str, MountedImage] = {}
+
+    def get(target: str) -> MountedImage:
+        if target not in mounted:
+            name = image_name(target)
+            assert buildah.image_exists(name), f"image {name} not built; run `make images` first"
+            mounted[target] = MountedImage(buildah, name).__enter__()
+        return mounted[target]
+
+    try:
+        yield get
+    finally:
+        for image in mounted.values():
+            image.__exit__()
