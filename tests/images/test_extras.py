@@ -26,7 +26,7 @@ IMAGES: dict[str, tuple[set[str], list[str]]] = {
             "scis.cli",
             "scis.embedded.stack",  # scis.cli.main imports it for every command
             "scis.serve",
-            *(f"scis.{name}.app" for name in ("dashboard", "profiles", "lives", "create", "database", "reports")),
+            *(f"scis.{name}.app" for name in ("dashboard", "profiles", "create", "database", "reports")),
             "scis.reports.service",
             "scis.simulator.app",
             "scis.simulator.cli",
@@ -35,7 +35,13 @@ IMAGES: dict[str, tuple[set[str], list[str]]] = {
     ),
     "analyser": (
         {"service", "capture", "video"},
-        ["scis.analyser.app", "scis.capture.cli", "scis.capture.runner", "scis.capture.sources.browser"],
+        [
+            "scis.analyser.app",
+            "scis.capture.cli",
+            "scis.capture.runner",
+            "scis.capture.sources.browser",
+            "scis.lives.app",  # WebRTC (aiortc, PyAV): the chart runs lives on the analyser image
+        ],
     ),
     "frontend": ({"service"}, ["scis.frontend.app", "scis.serve"]),
     "operator": ({"operator"}, ["scis_operator.__main__", "scis_operator.handlers", "scis.cli"]),

@@ -29,7 +29,8 @@ from tests.k8s.emulator import Api, Kubelet, StampingEmulator, add_peering, live
 
 pytestmark = pytest.mark.images
 
-PYTHON_IMAGE_SERVICES = ("dashboard", "profiles", "lives", "create", "database", "reports")
+PYTHON_IMAGE_SERVICES = ("dashboard", "profiles", "create", "database", "reports")
+ANALYSER_IMAGE_SERVICES = ("analyser", "lives")  # lives needs aiortc and PyAV (WebRTC)
 SECRET = "image-test-secret-key-0123456789-abcdefgh"
 COMPILERS = ("gcc", "cc", "c++", "g++", "clang", "tcc", "x86_64-linux-gnu-gcc-12", "make")
 
@@ -127,13 +128,14 @@ async def test_analyser_image_captures_a_live_with_its_chromium(
     assert sorted(stored_msg_ids(rows)) == sorted(m.msg_id for m in room.sent_messages)
 
 
-def test_analyser_image_serves_the_analyser(
-    mount: Callable[[str], MountedImage], postgres_url: str, redis_url: str, tmp_path: Path
+@pytest.mark.parametrize("service", ANALYSER_IMAGE_SERVICES)
+def test_analyser_image_serves_the_analyser_and_lives(
+    mount: Callable[[str], MountedImage], postgres_url: str, redis_url: str, tmp_path: Path, service: str
 ) -> None:
     image = mount("analyser")
     port = free_port()
-    log = tmp_path / "analyser.log"
-    env = service_env(image, "analyser", port, postgres_url, redis_url)
+    log = tmp_path / f"{service}.log"
+    env = service_env(image, service, port, postgres_url, redis_url)
     with running(image, entrypoint(image), env=env, log=log) as process:
         codes = wait_healthy(f"http://127.0.0.1:{port}", process, log)
         assert codes == {"/healthz": 200, "/readyz": 200}, f"{codes}\n{log.read_text()[-3000:]}"
