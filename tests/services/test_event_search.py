@@ -82,4 +82,5 @@ def test_search_is_served_by_the_index(postgres_url: str) -> None:
         # matches the query's expression and so can serve it when the table is large.
         conn.execute("SET enable_seqscan = off")
         plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + sql, params).fetchall())
-    assert "events_text_search" in plan, plan
+    # events is partitioned by day (migration 0024): each partition has its copy of the index.
+    assert "Index Cond: (scis_event_document(" in plan, plan
