@@ -122,8 +122,10 @@ async def test_watched_people_and_words_raise_pushed_alerts(
     await member.connect(base, auth={"token": tokens["viewer"]}, transports=["websocket"])
     await stranger.connect(base, auth={"token": tokens["investigator"]}, transports=["websocket"])
     try:
-        assert await member.call("watch_case", {"case_id": case_id}, timeout=30) == {"ok": True,
-                                                                                       "room": f"case:{case_id}"}
+        assert await member.call("watch_case", {"case_id": case_id}, timeout=30) == {
+            "ok": True,
+            "room": f"case:{case_id}",
+        }
         refused = await stranger.call("watch_case", {"case_id": elsewhere}, timeout=30)
         assert refused == {"ok": False, "error": f"no case {elsewhere} of yours"}
         assert (await member.call("watch_case", {"case_id": "x"}, timeout=30))["ok"] is False

@@ -23,9 +23,7 @@ class EventHit(BaseModel):
     unique_id: str | None
     nickname: str | None
     body: str | None
-    highlight: str = Field(
-        description="the matching text (accents removed) with each hit between \\u0002 and \\u0003"
-    )
+    highlight: str = Field(description="the matching text (accents removed) with each hit between \\u0002 and \\u0003")
     rank: float
 
 

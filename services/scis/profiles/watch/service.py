@@ -126,9 +126,7 @@ async def check_regex(conn: AsyncConnection, expression: str) -> None:
 async def list_watches(conn: AsyncConnection, *, user: User, case_id: int) -> list[WatchRead]:
     await _require_member(conn, user=user, case_id=case_id)
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        "SELECT * FROM watch_entries WHERE case_id = %s AND removed_at IS NULL ORDER BY id", (case_id,)
-    )
+    await cur.execute("SELECT * FROM watch_entries WHERE case_id = %s AND removed_at IS NULL ORDER BY id", (case_id,))
     return [WatchRead(**row) for row in await cur.fetchall()]
 
 
@@ -155,7 +153,8 @@ async def list_alerts(
     await _require_member(conn, user=user, case_id=case_id)
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        SELECT_ALERT + """ WHERE a.case_id = %(case)s AND (NOT %(open)s OR a.acknowledged_at IS NULL)
+        SELECT_ALERT
+        + """ WHERE a.case_id = %(case)s AND (NOT %(open)s OR a.acknowledged_at IS NULL)
                              AND (%(before)s = 0 OR a.id < %(before)s)
                            ORDER BY a.id DESC LIMIT %(limit)s""",
         {"case": case_id, "open": open_only, "before": before_id, "limit": limit},
