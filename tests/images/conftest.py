@@ -1,7 +1,7 @@
 """Image tests run in `make test-images` (after `make images`): `pytest -m images tests/images`.
 
 Building the four images takes minutes on a shared machine, so the main suite (`make test`) leaves
-the tests marked `images` out; `.ci/run` calls `make test-images` after it (docs/decisions/904).
+the tests marked `images` out; run `make test-images` by hand (docs/decisions/903).
 """
 
 from __future__ import annotations
