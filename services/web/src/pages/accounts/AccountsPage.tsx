@@ -158,8 +158,7 @@ function AccountActions({ account, isMe, onChanged }: { account: Account; isMe: 
         />
         <Button
           size="xs"
-          variant="light"
-          color={account.disabled ? "green" : "red"}
+          variant="default"
           disabled={isMe}
           loading={toggle.isPending}
           onClick={() => toggle.mutate()}
