@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import shutil
 import subprocess
 import time
 import uuid
@@ -96,7 +95,6 @@ async def test_a_case_report_job_runs_to_done_and_its_download_is_audited(
     assert again.status_code == 409 and "already ended (done)" in again.json()["detail"]
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs Poppler: make system-deps")
 async def test_a_subject_report_holds_every_message_gift_and_handle_of_that_person(
     clients: dict[str, httpx.AsyncClient], tokens: dict[str, str], postgres_url: str, case_with_lives: int
 ) -> None:
