@@ -9,18 +9,12 @@ alerts it committed. Alerts are in PostgreSQL first: a client that was away read
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 import socketio
 
 from scis.core import bus
-
-log = logging.getLogger(__name__)
 
 ALERT_NAME = "alert"
 # authorize_case(identity, case_id) -> allowed
@@ -51,23 +45,15 @@ class CaseAlertFanout:
         self.namespace = namespace
         self.authorize_case = authorize_case
         self.forwarded = 0
-        self._task: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
+        self._follower = bus.Follower(redis_url, bus.CASE_ALERTS.pattern, handle=self._forward, what="case alert push")
         sio.on("watch_case", self._on_watch, namespace=namespace)
         sio.on("unwatch_case", self._on_unwatch, namespace=namespace)
 
     async def start(self) -> None:
-        if self._task is None:
-            self._subscribed.clear()
-            self._task = asyncio.create_task(self._forward_forever(), name="scis-case-alerts")
-        await asyncio.wait_for(self._subscribed.wait(), 10)
+        await self._follower.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._follower.stop()
 
     async def _on_watch(self, sid: str, data: Any) -> dict[str, Any]:
         case_id = case_id_of(data)
@@ -86,20 +72,8 @@ class CaseAlertFanout:
         await self.sio.leave_room(sid, case_room(case_id), namespace=self.namespace)
         return {"ok": True}
 
-    async def _forward_forever(self) -> None:
-        while True:
-            client = bus.connect(self.redis_url, fail_fast=True)
-            try:
-                async for channel, payload in bus.subscribe(
-                    client, bus.CASE_ALERTS.pattern, subscribed=self._subscribed
-                ):
-                    key = bus.CASE_ALERTS.key_of(channel)
-                    if key is not None and key.isdigit():
-                        await self.sio.emit(ALERT_NAME, payload, room=case_room(int(key)), namespace=self.namespace)
-                        self.forwarded += 1
-            except (aioredis.RedisError, OSError) as error:
-                log.warning("case alert push lost Redis (%s); resubscribing (alerts stay readable from the API)", error)
-            finally:
-                with contextlib.suppress(Exception):
-                    await client.aclose()
-            await asyncio.sleep(1.0)
+    async def _forward(self, channel: str, payload: Any) -> None:
+        key = bus.CASE_ALERTS.key_of(channel)
+        if key is not None and key.isdigit():
+            await self.sio.emit(ALERT_NAME, payload, room=case_room(int(key)), namespace=self.namespace)
+            self.forwarded += 1

@@ -15,7 +15,7 @@ When the fan-out loses events (Redis went away: the writer could not publish, or
 was gone), it tells each room with a `gap` message: `{"session_id", "from_seq", "to_seq", "reason"}`
 (seqs inclusive; `to_seq` null while the end is not known yet, i.e. right after resubscribing). The
 client fills the range from the events API (`after_seq = from_seq - 1`). Resubscription is retried
-within a second, and an outage is logged once when it starts and once when it ends.
+within a second, and an outage is logged once when it starts and once when it ends (`bus.follow`).
 
 Mounting (analyser service)::
 
@@ -27,24 +27,17 @@ Mounting (analyser service)::
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 import socketio
 
 from scis.capture import metrics as capture_metrics
 from scis.core import bus
 
-log = logging.getLogger(__name__)
-
 EVENTS_NAME = "events"  # payload: a JSON array of events of one live, in seq order
 GAP_NAME = "gap"
-RESUBSCRIBE_SECONDS = (0.1, 0.25, 0.5, 1.0)  # then every second
 
 # authenticate(environ, auth) -> identity or None (refused); authorize(identity, session_id) -> allowed
 Authenticate = Callable[[dict[str, Any], Any], Awaitable[Any | None]]
@@ -73,10 +66,11 @@ class LiveEventFanout:
         self.forwarded = 0
         self.gap_notices = 0
         self._last_seq: dict[str, int] = {}  # per live: the last seq forwarded
-        self._task: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
-        self._attempt = 0  # resubscriptions since the last success
-        self._outage_since: float | None = None  # loop time Redis was lost, while it is
+        self._lost = False  # Redis was lost since the last subscription
+        self._follower = bus.Follower(
+            redis_url, bus.LIVE_EVENTS.pattern, handle=self._forward, on_subscribed=self._on_subscribed,
+            on_lost=self._on_lost, what="live fan-out",
+        )  # fmt: skip
         sio.on("connect", self._on_connect, namespace=namespace)
         sio.on("disconnect", self._on_disconnect, namespace=namespace)
         sio.on("join", self._on_join, namespace=namespace)
@@ -84,17 +78,10 @@ class LiveEventFanout:
 
     async def start(self) -> None:
         """Subscribe to every live's event channel; returns once the subscription is active."""
-        if self._task is None:
-            self._subscribed.clear()
-            self._task = asyncio.create_task(self._forward_forever(), name="scis-live-fanout")
-        await asyncio.wait_for(self._subscribed.wait(), 10)
+        await self._follower.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._follower.stop()
 
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
         if self.authenticate is not None:
@@ -126,32 +113,12 @@ class LiveEventFanout:
         await self.sio.leave_room(sid, room_of(session_id), namespace=self.namespace)
         return {"ok": True}
 
-    async def _forward_forever(self) -> None:
-        """Forward in arrival order (which is seq order per live); resubscribe after a Redis failure."""
-        loop = asyncio.get_running_loop()
-        while True:
-            client = bus.connect(self.redis_url, fail_fast=True)  # this loop retries, within a second
-            try:
-                async for channel, payload in bus.subscribe(
-                    client, bus.LIVE_EVENTS.pattern, subscribed=self._subscribed, on_subscribed=self._on_subscribed
-                ):
-                    await self._forward(channel, payload)
-            except (aioredis.RedisError, OSError) as error:
-                if self._outage_since is None:
-                    self._outage_since = loop.time()
-                    log.warning("live fan-out lost Redis (%s); resubscribing every second at most", error)
-            finally:
-                with contextlib.suppress(Exception):
-                    await client.aclose()
-            await asyncio.sleep(RESUBSCRIBE_SECONDS[min(self._attempt, len(RESUBSCRIBE_SECONDS) - 1)])
-            self._attempt += 1
+    async def _on_lost(self) -> None:
+        self._lost = True
 
     async def _on_subscribed(self) -> None:
-        self._attempt = 0
-        if self._outage_since is not None:
-            log.warning("live fan-out: Redis back after %.1f s; rooms told to fill their gap from the API",
-                        asyncio.get_running_loop().time() - self._outage_since)  # fmt: skip
-            self._outage_since = None
+        if self._lost:
+            self._lost = False
             await self._announce_open_gaps()
 
     async def _announce_open_gaps(self) -> None:

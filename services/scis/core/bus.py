@@ -106,25 +106,89 @@ async def subscribe(
         await pubsub.aclose()
 
 
+# Resubscription delays after a Redis failure, then every second: a feed is never away for long.
+RESUBSCRIBE_SECONDS = (0.1, 0.25, 0.5, 1.0)
+
+
 async def follow(
     redis_url: str,
     *channels: str,
-    handle: Callable[[str, dict[str, Any]], Awaitable[None]],
+    handle: Callable[[str, Any], Awaitable[None]],
     subscribed: asyncio.Event | None = None,
+    on_subscribed: Callable[[], Awaitable[None]] | None = None,
+    on_lost: Callable[[], Awaitable[None]] | None = None,
     what: str = "subscriber",
 ) -> None:
-    """Call `handle(channel, payload)` for every message, forever; resubscribe after a Redis failure."""
-    delay = 0.5
+    """Call `handle(channel, payload)` for every message, forever; resubscribe within a second after a
+    Redis failure. `on_lost` is awaited once when an outage starts, `on_subscribed` after every
+    (re)subscription; an outage is logged once when it starts and once when it ends."""
+    loop = asyncio.get_running_loop()
+    attempt = 0
+    lost_since: float | None = None
+
+    async def subscribed_again() -> None:
+        nonlocal attempt, lost_since
+        attempt = 0
+        if lost_since is not None:
+            log.warning("%s: Redis back after %.1f s", what, loop.time() - lost_since)
+            lost_since = None
+        if on_subscribed is not None:
+            await on_subscribed()
+
     while True:
-        client = connect(redis_url)
+        client = connect(redis_url, fail_fast=True)  # this loop retries, within a second
         try:
-            async for channel, payload in subscribe(client, *channels, subscribed=subscribed):
-                delay = 0.5
+            messages = subscribe(client, *channels, subscribed=subscribed, on_subscribed=subscribed_again)
+            async for channel, payload in messages:
                 await handle(channel, payload)
         except (aioredis.RedisError, OSError) as error:
-            log.warning("%s lost Redis (%s); resubscribing in %.1f s", what, error, delay)
+            if lost_since is None:
+                lost_since = loop.time()
+                log.warning("%s lost Redis (%s); resubscribing every second at most", what, error)
+                if on_lost is not None:
+                    await on_lost()
         finally:
             with contextlib.suppress(Exception):
                 await client.aclose()
-        await asyncio.sleep(delay)
-        delay = min(10.0, delay * 2)
+        await asyncio.sleep(RESUBSCRIBE_SECONDS[min(attempt, len(RESUBSCRIBE_SECONDS) - 1)])
+        attempt += 1
+
+
+class Follower:
+    """`follow` in a background task: `start()` returns once subscribed, `stop()` cancels it."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        *channels: str,
+        handle: Callable[[str, Any], Awaitable[None]],
+        on_subscribed: Callable[[], Awaitable[None]] | None = None,
+        on_lost: Callable[[], Awaitable[None]] | None = None,
+        what: str = "subscriber",
+    ) -> None:
+        self.redis_url = redis_url
+        self.channels = channels
+        self.handle = handle
+        self.on_subscribed = on_subscribed
+        self.on_lost = on_lost
+        self.what = what
+        self.subscribed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Returns once subscribed (TimeoutError after 10 s)."""
+        if self._task is None:
+            self.subscribed.clear()
+            self._task = asyncio.create_task(
+                follow(self.redis_url, *self.channels, handle=self.handle, subscribed=self.subscribed,
+                       on_subscribed=self.on_subscribed, on_lost=self.on_lost, what=self.what),
+                name=self.what,
+            )  # fmt: skip
+        await asyncio.wait_for(self.subscribed.wait(), 10)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
