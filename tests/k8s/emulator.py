@@ -191,7 +191,10 @@ class Kubelet:
 
     async def exit(self, name: str, code: int, namespace: str = "ns1") -> None:
         """The capture process exits with ``code``; the Pod stays, terminated, as with restartPolicy Never."""
-        running = lambda: (self.pods(namespace).get(name) or {}).get("status", {}).get("phase") == "Running"  # noqa: E731
+
+        def running() -> bool:
+            return (self.pods(namespace).get(name) or {}).get("status", {}).get("phase") == "Running"
+
         await eventually(running, within=30)  # generous: the node loop may be slow on a busy machine
         await self.api.patch_pod(namespace, name, _terminated(code), status=True)
 
