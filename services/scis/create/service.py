@@ -273,7 +273,8 @@ async def commit_draft(conn: AsyncConnection, *, draft_id: int, context: AuditCo
                     conn, profile_id=profile_id, link=link_in, context=context, field=f"accounts.linked.{index}"
                 )
         await conn.execute(
-            "UPDATE profile_drafts SET profile_id = %s, updated_at = now() WHERE id = %s", (profile_id, draft_id)
+            "UPDATE profile_drafts SET profile_id = %s, outcome = 'created', updated_at = now() WHERE id = %s",
+            (profile_id, draft_id),
         )
         await audit.record(
             conn, context, action="profile.wizard_commit", target=f"profile:{profile_id}", details={"draft": draft_id}
