@@ -116,7 +116,7 @@ async def test_french_and_english_stems_match_without_accents(
     async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
         live = await open_live(conn, started_at=T0, case_id=case)
         await append(conn, live, [
-            event("chat", T0 + timedelta(seconds=1), alice, "alice_k", "Alice", body=f"{tag} Ils ont mangé les gâteaux"),
+            event("chat", T0 + timedelta(seconds=1), alice, "alice_k", "Al", body=f"{tag} ils ont mangé des gâteaux"),
             event("chat", T0 + timedelta(seconds=2), bob, "bob", "Bob", body=f"{tag} she was running to the stations"),
             event("chat", T0 + timedelta(seconds=3), bob, "bob", "Bob", body=f"{tag} nothing in common"),
         ])  # fmt: skip

@@ -61,9 +61,8 @@ async def test_scan_past_raises_old_matches_once_beside_the_live_path(
         await asyncio.sleep(0.3)
 
     # The live path folding the whole live again (a rebuild, or a fold racing the scan) adds nothing.
-    async with await psycopg.AsyncConnection.connect(postgres_url) as conn:
-        async with conn.transaction():
-            again = await raise_alerts(conn, session_id=live.session_id, after_seq=-1, upto_seq=10**6)
+    async with await psycopg.AsyncConnection.connect(postgres_url) as conn, conn.transaction():
+        again = await raise_alerts(conn, session_id=live.session_id, after_seq=-1, upto_seq=10**6)
     assert again == []
 
     raised = await alerts_of(profiles, token, case_id, back["id"])

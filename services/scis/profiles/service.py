@@ -276,6 +276,11 @@ async def update(
                 target=f"profile:{profile_id}",
                 details={"fields": sorted(changes), "version": version + 1},
             )
+    return await announce_updated(conn, cache, profile_id=profile_id)
+
+
+async def announce_updated(conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int) -> ProfileRead:
+    """After the commit: the new version, offered to the cache (replacing older copies) and announced."""
     updated = await _load_and_offer(conn, cache, profile_id=profile_id)
     if updated is None:
         raise ProfileNotFound(f"no profile with id {profile_id}")
