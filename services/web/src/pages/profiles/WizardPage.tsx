@@ -211,7 +211,7 @@ export function WizardPage() {
                 </Table.Tbody>
               </Table>
             )}
-            {!!(review?.duplicates.length || review?.similar.length) && <Text size="xs" c="dimmed">{t("profiles3.mergeHint")}</Text>}
+            {!!(review?.duplicates.length || review?.similar.length) && <Text size="xs">{t("profiles3.mergeHint")}</Text>}
             {merge.error && <ErrorNote error={merge.error} />}
             {commit.error && <ErrorNote error={commit.error} />}
             <Button mt="sm" onClick={() => commit.mutate()} loading={commit.isPending} disabled={!review?.ready}>

@@ -31,10 +31,10 @@ type Nearby = { seq: number; kind: string; unique_id?: string | null; body?: str
 function Surroundings({ records, label }: { records: Nearby[]; label: string }) {
   if (!records.length) return null;
   return (
-    <Text size="xs" c="dimmed" aria-label={label}>
+    <Text size="xs" fs="italic" data-testid="around">
       {records.map((record) => (
         <span key={record.seq} style={{ display: "block" }}>
-          #{record.seq} {record.kind}{record.unique_id ? ` @${record.unique_id}` : ""}{record.body ? `: ${record.body}` : ""}
+          {label} #{record.seq} {record.kind}{record.unique_id ? ` @${record.unique_id}` : ""}{record.body ? `: ${record.body}` : ""}
         </span>
       ))}
     </Text>
