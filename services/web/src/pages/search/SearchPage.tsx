@@ -27,7 +27,7 @@ const AROUND = 2;
 
 type Nearby = { seq: number; kind: string; unique_id?: string | null; body?: string | null };
 
-/** The records next to a hit in its live, dimmed, oldest first. */
+/** The records next to a hit in its live, in small italics, oldest first. */
 function Surroundings({ records, label }: { records: Nearby[]; label: string }) {
   if (!records.length) return null;
   return (
