@@ -1,7 +1,8 @@
 """Profiles: GET of a profile cached vs uncached with concurrent clients, and full-text search latency.
 
-Profile GET (service level, `scis.profiles.service.get`: the caller's case membership is checked in
-PostgreSQL either way, the profile comes from Redis or from PostgreSQL): 8 concurrent clients, each on
+Profile GET (service level, `scis.profiles.service.get_json`, what GET /profiles/{id} answers: the
+caller's case membership is checked in PostgreSQL either way, the profile's JSON comes from Redis as
+cached or from PostgreSQL): 8 concurrent clients, each on
 its own connection, 300 reads each; uncached reads have the Redis copy removed before each read.
 Goal: cached p99 <= 10 ms.
 
@@ -109,14 +110,14 @@ async def profile_reads(url: str, redis_url: str, *, cached: bool) -> tuple[list
                 if not cached:
                     await cache.delete(cache_key(profile_id))
                 started = time.perf_counter()
-                found = await profiles.get(conn, cache, user=MEMBER, profile_id=profile_id)
+                found = await profiles.get_json(conn, cache, user=MEMBER, profile_id=profile_id)
                 times.append((time.perf_counter() - started) * 1000)
                 assert found is not None
 
     if cached:  # warm every profile into Redis first
         async with pool.connection() as conn:
             for profile_id in ids:
-                await profiles.get(conn, cache, user=MEMBER, profile_id=profile_id)
+                await profiles.get_json(conn, cache, user=MEMBER, profile_id=profile_id)
     started = time.perf_counter()
     await asyncio.gather(*(client(seed) for seed in range(CLIENTS)))
     elapsed = time.perf_counter() - started
