@@ -471,14 +471,14 @@ def profiles_and_search(visit: Visit, stack: DemoStack, reference: str, session_
     page.get_by_role("button", name=w("search_button"), exact=True).click()
     expect(page.get_by_test_id("search-hits")).to_be_visible(timeout=30_000)
     expect(page.locator("[data-testid=search-hits] mark").first).to_be_visible()
-    page.get_by_label(w("around")).check(force=True)  # a Mantine switch hides its input
+    page.get_by_text(w("around"), exact=True).click()  # a Mantine switch hides its input: click its label
     expect(page.locator("[data-testid=search-hits] [data-testid=around]").first).to_be_visible(timeout=30_000)
     visit.check("search")
 
     page.get_by_role("link", name=w("watchlists"), exact=True).click()
     choose(page, w("case"), reference)
     page.get_by_role("textbox", name=w("watch_value")).fill(word)
-    page.get_by_label(w("scan_past")).check(force=True)
+    page.get_by_text(w("scan_past"), exact=True).click()
     page.get_by_role("button", name=w("watch"), exact=True).click()
     expect(page.get_by_test_id("watchlist")).to_contain_text(word.lower())
     expect(page.get_by_test_id("past-alerts")).to_be_visible(timeout=30_000)  # the word was said: it matched
