@@ -254,6 +254,17 @@ async def read_draft(conn: AsyncConnection, *, user: User, draft_id: int) -> Dra
     return DraftRead(**draft, review=await review_of(conn, draft))
 
 
+async def _open_draft(conn: AsyncConnection, *, user: User, draft_id: int) -> tuple[dict[str, Any], ResolvedIdentity]:
+    """The caller's draft, locked, still open and with its identity resolved: (its steps, the identity)."""
+    draft = await _draft_row(conn, user=user, draft_id=draft_id, lock=True)
+    if draft["profile_id"] is not None:
+        raise DraftCommitted(draft_id, draft["profile_id"])
+    steps: dict[str, Any] = draft["steps"]
+    if "identity" not in steps:
+        raise InvalidRequest("identity", None, "the identity step is missing; PUT it first")
+    return steps, await resolve_identity(conn, IdentityStep.model_validate(steps["identity"]))
+
+
 async def commit_draft(conn: AsyncConnection, *, draft_id: int, context: AuditContext) -> int:
     """Create the profile and its linked accounts, and close the draft: all or nothing, audited.
 
@@ -261,13 +272,7 @@ async def commit_draft(conn: AsyncConnection, *, draft_id: int, context: AuditCo
     The caller announces the profile (profiles.announce_created) once this transaction is committed.
     """
     async with conn.transaction():
-        draft = await _draft_row(conn, user=context.actor, draft_id=draft_id, lock=True)
-        if draft["profile_id"] is not None:
-            raise DraftCommitted(draft_id, draft["profile_id"])
-        steps: dict[str, Any] = draft["steps"]
-        if "identity" not in steps:
-            raise InvalidRequest("identity", None, "the identity step is missing; PUT it first")
-        identity = await resolve_identity(conn, IdentityStep.model_validate(steps["identity"]))
+        steps, identity = await _open_draft(conn, user=context.actor, draft_id=draft_id)
         if identity.unique_id is None:
             raise InvalidRequest(
                 "identity.unique_id", None, "this user id was never seen in a capture: give the @handle too"
@@ -341,13 +346,7 @@ async def merge_draft(
     `expected_version` is not the profile's; the caller announces the change once committed.
     """
     async with conn.transaction():
-        draft = await _draft_row(conn, user=context.actor, draft_id=draft_id, lock=True)
-        if draft["profile_id"] is not None:
-            raise DraftCommitted(draft_id, draft["profile_id"])
-        steps: dict[str, Any] = draft["steps"]
-        if "identity" not in steps:
-            raise InvalidRequest("identity", None, "the identity step is missing; PUT it first")
-        identity = await resolve_identity(conn, IdentityStep.model_validate(steps["identity"]))
+        steps, identity = await _open_draft(conn, user=context.actor, draft_id=draft_id)
         case_id = steps.get("case", {}).get("case_id")
         target = await _merge_target(conn, user=context.actor, profile_id=profile_id, case_id=case_id)
         if expected_version is not None and expected_version != target["version"]:

@@ -419,7 +419,10 @@ export interface components {
             kind: string;
             /** Nickname */
             nickname: string | null;
-            /** Seq */
+            /**
+             * Seq
+             * @description the record's place in its live's chain
+             */
             seq: number;
             /** Unique Id */
             unique_id: string | null;
@@ -489,7 +492,10 @@ export interface components {
             /** Detail */
             detail: string;
         };
-        /** EventHit */
+        /**
+         * EventHit
+         * @description A matching record: where it is (its live, its place in the chain, its case) and what matched.
+         */
         EventHit: {
             /**
              * After
