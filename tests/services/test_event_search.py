@@ -46,7 +46,7 @@ async def test_search_finds_words_in_visible_lives_only(
     # seq 0 is the chain's session_start record: the chats are 1, 2 and 3.
     assert [(hit["seq"], hit["session_id"]) for hit in found["items"]] == [(1, str(live.session_id))]
     highlight = found["items"][0]["highlight"]
-    assert f"\u0002{word}\u0003" in highlight and "\u0002Cafe\u0003" in highlight
+    assert f"\u0002{word}\u0003" in highlight and "\u0002Café\u0003" in highlight  # as written
     assert found["items"][0]["case_id"] == ours and found["items"][0]["body"].startswith("Rendez-vous au Café")
     # The word is also a handle: handles and nicknames are searched with the text.
     assert {hit["seq"] for hit in (await search(q=word))["items"]} == {1, 2, 3}
@@ -82,5 +82,99 @@ def test_search_is_served_by_the_index(postgres_url: str) -> None:
         # matches the query's expression and so can serve it when the table is large.
         conn.execute("SET enable_seqscan = off")
         plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + sql, params).fetchall())
-    # events is partitioned by day (migration 0024): each partition has its copy of the index.
-    assert "Index Cond: (scis_event_document(" in plan, plan
+    # events is partitioned by day (migration 0024): each partition has its copy of the index, and
+    # PostgreSQL shows the index expression inlined (the three readings of migration 0029).
+    scans = [line.strip() for line in plan.splitlines() if " on events_" in line]
+    assert scans and all(line.startswith("->  Bitmap Heap Scan") or "text_search" in line
+                         or "scis_event_document" in line for line in scans), plan  # fmt: skip
+    assert plan.count("Index Cond: (((to_tsvector('scis_simple'") == plan.count("Bitmap Heap Scan on events_"), plan
+    assert "to_tsvector('scis_french'" in plan and "Seq Scan on events" not in plan, plan
+
+
+def test_every_partition_gets_the_search_index(superuser_url: str) -> None:
+    """Each partition of events, including one made after migration 0029, has its copy of the index."""
+    with psycopg.connect(superuser_url, autocommit=True) as conn:
+        day = conn.execute("SELECT (now() AT TIME ZONE 'UTC')::date + 45").fetchone()
+        assert day is not None
+        made = conn.execute("SELECT scis_events_partition_for(%s)", (day[0],)).fetchone()
+        assert made is not None and made[0] == f"events_p{day[0]:%Y%m%d}"
+        missing = conn.execute(
+            """SELECT part.relid::regclass::text FROM pg_partition_tree('public.events') AS part
+                WHERE part.isleaf AND NOT EXISTS (
+                      SELECT 1 FROM pg_inherits i JOIN pg_index x ON x.indexrelid = i.inhrelid
+                       WHERE i.inhparent = 'public.events_text_search'::regclass AND x.indrelid = part.relid)"""
+        ).fetchall()
+        assert missing == []
+
+
+async def test_french_and_english_stems_match_without_accents(
+    clients: dict[str, httpx.AsyncClient], tokens: dict[str, str], accounts: dict[str, str], postgres_url: str
+) -> None:
+    tag = f"zs{uuid.uuid4().hex[:8]}"
+    alice, bob = unique_user_ids()
+    case = make_case(postgres_url, created_by="test", members=[accounts["viewer"]])
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+        live = await open_live(conn, started_at=T0, case_id=case)
+        await append(conn, live, [
+            event("chat", T0 + timedelta(seconds=1), alice, "alice_k", "Al", body=f"{tag} ils ont mangé des gâteaux"),
+            event("chat", T0 + timedelta(seconds=2), bob, "bob", "Bob", body=f"{tag} she was running to the stations"),
+            event("chat", T0 + timedelta(seconds=3), bob, "bob", "Bob", body=f"{tag} nothing in common"),
+        ])  # fmt: skip
+
+    async def seqs(q: str) -> set[int]:
+        response = await clients["profiles"].get(
+            "/api/profiles/search/events", params={"q": f"{tag} {q}", "case_id": case}, headers=auth(tokens["viewer"])
+        )
+        assert response.status_code == 200, response.text
+        return {hit["seq"] for hit in response.json()["items"]}
+
+    assert await seqs("manger") == {1}  # French stem, the accent of "mangé" ignored
+    assert await seqs("MANGER gateau") == {1}
+    assert await seqs("runs station") == {2}  # English stems
+    assert await seqs("alice_k mange") == {1}  # a handle and a stem in one query
+    assert await seqs('"running to the station"') == {2}  # a phrase, stop word and stem
+    assert await seqs("mangez -gateaux") == set()
+    assert await seqs("courir") == set()  # stems, not translations
+    stemmed = await clients["profiles"].get(
+        "/api/profiles/search/events", params={"q": "MANGER", "case_id": case}, headers=auth(tokens["viewer"])
+    )
+    assert "\u0002mangé\u0003" in stemmed.json()["items"][0]["highlight"]  # the stem's word, as written
+
+
+async def test_hits_come_with_the_records_around_them(
+    clients: dict[str, httpx.AsyncClient], tokens: dict[str, str], accounts: dict[str, str], postgres_url: str
+) -> None:
+    tag = f"zc{uuid.uuid4().hex[:8]}"
+    alice, bob = unique_user_ids()
+    case = make_case(postgres_url, created_by="test", members=[accounts["viewer"]])
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+        live = await open_live(conn, started_at=T0, case_id=case)
+        other = await open_live(conn, started_at=T0, case_id=case)
+        lines = [f"line {n}" for n in range(1, 8)]
+        lines[3] = f"the {tag} line"  # seq 4
+        await append(conn, live, [event("chat", T0 + timedelta(seconds=n), alice, "alice_k", "Alice", body=text)
+                                  for n, text in enumerate(lines, start=1)])  # fmt: skip
+        await append(conn, other, [event("chat", T0, bob, "bob", "Bob", body=f"{tag} first"),
+                                   event("join", T0 + timedelta(seconds=1), bob, "bob", "Bob")])  # fmt: skip
+
+    response = await clients["profiles"].get(
+        "/api/profiles/search/events", params={"q": tag, "case_id": case, "around": 2}, headers=auth(tokens["viewer"])
+    )
+    assert response.status_code == 200, response.text
+    hits = {hit["session_id"]: hit for hit in response.json()["items"]}
+    middle = hits[str(live.session_id)]
+    assert middle["seq"] == 4
+    assert [(r["seq"], r["body"]) for r in middle["before"]] == [(2, "line 2"), (3, "line 3")]
+    assert [(r["seq"], r["body"]) for r in middle["after"]] == [(5, "line 5"), (6, "line 6")]
+    # At the start of its chain: the session_start record (seq 0) before it, a join after; nothing of the other live.
+    first = hits[str(other.session_id)]
+    assert [r["seq"] for r in first["before"]] == [0] and first["before"][0]["kind"] == "session_start"
+    assert [(r["seq"], r["kind"]) for r in first["after"]] == [(2, "join")]
+    plain = await clients["profiles"].get(
+        "/api/profiles/search/events", params={"q": tag, "case_id": case}, headers=auth(tokens["viewer"])
+    )
+    assert all(hit["before"] == [] and hit["after"] == [] for hit in plain.json()["items"])
+    too_many = await clients["profiles"].get(
+        "/api/profiles/search/events", params={"q": tag, "around": 11}, headers=auth(tokens["viewer"])
+    )
+    assert too_many.status_code == 422 and too_many.json()["errors"][0]["field"] == "query.around"

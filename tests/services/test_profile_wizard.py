@@ -187,3 +187,84 @@ async def test_link_and_unlink_accounts(
     assert (await profiles.delete(f"{url}/{subject_id}", headers=headers)).status_code == 204
     assert (await profiles.delete(f"{url}/{subject_id}", headers=headers)).status_code == 404
     assert (await profiles.get(url, headers=headers)).json() == []
+
+
+async def test_review_merges_the_draft_into_the_existing_profile(
+    clients: dict[str, httpx.AsyncClient], tokens: dict[str, str], accounts: dict[str, str], postgres_url: str
+) -> None:
+    """A draft of a person the case already has is merged instead of created: the profile gains the
+    draft's tags, aliases, risk, note and accounts in one audited step; a stale ETag or another case's
+    profile changes nothing."""
+    wizard, profiles_api = clients["create"], clients["profiles"]
+    headers = auth(tokens["investigator"])
+    suffix = random.randrange(10**6)
+    case_id = make_case(postgres_url, created_by="test", members=[accounts["investigator"]])
+    other_case = make_case(postgres_url, created_by="test", members=[accounts["investigator"]])
+    old_account, _ = make_subject(postgres_url, f"merge.old{suffix}", "Old")
+    new_account, _ = make_subject(postgres_url, f"merge.new{suffix}", "New")
+    backup, _ = make_subject(postgres_url, f"merge.bak{suffix}", "Backup")
+    existing = (await profiles_api.post("/api/profiles/profiles", headers=headers, json={
+        "unique_id": f"merge.old{suffix}", "case_id": case_id, "display_name": "Known", "risk_level": "low",
+        "tags": ["scam"], "aliases": ["Merlin"],
+    })).json()  # fmt: skip
+    elsewhere = (await profiles_api.post("/api/profiles/profiles", headers=headers, json={
+        "unique_id": f"merge.else{suffix}", "case_id": other_case,
+    })).json()  # fmt: skip
+
+    draft = (await wizard.post("/api/create/drafts", headers=headers)).json()
+    url = f"/api/create/drafts/{draft['id']}"
+    for step, answer in (
+        ("identity", {"subject_id": new_account}),
+        ("accounts", {"linked": [{"subject_id": backup, "reason": "announced as backup"}]}),
+        ("classification", {"risk_level": "high", "tags": ["Fraud", "scam"], "aliases": ["Merlin", "Mage"],
+                            "notes": "same voice as the known profile"}),
+        ("case", {"case_id": case_id}),
+    ):  # fmt: skip
+        assert (await wizard.put(f"{url}/{step}", json=answer, headers=headers)).status_code == 200
+
+    def state() -> tuple[Any, ...]:
+        with psycopg.connect(postgres_url) as conn:
+            profile = conn.execute("SELECT version, tags, aliases, risk_level FROM profiles WHERE id = %s",
+                                   (existing["id"],)).fetchone()  # fmt: skip
+            links = conn.execute("SELECT count(*) FROM profile_accounts WHERE profile_id = %s",
+                                 (existing["id"],)).fetchone()  # fmt: skip
+            open_draft = conn.execute("SELECT profile_id FROM profile_drafts WHERE id = %s", (draft["id"],)).fetchone()
+        return profile, links, open_draft
+
+    before = state()
+    stale = await wizard.post(f"{url}/merge", json={"profile_id": existing["id"]},
+                              headers={**headers, "If-Match": f'"profile-{existing["id"]}-v0"'})  # fmt: skip
+    assert stale.status_code == 412, stale.text
+    wrong_case = await wizard.post(f"{url}/merge", json={"profile_id": elsewhere["id"]}, headers=headers)
+    assert problem(wrong_case, "profile_id")["problem"].startswith(f"profile {elsewhere['id']} is in case")
+    missing = await wizard.post(f"{url}/merge", json={"profile_id": 10**15}, headers=headers)
+    assert "no profile with this id" in problem(missing, "profile_id")["problem"]
+    assert (await wizard.post(f"{url}/merge", json={"profile_id": existing["id"]},
+                              headers=auth(tokens["viewer"]))).status_code == 403  # fmt: skip
+    assert state() == before  # every refusal wrote nothing
+
+    merged = await wizard.post(f"{url}/merge", json={"profile_id": existing["id"]},
+                               headers={**headers, "If-Match": f'"profile-{existing["id"]}-v{existing["version"]}"'})
+    assert merged.status_code == 200, merged.text
+    profile = merged.json()
+    assert profile["id"] == existing["id"] and profile["version"] == existing["version"] + 1
+    assert merged.headers["etag"] == f'"profile-{existing["id"]}-v{profile["version"]}"'
+    assert profile["tags"] == ["fraud", "scam"] and profile["risk_level"] == "high"
+    assert profile["aliases"] == ["Merlin", "Mage", f"@merge.new{suffix}"] and profile["display_name"] == "Known"
+    linked = (await profiles_api.get(f"/api/profiles/profiles/{existing['id']}/accounts", headers=headers)).json()
+    assert {a["subject_id"] for a in linked} == {new_account, backup}
+    notes = (await profiles_api.get(f"/api/profiles/profiles/{existing['id']}/notes", headers=headers)).json()
+    assert [(n["author"], n["body"]) for n in notes] == [(accounts["investigator"], "same voice as the known profile")]
+    read = (await profiles_api.get(f"/api/profiles/profiles/{existing['id']}", headers=headers)).json()
+    assert read["version"] == profile["version"]  # the cache holds the merged version
+    done = (await wizard.get(url, headers=headers)).json()
+    assert done["profile_id"] == existing["id"] and done["outcome"] == "merged"
+    assert (await wizard.post(f"{url}/merge", json={"profile_id": existing["id"]}, headers=headers)).status_code == 409
+    assert (await wizard.post(f"{url}/commit", headers=headers)).status_code == 409
+    assert count_profiles(postgres_url, case_id) == 1
+    with psycopg.connect(postgres_url) as conn:
+        actions = [row[0] for row in conn.execute(
+            "SELECT action FROM audit_log WHERE target = %s ORDER BY id", (f"profile:{existing['id']}",)
+        )]  # fmt: skip
+    assert actions == ["profile.create", "profile.link_account", "profile.link_account", "profile.wizard_merge"]
+    assert old_account  # the existing profile's own account is not linked to itself

@@ -83,6 +83,9 @@ WORDS = {
         "watchlists": "Watchlists",
         "watch_value": "Value",
         "watch": "Watch",
+        "around": "Show the records around each hit",
+        "scan_past": "Also alert on what is already captured",
+        "merge_into": "Merge into",
     },
     "fr": {
         "sign_in": "Se connecter",
@@ -127,6 +130,9 @@ WORDS = {
         "watchlists": "Surveillance",
         "watch_value": "Valeur",
         "watch": "Surveiller",
+        "around": "Afficher les enregistrements autour de chaque résultat",
+        "scan_past": "Alerter aussi sur ce qui est déjà capturé",
+        "merge_into": "Fusionner dans",
     },
 }
 
@@ -465,13 +471,17 @@ def profiles_and_search(visit: Visit, stack: DemoStack, reference: str, session_
     page.get_by_role("button", name=w("search_button"), exact=True).click()
     expect(page.get_by_test_id("search-hits")).to_be_visible(timeout=30_000)
     expect(page.locator("[data-testid=search-hits] mark").first).to_be_visible()
+    page.get_by_text(w("around"), exact=True).click()  # a Mantine switch hides its input: click its label
+    expect(page.locator("[data-testid=search-hits] [data-testid=around]").first).to_be_visible(timeout=30_000)
     visit.check("search")
 
     page.get_by_role("link", name=w("watchlists"), exact=True).click()
     choose(page, w("case"), reference)
     page.get_by_role("textbox", name=w("watch_value")).fill(word)
+    page.get_by_text(w("scan_past"), exact=True).click()
     page.get_by_role("button", name=w("watch"), exact=True).click()
     expect(page.get_by_test_id("watchlist")).to_contain_text(word.lower())
+    expect(page.get_by_test_id("past-alerts")).to_be_visible(timeout=30_000)  # the word was said: it matched
     visit.check("watchlists")
 
     for attempt in ("create", "duplicate"):
@@ -479,6 +489,7 @@ def profiles_and_search(visit: Visit, stack: DemoStack, reference: str, session_
         page.get_by_role("link", name=w("new_profile")).click()
         page.get_by_role("textbox", name=w("handle"), exact=True).fill(f"@{chatter}")
         page.get_by_role("button", name=w("next")).click()
+        page.get_by_role("button", name=w("next")).click()  # no other account
         page.get_by_role("button", name=w("next")).click()
         choose(page, w("case"), reference)
         page.get_by_role("button", name=w("next")).click()
@@ -491,6 +502,8 @@ def profiles_and_search(visit: Visit, stack: DemoStack, reference: str, session_
             expect(page.get_by_test_id("duplicate-warning")).to_be_visible(timeout=30_000)
             expect(page.get_by_role("button", name=w("create_profile"))).to_be_disabled()
             visit.check("wizard-duplicate")
+            page.get_by_role("button", name=f"{w('merge_into')} @{chatter.lower()}").click()
+            expect(page.get_by_role("heading", name=f"@{chatter.lower()}")).to_be_visible(timeout=30_000)
 
 
 def context_cookies(page: Page) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -93,7 +94,12 @@ class DraftRead(BaseModel):
     id: int
     created_by: str
     steps: dict[str, dict[str, object]]
-    profile_id: int | None = Field(description="the profile the draft became, once committed")
+    profile_id: int | None = Field(description="the profile the draft became or was merged into")
+    outcome: Literal["created", "merged"] | None = Field(None, description="created a profile, or merged into one")
     created_at: datetime
     updated_at: datetime
     review: Review
+
+
+class MergeRequest(BaseModel):
+    profile_id: int = Field(ge=1, le=BIGINT_MAX, description="the existing profile (of the draft's case) to merge into")

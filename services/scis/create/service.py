@@ -18,6 +18,7 @@ from scis.create.models import (
     REQUIRED_STEPS,
     AccountsStep,
     CaseStep,
+    ClassificationStep,
     DraftRead,
     FieldProblem,
     IdentityStep,
@@ -27,7 +28,14 @@ from scis.create.models import (
 )
 from scis.profiles import service as profiles
 from scis.profiles.linked import insert_link, require_subject
-from scis.profiles.models import ExistingProfile, LinkedAccountCreate, ProfileCreate
+from scis.profiles.models import (
+    ExistingProfile,
+    LinkedAccountCreate,
+    ProfileCreate,
+    RiskLevel,
+    normalise_aliases,
+    normalise_tags,
+)
 
 
 def problems_of(error: ValidationError) -> list[FieldProblem]:
@@ -246,6 +254,17 @@ async def read_draft(conn: AsyncConnection, *, user: User, draft_id: int) -> Dra
     return DraftRead(**draft, review=await review_of(conn, draft))
 
 
+async def _open_draft(conn: AsyncConnection, *, user: User, draft_id: int) -> tuple[dict[str, Any], ResolvedIdentity]:
+    """The caller's draft, locked, still open and with its identity resolved: (its steps, the identity)."""
+    draft = await _draft_row(conn, user=user, draft_id=draft_id, lock=True)
+    if draft["profile_id"] is not None:
+        raise DraftCommitted(draft_id, draft["profile_id"])
+    steps: dict[str, Any] = draft["steps"]
+    if "identity" not in steps:
+        raise InvalidRequest("identity", None, "the identity step is missing; PUT it first")
+    return steps, await resolve_identity(conn, IdentityStep.model_validate(steps["identity"]))
+
+
 async def commit_draft(conn: AsyncConnection, *, draft_id: int, context: AuditContext) -> int:
     """Create the profile and its linked accounts, and close the draft: all or nothing, audited.
 
@@ -253,13 +272,7 @@ async def commit_draft(conn: AsyncConnection, *, draft_id: int, context: AuditCo
     The caller announces the profile (profiles.announce_created) once this transaction is committed.
     """
     async with conn.transaction():
-        draft = await _draft_row(conn, user=context.actor, draft_id=draft_id, lock=True)
-        if draft["profile_id"] is not None:
-            raise DraftCommitted(draft_id, draft["profile_id"])
-        steps: dict[str, Any] = draft["steps"]
-        if "identity" not in steps:
-            raise InvalidRequest("identity", None, "the identity step is missing; PUT it first")
-        identity = await resolve_identity(conn, IdentityStep.model_validate(steps["identity"]))
+        steps, identity = await _open_draft(conn, user=context.actor, draft_id=draft_id)
         if identity.unique_id is None:
             raise InvalidRequest(
                 "identity.unique_id", None, "this user id was never seen in a capture: give the @handle too"
@@ -273,9 +286,99 @@ async def commit_draft(conn: AsyncConnection, *, draft_id: int, context: AuditCo
                     conn, profile_id=profile_id, link=link_in, context=context, field=f"accounts.linked.{index}"
                 )
         await conn.execute(
-            "UPDATE profile_drafts SET profile_id = %s, updated_at = now() WHERE id = %s", (profile_id, draft_id)
+            "UPDATE profile_drafts SET profile_id = %s, outcome = 'created', updated_at = now() WHERE id = %s",
+            (profile_id, draft_id),
         )
         await audit.record(
             conn, context, action="profile.wizard_commit", target=f"profile:{profile_id}", details={"draft": draft_id}
         )
+    return profile_id
+
+
+# --- Merge: the draft's person is a profile the case already has (docs/decisions/616) ---------------
+
+RISK_ORDER = list(RiskLevel)  # unknown < low < medium < high
+
+
+def merged_classification(target: dict[str, Any], draft: ClassificationStep, handle: str | None) -> dict[str, Any]:
+    """The target's fields with the draft's added: tags and aliases joined (the draft's handle becomes an
+    alias when it differs), the higher risk, the target's name unless it has none. Only what changes."""
+    aliases = list(target["aliases"]) + list(draft.aliases)
+    if handle and handle != target["unique_id"]:
+        aliases.append(f"@{handle}")
+    merged = {
+        "aliases": normalise_aliases(aliases),
+        "tags": normalise_tags(list(target["tags"]) + list(draft.tags)),
+        "risk_level": max(RiskLevel(target["risk_level"]), draft.risk_level, key=RISK_ORDER.index).value,
+        "display_name": target["display_name"] or draft.display_name,
+    }
+    return {field: value for field, value in merged.items() if value != target[field]}
+
+
+async def _merge_target(conn: AsyncConnection, *, user: User, profile_id: int, case_id: int | None) -> dict[str, Any]:
+    """The live profile to merge into, locked; InvalidRequest when the caller cannot see it or it is in
+    another case than the draft's."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        """SELECT id, case_id, subject_id, unique_id, display_name, risk_level, tags, aliases, version
+             FROM profiles WHERE id = %s AND deleted_at IS NULL FOR UPDATE""",
+        (profile_id,),
+    )
+    target = await cur.fetchone()
+    if target is None or not await cases.may_see(conn, user=user, case_id=target["case_id"], owner=None):
+        raise InvalidRequest("profile_id", profile_id, "no profile with this id of yours; pick one the review lists")
+    if target["case_id"] != case_id:
+        raise InvalidRequest(
+            "profile_id", profile_id,
+            f"profile {profile_id} is in case {target['case_id']}, the draft is for case {case_id}; "
+            "merge into a profile of the draft's case, or change the draft's case step",
+        )  # fmt: skip
+    return target
+
+
+async def merge_draft(
+    conn: AsyncConnection, *, draft_id: int, profile_id: int, context: AuditContext, expected_version: int | None
+) -> int:
+    """Fold the draft into an existing profile instead of creating one: all or nothing, audited.
+
+    The profile gains the draft's tags, aliases (its handle too, when different), risk when higher, its
+    note as an authored note, and the draft's person and accounts as linked accounts. StaleVersion when
+    `expected_version` is not the profile's; the caller announces the change once committed.
+    """
+    async with conn.transaction():
+        steps, identity = await _open_draft(conn, user=context.actor, draft_id=draft_id)
+        case_id = steps.get("case", {}).get("case_id")
+        target = await _merge_target(conn, user=context.actor, profile_id=profile_id, case_id=case_id)
+        if expected_version is not None and expected_version != target["version"]:
+            raise profiles.StaleVersion(profile_id, target["version"])
+        classification = ClassificationStep.model_validate(steps.get("classification", {}))
+        changes = merged_classification(target, classification, identity.unique_id)
+        assignments = "".join(f"{column} = %({column})s, " for column in changes)
+        await conn.execute(
+            f"UPDATE profiles SET {assignments}updated_at = now(), version = version + 1 WHERE id = %(id)s",
+            {**changes, "id": profile_id},
+        )
+        if classification.notes:
+            await conn.execute(
+                "INSERT INTO profile_notes (profile_id, author, body) VALUES (%s, %s, %s)",
+                (profile_id, context.actor.username, classification.notes),
+            )
+        links = [LinkedAccountCreate.model_validate(link) for link in steps.get("accounts", {}).get("linked", [])]
+        if identity.subject_id is not None:
+            reason = f"merged from wizard draft {draft_id} (@{identity.unique_id})"
+            links.insert(0, LinkedAccountCreate(subject_id=identity.subject_id, reason=reason))
+        for index, link_in in enumerate(links):
+            if link_in.subject_id != target["subject_id"]:
+                await insert_link(
+                    conn, profile_id=profile_id, link=link_in, context=context, field=f"accounts.linked.{index}"
+                )
+        await conn.execute(
+            "UPDATE profile_drafts SET profile_id = %s, outcome = 'merged', updated_at = now() WHERE id = %s",
+            (profile_id, draft_id),
+        )
+        await audit.record(
+            conn, context, action="profile.wizard_merge", target=f"profile:{profile_id}",
+            details={"draft": draft_id, "fields": sorted(changes), "note": bool(classification.notes),
+                     "version": target["version"] + 1},
+        )  # fmt: skip
     return profile_id

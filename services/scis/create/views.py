@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from fastapi import Body, HTTPException, Request, status
+from fastapi import Body, Header, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -14,10 +14,18 @@ from scis.core.app import InvalidRequest, ValidationProblem, api_router, error_r
 from scis.core.deps import Audit, CurrentUser, Db, Investigator, Redis, bearer_token
 from scis.core.fields import RowId
 from scis.create import service
-from scis.create.models import AccountsStep, CaseStep, ClassificationStep, DraftRead, IdentityStep, WizardCheck
+from scis.create.models import (
+    AccountsStep,
+    CaseStep,
+    ClassificationStep,
+    DraftRead,
+    IdentityStep,
+    MergeRequest,
+    WizardCheck,
+)
 from scis.profiles import service as profiles
 from scis.profiles.models import ProfileRead
-from scis.profiles.views import DUPLICATE_RESPONSE, duplicate_conflict
+from scis.profiles.views import DUPLICATE_RESPONSE, IF_MATCH_DESCRIPTION, duplicate_conflict, expected_version, stale
 
 router = api_router("create")
 
@@ -155,3 +163,36 @@ async def commit_draft(
     except profiles.UnknownCase:
         raise InvalidRequest("case.case_id", None, cases.UNKNOWN_CASE_PROBLEM) from None
     return await profiles.announce_created(db, cache, profile_id=profile_id)
+
+
+@router.post(
+    "/drafts/{draft_id}/merge",
+    response_model=ProfileRead,
+    tags=["wizard"],
+    summary="Merge the draft into an existing profile instead of creating one: all or nothing, audited",
+    responses=error_responses(403, 404, 409, 412),
+)
+async def merge_draft(
+    draft_id: RowId,
+    body: MergeRequest,
+    db: Db,
+    cache: Redis,
+    _: Investigator,
+    context: Audit,
+    response: Response,
+    if_match: str | None = Header(None, max_length=200, description=IF_MATCH_DESCRIPTION),
+) -> ProfileRead:
+    version = expected_version(body.profile_id, if_match)
+    try:
+        profile_id = await service.merge_draft(
+            db, draft_id=draft_id, profile_id=body.profile_id, context=context, expected_version=version
+        )
+    except service.DraftNotFound as error:
+        raise not_found(error) from None
+    except service.DraftCommitted as error:
+        raise already_committed(error) from None
+    except profiles.StaleVersion as error:
+        raise stale(error) from None
+    merged = await profiles.announce_updated(db, cache, profile_id=profile_id)
+    response.headers["ETag"] = profiles.etag(merged.id, merged.version)
+    return merged

@@ -37,10 +37,16 @@ async def offer(cache: aioredis.Redis, profile_id: int, version: int, profile: P
     await cache.eval(OFFER_SCRIPT, 1, cache_key(profile_id), version, f"{version}|{body}", CACHE_TTL_SECONDS)
 
 
-async def cached(cache: aioredis.Redis, profile_id: int) -> tuple[bool, ProfileRead | None]:
-    """(hit, profile): a hit with None is a cached deletion."""
+async def cached_json(cache: aioredis.Redis, profile_id: int) -> tuple[bool, str | None]:
+    """(hit, the profile's JSON as cached): a hit with None is a cached deletion."""
     held = await cache.get(cache_key(profile_id))
     if held is None:
         return False, None
     _, _, body = (held.decode() if isinstance(held, bytes) else held).partition("|")
-    return True, None if body == TOMBSTONE else ProfileRead.model_validate_json(body)
+    return True, None if body == TOMBSTONE else body
+
+
+async def cached(cache: aioredis.Redis, profile_id: int) -> tuple[bool, ProfileRead | None]:
+    """(hit, profile): a hit with None is a cached deletion."""
+    hit, body = await cached_json(cache, profile_id)
+    return hit, None if body is None else ProfileRead.model_validate_json(body)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import redis.asyncio as aioredis
 from psycopg import AsyncConnection
 from psycopg.errors import ForeignKeyViolation
@@ -46,6 +48,23 @@ async def get(conn: AsyncConnection, cache: aioredis.Redis, *, user: User, profi
     if profile is None or not await cases.may_see(conn, user=user, case_id=profile.case_id, owner=None):
         return None
     return profile
+
+
+async def get_json(
+    conn: AsyncConnection, cache: aioredis.Redis, *, user: User, profile_id: int
+) -> tuple[str, int] | None:
+    """The profile as JSON and its version when the caller may see it, for GET: a Redis hit is answered
+    as it was cached (the model was validated when cached; no second pass), only membership is asked."""
+    hit, body = await profile_cache.cached_json(cache, profile_id)
+    if not hit:
+        profile = await _load_and_offer(conn, cache, profile_id=profile_id)
+        body = None if profile is None else profile.model_dump_json()
+    if body is None:
+        return None
+    fields = json.loads(body)
+    if not await cases.may_see(conn, user=user, case_id=fields["case_id"], owner=None):
+        return None
+    return body, int(fields["version"])
 
 
 async def _read(conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int) -> ProfileRead | None:
@@ -276,6 +295,11 @@ async def update(
                 target=f"profile:{profile_id}",
                 details={"fields": sorted(changes), "version": version + 1},
             )
+    return await announce_updated(conn, cache, profile_id=profile_id)
+
+
+async def announce_updated(conn: AsyncConnection, cache: aioredis.Redis, *, profile_id: int) -> ProfileRead:
+    """After the commit: the new version, offered to the cache (replacing older copies) and announced."""
     updated = await _load_and_offer(conn, cache, profile_id=profile_id)
     if updated is None:
         raise ProfileNotFound(f"no profile with id {profile_id}")

@@ -13,18 +13,27 @@ HIGHLIGHT_START = "\u0002"
 HIGHLIGHT_STOP = "\u0003"
 
 
-class EventHit(BaseModel):
-    session_id: UUID
+class ContextRecord(BaseModel):
+    """A record of the same live next to a hit (any kind: chat, join, gift, …)."""
+
     seq: int = Field(description="the record's place in its live's chain")
-    case_id: int | None
     kind: str
     captured_at: datetime
     user_id: int | None
     unique_id: str | None
     nickname: str | None
     body: str | None
-    highlight: str = Field(description="the matching text (accents removed) with each hit between \\u0002 and \\u0003")
+
+
+class EventHit(ContextRecord):
+    """A matching record: where it is (its live, its place in the chain, its case) and what matched."""
+
+    session_id: UUID
+    case_id: int | None
+    highlight: str = Field(description="the matching text with each matched word between \\u0002 and \\u0003")
     rank: float
+    before: list[ContextRecord] = Field(default_factory=list, description="the records just before, oldest first")
+    after: list[ContextRecord] = Field(default_factory=list, description="the records just after, oldest first")
 
 
 class EventSearchPage(BaseModel):

@@ -34,8 +34,9 @@ async def search_events(
     until: datetime | None = Query(None, description="captured before"),
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=10_000),
+    around: int = Query(0, ge=0, le=10, description="also give this many records before and after each hit"),
 ) -> EventSearchPage:  # fmt: skip
     return await service.search_events(
         db, user=user, q=q, case_id=case_id, session_id=session_id, user_id=user_id, since=since, until=until,
-        limit=limit, offset=offset,
+        limit=limit, offset=offset, around=around,
     )  # fmt: skip

@@ -25,6 +25,7 @@ class WatchCreate(BaseModel):
                                         "watch what is said in chat")  # fmt: skip
     value: Text = Field(min_length=1, max_length=200, description="the user id, @handle, word(s) or expression")
     note: Text = Field("", max_length=2000, description="why this is watched")
+    scan_past: bool = Field(False, description="also raise alerts for the evidence the case already holds")
 
     @field_validator("value")
     @classmethod
@@ -58,6 +59,11 @@ class WatchRead(BaseModel):
     note: str
     created_by: str
     created_at: datetime
+    scans_past: bool = Field(description="made with scan_past: every stored record of the case is matched")
+
+
+class WatchAdded(WatchRead):
+    past_alerts: int = Field(description="alerts raised on evidence stored before the watch (scan_past)")
 
 
 class AlertRead(BaseModel):

@@ -15,7 +15,7 @@ from scis.core.app import InvalidRequest
 from scis.core.audit import service as audit
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import Role, User
-from scis.profiles.watch.models import AlertPage, AlertRead, WatchCreate, WatchKind, WatchRead
+from scis.profiles.watch.models import AlertPage, AlertRead, WatchAdded, WatchCreate, WatchKind, WatchRead
 
 # Who raises alerts in the audit log: the enricher, not a person.
 WATCHER = AuditContext(
@@ -23,16 +23,15 @@ WATCHER = AuditContext(
     signed_in=False,
 )  # fmt: skip
 
-# Events of one live in (after, upto] matching an active entry of the live's case, from the time the
-# entry was made (a watch looks forward; past evidence is what search is for). Idempotent: a batch
-# folded again (rebuild) finds the alerts already there.
-RAISE_ALERTS_SQL = """
+# Events matching an active watch entry of their live's case, as alerts; {scope} says which events and
+# entries. Idempotent: a record already raised for an entry (by either path) is left as it is.
+MATCH_ALERTS_SQL = """
 INSERT INTO alerts (case_id, watch_id, session_id, seq, chain_hash, kind, user_id, unique_id, body, captured_at)
 SELECT w.case_id, w.id, e.session_id, e.seq, e.chain_hash, e.kind, e.user_id, e.unique_id, e.body, e.captured_at
   FROM events e
   JOIN live_sessions s ON s.id = e.session_id
-  JOIN watch_entries w ON w.case_id = s.case_id AND w.removed_at IS NULL AND e.captured_at >= w.created_at
- WHERE e.session_id = %(session)s AND e.seq > %(after)s AND e.seq <= %(upto)s
+  JOIN watch_entries w ON w.case_id = s.case_id AND w.removed_at IS NULL
+ WHERE {scope}
    AND CASE w.kind
          WHEN 'user_id' THEN e.user_id = w.user_id
          WHEN 'handle' THEN lower(e.unique_id) = w.value OR e.user_id = w.user_id
@@ -41,6 +40,17 @@ SELECT w.case_id, w.id, e.session_id, e.seq, e.chain_hash, e.kind, e.user_id, e.
        END
 ON CONFLICT (watch_id, session_id, seq) DO NOTHING
 RETURNING id"""
+
+# The live path: the events of one live in (after, upto], for every entry of its case; an entry looks
+# forward from when it was made unless it scanned the past when made (then every record is its concern).
+RAISE_ALERTS_SQL = MATCH_ALERTS_SQL.replace(
+    "{scope}",
+    "e.session_id = %(session)s AND e.seq > %(after)s AND e.seq <= %(upto)s"
+    " AND (w.scans_past OR e.captured_at >= w.created_at)",
+)
+
+# The look back: every stored event of the case's lives, for one new entry.
+PAST_ALERTS_SQL = MATCH_ALERTS_SQL.replace("{scope}", "w.id = %(watch)s")
 
 SELECT_ALERT = """SELECT a.*, w.kind AS watch_kind, w.value AS watch_value
                     FROM alerts a JOIN watch_entries w ON w.id = a.watch_id"""
@@ -62,6 +72,17 @@ async def raise_alerts(conn: AsyncConnection[Any], *, session_id: UUID, after_se
     return ids
 
 
+async def raise_past_alerts(conn: AsyncConnection[Any], *, watch_id: int, case_id: int) -> list[int]:
+    """Alerts for the evidence the case stored before the entry existed (in the caller's transaction)."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(PAST_ALERTS_SQL, {"watch": watch_id})
+    ids = [row["id"] for row in await cur.fetchall()]
+    if ids:
+        await audit.record(conn, WATCHER, action="alert.raise", target=f"case:{case_id}",
+                           details={"alert_ids": ids, "watch_id": watch_id, "past": True})  # fmt: skip
+    return ids
+
+
 async def announce(conn: AsyncConnection[Any], cache: aioredis.Redis, alert_ids: list[int]) -> None:
     """After the commit: each alert on its case's channel (the analyser pushes it over Socket.IO)."""
     if not alert_ids:
@@ -77,8 +98,12 @@ async def _require_member(conn: AsyncConnection, *, user: User, case_id: int) ->
     await cases.require_member(conn, user=user, case_id=case_id)
 
 
-async def add_watch(conn: AsyncConnection, *, case_id: int, watch_in: WatchCreate, context: AuditContext) -> WatchRead:
-    """A new entry; a handle is resolved to the user id last seen with it, so a later rename stays watched."""
+async def add_watch(
+    conn: AsyncConnection, *, case_id: int, watch_in: WatchCreate, context: AuditContext
+) -> tuple[WatchAdded, list[int]]:
+    """A new entry and, when it scans the past, the ids of the alerts it raised on stored evidence (the
+    caller announces them once committed). A handle is resolved to the user id last seen with it, so a
+    later rename stays watched."""
     await _require_member(conn, user=context.actor, case_id=case_id)
     user_id: int | None = None
     if watch_in.kind is WatchKind.user_id:
@@ -90,17 +115,20 @@ async def add_watch(conn: AsyncConnection, *, case_id: int, watch_in: WatchCreat
     async with conn.transaction():
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(
-            """INSERT INTO watch_entries (case_id, kind, value, user_id, note, created_by)
-               VALUES (%s, %s, %s, %s, %s, %s) RETURNING *""",
-            (case_id, watch_in.kind.value, watch_in.value, user_id, watch_in.note, context.actor.username),
-        )
+            """INSERT INTO watch_entries (case_id, kind, value, user_id, note, created_by, scans_past)
+               VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING *""",
+            (case_id, watch_in.kind.value, watch_in.value, user_id, watch_in.note, context.actor.username,
+             watch_in.scan_past),
+        )  # fmt: skip
         row = await cur.fetchone()
         assert row is not None
         await audit.record(
             conn, context, action="watch.add", target=f"case:{case_id}",
-            details={"watch_id": row["id"], "kind": watch_in.kind.value, "value": watch_in.value},
+            details={"watch_id": row["id"], "kind": watch_in.kind.value, "value": watch_in.value,
+                     "scan_past": watch_in.scan_past},
         )  # fmt: skip
-    return WatchRead(**row)
+        past = await raise_past_alerts(conn, watch_id=row["id"], case_id=case_id) if watch_in.scan_past else []
+    return WatchAdded(**row, past_alerts=len(past)), past
 
 
 async def user_id_last_seen_as(conn: AsyncConnection, handle: str) -> int | None:

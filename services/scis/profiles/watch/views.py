@@ -9,10 +9,10 @@ from fastapi import HTTPException, Query, Response, status
 
 from scis.core import cases
 from scis.core.app import api_router, error_responses
-from scis.core.deps import Audit, CurrentUser, Db, Investigator
+from scis.core.deps import Audit, CurrentUser, Db, Investigator, Redis
 from scis.core.fields import BIGINT_MAX, RowId
 from scis.profiles.watch import service
-from scis.profiles.watch.models import AlertPage, AlertRead, WatchCreate, WatchRead
+from scis.profiles.watch.models import AlertPage, AlertRead, WatchAdded, WatchCreate, WatchRead
 
 router = api_router("profiles")
 T = TypeVar("T")
@@ -33,11 +33,16 @@ async def list_watchlist(case_id: RowId, db: Db, user: CurrentUser) -> list[Watc
     return await in_case(service.list_watches(db, user=user, case_id=case_id))
 
 
-@router.post("/cases/{case_id}/watchlist", response_model=WatchRead, status_code=201, tags=["watchlists"],
-             summary="Watch a person or words in every live of the case (audited)",
+@router.post("/cases/{case_id}/watchlist", response_model=WatchAdded, status_code=201, tags=["watchlists"],
+             summary="Watch a person or words in every live of the case, optionally in what it already holds "
+                     "(audited)",
              responses=error_responses(403, 404))  # fmt: skip
-async def add_watch(case_id: RowId, body: WatchCreate, db: Db, _: Investigator, context: Audit) -> WatchRead:
-    return await in_case(service.add_watch(db, case_id=case_id, watch_in=body, context=context))
+async def add_watch(
+    case_id: RowId, body: WatchCreate, db: Db, cache: Redis, _: Investigator, context: Audit
+) -> WatchAdded:
+    added, past_alerts = await in_case(service.add_watch(db, case_id=case_id, watch_in=body, context=context))
+    await service.announce(db, cache, past_alerts)
+    return added
 
 
 @router.delete("/cases/{case_id}/watchlist/{watch_id}", status_code=204, tags=["watchlists"],

@@ -292,6 +292,22 @@ export const en = {
     noAlerts: "No alert yet.",
     acknowledge: "Acknowledge",
   },
+  profiles3: {
+    stepAccounts: "Accounts",
+    accountsHint: "Other TikTok accounts of this person, each seen in a capture: give its numeric user id and why.",
+    accountUserId: "Account's user id",
+    addAccount: "Add the account",
+    noAccountSeen: "No account with this user id was seen in a capture",
+    removeAccount: "Remove",
+    open: "Open",
+    mergeInto: "Merge into @{{handle}}",
+    mergeHint: "Merging adds this draft's tags, aliases, risk, note and accounts to the existing profile.",
+    around: "Show the records around each hit",
+    before: "before",
+    after: "after",
+    scanPast: "Also alert on what is already captured",
+    pastAlerts: "{{count}} alerts raised on evidence already captured",
+  },
 };
 
 export type Dictionary = typeof en;

@@ -140,6 +140,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/create/drafts/{draft_id}/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Merge the draft into an existing profile instead of creating one: all or nothing, audited */
+        post: operations["merge_draft_api_create_drafts__draft_id__merge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/create/profiles": {
         parameters: {
             query?: never;
@@ -251,8 +268,13 @@ export interface components {
             /** Id */
             id: number;
             /**
+             * Outcome
+             * @description created a profile, or merged into one
+             */
+            outcome?: ("created" | "merged") | null;
+            /**
              * Profile Id
-             * @description the profile the draft became, once committed
+             * @description the profile the draft became or was merged into
              */
             profile_id: number | null;
             review: components["schemas"]["Review"];
@@ -347,6 +369,14 @@ export interface components {
              * @description another TikTok account (subject) of this person
              */
             subject_id: number;
+        };
+        /** MergeRequest */
+        MergeRequest: {
+            /**
+             * Profile Id
+             * @description the existing profile (of the draft's case) to merge into
+             */
+            profile_id: number;
         };
         /** ProfileCreate */
         ProfileCreate: {
@@ -997,6 +1027,89 @@ export interface operations {
             };
             /** @description Conflicts with what already exists */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    merge_draft_api_create_drafts__draft_id__merge_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the ETag of the copy you changed; a stale one is refused with 412 */
+                "if-match"?: string | null;
+            };
+            path: {
+                draft_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MergeRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Your role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Conflicts with what already exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Changed since you read it (If-Match): read it again, then retry with the new ETag */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -48,7 +48,7 @@ export interface paths {
         /** What the case watches: user ids, @handles, keywords, expressions */
         get: operations["list_watchlist_api_profiles_cases__case_id__watchlist_get"];
         put?: never;
-        /** Watch a person or words in every live of the case (audited) */
+        /** Watch a person or words in every live of the case, optionally in what it already holds (audited) */
         post: operations["add_watch_api_profiles_cases__case_id__watchlist_post"];
         delete?: never;
         options?: never;
@@ -403,6 +403,32 @@ export interface components {
             /** Uploaded By */
             uploaded_by: string;
         };
+        /**
+         * ContextRecord
+         * @description A record of the same live next to a hit (any kind: chat, join, gift, …).
+         */
+        ContextRecord: {
+            /** Body */
+            body: string | null;
+            /**
+             * Captured At
+             * Format: date-time
+             */
+            captured_at: string;
+            /** Kind */
+            kind: string;
+            /** Nickname */
+            nickname: string | null;
+            /**
+             * Seq
+             * @description the record's place in its live's chain
+             */
+            seq: number;
+            /** Unique Id */
+            unique_id: string | null;
+            /** User Id */
+            user_id: number | null;
+        };
         /** Counters */
         Counters: {
             /**
@@ -466,8 +492,21 @@ export interface components {
             /** Detail */
             detail: string;
         };
-        /** EventHit */
+        /**
+         * EventHit
+         * @description A matching record: where it is (its live, its place in the chain, its case) and what matched.
+         */
         EventHit: {
+            /**
+             * After
+             * @description the records just after, oldest first
+             */
+            after?: components["schemas"]["ContextRecord"][];
+            /**
+             * Before
+             * @description the records just before, oldest first
+             */
+            before?: components["schemas"]["ContextRecord"][];
             /** Body */
             body: string | null;
             /**
@@ -479,7 +518,7 @@ export interface components {
             case_id: number | null;
             /**
              * Highlight
-             * @description the matching text (accents removed) with each hit between \u0002 and \u0003
+             * @description the matching text with each matched word between \u0002 and \u0003
              */
             highlight: string;
             /** Kind */
@@ -885,6 +924,40 @@ export interface components {
              */
             value: unknown;
         };
+        /** WatchAdded */
+        WatchAdded: {
+            /** Case Id */
+            case_id: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Id */
+            id: number;
+            kind: components["schemas"]["WatchKind"];
+            /** Note */
+            note: string;
+            /**
+             * Past Alerts
+             * @description alerts raised on evidence stored before the watch (scan_past)
+             */
+            past_alerts: number;
+            /**
+             * Scans Past
+             * @description made with scan_past: every stored record of the case is matched
+             */
+            scans_past: boolean;
+            /**
+             * User Id
+             * @description the user id a handle or user id watch follows (renames included)
+             */
+            user_id: number | null;
+            /** Value */
+            value: string;
+        };
         /** WatchCreate */
         WatchCreate: {
             /** @description user_id and handle watch a person (renames included); keyword and regex watch what is said in chat */
@@ -895,6 +968,12 @@ export interface components {
              * @default
              */
             note: string;
+            /**
+             * Scan Past
+             * @description also raise alerts for the evidence the case already holds
+             * @default false
+             */
+            scan_past: boolean;
             /**
              * Value
              * @description the user id, @handle, word(s) or expression
@@ -922,6 +1001,11 @@ export interface components {
             kind: components["schemas"]["WatchKind"];
             /** Note */
             note: string;
+            /**
+             * Scans Past
+             * @description made with scan_past: every stored record of the case is matched
+             */
+            scans_past: boolean;
             /**
              * User Id
              * @description the user id a handle or user id watch follows (renames included)
@@ -1123,7 +1207,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["WatchRead"];
+                    "application/json": components["schemas"]["WatchAdded"];
                 };
             };
             /** @description Not signed in, or the token was refused: sign in again */
@@ -1987,6 +2071,8 @@ export interface operations {
                 until?: string | null;
                 limit?: number;
                 offset?: number;
+                /** @description also give this many records before and after each hit */
+                around?: number;
             };
             header?: never;
             path?: never;

@@ -1,4 +1,4 @@
-import { Badge, Button, Group, Paper, Select, Table, TextInput, Title } from "@mantine/core";
+import { Badge, Button, Checkbox, Group, Paper, Select, Table, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -34,6 +34,8 @@ function Watchlist({ caseId, canWrite }: { caseId: number; canWrite: boolean }) 
   const client = useQueryClient();
   const [kind, setKind] = useState<string | null>("handle");
   const [value, setValue] = useState("");
+  const [scanPast, setScanPast] = useState(false);
+  const [pastAlerts, setPastAlerts] = useState<number | null>(null);
   const path = { params: { path: { case_id: caseId } } };
   const list = useQuery({
     queryKey: ["watchlist", caseId],
@@ -41,10 +43,12 @@ function Watchlist({ caseId, canWrite }: { caseId: number; canWrite: boolean }) 
   });
   const add = useMutation({
     mutationFn: () => unwrap(profiles.POST("/api/profiles/cases/{case_id}/watchlist",
-      { ...path, body: { kind: (kind ?? "handle") as Kind, value, note: "" } })),
-    onSuccess: () => {
+      { ...path, body: { kind: (kind ?? "handle") as Kind, value, note: "", scan_past: scanPast } })),
+    onSuccess: (added) => {
       setValue("");
+      setPastAlerts(added.scans_past ? added.past_alerts : null);
       void client.invalidateQueries({ queryKey: ["watchlist", caseId] });
+      void client.invalidateQueries({ queryKey: ["alerts", caseId] });
     },
   });
   const error = add.error instanceof ApiError ? add.error : null;
@@ -66,9 +70,11 @@ function Watchlist({ caseId, canWrite }: { caseId: number; canWrite: boolean }) 
             data={KINDS.map((item) => ({ value: item, label: t(`profiles2.kind_${item}`) }))} />
           <TextInput label={t("profiles2.watchValue")} value={value} onChange={(e) => setValue(e.currentTarget.value)}
             error={error?.fieldProblem("value")} />
+          <Checkbox label={t("profiles3.scanPast")} checked={scanPast} onChange={(e) => setScanPast(e.currentTarget.checked)} mb={8} />
           <Button type="submit" loading={add.isPending} disabled={!value.trim()}>{t("profiles2.watch")}</Button>
         </Group>
       )}
+      {pastAlerts !== null && <Text size="sm" mt="xs" data-testid="past-alerts">{t("profiles3.pastAlerts", { count: pastAlerts })}</Text>}
     </Paper>
   );
 }
