@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -28,8 +28,9 @@ from scis.core.settings import get_settings
 from scis.evidence.records import GAP
 from scis.evidence.verify import verify_session
 from scis.reports import charts
-from scis.reports.branding import load_branding
+from scis.reports.branding import Branding, load_branding
 from scis.reports.models import ReportCreate, ReportJobCreate, ReportRead
+from scis.reports.transcript_pdf import TranscriptBook, finisher
 
 CASE_TEMPLATE = "case_report.html.j2"
 SUBJECT_TEMPLATE = "subject_report.html.j2"
@@ -57,7 +58,7 @@ class TranscriptCounter:
     total: int
     progress: Progress
     start: int = 15
-    end: int = 60
+    end: int = 80
     seen: int = field(default=0)
 
     def __call__(self) -> None:
@@ -123,11 +124,23 @@ def report_url_fetcher() -> Any:
     return ReportAssetFetcher(allowed_protocols=("data", "file"), allow_redirects=False)
 
 
-def render_pdf(html: str) -> bytes:
+def layout(html: str) -> Any:
     from weasyprint import HTML
 
-    document = HTML(string=html, base_url=ASSET_DIR.as_uri() + "/", url_fetcher=report_url_fetcher())
-    return bytes(document.write_pdf())
+    return HTML(string=html, base_url=ASSET_DIR.as_uri() + "/", url_fetcher=report_url_fetcher()).render()
+
+
+def page_count(html: str) -> int:
+    return len(layout(html).pages)
+
+
+def render_pdf(html: str, book: TranscriptBook | None = None) -> bytes:
+    """The PDF of `html`, followed by the transcript pages of `book` when there is one."""
+    document = layout(html)
+    if book is None:
+        return bytes(document.write_pdf())
+    own = len(document.pages)
+    return bytes(document.write_pdf(finisher=finisher(book, own + 1, own + book.page_count)))
 
 
 async def gather_case(conn: AsyncConnection, *, user: User, case_id: int) -> dict[str, Any]:
@@ -234,6 +247,43 @@ async def streamed_events(
                    "what": describe_event(row), "session_id": row["session_id"]}  # fmt: skip
 
 
+KIND_WIDTH, WHO_WIDTH = 13, 24
+
+
+@dataclass(frozen=True)
+class TranscriptLayout:
+    """How transcript lines are laid out in columns; continuation lines of a long one indent under "what"."""
+
+    columns: str
+    indent: int
+    line: Callable[[dict[str, Any]], str]
+
+
+def case_layout(t: dict[str, str]) -> TranscriptLayout:
+    """seq, time, type, who, what: one line per event of a session."""
+    clock = max(8, len(t["time"]))
+
+    def line(event: dict[str, Any]) -> str:
+        return (f"{event['seq']:>7} {event['at']:%H:%M:%S}{'':<{clock - 8}} {event['kind']:<{KIND_WIDTH}} "
+                f"{event['who']:<{WHO_WIDTH}} {event['what']}")  # fmt: skip
+
+    columns = f"{'seq':>7} {t['time']:<{clock}} {t['type']:<{KIND_WIDTH}} {t['who']:<{WHO_WIDTH}} {t['what']}"
+    return TranscriptLayout(columns=columns, indent=7 + 1 + clock + 1 + KIND_WIDTH + 1 + WHO_WIDTH + 1, line=line)
+
+
+def subject_layout(t: dict[str, str]) -> TranscriptLayout:
+    """time, session (first 8 hex digits), seq, type, what: one person's events across lives."""
+    clock = max(19, len(t["time"]))
+    session = max(8, len(t["session"]))
+
+    def line(event: dict[str, Any]) -> str:
+        return (f"{event['at']:%Y-%m-%d %H:%M:%S}{'':<{clock - 19}} {event['session_id'].hex[:8]:<{session}} "
+                f"{event['seq']:>7} {event['kind']:<{KIND_WIDTH}} {event['what']}")  # fmt: skip
+
+    columns = f"{t['time']:<{clock}} {t['session']:<{session}} {'seq':>7} {t['type']:<{KIND_WIDTH}} {t['what']}"
+    return TranscriptLayout(columns=columns, indent=clock + 1 + session + 1 + 7 + 1 + KIND_WIDTH + 1, line=line)
+
+
 def transcript(
     conn: AsyncConnection, session_id: UUID, on_row: Callable[[], None] = lambda: None
 ) -> AsyncIterator[dict[str, Any]]:
@@ -251,27 +301,30 @@ def subject_transcript(
     return streamed_events(conn, "subject_transcript", query, (case_id, tiktok_user_id), on_row)
 
 
-async def render_html(
-    conn: AsyncConnection, *, template_name: str, facts: dict[str, Any], language: str, **context: Any
-) -> str:
-    """The report's HTML; the transcript streams from the database while the template renders.
-
-    `context` carries the template's transcript function(s), which must read through `conn`.
-    """
-    branding = load_branding(get_settings().report_branding_dir, language)
+def html_renderer(
+    *, template_name: str, branding: Branding, facts: dict[str, Any], language: str, **context: Any
+) -> Callable[[str], Awaitable[str]]:
+    """The report's HTML given its total page count (the page footers say "n / total")."""
     template = templates().get_template(template_name)
-    # Named cursors live inside a transaction; one snapshot also keeps the transcript consistent.
-    async with conn.transaction():
+
+    async def render(total_pages: str) -> str:
         return await template.render_async(
-            t=branding.wording, logo=branding.logo, language=language, **facts, **context
+            t=branding.wording, logo=branding.logo, language=language, total_pages=total_pages, **facts, **context
         )
 
+    return render
 
-async def to_pdf(html: str, progress: Progress) -> tuple[bytes, str]:
-    progress(60, "rendering the PDF")
+
+async def to_pdf(
+    render: Callable[[str], Awaitable[str]], book: TranscriptBook, progress: Progress
+) -> tuple[bytes, str]:
+    """The report's pages (WeasyPrint) followed by its transcript pages, and the PDF's SHA-256."""
+    progress(80, "rendering the PDF")
     # Rendering takes CPU for a while; keep the event loop answering meanwhile.
     with RENDER_SECONDS.time():
-        pdf = await asyncio.to_thread(render_pdf, html)
+        # The footers need the total, which needs WeasyPrint's own page count: lay out once to count.
+        own = await asyncio.to_thread(page_count, await render("?"))
+        pdf = await asyncio.to_thread(render_pdf, await render(str(own + book.page_count)), book)
     progress(95, "storing")
     return pdf, hashlib.sha256(pdf).hexdigest()
 
@@ -289,11 +342,19 @@ async def build_case_report(
     title = report_in.title or f"Case report: {facts['case']['title']}"
     counter = TranscriptCounter(total=facts["totals"]["events"], progress=progress)
     progress(counter.start, "transcript")
-    html = await render_html(
-        conn, template_name=CASE_TEMPLATE, facts=facts, language=report_in.language, title=title,
-        transcript=lambda session_id: transcript(conn, session_id, counter), **produced_by(user.username),
-    )  # fmt: skip
-    pdf, digest = await to_pdf(html, progress)
+    branding = load_branding(get_settings().report_branding_dir, report_in.language)
+    t = branding.wording
+    book = TranscriptBook(header=t["header"], footer=f"{t['footer']} — {facts['case']['reference']}")
+    # Named cursors live inside a transaction; one snapshot also keeps the transcripts consistent.
+    columns = case_layout(t)
+    async with conn.transaction():
+        for session in facts["sessions"]:
+            book.section(f"{t['transcript']}: {session['target']}", f"{t['session']} {session['id']}", columns.columns)
+            async for event in transcript(conn, session["id"], counter):
+                book.line(columns.line(event), columns.indent)
+    render = html_renderer(template_name=CASE_TEMPLATE, branding=branding, facts=facts, language=report_in.language,
+                           title=title, **produced_by(user.username))  # fmt: skip
+    pdf, digest = await to_pdf(render, book, progress)
     tampered = [str(item["session"]["id"]) for item in facts["tampered"]]
     return BuiltReport(title=title, template=CASE_TEMPLATE, pdf=pdf, sha256=digest, tampered_sessions=tampered)
 
@@ -372,13 +433,19 @@ async def build_subject_report(
     title = report_in.title or f"Subject report: @{handle} in {facts['case']['reference']}"
     counter = TranscriptCounter(total=facts["totals"]["events"], progress=progress)
     progress(counter.start, "transcript")
-    html = await render_html(
-        conn, template_name=SUBJECT_TEMPLATE, facts=facts, language=report_in.language, title=title,
-        transcript=subject_transcript(conn, case_id=report_in.case_id,
-                                      tiktok_user_id=facts["subject"]["tiktok_user_id"], on_row=counter),
-        **produced_by(user.username),
-    )  # fmt: skip
-    pdf, digest = await to_pdf(html, progress)
+    branding = load_branding(get_settings().report_branding_dir, report_in.language)
+    t = branding.wording
+    book = TranscriptBook(header=t["header"], footer=f"{t['subject_footer']} — {facts['case']['reference']}")
+    events = subject_transcript(conn, case_id=report_in.case_id, tiktok_user_id=facts["subject"]["tiktok_user_id"],
+                                on_row=counter)  # fmt: skip
+    columns = subject_layout(t)
+    async with conn.transaction():
+        book.section(f"{t['transcript']}: @{handle}", title, columns.columns)
+        async for event in events:
+            book.line(columns.line(event), columns.indent)
+    render = html_renderer(template_name=SUBJECT_TEMPLATE, branding=branding, facts=facts,
+                           language=report_in.language, title=title, **produced_by(user.username))  # fmt: skip
+    pdf, digest = await to_pdf(render, book, progress)
     return BuiltReport(title=title, template=SUBJECT_TEMPLATE, pdf=pdf, sha256=digest, tampered_sessions=[],
                        subject_id=report_in.subject_id)  # fmt: skip
 
