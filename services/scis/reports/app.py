@@ -21,7 +21,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 stale_seconds=settings.report_job_stale_seconds,
                 max_attempts=settings.report_job_max_attempts,
             )
-            app.state.report_worker = Worker(app.state.pool, config, slots=settings.report_workers)
+            app.state.report_worker = Worker(app.state.pool, config, slots=settings.report_workers,
+                                             redis=app.state.redis)  # fmt: skip
             app.state.report_worker.start()
 
     async def stop_worker(app: FastAPI) -> None:
