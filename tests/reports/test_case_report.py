@@ -103,6 +103,10 @@ async def test_an_altered_record_is_flagged_on_page_one_with_its_seq(conn: psyco
     assert "seq2,chat,msg_id4001" in flag and "chain_hash" in flag
     appendix = text.split("Integrity appendix")[-1]
     assert "TAMPERED: seq 2" in appendix and appendix.count("intact, sealed") == 1
+    # Verification stops at the altered record; the transcript read in the same pass goes on to the end.
+    altered_transcript = text.split(f"Session {altered_id}")[-1]
+    assert "i never said that" in altered_transcript and "chat line 4005" in altered_transcript
+    assert "59998 diamonds" in altered_transcript and "session_end" in altered_transcript
 
 
 async def test_french_report_and_organisation_wording(

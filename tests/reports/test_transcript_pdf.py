@@ -14,7 +14,7 @@ from scis.reports.transcript_pdf import TEXT_SIZE, TranscriptBook, columns_for, 
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs Poppler: make system-deps")
 
-FRONT = """<html><head><style>@page { size: A4; @bottom-right { content: counter(page) " / TOTAL" } }</style></head>
+FRONT = """<html><head><style>@page { size: A4; margin: 20mm 16mm }</style></head>
 <body><h1>Front matter</h1><p style="break-before: page">second front page</p></body></html>"""
 
 
@@ -46,10 +46,11 @@ def test_every_line_and_character_is_extractable_and_pages_number_on(tmp_path: P
     wrapped = re.sub(r"\s+", "", text.split("    401 ")[1])
     assert "".join(f"word{n:04d}" for n in range(80)) in wrapped, "a wrapped line lost characters"
     total = 2 + transcript_pages
-    for number in range(3, total + 1):
+    for number in range(1, total + 1):  # WeasyPrint's pages and the transcript's, numbered as one document
         page = pages[number - 1]
         assert re.search(rf"\b{number} / {total}\b", page), f"page {number} is not numbered {number} / {total}"
-        assert "Brigade numérique" in page and "Rapport — CASE-1" in page
+        if number > 2:
+            assert "Brigade numérique" in page and "Rapport — CASE-1" in page
 
 
 def test_long_lines_wrap_within_the_margins_and_lose_nothing() -> None:

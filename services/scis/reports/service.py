@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -130,17 +130,15 @@ def layout(html: str) -> Any:
     return HTML(string=html, base_url=ASSET_DIR.as_uri() + "/", url_fetcher=report_url_fetcher()).render()
 
 
-def page_count(html: str) -> int:
-    return len(layout(html).pages)
-
-
 def render_pdf(html: str, book: TranscriptBook | None = None) -> bytes:
-    """The PDF of `html`, followed by the transcript pages of `book` when there is one."""
+    """The PDF of `html`, followed by the transcript pages of `book` (which numbers every page)."""
     document = layout(html)
-    if book is None:
-        return bytes(document.write_pdf())
-    own = len(document.pages)
-    return bytes(document.write_pdf(finisher=finisher(book, own + 1, own + book.page_count)))
+    return bytes(document.write_pdf(finisher=None if book is None else finisher(book)))
+
+
+def warm_up() -> None:
+    """Load WeasyPrint, its fonts and the transcript font once, when a replica starts, not in its first job."""
+    render_pdf("<p>SCIS</p>", TranscriptBook(header="", footer=""))
 
 
 async def gather_case(conn: AsyncConnection, *, user: User, case_id: int) -> dict[str, Any]:
@@ -180,7 +178,6 @@ async def gather_case(conn: AsyncConnection, *, user: User, case_id: int) -> dic
     per_minute = [row["n"] for row in await cur.fetchall()]
     await cur.execute("SELECT * FROM profiles WHERE case_id = %s ORDER BY unique_id", (case_id,))
     profiles = await cur.fetchall()
-    integrity = [await session_integrity(conn, session) for session in sessions]
     return {
         "case": case,
         "sessions": sessions,
@@ -188,12 +185,9 @@ async def gather_case(conn: AsyncConnection, *, user: User, case_id: int) -> dic
         "event_counts": counts,
         "top_participants": top,
         "profiles": profiles,
-        "integrity": integrity,
-        "tampered": [item for item in integrity if not item["verdict"].intact],
         "totals": {
             "sessions": len(sessions),
             "events": sum(n for _, n in counts),
-            "gaps": sum(len(item["gaps"]) for item in integrity),
             "diamonds": sum(row["diamonds"] for row in top),
         },
         "charts": {
@@ -203,9 +197,19 @@ async def gather_case(conn: AsyncConnection, *, user: User, case_id: int) -> dic
     }
 
 
-async def session_integrity(conn: AsyncConnection, session: dict[str, Any]) -> dict[str, Any]:
-    """A session's chain re-verified from the stored bytes now, with its capture gaps."""
-    verdict = await verify_session(conn, session["id"])
+def integrity_facts(integrity: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the report says of its sessions' verification: each verdict, the tampered ones, the gaps."""
+    return {
+        "integrity": integrity,
+        "tampered": [item for item in integrity if not item["verdict"].intact],
+    }
+
+
+async def session_integrity(
+    conn: AsyncConnection, session: dict[str, Any], on_row: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """A session's chain re-verified from the stored bytes now (`on_row` sees each row read), with its gaps."""
+    verdict = await verify_session(conn, session["id"], on_row=on_row)
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         "SELECT seq, data FROM events WHERE session_id = %s AND kind = %s ORDER BY seq", (session["id"], GAP)
@@ -243,8 +247,13 @@ async def streamed_events(
         await rows.execute(query, params)
         async for row in rows:
             on_row()
-            yield {"seq": row["seq"], "at": row["captured_at"], "who": row["unique_id"] or "", "kind": row["kind"],
-                   "what": describe_event(row), "session_id": row["session_id"]}  # fmt: skip
+            yield transcript_event(row, row["session_id"])
+
+
+def transcript_event(row: dict[str, Any], session_id: UUID) -> dict[str, Any]:
+    """A stored event (the transcript's or the chain verification's columns) as a transcript line's fields."""
+    return {"seq": row["seq"], "at": row["captured_at"], "who": row["unique_id"] or "", "kind": row["kind"],
+            "what": describe_event(row), "session_id": session_id}  # fmt: skip
 
 
 KIND_WIDTH, WHO_WIDTH = 13, 24
@@ -285,11 +294,11 @@ def subject_layout(t: dict[str, str]) -> TranscriptLayout:
 
 
 def transcript(
-    conn: AsyncConnection, session_id: UUID, on_row: Callable[[], None] = lambda: None
+    conn: AsyncConnection, session_id: UUID, on_row: Callable[[], None] = lambda: None, after_seq: int = -1
 ) -> AsyncIterator[dict[str, Any]]:
-    """A session's events in order."""
-    query = f"SELECT {TRANSCRIPT_COLUMNS} FROM events e WHERE e.session_id = %s ORDER BY e.seq"
-    return streamed_events(conn, f"transcript_{session_id.hex}", query, (session_id,), on_row)
+    """A session's events in order (those after `after_seq`)."""
+    query = f"SELECT {TRANSCRIPT_COLUMNS} FROM events e WHERE e.session_id = %s AND e.seq > %s ORDER BY e.seq"
+    return streamed_events(conn, f"transcript_{session_id.hex}", query, (session_id, after_seq), on_row)
 
 
 def subject_transcript(
@@ -301,30 +310,20 @@ def subject_transcript(
     return streamed_events(conn, "subject_transcript", query, (case_id, tiktok_user_id), on_row)
 
 
-def html_renderer(
+async def render_html(
     *, template_name: str, branding: Branding, facts: dict[str, Any], language: str, **context: Any
-) -> Callable[[str], Awaitable[str]]:
-    """The report's HTML given its total page count (the page footers say "n / total")."""
+) -> str:
+    """The report's HTML: everything but the transcripts (typeset by transcript_pdf after its pages)."""
     template = templates().get_template(template_name)
-
-    async def render(total_pages: str) -> str:
-        return await template.render_async(
-            t=branding.wording, logo=branding.logo, language=language, total_pages=total_pages, **facts, **context
-        )
-
-    return render
+    return await template.render_async(t=branding.wording, logo=branding.logo, language=language, **facts, **context)
 
 
-async def to_pdf(
-    render: Callable[[str], Awaitable[str]], book: TranscriptBook, progress: Progress
-) -> tuple[bytes, str]:
+async def to_pdf(html: str, book: TranscriptBook, progress: Progress) -> tuple[bytes, str]:
     """The report's pages (WeasyPrint) followed by its transcript pages, and the PDF's SHA-256."""
     progress(80, "rendering the PDF")
     # Rendering takes CPU for a while; keep the event loop answering meanwhile.
     with RENDER_SECONDS.time():
-        # The footers need the total, which needs WeasyPrint's own page count: lay out once to count.
-        own = await asyncio.to_thread(page_count, await render("?"))
-        pdf = await asyncio.to_thread(render_pdf, await render(str(own + book.page_count)), book)
+        pdf = await asyncio.to_thread(render_pdf, html, book)
     progress(95, "storing")
     return pdf, hashlib.sha256(pdf).hexdigest()
 
@@ -345,18 +344,43 @@ async def build_case_report(
     branding = load_branding(get_settings().report_branding_dir, report_in.language)
     t = branding.wording
     book = TranscriptBook(header=t["header"], footer=f"{t['footer']} — {facts['case']['reference']}")
-    # Named cursors live inside a transaction; one snapshot also keeps the transcripts consistent.
     columns = case_layout(t)
+    integrity = []
+    # Named cursors live inside a transaction; one snapshot also keeps verification and transcripts consistent.
     async with conn.transaction():
         for session in facts["sessions"]:
             book.section(f"{t['transcript']}: {session['target']}", f"{t['session']} {session['id']}", columns.columns)
-            async for event in transcript(conn, session["id"], counter):
-                book.line(columns.line(event), columns.indent)
-    render = html_renderer(template_name=CASE_TEMPLATE, branding=branding, facts=facts, language=report_in.language,
-                           title=title, **produced_by(user.username))  # fmt: skip
-    pdf, digest = await to_pdf(render, book, progress)
+            integrity.append(await transcribed_integrity(conn, session, book, columns, counter))
+    facts |= integrity_facts(integrity)
+    facts["totals"]["gaps"] = sum(len(item["gaps"]) for item in integrity)
+    html = await render_html(template_name=CASE_TEMPLATE, branding=branding, facts=facts,
+                             language=report_in.language, title=title, **produced_by(user.username))  # fmt: skip
+    pdf, digest = await to_pdf(html, book, progress)
     tampered = [str(item["session"]["id"]) for item in facts["tampered"]]
     return BuiltReport(title=title, template=CASE_TEMPLATE, pdf=pdf, sha256=digest, tampered_sessions=tampered)
+
+
+async def transcribed_integrity(
+    conn: AsyncConnection, session: dict[str, Any], book: TranscriptBook, columns: TranscriptLayout,
+    counter: TranscriptCounter,
+) -> dict[str, Any]:
+    """The session's chain verified and its transcript written in one read of its records (decision 712).
+
+    Verification stops at the first record that fails; the transcript goes on from the next one.
+    """
+    last_seq = -1
+
+    def write(row: dict[str, Any]) -> None:
+        nonlocal last_seq
+        counter()
+        last_seq = row["seq"]
+        book.line(columns.line(transcript_event(row, session["id"])), columns.indent)
+
+    item = await session_integrity(conn, session, on_row=write)
+    if not item["verdict"].intact:
+        async for event in transcript(conn, session["id"], counter, after_seq=last_seq):
+            book.line(columns.line(event), columns.indent)
+    return item
 
 
 async def gather_subject(conn: AsyncConnection, *, user: User, case_id: int, subject_id: int) -> dict[str, Any]:
@@ -443,9 +467,9 @@ async def build_subject_report(
         book.section(f"{t['transcript']}: @{handle}", title, columns.columns)
         async for event in events:
             book.line(columns.line(event), columns.indent)
-    render = html_renderer(template_name=SUBJECT_TEMPLATE, branding=branding, facts=facts,
-                           language=report_in.language, title=title, **produced_by(user.username))  # fmt: skip
-    pdf, digest = await to_pdf(render, book, progress)
+    html = await render_html(template_name=SUBJECT_TEMPLATE, branding=branding, facts=facts,
+                             language=report_in.language, title=title, **produced_by(user.username))  # fmt: skip
+    pdf, digest = await to_pdf(html, book, progress)
     return BuiltReport(title=title, template=SUBJECT_TEMPLATE, pdf=pdf, sha256=digest, tampered_sessions=[],
                        subject_id=report_in.subject_id)  # fmt: skip
 

@@ -6,7 +6,8 @@ is a list of lines, so it is typeset here instead: one monospaced font (DejaVu S
 subset), fixed line height, long lines wrapped at a character count. Each finished page is kept only
 as its compressed content stream (a few KB), so memory grows with the PDF's size, not with a layout.
 Every character stays extractable: glyphs map back to Unicode (ToUnicode), and a line with a
-character the font cannot draw carries its exact text as /ActualText.
+character the font cannot draw carries its exact text as /ActualText. Page numbers ("n / total")
+are drawn here on every page, WeasyPrint's too, so WeasyPrint lays its pages out once.
 """
 
 from __future__ import annotations
@@ -140,35 +141,46 @@ class TranscriptBook:
             self.draw(line, TEXT_SIZE, LEADING * 1.3)
 
     def line(self, text: str, indent: int) -> None:
+        if len(text) <= self.width and "\n" not in text and "\r" not in text:
+            self.draw(text, TEXT_SIZE, LEADING)  # nearly every line: no wrapping to work out
+            return
         for piece in wrapped(text, self.width, indent):
             self.draw(piece, TEXT_SIZE, LEADING)
 
-    def margins(self, number: int, total: int) -> bytes:
-        """The running header, footer and "page n / total" of one transcript page, as in the CSS."""
+    def margins(self, number: int, total: int, running: bool) -> bytes:
+        """A page's "n / total" at the bottom right and, with `running`, the header and footer as in the CSS."""
         size = MARGIN_TEXT_SIZE
         advance = self.font.advance * size / 1000
         numbering = f"{number} / {total}"
-        parts = [(self.header, LEFT, PAGE_HEIGHT - TOP / 2), (self.footer, LEFT, BOTTOM / 2),
-                 (numbering, PAGE_WIDTH - LEFT - advance * len(numbering), BOTTOM / 2)]  # fmt: skip
+        parts = [(numbering, PAGE_WIDTH - LEFT - advance * len(numbering), BOTTOM / 2)]
+        if running:
+            parts += [(self.header, LEFT, PAGE_HEIGHT - TOP / 2), (self.footer, LEFT, BOTTOM / 2)]
         ops = ["0.333 g"]
         for text, x, y in parts:
             if text:
                 ops.append(f"BT /{FONT_RESOURCE} {size} Tf {x:.2f} {y:.2f} Td {self.glyphs(text)} ET")
         return zlib.compress("\n".join(ops).encode("ascii"), 6)
 
-    def attach(self, pdf: pydyf.PDF, first_number: int, total: int) -> None:
-        """Add the transcript pages (numbered from `first_number` of `total`) after the PDF's own pages."""
+    def attach(self, pdf: pydyf.PDF) -> None:
+        """Number the PDF's own pages and add the transcript pages after them, numbered on."""
         self.finish_page()
-        margins = [self.margins(first_number + index, total) for index in range(len(self.pages))]
-        font = self.font_object(pdf)
-        resources = pydyf.Dictionary({"Font": pydyf.Dictionary({FONT_RESOURCE: font.reference})})
-        pdf.add_object(resources)
+        own = [pdf.objects[object_number] for object_number in pdf.pages["Kids"][::3]]
+        total = len(own) + len(self.pages)
+        numbers = [self.margins(index + 1, total, running=False) for index in range(len(own))]
+        margins = [self.margins(len(own) + index + 1, total, running=True) for index in range(len(self.pages))]
+        font = self.font_object(pdf)  # after every text is drawn: the subset holds their glyphs
+        resources = shared_resources(pdf, own, font)
+        save, restore = stream_object(pdf, zlib.compress(b"q")), stream_object(pdf, zlib.compress(b"Q"))
+        for page, number in zip(own, numbers, strict=True):
+            # WeasyPrint's stream leaves its own transformation in place: draw the number outside it.
+            page["Contents"] = pydyf.Array([save.reference, page["Contents"], restore.reference,
+                                            stream_object(pdf, number).reference])  # fmt: skip
         for body, margin in zip(self.pages, margins, strict=True):
             streams = [stream_object(pdf, body), stream_object(pdf, margin)]
             page = pydyf.Dictionary({
                 "Type": "/Page", "Parent": pdf.pages.reference,
                 "MediaBox": pydyf.Array([0, 0, PAGE_WIDTH, PAGE_HEIGHT]),
-                "Resources": resources.reference,
+                "Resources": resources,
                 "Contents": pydyf.Array([item.reference for item in streams]),
             })  # fmt: skip
             pdf.add_page(page)
@@ -204,6 +216,27 @@ class TranscriptBook:
         return font
 
 
+def object_of(pdf: pydyf.PDF, reference: Any) -> Any:
+    """The object an indirect reference ("12 0 R") names."""
+    text = reference.decode() if isinstance(reference, bytes) else str(reference)
+    return pdf.objects[int(text.split()[0])]
+
+
+def shared_resources(pdf: pydyf.PDF, own: list[pydyf.Dictionary], font: pydyf.Dictionary) -> Any:
+    """The resources WeasyPrint's pages share, with the transcript font added (a reference to them)."""
+    if not own:
+        resources = pydyf.Dictionary({"Font": pydyf.Dictionary({FONT_RESOURCE: font.reference})})
+        pdf.add_object(resources)
+        return resources.reference
+    resources = object_of(pdf, own[0]["Resources"])
+    fonts = resources.get("Font")
+    if fonts is None:
+        resources["Font"] = pydyf.Dictionary({FONT_RESOURCE: font.reference})
+    else:
+        object_of(pdf, fonts)[FONT_RESOURCE] = font.reference
+    return own[0]["Resources"]
+
+
 def stream_object(pdf: pydyf.PDF, compressed: bytes) -> pydyf.Stream:
     stream = pydyf.Stream([compressed], {"Filter": "/FlateDecode"})
     pdf.add_object(stream)
@@ -219,6 +252,7 @@ def subset_font(data: bytes, glyph_ids: list[int]) -> bytes:
     options.notdef_outline = True
     options.layout_features = []
     options.name_IDs = ["*"]
+    options.drop_tables += ["FFTM"]  # FontForge's timestamps: not needed, and fontTools warns on each report
     font = TTFont(BytesIO(data))
     subsetter = subset.Subsetter(options)
     subsetter.populate(gids=glyph_ids)
@@ -246,10 +280,10 @@ def to_unicode_cmap(glyph_ids: dict[str, int], used: set[str]) -> str:
     )
 
 
-def finisher(book: TranscriptBook, first_number: int, total: int) -> Any:
+def finisher(book: TranscriptBook) -> Any:
     """WeasyPrint's finisher hook: the transcript pages join its PDF before the trailer is written."""
 
     def finish(document: Any, pdf: pydyf.PDF) -> None:
-        book.attach(pdf, first_number, total)
+        book.attach(pdf)
 
     return finish
