@@ -276,9 +276,7 @@ async def test_job_progress_is_pushed_to_the_case_members_and_no_one_else(
     assert outsider_pushed == []
 
 
-async def test_a_replica_stopping_cleanly_hands_its_running_job_back(
-    postgres_url: str, case_with_lives: int
-) -> None:
+async def test_a_replica_stopping_cleanly_hands_its_running_job_back(postgres_url: str, case_with_lives: int) -> None:
     config = jobs.WorkerConfig(heartbeat_seconds=0.2, stale_seconds=600, max_attempts=3, poll_seconds=0.2)
     async with AsyncConnectionPool(postgres_url, min_size=1, max_size=4, open=False) as pool:
         replica = jobs.Worker(pool, config)

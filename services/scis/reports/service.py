@@ -361,7 +361,10 @@ async def build_case_report(
 
 
 async def transcribed_integrity(
-    conn: AsyncConnection, session: dict[str, Any], book: TranscriptBook, columns: TranscriptLayout,
+    conn: AsyncConnection,
+    session: dict[str, Any],
+    book: TranscriptBook,
+    columns: TranscriptLayout,
     counter: TranscriptCounter,
 ) -> dict[str, Any]:
     """The session's chain verified and its transcript written in one read of its records (decision 712).
