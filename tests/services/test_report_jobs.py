@@ -4,7 +4,6 @@ and a job whose worker died is taken again or failed with the reason, never left
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import subprocess
 import time
@@ -17,18 +16,16 @@ import httpx
 import psycopg
 import pytest
 import socketio
-import uvicorn
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from scis.core.settings import Settings
-from scis.embedded.ports import free_port
 from scis.reports import jobs
 from scis.reports.models import ReportJobRead
-from scis.serve import load_app
 from tests.reports.support import write_case_session
 from tests.services.conftest import auth
 from tests.support.cases import make_case
+from tests.support.serve import served
 
 DEADLINE_SECONDS = 240  # a busy shared machine renders slowly
 
@@ -221,19 +218,8 @@ async def test_cancelling_a_running_job_stops_its_worker_and_stores_nothing(
 @pytest.fixture
 async def analyser_url(postgres_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """The analyser served for real: its Socket.IO endpoint relays the case channels to the case's members."""
-    port = free_port()
-    settings = Settings(database_url=postgres_url, redis_url=redis_url, home=tmp_path, analyser_port=port)
-    server = uvicorn.Server(uvicorn.Config(load_app("analyser", settings), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))  # fmt: skip
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async with served("analyser", Settings(database_url=postgres_url, redis_url=redis_url, home=tmp_path)) as url:
+        yield url
 
 
 async def test_job_progress_is_pushed_to_the_case_members_and_no_one_else(
