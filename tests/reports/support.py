@@ -37,7 +37,10 @@ def scenario_events(offset: int) -> list[EventRecord]:
     return events
 
 
-async def write_case_session(conn: psycopg.AsyncConnection[Any], case_id: int, offset: int, reason: str) -> uuid.UUID:
+async def write_case_session(
+    conn: psycopg.AsyncConnection[Any], case_id: int, offset: int, reason: str, extra_chats: int = 0
+) -> uuid.UUID:
+    """A sealed session of the scenario (and `extra_chats` more chat lines, for a long transcript)."""
     session_id = uuid.uuid4()
     async with conn.transaction():
         tail, _ = await start_session(conn, session_id=session_id, target=f"host_{offset}", source="replay",
@@ -48,7 +51,15 @@ async def write_case_session(conn: psycopg.AsyncConnection[Any], case_id: int, o
         gap = gap_record(started=T0 + timedelta(seconds=3), ended=T0 + timedelta(seconds=9), reason=reason,
                          detail=f"{reason} during test")  # fmt: skip
         _, tail = await append_records(conn, session_id, tail, [gap])
-        await append_records(conn, session_id, tail, events[3:])
+        _, tail = await append_records(conn, session_id, tail, events[3:])
+        for start in range(0, extra_chats, 5000):
+            more = [
+                EventRecord(kind="chat", captured_at=T0 + timedelta(seconds=100, milliseconds=i),
+                            msg_id=offset * 100_000 + i, user_id=300 + i % 50, unique_id=f"talker_{i % 50}",
+                            body=f"more chat {i}", raw=f"raw-more-{offset}-{i}".encode())
+                for i in range(start, min(extra_chats, start + 5000))
+            ]  # fmt: skip
+            _, tail = await append_records(conn, session_id, tail, more)
         await seal_session(conn, session_id, status=SessionStatus.ENDED, reason="test",
                            ended_at=T0 + timedelta(minutes=3))  # fmt: skip
     return session_id

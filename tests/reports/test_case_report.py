@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -51,6 +52,13 @@ def poppler(pdf: Path, folder: Path) -> str:
     assert sorted(folder.glob("page-*1.png")), "pdftoppm wrote no first page"
     return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True,
                           timeout=300).stdout  # fmt: skip
+
+
+def first_page_images(pdf: Path) -> list[str]:
+    """Poppler's list of the images drawn on page 1 (one line each, after two header lines)."""
+    listing = subprocess.run(["pdfimages", "-list", "-f", "1", "-l", "1", str(pdf)], check=True,
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    return listing.stdout.splitlines()[2:]
 
 
 def squeezed(text: str) -> str:
@@ -103,15 +111,21 @@ async def test_an_altered_record_is_flagged_on_page_one_with_its_seq(conn: psyco
     assert "seq2,chat,msg_id4001" in flag and "chain_hash" in flag
     appendix = text.split("Integrity appendix")[-1]
     assert "TAMPERED: seq 2" in appendix and appendix.count("intact, sealed") == 1
+    # Verification stops at the altered record; the transcript read in the same pass goes on to the end.
+    altered_transcript = text.split(f"Session {altered_id}")[-1]
+    assert "i never said that" in altered_transcript and "chat line 4005" in altered_transcript
+    assert "59998 diamonds" in altered_transcript and "session_end" in altered_transcript
 
 
-async def test_french_report_and_organisation_wording(
+async def test_an_organisation_overrides_logo_header_footer_and_wording_without_code(
     conn: psycopg.AsyncConnection[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "wording.fr.json").write_text('{"footer": "Brigade numérique — confidentiel"}', encoding="utf-8")
-    (tmp_path / "logo.svg").write_text(
-        '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="40" height="20"/></svg>'
-    )
+    from PIL import Image
+
+    wording = {"header": "Unité cyber — diffusion restreinte", "footer": "Brigade numérique — confidentiel",
+               "appendix": "Annexe d'intégrité de la brigade", "transcript": "Transcription intégrale"}  # fmt: skip
+    (tmp_path / "wording.fr.json").write_text(json.dumps(wording, ensure_ascii=False), encoding="utf-8")
+    Image.new("RGB", (40, 20), (200, 30, 30)).save(tmp_path / "logo.png")
     monkeypatch.setenv("SCIS_REPORT_BRANDING_DIR", str(tmp_path))
     from scis.core.settings import get_settings
 
@@ -122,8 +136,13 @@ async def test_french_report_and_organisation_wording(
         text = await report_text(conn, case_id, "french", language="fr")
     finally:
         get_settings.cache_clear()
-    assert "Annexe d'intégrité" in text and "Transcription" in text
-    assert "Brigade numérique — confidentiel" in text
+    pages = [page for page in text.split("\f") if page.strip()]
+    # Header and footer on every page, WeasyPrint's and the transcript's alike.
+    assert all(wording["header"] in page and wording["footer"] in page for page in pages), "a page lacks them"
+    assert wording["appendix"] in text and f"{wording['transcript']}: host_5000" in text
+    assert "Synthèse" in text  # what the organisation did not override stays the French default
+    images = await asyncio.to_thread(first_page_images, ARTIFACTS / "reports" / "french" / "report.pdf")
+    assert [line.split()[3:5] for line in images] == [["40", "20"]], "the organisation's logo is not on page 1"
 
 
 def test_a_bad_wording_file_names_the_file_and_key(tmp_path: Path) -> None:

@@ -192,3 +192,35 @@ async def test_csv_export_streams_rows_under_the_same_caps(
         ("csv", "answered", True),
         ("csv", "answered", True),
     ]
+
+
+async def test_history_is_pruned_per_account_beyond_the_setting(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scis.core.settings import get_settings
+
+    mine, theirs = f"prune-{uuid.uuid4().hex[:8]}", f"keep-{uuid.uuid4().hex[:8]}"
+
+    async def kept(conn: psycopg.AsyncConnection, username: str) -> list[str]:
+        cur = await conn.execute(
+            "SELECT sql FROM explorer_history WHERE username = %s ORDER BY ran_at DESC, id", (username,)
+        )
+        return [row[0] for row in await cur.fetchall()]
+
+    monkeypatch.setenv("SCIS_EXPLORER_HISTORY_KEEP", "3")
+    get_settings.cache_clear()
+    try:
+        async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+            for n in range(5):
+                await service.record_history(conn, username=theirs, statement=f"SELECT {n}", outcome="answered")
+            await conn.execute("UPDATE explorer_history SET ran_at = now() - interval '1 day' WHERE username = %s",
+                               (theirs,))  # fmt: skip
+            for n in range(5):
+                await service.record_history(conn, username=mine, statement=f"SELECT {n}", outcome="answered")
+            assert await kept(conn, mine) == ["SELECT 4", "SELECT 3", "SELECT 2"], "the newest three are kept"
+            assert len(await kept(conn, theirs)) == 3  # pruned by their own entries, not by mine
+            assert await service.prune_history(conn, username=mine, keep=0) == 0  # 0 keeps everything
+            assert await service.prune_history(conn, username=mine, keep=1) == 2
+            assert await kept(conn, mine) == ["SELECT 4"]
+    finally:
+        get_settings.cache_clear()

@@ -8,18 +8,24 @@ import hashlib
 import subprocess
 import time
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
+import socketio
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from scis.core.settings import Settings
 from scis.reports import jobs
 from scis.reports.models import ReportJobRead
 from tests.reports.support import write_case_session
 from tests.services.conftest import auth
 from tests.support.cases import make_case
+from tests.support.serve import served
 
 DEADLINE_SECONDS = 240  # a busy shared machine renders slowly
 
@@ -207,3 +213,101 @@ async def test_cancelling_a_running_job_stops_its_worker_and_stores_nothing(
     with psycopg.connect(postgres_url) as conn:
         after = conn.execute("SELECT status, report_id FROM report_jobs WHERE id = %s", (row["id"],)).fetchone()
     assert after == ("cancelled", None)
+
+
+@pytest.fixture
+async def analyser_url(postgres_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[str]:
+    """The analyser served for real: its Socket.IO endpoint relays the case channels to the case's members."""
+    async with served("analyser", Settings(database_url=postgres_url, redis_url=redis_url, home=tmp_path)) as url:
+        yield url
+
+
+async def test_job_progress_is_pushed_to_the_case_members_and_no_one_else(
+    analyser_url: str, clients: dict[str, httpx.AsyncClient], tokens: dict[str, str], case_with_lives: int
+) -> None:
+    member_pushed: list[dict[str, Any]] = []
+    outsider_pushed: list[dict[str, Any]] = []
+    member, outsider = socketio.AsyncClient(), socketio.AsyncClient()
+    member.on("report_job", member_pushed.append)
+    outsider.on("report_job", outsider_pushed.append)
+    await member.connect(analyser_url, auth={"token": tokens["investigator"]}, transports=["websocket"])
+    await outsider.connect(analyser_url, auth={"token": tokens["viewer"]}, transports=["websocket"])
+    try:
+        watched = await member.call("watch_case", {"case_id": case_with_lives}, timeout=30)
+        assert watched == {"ok": True, "room": f"case:{case_with_lives}"}
+        refused = await outsider.call("watch_case", {"case_id": case_with_lives}, timeout=30)
+        assert refused == {"ok": False, "error": f"no case {case_with_lives} of yours"}
+
+        response = await clients["reports"].post(
+            "/api/reports/reports/jobs", json={"case_id": case_with_lives}, headers=auth(tokens["investigator"])
+        )
+        assert response.status_code == 202, response.text
+        job_id = response.json()["id"]
+        done = await wait_for_job(clients["reports"], tokens["investigator"], job_id, until={"done", "failed"})
+        assert done["status"] == "done", done
+
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while not any(item["status"] == "done" for item in member_pushed):
+            assert time.monotonic() < deadline, f"the end of job {job_id} was not pushed: {member_pushed}"
+            await asyncio.sleep(0.1)
+    finally:
+        await member.disconnect()
+        await outsider.disconnect()
+    assert {item["id"] for item in member_pushed} == {job_id}
+    assert member_pushed[0]["status"] == "running", "the start is pushed"
+    progress = [item["progress"] for item in member_pushed]
+    assert progress == sorted(progress), "pushed progress never goes back"
+    last = member_pushed[-1]
+    assert last["status"] == "done" and last["report_id"] == done["report_id"] and last["sha256"] == done["sha256"]
+    assert outsider_pushed == []
+
+
+async def test_a_replica_stopping_cleanly_hands_its_running_job_back(postgres_url: str, case_with_lives: int) -> None:
+    config = jobs.WorkerConfig(heartbeat_seconds=0.2, stale_seconds=600, max_attempts=3, poll_seconds=0.2)
+    async with AsyncConnectionPool(postgres_url, min_size=1, max_size=4, open=False) as pool:
+        replica = jobs.Worker(pool, config)
+        async with pool.connection() as conn:
+            await conn.set_autocommit(True)
+            # Enough transcript that the job is still running when the replica stops.
+            await write_case_session(conn, case_with_lives, offset=3000, reason="network", extra_chats=20_000)
+            # Taken by this replica (fresh heartbeat): the service's own worker, if running, leaves it alone.
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                """INSERT INTO report_jobs (kind, case_id, language, status, attempts, worker, heartbeat_at,
+                                            started_at, requested_by)
+                   VALUES ('case', %s, 'en', 'running', 1, %s, now(), now(), 't-investigator') RETURNING *""",
+                (case_with_lives, replica.name),
+            )
+            job = await cur.fetchone()
+        assert job is not None
+
+        async def state() -> tuple[str, str | None, int, int | None, int]:
+            async with pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT status, worker, attempts, report_id, progress FROM report_jobs WHERE id = %s", (job["id"],)
+                )
+                found = await cur.fetchone()
+            assert found is not None
+            return found
+
+        replica.tasks = [asyncio.create_task(replica.run(job))]
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while (await state())[4] < 15:  # its heartbeat says the transcript is being read
+            assert time.monotonic() < deadline, f"job {job['id']} never got going: {await state()}"
+            await asyncio.sleep(0.05)
+        await replica.stop()
+        status, worker, attempts, report_id, _ = await state()
+        assert worker != replica.name and report_id is None
+        # Back in the queue with this try not counted, or already taken again by another replica.
+        assert (status, worker, attempts) == ("queued", None, 0) or (status, attempts) == ("running", 1)
+
+        successor = jobs.Worker(pool, config)
+        successor.start()
+        try:
+            while (await state())[0] not in ("done", "failed"):
+                assert time.monotonic() < deadline, f"no replica finished job {job['id']}: {await state()}"
+                await asyncio.sleep(0.2)
+        finally:
+            await successor.stop()
+        status, _, attempts, report_id, _ = await state()
+        assert (status, attempts) == ("done", 1) and report_id is not None

@@ -1,10 +1,13 @@
-"""Socket.IO push of watchlist alerts: members of a case get its alerts as they are raised.
+"""Socket.IO push of a case's news to its members: watchlist alerts as they are raised, report job progress.
 
 A signed-in browser emits `watch_case` with `{"case_id": N}` (answered `{"ok": true, "room": "case:N"}`
 to a member of the case or an admin, `{"ok": false, ...}` to anyone else) and then receives every
 alert of that case as the Socket.IO event `alert` (the JSON of `AlertRead`), relayed from the bus
 channel family `scis.core.bus.CASE_ALERTS` on which the profiles service's enricher announces the
 alerts it committed. Alerts are in PostgreSQL first: a client that was away reads GET .../alerts.
+The same room receives `report_job` (the JSON of `ReportJobRead`) each time a reports worker beats,
+starts, finishes, fails or stops a job of the case (channel family `bus.CASE_REPORT_JOBS`); the
+jobs stay readable from GET /api/reports/reports/jobs.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import socketio
 from scis.core import bus
 
 ALERT_NAME = "alert"
+REPORT_JOB_NAME = "report_job"
+# Each bus channel family of a case and the Socket.IO event its messages become.
+RELAYS = {bus.CASE_ALERTS: ALERT_NAME, bus.CASE_REPORT_JOBS: REPORT_JOB_NAME}
 # authorize_case(identity, case_id) -> allowed
 AuthorizeCase = Callable[[Any, int], Awaitable[bool]]
 
@@ -45,7 +51,8 @@ class CaseAlertFanout:
         self.namespace = namespace
         self.authorize_case = authorize_case
         self.forwarded = 0
-        self._follower = bus.Follower(redis_url, bus.CASE_ALERTS.pattern, handle=self._forward, what="case alert push")
+        patterns = [family.pattern for family in RELAYS]
+        self._follower = bus.Follower(redis_url, *patterns, handle=self._forward, what="case push")
         sio.on("watch_case", self._on_watch, namespace=namespace)
         sio.on("unwatch_case", self._on_unwatch, namespace=namespace)
 
@@ -73,7 +80,9 @@ class CaseAlertFanout:
         return {"ok": True}
 
     async def _forward(self, channel: str, payload: Any) -> None:
-        key = bus.CASE_ALERTS.key_of(channel)
-        if key is not None and key.isdigit():
-            await self.sio.emit(ALERT_NAME, payload, room=case_room(int(key)), namespace=self.namespace)
-            self.forwarded += 1
+        for family, event in RELAYS.items():
+            key = family.key_of(channel)
+            if key is not None and key.isdigit():
+                await self.sio.emit(event, payload, room=case_room(int(key)), namespace=self.namespace)
+                self.forwarded += 1
+                return

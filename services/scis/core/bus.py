@@ -50,6 +50,8 @@ class ChannelFamily:
 LIVE_EVENTS = ChannelFamily("scis:live:", ":events")
 # Alerts raised for one case's watchlist (docs/events.md).
 CASE_ALERTS = ChannelFamily("scis:case:", ":alerts")
+# Progress and end of one case's report jobs (docs/events.md).
+CASE_REPORT_JOBS = ChannelFamily("scis:case:", ":report_jobs")
 
 
 def connect(redis_url: str, *, fail_fast: bool = False) -> aioredis.Redis:

@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     )
     query_timeout_ms: int = Field(5000, ge=100, le=600_000, description="database explorer statement timeout")
     query_row_limit: int = Field(1000, ge=1, le=100_000, description="database explorer row cap")
+    explorer_history_keep: int = Field(
+        1000, ge=0, le=1_000_000, description="explorer queries kept per account (older ones pruned); 0: all"
+    )
     report_branding_dir: Path | None = Field(
         None, description="folder with an organisation's report logo and wording overrides"
     )

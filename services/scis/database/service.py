@@ -28,6 +28,7 @@ from scis.core.audit import service as audit
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import User
 from scis.core.db import EXPLORER_ROLE
+from scis.core.settings import get_settings
 from scis.database.models import ColumnInfo, QueryResult, TableInfo
 from scis.database.sanitiser import CheckedQuery, UnsafeQuery, check_read_only
 
@@ -320,6 +321,19 @@ async def record_history(
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
         (username, statement[:20_000], outcome, row_count, truncated, elapsed_ms, error, output),
     )
+    await prune_history(app_conn, username=username, keep=get_settings().explorer_history_keep)
+
+
+async def prune_history(app_conn: AsyncConnection[Any], *, username: str, keep: int) -> int:
+    """Drop the account's history beyond its `keep` newest entries (0: keep all); how many went."""
+    if keep == 0:
+        return 0
+    cur = await app_conn.execute(
+        """DELETE FROM explorer_history WHERE id IN (
+               SELECT id FROM explorer_history WHERE username = %s ORDER BY ran_at DESC, id OFFSET %s)""",
+        (username, keep),
+    )
+    return cur.rowcount
 
 
 def outcome_of(error: Exception) -> str:

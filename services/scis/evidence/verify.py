@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -91,27 +92,35 @@ async def _check_video(media: MediaStore, row: dict[str, Any]) -> ChainFailure |
     return None if problem is None else ChainFailure(row["seq"], None, VIDEO_SEGMENT, "video", problem)
 
 
+# Told each stored row (the columns of EVENTS_SELECT) as verification reads it, before it is checked.
+OnRow = Callable[[dict[str, Any]], None]
+
+
 async def verify_session(
-    conn: AsyncConnection[Any], session_id: UUID | str, *, media: MediaStore | None = None
+    conn: AsyncConnection[Any], session_id: UUID | str, *, media: MediaStore | None = None, on_row: OnRow | None = None
 ) -> ChainVerdict:
     """Recompute every record of a session; the verdict names the first that does not match.
 
-    With `media`, the video segments the chain records are re-hashed from that store too.
+    With `media`, the video segments the chain records are re-hashed from that store too. `on_row`
+    sees each row read, up to and including the first that fails (a report's transcript is written
+    from the same pass).
     """
     session_id = UUID(str(session_id))
     if conn.info.transaction_status == TransactionStatus.IDLE and not conn.autocommit:
         # One snapshot for the session row and its records, even while a capture is appending.
         async with conn.transaction():
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            verdict = await _verify(conn, session_id, media)
+            verdict = await _verify(conn, session_id, media, on_row)
     else:
         async with conn.transaction():
-            verdict = await _verify(conn, session_id, media)
+            verdict = await _verify(conn, session_id, media, on_row)
     VERIFICATIONS.labels("intact" if verdict.intact else "broken").inc()
     return verdict
 
 
-async def _verify(conn: AsyncConnection[Any], session_id: UUID, media: MediaStore | None) -> ChainVerdict:
+async def _verify(
+    conn: AsyncConnection[Any], session_id: UUID, media: MediaStore | None, on_row: OnRow | None = None
+) -> ChainVerdict:
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute("SELECT chain_head, events_count FROM live_sessions WHERE id = %s", (session_id,))
     session = await cur.fetchone()
@@ -124,6 +133,8 @@ async def _verify(conn: AsyncConnection[Any], session_id: UUID, media: MediaStor
         rows.itersize = 2000
         await rows.execute(_SELECT, (session_id,))
         async for row in rows:
+            if on_row is not None:
+                on_row(row)
             if last_kind == SESSION_END:
                 failure = ChainFailure(row["seq"], row["msg_id"], row["kind"], "seal", "record stored after the seal")
                 break

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
 from scis.core.app import create_service_app
 from scis.core.settings import Settings, get_settings
+from scis.reports import service
 from scis.reports.jobs import Worker, WorkerConfig
 from scis.reports.views import router
 
@@ -16,12 +19,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def start_worker(app: FastAPI) -> None:
         app.state.report_worker = None
         if settings.report_workers:
+            await asyncio.to_thread(service.warm_up)  # WeasyPrint and fonts loaded now, not in the first job
             config = WorkerConfig(
                 heartbeat_seconds=settings.report_job_heartbeat_seconds,
                 stale_seconds=settings.report_job_stale_seconds,
                 max_attempts=settings.report_job_max_attempts,
             )
-            app.state.report_worker = Worker(app.state.pool, config, slots=settings.report_workers)
+            app.state.report_worker = Worker(app.state.pool, config, slots=settings.report_workers,
+                                             redis=app.state.redis)  # fmt: skip
             app.state.report_worker.start()
 
     async def stop_worker(app: FastAPI) -> None:

@@ -5,6 +5,8 @@ runs, its worker writes a heartbeat with the progress every SCIS_REPORT_JOB_HEAR
 whose heartbeat is older than SCIS_REPORT_JOB_STALE_SECONDS lost its worker (killed, crashed, node
 gone) and is taken again, until SCIS_REPORT_JOB_MAX_ATTEMPTS tries, after which it is failed with
 that reason. Cancelling marks the row; the worker sees it at its next heartbeat and stops.
+Each heartbeat and each end is also published on the case's bus channel (bus.CASE_REPORT_JOBS), which
+the analyser pushes over Socket.IO to the case's members (decision 713).
 See docs/decisions/710-report-jobs.md.
 """
 
@@ -19,12 +21,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import redis.asyncio as aioredis
 from prometheus_client import Counter
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from scis.core import cases
+from scis.core import bus, cases
 from scis.core.audit import service as audit
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import Role, User
@@ -48,6 +51,25 @@ class JobNotFound(LookupError):
 
 class JobFinished(Exception):
     """The job already ended; it can no longer be cancelled."""
+
+
+async def announce(conn: AsyncConnection, redis: aioredis.Redis | None, job_id: int) -> None:
+    """Publish the job as it now is on its case's channel; a Redis outage only loses the push, not the job."""
+    if redis is None:
+        return
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        f"SELECT {JOB_COLUMNS} FROM report_jobs j LEFT JOIN reports r ON r.id = j.report_id WHERE j.id = %s",
+        (job_id,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return
+    job = ReportJobRead(**row)
+    try:
+        await bus.publish(redis, bus.CASE_REPORT_JOBS.name(str(job.case_id)), job.model_dump(mode="json"))
+    except (aioredis.RedisError, OSError) as error:
+        log.warning("report job %s: progress not pushed (%s); the API still has it", job_id, error)
 
 
 def worker_name() -> str:
@@ -243,57 +265,87 @@ class WorkerConfig:
     poll_seconds: float = 1.0
 
 
-async def run_job(pool: AsyncConnectionPool, job: dict[str, Any], *, worker: str, config: WorkerConfig) -> str:
-    """Produce one claimed job's report while beating; returns how it ended."""
-    progress = JobProgress()
+async def run_job(
+    pool: AsyncConnectionPool,
+    job: dict[str, Any],
+    *,
+    worker: str,
+    config: WorkerConfig,
+    redis: aioredis.Redis | None = None,
+) -> str:
+    """Produce one claimed job's report while beating (and pushing its progress); returns how it ended."""
     async with pool.connection() as conn:
         await conn.set_autocommit(True)
-        user = await requester(conn, job["requested_by"])
-        if user is None:
-            await fail(conn, job_id=job["id"], worker=worker,
-                       reason=f"the account {job['requested_by']} is disabled or gone")  # fmt: skip
-            return "failed"
-        context = AuditContext(actor=user, source_ip=None, request_id=f"report-job-{job['id']}", service="reports")
-        report_in = ReportJobCreate(
-            kind=job["kind"], case_id=job["case_id"], subject_id=job["subject_id"], title=job["title"],
-            language=job["language"],
-        )  # fmt: skip
-        work = asyncio.create_task(service.build_report(conn, user=user, report_in=report_in, progress=progress))
-        ours = True
-        try:
-            async with pool.connection() as beat_conn:
-                await beat_conn.set_autocommit(True)
-                while not work.done():
-                    await asyncio.wait({work}, timeout=config.heartbeat_seconds)
-                    if not work.done():
-                        ours = await beat(beat_conn, job_id=job["id"], worker=worker, progress=progress)
-                        if not ours:
-                            work.cancel()
-                            break
-        except BaseException:
-            work.cancel()  # shutting down, or the database went away: the job is taken again later
+        outcome = await produce(pool, conn, job, worker=worker, config=config, redis=redis)
+        await announce(conn, redis, job["id"])
+        return outcome
+
+
+async def produce(
+    pool: AsyncConnectionPool,
+    conn: AsyncConnection,
+    job: dict[str, Any],
+    *,
+    worker: str,
+    config: WorkerConfig,
+    redis: aioredis.Redis | None,
+) -> str:
+    """Build the report on `conn` while another connection beats; store it unless the job stopped being ours."""
+    progress = JobProgress()
+    await announce(conn, redis, job["id"])
+    user = await requester(conn, job["requested_by"])
+    if user is None:
+        await fail(conn, job_id=job["id"], worker=worker,
+                   reason=f"the account {job['requested_by']} is disabled or gone")  # fmt: skip
+        return "failed"
+    context = AuditContext(actor=user, source_ip=None, request_id=f"report-job-{job['id']}", service="reports")
+    report_in = ReportJobCreate(
+        kind=job["kind"], case_id=job["case_id"], subject_id=job["subject_id"], title=job["title"],
+        language=job["language"],
+    )  # fmt: skip
+    work = asyncio.create_task(service.build_report(conn, user=user, report_in=report_in, progress=progress))
+    ours = True
+    try:
+        async with pool.connection() as beat_conn:
+            await beat_conn.set_autocommit(True)
+            while not work.done():
+                await asyncio.wait({work}, timeout=config.heartbeat_seconds)
+                if not work.done():
+                    ours = await beat(beat_conn, job_id=job["id"], worker=worker, progress=progress)
+                    if ours:
+                        await announce(beat_conn, redis, job["id"])
+                    else:
+                        work.cancel()
+                        break
+    except BaseException:
+        work.cancel()  # shutting down, or the database went away: the job is taken again later
+        # Let the report stop before its connection goes back to the pool (and retrieve its error).
+        with contextlib.suppress(BaseException):
+            await asyncio.gather(work, return_exceptions=True)
+        raise
+    try:
+        built = await work
+    except asyncio.CancelledError:
+        if ours:
             raise
-        try:
-            built = await work
-        except asyncio.CancelledError:
-            if ours:
-                raise
-            log.info("report job %s stopped: cancelled or taken over", job["id"])
-            return "cancelled"
-        except Exception as error:  # noqa: BLE001 - any failure is the job's, told to the requester
-            log.exception("report job %s failed", job["id"])
-            await fail(conn, job_id=job["id"], worker=worker, reason=failure_reason(error))
-            return "failed"
-        if not await finish(conn, job=job, worker=worker, built=built, context=context):
-            return "cancelled"
-        return "done"
+        log.info("report job %s stopped: cancelled or taken over", job["id"])
+        return "cancelled"
+    except Exception as error:  # noqa: BLE001 - any failure is the job's, told to the requester
+        log.exception("report job %s failed", job["id"])
+        await fail(conn, job_id=job["id"], worker=worker, reason=failure_reason(error))
+        return "failed"
+    if not await finish(conn, job=job, worker=worker, built=built, context=context):
+        return "cancelled"
+    return "done"
 
 
 class Worker:
     """Runs report jobs in this process until stopped; any number of replicas may run one each."""
 
-    def __init__(self, pool: AsyncConnectionPool, config: WorkerConfig, *, slots: int = 1) -> None:
-        self.pool, self.config, self.slots = pool, config, slots
+    def __init__(
+        self, pool: AsyncConnectionPool, config: WorkerConfig, *, slots: int = 1, redis: aioredis.Redis | None = None
+    ) -> None:
+        self.pool, self.config, self.slots, self.redis = pool, config, slots, redis
         self.name = worker_name()
         self.wake = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
@@ -321,7 +373,7 @@ class Worker:
 
     async def run(self, job: dict[str, Any]) -> None:
         try:
-            await run_job(self.pool, job, worker=self.name, config=self.config)
+            await run_job(self.pool, job, worker=self.name, config=self.config, redis=self.redis)
         except Exception as error:  # a fault of SCIS's, not the report's: say so, do not retry it blindly
             log.exception("report job %s: the worker failed", job["id"])
             async with self.pool.connection() as conn:

@@ -28,8 +28,9 @@ from scis.core.settings import get_settings
 from scis.evidence.records import GAP
 from scis.evidence.verify import verify_session
 from scis.reports import charts
-from scis.reports.branding import load_branding
+from scis.reports.branding import Branding, load_branding
 from scis.reports.models import ReportCreate, ReportJobCreate, ReportRead
+from scis.reports.transcript_pdf import TranscriptBook, finisher
 
 CASE_TEMPLATE = "case_report.html.j2"
 SUBJECT_TEMPLATE = "subject_report.html.j2"
@@ -57,7 +58,7 @@ class TranscriptCounter:
     total: int
     progress: Progress
     start: int = 15
-    end: int = 60
+    end: int = 80
     seen: int = field(default=0)
 
     def __call__(self) -> None:
@@ -123,11 +124,21 @@ def report_url_fetcher() -> Any:
     return ReportAssetFetcher(allowed_protocols=("data", "file"), allow_redirects=False)
 
 
-def render_pdf(html: str) -> bytes:
+def layout(html: str) -> Any:
     from weasyprint import HTML
 
-    document = HTML(string=html, base_url=ASSET_DIR.as_uri() + "/", url_fetcher=report_url_fetcher())
-    return bytes(document.write_pdf())
+    return HTML(string=html, base_url=ASSET_DIR.as_uri() + "/", url_fetcher=report_url_fetcher()).render()
+
+
+def render_pdf(html: str, book: TranscriptBook | None = None) -> bytes:
+    """The PDF of `html`, followed by the transcript pages of `book` (which numbers every page)."""
+    document = layout(html)
+    return bytes(document.write_pdf(finisher=None if book is None else finisher(book)))
+
+
+def warm_up() -> None:
+    """Load WeasyPrint, its fonts and the transcript font once, when a replica starts, not in its first job."""
+    render_pdf("<p>SCIS</p>", TranscriptBook(header="", footer=""))
 
 
 async def gather_case(conn: AsyncConnection, *, user: User, case_id: int) -> dict[str, Any]:
@@ -167,7 +178,6 @@ async def gather_case(conn: AsyncConnection, *, user: User, case_id: int) -> dic
     per_minute = [row["n"] for row in await cur.fetchall()]
     await cur.execute("SELECT * FROM profiles WHERE case_id = %s ORDER BY unique_id", (case_id,))
     profiles = await cur.fetchall()
-    integrity = [await session_integrity(conn, session) for session in sessions]
     return {
         "case": case,
         "sessions": sessions,
@@ -175,12 +185,9 @@ async def gather_case(conn: AsyncConnection, *, user: User, case_id: int) -> dic
         "event_counts": counts,
         "top_participants": top,
         "profiles": profiles,
-        "integrity": integrity,
-        "tampered": [item for item in integrity if not item["verdict"].intact],
         "totals": {
             "sessions": len(sessions),
             "events": sum(n for _, n in counts),
-            "gaps": sum(len(item["gaps"]) for item in integrity),
             "diamonds": sum(row["diamonds"] for row in top),
         },
         "charts": {
@@ -190,9 +197,19 @@ async def gather_case(conn: AsyncConnection, *, user: User, case_id: int) -> dic
     }
 
 
-async def session_integrity(conn: AsyncConnection, session: dict[str, Any]) -> dict[str, Any]:
-    """A session's chain re-verified from the stored bytes now, with its capture gaps."""
-    verdict = await verify_session(conn, session["id"])
+def integrity_facts(integrity: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the report says of its sessions' verification: each verdict, the tampered ones, the gaps."""
+    return {
+        "integrity": integrity,
+        "tampered": [item for item in integrity if not item["verdict"].intact],
+    }
+
+
+async def session_integrity(
+    conn: AsyncConnection, session: dict[str, Any], on_row: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """A session's chain re-verified from the stored bytes now (`on_row` sees each row read), with its gaps."""
+    verdict = await verify_session(conn, session["id"], on_row=on_row)
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         "SELECT seq, data FROM events WHERE session_id = %s AND kind = %s ORDER BY seq", (session["id"], GAP)
@@ -230,16 +247,58 @@ async def streamed_events(
         await rows.execute(query, params)
         async for row in rows:
             on_row()
-            yield {"seq": row["seq"], "at": row["captured_at"], "who": row["unique_id"] or "", "kind": row["kind"],
-                   "what": describe_event(row), "session_id": row["session_id"]}  # fmt: skip
+            yield transcript_event(row, row["session_id"])
+
+
+def transcript_event(row: dict[str, Any], session_id: UUID) -> dict[str, Any]:
+    """A stored event (the transcript's or the chain verification's columns) as a transcript line's fields."""
+    return {"seq": row["seq"], "at": row["captured_at"], "who": row["unique_id"] or "", "kind": row["kind"],
+            "what": describe_event(row), "session_id": session_id}  # fmt: skip
+
+
+KIND_WIDTH, WHO_WIDTH = 13, 24
+
+
+@dataclass(frozen=True)
+class TranscriptLayout:
+    """How transcript lines are laid out in columns; continuation lines of a long one indent under "what"."""
+
+    columns: str
+    indent: int
+    line: Callable[[dict[str, Any]], str]
+
+
+def case_layout(t: dict[str, str]) -> TranscriptLayout:
+    """seq, time, type, who, what: one line per event of a session."""
+    clock = max(8, len(t["time"]))
+
+    def line(event: dict[str, Any]) -> str:
+        return (f"{event['seq']:>7} {event['at']:%H:%M:%S}{'':<{clock - 8}} {event['kind']:<{KIND_WIDTH}} "
+                f"{event['who']:<{WHO_WIDTH}} {event['what']}")  # fmt: skip
+
+    columns = f"{'seq':>7} {t['time']:<{clock}} {t['type']:<{KIND_WIDTH}} {t['who']:<{WHO_WIDTH}} {t['what']}"
+    return TranscriptLayout(columns=columns, indent=7 + 1 + clock + 1 + KIND_WIDTH + 1 + WHO_WIDTH + 1, line=line)
+
+
+def subject_layout(t: dict[str, str]) -> TranscriptLayout:
+    """time, session (first 8 hex digits), seq, type, what: one person's events across lives."""
+    clock = max(19, len(t["time"]))
+    session = max(8, len(t["session"]))
+
+    def line(event: dict[str, Any]) -> str:
+        return (f"{event['at']:%Y-%m-%d %H:%M:%S}{'':<{clock - 19}} {event['session_id'].hex[:8]:<{session}} "
+                f"{event['seq']:>7} {event['kind']:<{KIND_WIDTH}} {event['what']}")  # fmt: skip
+
+    columns = f"{t['time']:<{clock}} {t['session']:<{session}} {'seq':>7} {t['type']:<{KIND_WIDTH}} {t['what']}"
+    return TranscriptLayout(columns=columns, indent=clock + 1 + session + 1 + 7 + 1 + KIND_WIDTH + 1, line=line)
 
 
 def transcript(
-    conn: AsyncConnection, session_id: UUID, on_row: Callable[[], None] = lambda: None
+    conn: AsyncConnection, session_id: UUID, on_row: Callable[[], None] = lambda: None, after_seq: int = -1
 ) -> AsyncIterator[dict[str, Any]]:
-    """A session's events in order."""
-    query = f"SELECT {TRANSCRIPT_COLUMNS} FROM events e WHERE e.session_id = %s ORDER BY e.seq"
-    return streamed_events(conn, f"transcript_{session_id.hex}", query, (session_id,), on_row)
+    """A session's events in order (those after `after_seq`)."""
+    query = f"SELECT {TRANSCRIPT_COLUMNS} FROM events e WHERE e.session_id = %s AND e.seq > %s ORDER BY e.seq"
+    return streamed_events(conn, f"transcript_{session_id.hex}", query, (session_id, after_seq), on_row)
 
 
 def subject_transcript(
@@ -252,26 +311,19 @@ def subject_transcript(
 
 
 async def render_html(
-    conn: AsyncConnection, *, template_name: str, facts: dict[str, Any], language: str, **context: Any
+    *, template_name: str, branding: Branding, facts: dict[str, Any], language: str, **context: Any
 ) -> str:
-    """The report's HTML; the transcript streams from the database while the template renders.
-
-    `context` carries the template's transcript function(s), which must read through `conn`.
-    """
-    branding = load_branding(get_settings().report_branding_dir, language)
+    """The report's HTML: everything but the transcripts (typeset by transcript_pdf after its pages)."""
     template = templates().get_template(template_name)
-    # Named cursors live inside a transaction; one snapshot also keeps the transcript consistent.
-    async with conn.transaction():
-        return await template.render_async(
-            t=branding.wording, logo=branding.logo, language=language, **facts, **context
-        )
+    return await template.render_async(t=branding.wording, logo=branding.logo, language=language, **facts, **context)
 
 
-async def to_pdf(html: str, progress: Progress) -> tuple[bytes, str]:
-    progress(60, "rendering the PDF")
+async def to_pdf(html: str, book: TranscriptBook, progress: Progress) -> tuple[bytes, str]:
+    """The report's pages (WeasyPrint) followed by its transcript pages, and the PDF's SHA-256."""
+    progress(80, "rendering the PDF")
     # Rendering takes CPU for a while; keep the event loop answering meanwhile.
     with RENDER_SECONDS.time():
-        pdf = await asyncio.to_thread(render_pdf, html)
+        pdf = await asyncio.to_thread(render_pdf, html, book)
     progress(95, "storing")
     return pdf, hashlib.sha256(pdf).hexdigest()
 
@@ -289,13 +341,49 @@ async def build_case_report(
     title = report_in.title or f"Case report: {facts['case']['title']}"
     counter = TranscriptCounter(total=facts["totals"]["events"], progress=progress)
     progress(counter.start, "transcript")
-    html = await render_html(
-        conn, template_name=CASE_TEMPLATE, facts=facts, language=report_in.language, title=title,
-        transcript=lambda session_id: transcript(conn, session_id, counter), **produced_by(user.username),
-    )  # fmt: skip
-    pdf, digest = await to_pdf(html, progress)
+    branding = load_branding(get_settings().report_branding_dir, report_in.language)
+    t = branding.wording
+    book = TranscriptBook(header=t["header"], footer=f"{t['footer']} — {facts['case']['reference']}")
+    columns = case_layout(t)
+    integrity = []
+    # Named cursors live inside a transaction; one snapshot also keeps verification and transcripts consistent.
+    async with conn.transaction():
+        for session in facts["sessions"]:
+            book.section(f"{t['transcript']}: {session['target']}", f"{t['session']} {session['id']}", columns.columns)
+            integrity.append(await transcribed_integrity(conn, session, book, columns, counter))
+    facts |= integrity_facts(integrity)
+    facts["totals"]["gaps"] = sum(len(item["gaps"]) for item in integrity)
+    html = await render_html(template_name=CASE_TEMPLATE, branding=branding, facts=facts,
+                             language=report_in.language, title=title, **produced_by(user.username))  # fmt: skip
+    pdf, digest = await to_pdf(html, book, progress)
     tampered = [str(item["session"]["id"]) for item in facts["tampered"]]
     return BuiltReport(title=title, template=CASE_TEMPLATE, pdf=pdf, sha256=digest, tampered_sessions=tampered)
+
+
+async def transcribed_integrity(
+    conn: AsyncConnection,
+    session: dict[str, Any],
+    book: TranscriptBook,
+    columns: TranscriptLayout,
+    counter: TranscriptCounter,
+) -> dict[str, Any]:
+    """The session's chain verified and its transcript written in one read of its records (decision 712).
+
+    Verification stops at the first record that fails; the transcript goes on from the next one.
+    """
+    last_seq = -1
+
+    def write(row: dict[str, Any]) -> None:
+        nonlocal last_seq
+        counter()
+        last_seq = row["seq"]
+        book.line(columns.line(transcript_event(row, session["id"])), columns.indent)
+
+    item = await session_integrity(conn, session, on_row=write)
+    if not item["verdict"].intact:
+        async for event in transcript(conn, session["id"], counter, after_seq=last_seq):
+            book.line(columns.line(event), columns.indent)
+    return item
 
 
 async def gather_subject(conn: AsyncConnection, *, user: User, case_id: int, subject_id: int) -> dict[str, Any]:
@@ -372,13 +460,19 @@ async def build_subject_report(
     title = report_in.title or f"Subject report: @{handle} in {facts['case']['reference']}"
     counter = TranscriptCounter(total=facts["totals"]["events"], progress=progress)
     progress(counter.start, "transcript")
-    html = await render_html(
-        conn, template_name=SUBJECT_TEMPLATE, facts=facts, language=report_in.language, title=title,
-        transcript=subject_transcript(conn, case_id=report_in.case_id,
-                                      tiktok_user_id=facts["subject"]["tiktok_user_id"], on_row=counter),
-        **produced_by(user.username),
-    )  # fmt: skip
-    pdf, digest = await to_pdf(html, progress)
+    branding = load_branding(get_settings().report_branding_dir, report_in.language)
+    t = branding.wording
+    book = TranscriptBook(header=t["header"], footer=f"{t['subject_footer']} — {facts['case']['reference']}")
+    events = subject_transcript(conn, case_id=report_in.case_id, tiktok_user_id=facts["subject"]["tiktok_user_id"],
+                                on_row=counter)  # fmt: skip
+    columns = subject_layout(t)
+    async with conn.transaction():
+        book.section(f"{t['transcript']}: @{handle}", title, columns.columns)
+        async for event in events:
+            book.line(columns.line(event), columns.indent)
+    html = await render_html(template_name=SUBJECT_TEMPLATE, branding=branding, facts=facts,
+                             language=report_in.language, title=title, **produced_by(user.username))  # fmt: skip
+    pdf, digest = await to_pdf(html, book, progress)
     return BuiltReport(title=title, template=SUBJECT_TEMPLATE, pdf=pdf, sha256=digest, tampered_sessions=[],
                        subject_id=report_in.subject_id)  # fmt: skip
 

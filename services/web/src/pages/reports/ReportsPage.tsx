@@ -3,8 +3,10 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useSearchParams } from "react-router-dom";
+import { io } from "socket.io-client";
 import { reports } from "../../api/client";
 import { ApiError, unwrap } from "../../api/errors";
+import type { components } from "../../api/schema/reports";
 import { Empty } from "../../components/Empty";
 import { ErrorNote } from "../../components/ErrorNote";
 import { PageTitle } from "../../components/PageTitle";
@@ -13,7 +15,28 @@ import { allows, useMe } from "../../shell/auth";
 import { useCases } from "../cases/CasesPage";
 
 type JobKind = "case" | "subject";
+type Job = components["schemas"]["ReportJobRead"];
 const ACTIVE = new Set(["queued", "running"]);
+// Only a safety net: progress arrives pushed over Socket.IO (useJobPush).
+const FALLBACK_POLL_MS = 15000;
+
+/** Each running job's progress, pushed by the analyser's Socket.IO to the members of its case. */
+function useJobPush(caseIds: number[], onJob: (job: Job) => void, onWatching: () => void) {
+  const watched = [...new Set(caseIds)].sort((a, b) => a - b).join(",");
+  useEffect(() => {
+    if (!watched) return undefined;
+    const socket = io({ path: "/socket.io/", transports: ["websocket"] });
+    socket.on("connect", () => {
+      const acks = watched.split(",").map((caseId) => socket.emitWithAck("watch_case", { case_id: Number(caseId) }));
+      // Whatever happened before the rooms were joined is read once from the API.
+      void Promise.all(acks).then(onWatching);
+    });
+    socket.on("report_job", onJob);
+    return () => {
+      socket.disconnect();
+    };
+  }, [watched, onJob, onWatching]);
+}
 
 function GenerateForm() {
   const { t, i18n } = useTranslation();
@@ -97,12 +120,22 @@ function GenerateForm() {
 function JobList({ canCancel }: { canCancel: boolean }) {
   const { t } = useTranslation();
   const client = useQueryClient();
-  // Polled while a job is queued or running: the bar moves with the worker's heartbeat.
   const jobs = useQuery({
     queryKey: ["report-jobs"],
     queryFn: () => unwrap(reports.GET("/api/reports/reports/jobs", { params: { query: { limit: 50 } } })),
-    refetchInterval: (query) => (query.state.data?.some((job) => ACTIVE.has(job.status)) ? 1000 : false),
+    refetchInterval: (query) => (query.state.data?.some((job) => ACTIVE.has(job.status)) ? FALLBACK_POLL_MS : false),
   });
+  // The bar moves with each pushed heartbeat; a job not listed yet (another tab's) reloads the list.
+  const [onJob] = useState(() => (pushed: Job) => {
+    const listed = client.getQueryData<Job[]>(["report-jobs"]);
+    if (listed?.some((job) => job.id === pushed.id)) {
+      client.setQueryData<Job[]>(["report-jobs"], listed.map((job) => (job.id === pushed.id ? pushed : job)));
+    } else {
+      void client.invalidateQueries({ queryKey: ["report-jobs"] });
+    }
+  });
+  const [reload] = useState(() => () => void client.invalidateQueries({ queryKey: ["report-jobs"] }));
+  useJobPush((jobs.data ?? []).filter((job) => ACTIVE.has(job.status)).map((job) => job.case_id), onJob, reload);
   const cancel = useMutation({
     mutationFn: (id: number) => unwrap(reports.POST("/api/reports/reports/jobs/{job_id}/cancel", { params: { path: { job_id: id } } })),
     onSettled: () => client.invalidateQueries({ queryKey: ["report-jobs"] }),
