@@ -24,6 +24,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from scis.capture.leases import BackgroundLoop, CaptureBusy, LeaseHolder, acquire, describe_lease, is_stale, release
 from scis.capture.spill import SpillQueue, clear_parked_note, message_ids, read_parked_note, session_spill_dir
 from scis.capture.stats import CaptureStats
+from scis.capture.streaks import GIFT_UPDATE
 from scis.capture.writer import EventWriter, publish
 from scis.core.settings import Settings
 from scis.core.status import SessionStatus
@@ -60,9 +61,13 @@ async def stored_message_keys(
     conn: psycopg.AsyncConnection[Any], session_ids: list[UUID], limit: int = STORED_KEYS
 ) -> list[tuple[str, int]]:
     """(kind, msg_id) of the messages most recently stored in these sessions (every frame of a gift
-    streak too), oldest first: what a resumed stream or a replayed spill must not store again."""
+    streak too), oldest first: what a resumed stream or a replayed spill must not store again.
+
+    Keys are those of the frames as received: a gift frame stored as `gift_update` (it came after its
+    streak was closed as inferred) is the `gift` the server re-sends. Keyed by its stored kind, it was
+    stored a second time by every resume that re-sent it (decision 413)."""
     cur = await conn.execute(
-        """SELECT kind, msg_id FROM (
+        """SELECT CASE WHEN kind = %(update)s THEN 'gift' ELSE kind END AS kind, msg_id FROM (
                SELECT captured_at, kind, msg_id FROM events
                 WHERE session_id = ANY(%(ids)s) AND msg_id IS NOT NULL
                UNION ALL
@@ -70,7 +75,7 @@ async def stored_message_keys(
                       jsonb_array_elements_text(data -> 'streak' -> 'msg_ids') frame
                 WHERE session_id = ANY(%(ids)s) AND data ? 'streak') stored
             ORDER BY captured_at DESC LIMIT %(limit)s""",
-        {"ids": session_ids, "limit": limit},
+        {"ids": session_ids, "limit": limit, "update": GIFT_UPDATE},
     )
     rows = await cur.fetchall()
     keys = [(r["kind"], r["msg_id"]) if isinstance(r, dict) else (r[0], r[1]) for r in rows]
