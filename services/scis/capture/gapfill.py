@@ -49,8 +49,7 @@ class OpenGap:
         data = row.record.data or {}
         if row.record.kind != GAP or data.get("reason") not in FILLABLE_REASONS:
             return None
-        started, ended = (datetime.fromisoformat(str(data[key]).replace("Z", "+00:00")) for key in ("from", "to"))
-        return cls(row.session_id, row.seq, str(data["reason"]), started, ended)
+        return cls(row.session_id, row.seq, str(data["reason"]), *stretch(data))
 
     @classmethod
     def own(cls, session_id: UUID, record: EventRecord) -> OpenGap | None:
@@ -58,8 +57,7 @@ class OpenGap:
         data = record.data or {}
         if record.kind != GAP or data.get("reason") not in IN_SESSION_REASONS:
             return None
-        started, ended = (datetime.fromisoformat(str(data[key]).replace("Z", "+00:00")) for key in ("from", "to"))
-        return cls(session_id, None, str(data["reason"]), started, ended)
+        return cls(session_id, None, str(data["reason"]), *stretch(data))
 
     def is_stored_as(self, row: ChainedRecord) -> bool:
         """`row` is this gap's record (a session's gaps never share reason and stretch)."""
@@ -113,6 +111,12 @@ class GapFiller:
                 ready.append(record)
         self.unplaced = waiting
         return ready
+
+
+def stretch(data: dict[str, object]) -> tuple[datetime, datetime]:
+    """A gap record's `from` and `to`."""
+    started, ended = (datetime.fromisoformat(str(data[key]).replace("Z", "+00:00")) for key in ("from", "to"))
+    return started, ended
 
 
 def filled_record(
