@@ -1,7 +1,9 @@
 """The simulator misbehaving at 1,000 events/s under a real `scis capture` process: it drops the socket,
 stalls (socket open, nothing sent: the capture's watchdog must notice and reconnect), sends corrupt
 frames (kept raw as `malformed` evidence) and re-sends already-sent messages after a reconnect
-(dropped by msg_id). Each prints its figures and checks sent = stored + ids named in gap records,
+(dropped by msg_id). Every reconnect gap must be closed by a `gap_filled` record: the capture
+reconnects from before its last frame, so the re-sent overlap proves nothing was skipped.
+Each prints its figures and checks sent = stored + ids named in gap records,
 0 duplicates, every chain intact."""
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ async def test_simulator_fault_at_1000_events_per_second(
           f"malformed {summary['malformed']}")  # fmt: skip
     assert result.sent >= AFTER_FAULT and session["status"] == "ended"
     assert result.sent == result.stored + result.named_in_gaps, f"{len(result.missing)} sent messages unaccounted for"
+    if fault != "malformed":  # the reconnect re-sent the last frame: the overlap proves the gap filled
+        assert result.gaps["disconnect"] + result.gaps["stall"] >= 1
+        assert not result.unfilled("disconnect", "stall"), f"gaps left open: {result.unfilled('disconnect', 'stall')}"
     if fault == "drop":
         assert result.gaps["disconnect"] >= 1
     elif fault == "stall":

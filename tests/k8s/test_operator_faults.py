@@ -152,6 +152,10 @@ async def test_an_evicted_capture_pod_is_replaced_once(emulator: StampingEmulato
 
         await eventually(lambda: "exited with code 137 (Evicted)" in messages(), within=WAIT)
         await eventually(lambda: "disappeared (evicted or deleted)" in messages(), within=WAIT)
+    print(
+        f"\ncapture Pod evicted then drained: Pod POSTs {dict(pod_creations(emulator))}, Pods {sorted(watch.names)}, "
+        f"most running at once {watch.most_running['alpha']}, restarts {status(emulator, 'alpha').get('restarts')}"
+    )
     assert watch.most_running["alpha"] == 1
     assert watch.names == {"alpha-capture-0", "alpha-capture-1", "alpha-capture-2"}
 

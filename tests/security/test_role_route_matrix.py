@@ -87,6 +87,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/analyser/monitors/{session_id}"): Rule(Role.investigator, "session"),
     ("GET", "/api/analyser/sessions/{session_id}/events"): Rule(target="session"),
     ("GET", "/api/analyser/sessions/{session_id}/verify"): Rule(target="session"),
+    ("GET", "/api/analyser/sessions/{session_id}/gaps"): Rule(target="session"),
     ("GET", "/api/lives/lives/{session_id}"): Rule(target="session"),
     ("GET", "/api/lives/lives/{session_id}/video"): Rule(target="session"),
     # The test sessions record no video: a member is told so (409), an outsider gets the hidden 404.

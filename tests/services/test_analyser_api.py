@@ -108,3 +108,41 @@ async def test_monitor_a_live_end_to_end(
         by_seq = {item["seq"]: item for item in stored}
         assert received and all(payload == by_seq[payload["seq"]] for payload in received)
         assert list(received[0]) == list(stored[0]) == list(EventRead.model_fields)
+
+
+async def test_a_dropped_socket_gap_is_listed_as_filled_by_the_resent_frame(
+    analyser: tuple[str, SimulatorServer], tokens: dict[str, str], accounts: dict[str, str], postgres_url: str
+) -> None:
+    base, sim = analyser
+    case_id = make_case(postgres_url, created_by=accounts["investigator"], members=[accounts["investigator"]])
+    room = sim.add_room("gaps.host", rate=200, seed=5)
+    token = tokens["investigator"]
+    async with httpx.AsyncClient(base_url=base, timeout=20) as client:
+        started = await client.post("/api/analyser/monitors", json={"target": "@gaps.host", "case_id": case_id},
+                                    headers=auth(token))  # fmt: skip
+        assert started.status_code == 201, started.text
+        session_id = started.json()["session_id"]
+        for _ in range(600):
+            if room.connections and len(room.sent_messages) > 200:
+                break
+            await asyncio.sleep(0.1)
+        connections = room.connections
+        room.fault("drop", code=1011, reason="simulated drop")
+        for _ in range(1200):  # reconnected, and a few frames later
+            if room.connections > connections and room.sessions:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(2)
+        room.end()
+        await wait_for_status(client, session_id, token, {"ended"})
+        answer = await client.get(f"/api/analyser/sessions/{session_id}/gaps", headers=auth(token))
+        assert answer.status_code == 200, answer.text
+        (gap,) = answer.json()
+        assert gap["reason"] == "disconnect" and gap["filled"] == "completely", gap
+        assert gap["filled_by"]["session_id"] == session_id and gap["filled_by"]["seq"] > gap["seq"]
+        page = await client.get(f"/api/analyser/sessions/{session_id}/events?kind=gap_filled", headers=auth(token))
+        (fill,) = page.json()["items"]
+        assert fill["seq"] == gap["filled_by"]["seq"] and fill["data"]["gap"]["seq"] == gap["seq"]
+        assert fill["data"]["evidence"]["already_stored_messages_resent"] > 0
+        outsider = await client.get(f"/api/analyser/sessions/{session_id}/gaps", headers=auth(tokens["viewer"]))
+        assert outsider.status_code == 404

@@ -120,6 +120,24 @@ class EventPage(BaseModel):
     next_after_seq: int | None = Field(None, description="pass as after_seq for the next page; null at the end")
 
 
+class GapFillRef(BaseModel):
+    session_id: UUID
+    seq: int
+
+
+class GapRead(BaseModel):
+    """One gap record of a session and whether re-sent messages filled it (gap records are never edited)."""
+
+    seq: int = Field(description="the gap record's place in the session's chain")
+    reason: str = Field(description="disconnect, stall, restart, overflow or crash")
+    started: str = Field(description="the gap record's `from` (UTC)")
+    ended: str = Field(description="the gap record's `to` (UTC)")
+    detail: str
+    filled: str = Field(description="open, partly or completely: what `gap_filled` records say")
+    remaining: dict[str, str] | None = Field(None, description="for partly: {from, to} still missing")
+    filled_by: GapFillRef | None = Field(None, description="the `gap_filled` record that says so")
+
+
 class ChainFailureRead(BaseModel):
     seq: int
     msg_id: str | None

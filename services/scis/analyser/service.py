@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -14,12 +15,13 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from scis.analyser.models import EventPage, EventRead, MonitorCreate, MonitorRead, VerifyResult
+from scis.analyser.models import EventPage, EventRead, GapRead, MonitorCreate, MonitorRead, VerifyResult
 from scis.analyser.runners import MonitorRunner
 from scis.capture.payloads import row_payload
 from scis.core import cases
 from scis.core.audit import service as audit
 from scis.core.audit.models import AuditContext
+from scis.evidence.gaps import session_gaps
 from scis.evidence.records import PUBLISHED_FIELDS
 from scis.evidence.verify import verify_session
 
@@ -141,3 +143,8 @@ async def list_events(
 async def verify(conn: AsyncConnection[Any], session_id: UUID) -> VerifyResult:
     """The verification result of a session (raises LookupError for an unknown session)."""
     return VerifyResult.from_verdict(await verify_session(conn, session_id))
+
+
+async def list_gaps(conn: AsyncConnection[Any], session_id: UUID) -> list[GapRead]:
+    """The session's gaps in chain order, each open, partly or completely filled."""
+    return [GapRead.model_validate(asdict(state)) for state in await session_gaps(conn, session_id)]

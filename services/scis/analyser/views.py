@@ -9,7 +9,7 @@ from fastapi import HTTPException, Query, Request, status
 
 from scis.analyser import service
 from scis.analyser.captures import MonitorExists, MonitorNotFound
-from scis.analyser.models import EventPage, MonitorCreate, MonitorRead, VerifyResult
+from scis.analyser.models import EventPage, GapRead, MonitorCreate, MonitorRead, VerifyResult
 from scis.analyser.runners import MonitorRunner, UnsupportedMonitor
 from scis.core import cases
 from scis.core.deps import Audit, CurrentUser, Db, Investigator
@@ -135,6 +135,18 @@ async def list_events(
     return await service.list_events(
         db, session_id, kinds=kind, user_id=user_id, since=since, until=until, limit=limit, after_seq=after_seq
     )
+
+
+@router.get(
+    "/sessions/{session_id}/gaps",
+    response_model=list[GapRead],
+    tags=["sessions"],
+    summary="A live's capture gaps, each open, partly or completely filled by re-sent messages",
+    responses=error_responses(404),
+)
+async def list_gaps(session_id: UUID, db: Db, user: CurrentUser) -> list[GapRead]:
+    await require_session(db, user, session_id)
+    return await service.list_gaps(db, session_id)
 
 
 @router.get(

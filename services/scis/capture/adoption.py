@@ -22,8 +22,9 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from scis.capture.leases import BackgroundLoop, CaptureBusy, LeaseHolder, acquire, describe_lease, is_stale, release
-from scis.capture.spill import SpillQueue, clear_parked_note, read_parked_note, session_spill_dir
+from scis.capture.spill import SpillQueue, clear_parked_note, message_ids, read_parked_note, session_spill_dir
 from scis.capture.stats import CaptureStats
+from scis.capture.streaks import GIFT_UPDATE
 from scis.capture.writer import EventWriter, publish
 from scis.core.settings import Settings
 from scis.core.status import SessionStatus
@@ -35,7 +36,7 @@ from scis.evidence.chain import (
     read_tail,
     seal_session,
 )
-from scis.evidence.records import ChainedRecord
+from scis.evidence.records import ChainedRecord, EventRecord
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,62 @@ class Adopted:
     gap_from: datetime
     gap_to: datetime
     gaps: tuple[ChainedRecord, ...] = ()  # the gap records the adoption stored (a resumed stream may fill them)
+
+
+STORED_KEYS = 200_000  # most recent message keys of a session a re-send or a replay is checked against
+
+
+async def stored_message_keys(
+    conn: psycopg.AsyncConnection[Any], session_ids: list[UUID], limit: int = STORED_KEYS
+) -> list[tuple[str, int]]:
+    """(kind, msg_id) of the messages most recently stored in these sessions (every frame of a gift
+    streak too), oldest first: what a resumed stream or a replayed spill must not store again.
+
+    Keys are those of the frames as received: a gift frame stored as `gift_update` (it came after its
+    streak was closed as inferred) is the `gift` the server re-sends. Keyed by its stored kind, it was
+    stored a second time by every resume that re-sent it (decision 413)."""
+    cur = await conn.execute(
+        """SELECT CASE WHEN kind = %(update)s THEN 'gift' ELSE kind END AS kind, msg_id FROM (
+               SELECT captured_at, kind, msg_id FROM events
+                WHERE session_id = ANY(%(ids)s) AND msg_id IS NOT NULL
+               UNION ALL
+               SELECT captured_at, kind, frame::bigint FROM events,
+                      jsonb_array_elements_text(data -> 'streak' -> 'msg_ids') frame
+                WHERE session_id = ANY(%(ids)s) AND data ? 'streak') stored
+            ORDER BY captured_at DESC LIMIT %(limit)s""",
+        {"ids": session_ids, "limit": limit, "update": GIFT_UPDATE},
+    )
+    rows = await cur.fetchall()
+    keys = [(r["kind"], r["msg_id"]) if isinstance(r, dict) else (r[0], r[1]) for r in rows]
+    return keys[::-1]
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyStored:
+    """Records of a spill replay the session already holds (decision 413). A run that stopped while
+    committing a batch parked or spilled that batch although its commit may have landed, and a run that
+    died while draining a spill file leaves the whole file although its first batches were stored:
+    replaying them blindly stores them twice. A message is known by its id (a streak by all its
+    frames'), any other record (a gap, a malformed frame) by its kind and capture time."""
+
+    message_ids: frozenset[int]
+    others: frozenset[tuple[str, datetime]]
+
+    @classmethod
+    async def of(cls, conn: psycopg.AsyncConnection[Any], session_id: UUID, next_seq: int) -> AlreadyStored:
+        keys = await stored_message_keys(conn, [session_id])
+        cur = await conn.execute(
+            "SELECT kind, captured_at FROM events WHERE session_id = %s AND msg_id IS NULL AND seq >= %s",
+            (session_id, max(0, next_seq - STORED_KEYS)),
+        )
+        others = [(r["kind"], r["captured_at"]) if isinstance(r, dict) else (r[0], r[1]) for r in await cur.fetchall()]
+        return cls(frozenset(msg_id for _, msg_id in keys), frozenset(others))
+
+    def __call__(self, record: EventRecord) -> bool:
+        ids = message_ids(record)
+        if ids:
+            return all(int(msg_id) in self.message_ids for msg_id in ids)
+        return (record.kind, record.captured_at) in self.others
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +137,15 @@ async def replay_spill(
         log.error("session %s is sealed or unknown: its spill folder %s is left for an operator",
                   session_id, queue.spill_dir)  # fmt: skip
         return Replayed(0)
+    async with pool.connection() as conn:
+        already_stored = await AlreadyStored.of(conn, session_id, tail.next_seq)
     stats = CaptureStats(session_id, session["target"], session["source"], session["case_id"])
     writer = EventWriter(pool, session_id, tail, batch_size=settings.capture_batch_size, stats=stats, redis=redis)
     last_committed = tail.last_captured_at
-    await writer.run(queue)
+    await writer.run(queue, skip=already_stored)
+    if writer.skipped:
+        log.warning("session %s: %d spilled records were already stored (committed as the earlier run stopped); "
+                    "not stored again", session_id, writer.skipped)  # fmt: skip
     rows: list[ChainedRecord] = []
     if not parked and last_committed is not None and first_spilled is not None and first_spilled > last_committed:
         # Spilling starts when memory is full: what the dead process held in memory was received

@@ -12,10 +12,17 @@ received item that carries messages (decision 411):
 - its first message was created inside the gap: the gap is filled from then on; what remains
   missing is named (`remaining`);
 - otherwise (the server re-sent nothing older): no record, the gap stands as it is.
+
+A `disconnect` or `stall` gap is this capture's own: the websocket source reconnects one frame back
+(from the cursor before the last frame it received), so a server that honours the cursor re-sends that
+frame and the overlap proves nothing in between was skipped. The same rule decides; as the gap record
+is not stored yet when the re-sent frame arrives, its `gap_filled` waits for the gap's seq and is
+appended once the gap is committed (`GapFiller.placed`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -23,7 +30,8 @@ from uuid import UUID
 from scis.evidence.canonical import iso_utc
 from scis.evidence.records import GAP, GAP_FILLED, ChainedRecord, EventRecord
 
-FILLABLE_REASONS = frozenset({"crash", "restart"})
+FILLABLE_REASONS = frozenset({"crash", "restart"})  # stated by an earlier run, found stored
+IN_SESSION_REASONS = frozenset({"disconnect", "stall"})  # this capture's own, filled by its reconnected socket
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +39,7 @@ class OpenGap:
     """A gap record (where it is stored, and the stretch it names) a resumed stream may fill."""
 
     session_id: UUID
-    seq: int
+    seq: int | None  # None: this capture's own gap, not stored yet (see GapFiller.placed)
     reason: str
     started: datetime
     ended: datetime
@@ -41,8 +49,21 @@ class OpenGap:
         data = row.record.data or {}
         if row.record.kind != GAP or data.get("reason") not in FILLABLE_REASONS:
             return None
-        started, ended = (datetime.fromisoformat(str(data[key]).replace("Z", "+00:00")) for key in ("from", "to"))
-        return cls(row.session_id, row.seq, str(data["reason"]), started, ended)
+        return cls(row.session_id, row.seq, str(data["reason"]), *stretch(data))
+
+    @classmethod
+    def own(cls, session_id: UUID, record: EventRecord) -> OpenGap | None:
+        """This capture's `disconnect`/`stall` gap record, just queued (its seq comes with the commit)."""
+        data = record.data or {}
+        if record.kind != GAP or data.get("reason") not in IN_SESSION_REASONS:
+            return None
+        return cls(session_id, None, str(data["reason"]), *stretch(data))
+
+    def is_stored_as(self, row: ChainedRecord) -> bool:
+        """`row` is this gap's record (a session's gaps never share reason and stretch)."""
+        data = row.record.data or {}
+        return (row.session_id == self.session_id and row.record.kind == GAP and data.get("reason") == self.reason
+                and data.get("from") == iso_utc(self.started) and data.get("to") == iso_utc(self.ended))  # fmt: skip
 
     def describe(self) -> dict[str, object]:
         return {"session_id": str(self.session_id), "seq": self.seq, "reason": self.reason,
@@ -54,6 +75,7 @@ class GapFiller:
 
     def __init__(self, gaps: list[OpenGap]) -> None:
         self.gaps = gaps
+        self.unplaced: list[tuple[OpenGap, EventRecord]] = []  # filled, waiting for the gap's own seq
 
     @property
     def waiting(self) -> bool:
@@ -70,11 +92,31 @@ class GapFiller:
             evidence: dict[str, object] = {"already_stored_messages_resent": already_stored,
                         "first_message_created": iso_utc(first) if first else None}  # fmt: skip
             if already_stored or (first is not None and first <= gap.started):
-                filled.append(filled_record(gap, evidence, remaining=None))
+                filled.append((gap, filled_record(gap, evidence, remaining=None)))
             elif first is not None and first < gap.ended:
-                filled.append(filled_record(gap, evidence, remaining=(gap.started, first)))
+                filled.append((gap, filled_record(gap, evidence, remaining=(gap.started, first))))
         self.gaps = []
-        return filled
+        self.unplaced += [(gap, record) for gap, record in filled if gap.seq is None]
+        return [record for gap, record in filled if gap.seq is not None]
+
+    def placed(self, rows: Sequence[ChainedRecord]) -> list[EventRecord]:
+        """The `gap_filled` records whose gap is among these committed rows, now naming its seq."""
+        ready, waiting = [], []
+        for gap, record in self.unplaced:
+            row = next((row for row in rows if gap.is_stored_as(row)), None)
+            if row is None:
+                waiting.append((gap, record))
+            else:
+                record.data["gap"]["seq"] = row.seq
+                ready.append(record)
+        self.unplaced = waiting
+        return ready
+
+
+def stretch(data: dict[str, object]) -> tuple[datetime, datetime]:
+    """A gap record's `from` and `to`."""
+    started, ended = (datetime.fromisoformat(str(data[key]).replace("Z", "+00:00")) for key in ("from", "to"))
+    return started, ended
 
 
 def filled_record(

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from scis.capture import metrics as capture_metrics
-from scis.capture.adoption import Adopted, adopt_for_target, replay_spill
+from scis.capture.adoption import Adopted, adopt_for_target, replay_spill, stored_message_keys
 from scis.capture.capture_file import CaptureFileWriter, RecordType, event_to_json
 from scis.capture.dedupe import RecentKeys
 from scis.capture.gapfill import GapFiller, OpenGap
@@ -55,14 +56,13 @@ from scis.evidence.chain import (
     start_session,
 )
 from scis.evidence.media import media_store
-from scis.evidence.records import EventRecord
+from scis.evidence.records import ChainedRecord, EventRecord
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.25
 PROGRESS_EVERY_SECONDS = 5.0
 RESUME_SAVE_SECONDS = 1.0
-RESUME_DEDUPE_KEYS = 200_000
 # Settings recorded in each session's configuration snapshot (never secrets or credentials).
 SNAPSHOT_SETTINGS = (
     "env", "tiktok_base_url", "webcast_base_url", "chromium_path", "capture_batch_size",
@@ -260,7 +260,7 @@ class LiveCapture:
         await self._announce()
         self.writer = EventWriter(
             self.pool, self.session_id, tail, batch_size=self.settings.capture_batch_size,
-            stats=self.stats, redis=self.redis, committer=self.committer,
+            stats=self.stats, redis=self.redis, committer=self.committer, on_stored=self._place_gap_fills,
         )  # fmt: skip
         await self.writer.publish(first_rows)
         self.stats.stored(first_rows)
@@ -334,20 +334,7 @@ class LiveCapture:
 
     async def _remember_stored_keys(self, conn: Any, session_ids: list[UUID]) -> None:
         """Message ids already stored (a gift streak's every frame too): what a resume re-sends is dropped."""
-        cur = await conn.execute(
-            """SELECT kind, msg_id FROM (
-                   SELECT captured_at, kind, msg_id FROM events
-                    WHERE session_id = ANY(%(ids)s) AND msg_id IS NOT NULL
-                   UNION ALL
-                   SELECT captured_at, kind, frame::bigint FROM events,
-                          jsonb_array_elements_text(data -> 'streak' -> 'msg_ids') frame
-                    WHERE session_id = ANY(%(ids)s) AND data ? 'streak') stored
-                ORDER BY captured_at DESC LIMIT %(limit)s""",
-            {"ids": session_ids, "limit": RESUME_DEDUPE_KEYS},
-        )
-        rows = await cur.fetchall()
-        keys = [(r["kind"], r["msg_id"]) if isinstance(r, dict) else (r[0], r[1]) for r in rows]
-        self.normaliser.dedupe.remember(reversed(keys))
+        self.normaliser.dedupe.remember(await stored_message_keys(conn, session_ids))
 
     async def _read(self) -> tuple[SessionStatus, str]:
         """Feed the queue until the source ends; returns the session's final status and reason."""
@@ -357,6 +344,8 @@ class LiveCapture:
             records = self._records_of(item)
             if self.gap_filler.waiting and isinstance(item, RawFrame | RawFetch):
                 records += self.gap_filler.resolve(records, self.normaliser.dedupe.duplicates - duplicates_before)
+            elif isinstance(item, SourceGap):  # the reconnected socket may fill it (decision 412)
+                self.gap_filler.gaps.extend(g for r in records if (g := OpenGap.own(self.session_id, r)) is not None)
             for record in records:
                 self.queue.put(record)
                 if is_live_end(record) and self._end is None:
@@ -372,6 +361,12 @@ class LiveCapture:
         if self._stop_reason is not None:
             return SessionStatus.STOPPED, self._stop_reason
         return SessionStatus.ENDED, "the source ended"
+
+    def _place_gap_fills(self, rows: Sequence[ChainedRecord]) -> None:
+        """A `gap_filled` for this capture's own gap goes in once the gap is stored (it names its seq)."""
+        if self.gap_filler.unplaced:
+            for record in self.gap_filler.placed(rows):
+                self.queue.put_urgent(record)
 
     def _records_of(self, item: SourceItem) -> list[EventRecord]:
         if isinstance(item, RawFrame):

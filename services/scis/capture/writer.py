@@ -182,22 +182,33 @@ class EventWriter:
         stats: CaptureStats,
         redis: aioredis.Redis | None = None,
         committer: GroupCommitter | None = None,
+        on_stored: Callable[[Sequence[ChainedRecord]], None] | None = None,
     ) -> None:
         self.pool = pool
         self.session_id = session_id
+        self.on_stored = on_stored  # told every committed batch, after the stats
         self.tail = tail  # where the next record goes; replaced (never changed) once a batch is stored
         self.batch_size = batch_size
         self.stats = stats
         self.redis = redis
         self.committer = committer
         self.in_flight: list[EventRecord] = []  # taken from the queue, not yet committed (parked if cancelled)
+        self.skipped = 0  # records `run` was told were stored already
 
-    async def run(self, queue: SpillQueue) -> None:
-        """Store everything the queue yields until it is closed and empty."""
+    async def run(self, queue: SpillQueue, *, skip: Callable[[EventRecord], bool] | None = None) -> None:
+        """Store everything the queue yields until it is closed and empty, except what `skip` says
+        is stored already (a replayed spill, counted in `skipped`)."""
         while True:
             records = await queue.get_batch(self.batch_size)
             if not records:
                 return
+            if skip is not None:
+                kept = [record for record in records if not skip(record)]
+                self.skipped += len(records) - len(kept)
+                if not kept:
+                    queue.acknowledge()
+                    continue
+                records = kept
             self.in_flight = records
             started = time.perf_counter()
             rows, published = await self.store(records)
@@ -207,6 +218,8 @@ class EventWriter:
             if not published:
                 await self.publish(rows)
             self.stats.stored(rows)
+            if self.on_stored is not None:
+                self.on_stored(rows)
 
     async def publish(self, rows: Sequence[ChainedRecord]) -> None:
         if not await publish(self.redis, [(self.session_id, rows)]):

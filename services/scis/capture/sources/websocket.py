@@ -191,6 +191,10 @@ class WebsocketSource:
                 self.reconnects += 1
                 yield SourceGap(started, _now(), reason, detail, {"attempts": attempt, "resumed_from_cursor": cursor})
                 pending_gap, attempt = None, 0
+            # A reconnect resumes from before the last frame received: a server honouring the cursor
+            # re-sends that frame, and its messages coming again prove nothing in between was skipped
+            # (they are dropped as duplicates; the gap gets its `gap_filled`, decision 412).
+            before_last = latest = (cursor, internal_ext)
             try:
                 while True:
                     try:
@@ -198,9 +202,8 @@ class WebsocketSource:
                     except MalformedFrame as error:
                         data = error.raw
                     last_frame_at = _now()
-                    point = _point(room_id, sock.cursor or cursor, sock.internal_ext or internal_ext, push_server,
-                                   route_params)  # fmt: skip
-                    yield RawFrame(data, last_frame_at, point)
+                    before_last, latest = latest, (sock.cursor or latest[0], sock.internal_ext or latest[1])
+                    yield RawFrame(data, last_frame_at, _point(room_id, *latest, push_server, route_params))
             except TimeoutError:
                 detail = f"no frame for {self.watchdog_seconds:g} s: socket deemed dead"
                 log.warning("@%s: %s, reconnecting", self.handle, detail)
@@ -210,8 +213,7 @@ class WebsocketSource:
                     log.warning("@%s: socket closed (%s), reconnecting", self.handle, error.reason)
                 pending_gap = (last_frame_at, "disconnect", error.reason)
             finally:
-                cursor = sock.cursor or cursor
-                internal_ext = sock.internal_ext or internal_ext
+                cursor, internal_ext = before_last
                 with contextlib.suppress(Exception):
                     await sock.close()
                 self._socket = None

@@ -74,6 +74,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/analyser/sessions/{session_id}/gaps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A live's capture gaps, each open, partly or completely filled by re-sent messages */
+        get: operations["list_gaps_api_analyser_sessions__session_id__gaps_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/analyser/sessions/{session_id}/verify": {
         parameters: {
             query?: never;
@@ -221,6 +238,58 @@ export interface components {
             unique_id: string | null;
             /** User Id */
             user_id: string | null;
+        };
+        /** GapFillRef */
+        GapFillRef: {
+            /** Seq */
+            seq: number;
+            /**
+             * Session Id
+             * Format: uuid
+             */
+            session_id: string;
+        };
+        /**
+         * GapRead
+         * @description One gap record of a session and whether re-sent messages filled it (gap records are never edited).
+         */
+        GapRead: {
+            /** Detail */
+            detail: string;
+            /**
+             * Ended
+             * @description the gap record's `to` (UTC)
+             */
+            ended: string;
+            /**
+             * Filled
+             * @description open, partly or completely: what `gap_filled` records say
+             */
+            filled: string;
+            /** @description the `gap_filled` record that says so */
+            filled_by?: components["schemas"]["GapFillRef"] | null;
+            /**
+             * Reason
+             * @description disconnect, stall, restart, overflow or crash
+             */
+            reason: string;
+            /**
+             * Remaining
+             * @description for partly: {from, to} still missing
+             */
+            remaining?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Seq
+             * @description the gap record's place in the session's chain
+             */
+            seq: number;
+            /**
+             * Started
+             * @description the gap record's `from` (UTC)
+             */
+            started: string;
         };
         /**
          * ValidationFailure
@@ -668,6 +737,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_gaps_api_analyser_sessions__session_id__gaps_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GapRead"][];
                 };
             };
             /** @description Not signed in, or the token was refused: sign in again */
