@@ -237,8 +237,9 @@ async def _show_progress(emulator: EmulatorProcess, started: float) -> None:
         await asyncio.sleep(10)
         _, phases = await emulator.ask("count", "livemonitors", "ns1")
         pods = await emulator.count("pods", "ns1")
+        cpu = f"cpu s: operator {_cpu_seconds():.0f}, emulator {await emulator.ask('cpu'):.0f}"
         elapsed = time.perf_counter() - started
-        print(f"  {elapsed:6.1f}s pods {pods} phases {phases} operator rss {_rss_mib():.0f} MiB", flush=True)
+        print(f"  {elapsed:6.1f}s pods {pods} phases {phases} operator rss {_rss_mib():.0f} MiB {cpu}", flush=True)
 
 
 async def _operator_run(emulator: EmulatorProcess) -> dict[str, Any]:
