@@ -15,7 +15,7 @@ from typing import Any
 import kopf
 
 from scis_operator import LIVEMONITORS
-from scis_operator.builders import LABEL_MONITOR, build_capture_pod, status_changes
+from scis_operator.builders import LABEL_MONITOR, build_capture_pod, parse_time, status_changes
 from scis_operator.config import OperatorConfig
 from scis_operator.kube import CapturePods, load_config
 from scis_operator.metrics import PODS_CREATED, PhaseBook, instrumented, serve
@@ -88,6 +88,11 @@ def apply_spec_change(
 def follow_capture(
     *, body: kopf.Body, patch: kopf.Patch, memo: Any, capture_pods: PodIndex = NO_PODS, **_: Any
 ) -> None:
+    if not (body.get("status") or {}).get("phase"):
+        # Not reconciled yet: the create/resume handler (retried by kopf) makes the first Pod. Under a
+        # backlog of new LiveMonitors the timer would otherwise race it: a second create, a 409 and a
+        # second status patch per LiveMonitor.
+        return
     _reconcile(body, patch, memo, capture_pods)
 
 
@@ -122,6 +127,7 @@ def stop_capture(
         raise kopf.TemporaryError(f"waiting for {', '.join(remaining)} to seal", delay=config.stop_poll_seconds)
     memo.slots.release(namespace, name)
     memo.phases.record(namespace, name, None)
+    memo.setdefault("mirrored", {}).pop((namespace, name), None)
     kopf.info(body, reason="Stopped", message="capture sealed and stopped")
 
 
@@ -130,20 +136,37 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, memo: Any, index: PodIndex) -
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     now = datetime.now(UTC)
     pod = _current_pod(body, memo, index)
-    observation = Observation(monitor=body, pod=pod, now=now, has_slot=True)
+    seen = _with_last_mirror(body, memo.setdefault("mirrored", {}).get((namespace, name)))
+    observation = Observation(monitor=seen, pod=pod, now=now, has_slot=True)
     decision = decide(observation, config)
     if decision.create_attempt is not None:
         running = _monitors_holding_slots(index, namespace)
         if not memo.slots.try_take(namespace, name, running=running, limit=config.max_lives_per_namespace):
-            decision = decide(Observation(monitor=body, pod=pod, now=now, has_slot=False), config)
+            decision = decide(Observation(monitor=seen, pod=pod, now=now, has_slot=False), config)
     _carry_out(body, decision, memo)
     phase = decision.status.get("phase") or (body.get("status") or {}).get("phase")
     if phase in ("Offline", "Ended", "Failed"):
         memo.slots.release(namespace, name)
     memo.phases.record(namespace, name, phase)
-    changes = status_changes(body.get("status") or {}, decision.status)
+    changes = status_changes(seen.get("status") or {}, decision.status)
     for key, value in changes.items():
         patch.status[key] = value
+    if "mirroredAt" in changes:
+        memo.mirrored[(namespace, name)] = changes["mirroredAt"]
+
+
+def _with_last_mirror(body: kopf.Body, mirrored_at: str | None) -> Mapping[str, Any]:
+    """The LiveMonitor with the counters' copy time this operator last wrote, if the watch stream has
+    not brought that write back yet: an operator lagging behind its stream under load would otherwise
+    see an old ``mirroredAt`` on every timer run and write the counters again (decision 910)."""
+    status = body.get("status") or {}
+    seen = parse_time(status.get("mirroredAt"))
+    written = parse_time(mirrored_at)
+    if written is None or (seen is not None and seen >= written):
+        return body
+    plain = _plain(body)
+    plain["status"]["mirroredAt"] = mirrored_at
+    return plain
 
 
 def _current_pod(body: kopf.Body, memo: Any, index: PodIndex) -> PodState | None:

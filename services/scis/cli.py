@@ -7,6 +7,7 @@ import importlib
 import sys
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 from scis import __version__
 from scis.core.settings import SERVICE_NAMES, SettingsError, load_settings
@@ -76,22 +77,28 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
 def cmd_db_partitions(args: argparse.Namespace) -> int:
     import psycopg
 
-    from scis.evidence.partitions import PartitionError, create_ahead, detach_before
+    from scis.evidence.partitions import Kept, PartitionError, create_ahead, retire_before
 
     settings = load_settings()
     owner_url = settings.migration_database_url or settings.database_url
     if not owner_url:
         raise CommandError("SCIS_MIGRATION_DATABASE_URL (or SCIS_DATABASE_URL) is not set: partitions are DDL")
     if args.ahead is None and args.detach_before is None:
-        raise CommandError("say what to do: --ahead DAYS and/or --detach-before YYYY-MM-DD")
+        raise CommandError("say what to do: --ahead DAYS and/or --detach-before YYYY-MM-DD --archive-dir DIR")
+    if args.detach_before is not None and args.archive_dir is None:
+        raise CommandError("--detach-before needs --archive-dir DIR: a partition is archived there before it leaves")
     try:
-        with psycopg.connect(owner_url, autocommit=True, connect_timeout=10) as conn:
-            if args.ahead is not None:
+        if args.ahead is not None:
+            with psycopg.connect(owner_url, autocommit=True, connect_timeout=10) as conn:
                 print("events partitions: " + ", ".join(create_ahead(conn, args.ahead)))
-            if args.detach_before is not None:
-                for detached in detach_before(conn, args.detach_before):
-                    print(f"detached {detached.name} (cases: {detached.cases or 'none'}); archive it with "
-                          f"pg_dump -t public.{detached.name}, then DROP TABLE it")  # fmt: skip
+        if args.detach_before is not None:
+            for done in retire_before(owner_url, args.detach_before, args.archive_dir):
+                if isinstance(done, Kept):
+                    print(f"kept {done.name}: {done.reason}")
+                else:
+                    print(f"archived {done.name} ({done.rows} rows, cases: {', '.join(done.cases) or 'none'}) to "
+                          f"{done.file} sha256 {done.sha256}, then detached it; DROP TABLE it when the archive "
+                          "is stored safely")  # fmt: skip
     except PartitionError as error:
         raise CommandError(str(error)) from None
     return 0
@@ -136,7 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db_partitions.add_argument("--ahead", type=int, metavar="DAYS", help="make today's and the next DAYS partitions")
     db_partitions.add_argument(
-        "--detach-before", type=_day, metavar="YYYY-MM-DD", help="detach the partitions that end by that day (UTC)"
+        "--detach-before",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="archive then detach the partitions that end by that day (UTC) and no case's retention holds",
+    )
+    db_partitions.add_argument(
+        "--archive-dir", type=Path, metavar="DIR", help="where --detach-before writes each partition's pg_dump"
     )
     db_partitions.set_defaults(handler=cmd_db_partitions)
 

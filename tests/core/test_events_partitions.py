@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -15,7 +16,7 @@ from scis.cli import main as scis_main
 from scis.core.db import migrate
 from scis.core.status import SessionStatus
 from scis.evidence.chain import append_records, start_session
-from scis.evidence.partitions import PartitionError, detach_before
+from scis.evidence.partitions import Kept, Retired, retire_before
 from scis.evidence.records import EventRecord
 from scis.evidence.verify import verify_session
 from tests.evidence.support import write_session
@@ -153,7 +154,9 @@ def test_a_populated_events_table_becomes_partitioned_with_chains_intact(
     assert migrate(empty_database) == []  # a second run changes nothing
 
 
-def test_partitions_are_made_ahead_and_old_ones_detached(empty_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_partitions_are_made_ahead_and_old_ones_detached(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     migrate(empty_database)
     monkeypatch.setenv("SCIS_MIGRATION_DATABASE_URL", empty_database)
     today = datetime.now(UTC).date()
@@ -165,25 +168,42 @@ def test_partitions_are_made_ahead_and_old_ones_detached(empty_database: str, mo
         with pytest.raises(psycopg.errors.InvalidParameterValue):
             conn.execute("SELECT scis_events_partitions_ahead(1000)")
 
-    # A session still open in today's partition keeps it attached.
+    # A session still open in today's partition keeps it attached; so does a session without a case.
     open_session = asyncio.run(_write_today(empty_database))
+    archive, tomorrow = tmp_path / "archive", today + timedelta(days=1)
     with psycopg.connect(empty_database, autocommit=True) as conn:
         homes = conn.execute(
             "SELECT DISTINCT tableoid::regclass::text FROM events WHERE session_id = %s", (open_session,)
         )
         assert homes.fetchall() == [(f"events_p{today:%Y%m%d}",)]
-        with pytest.raises(PartitionError, match="have not ended"):
-            detach_before(conn, today + timedelta(days=1))
+    kept = {item.name: item for item in retire_before(empty_database, tomorrow, archive)}
+    assert (
+        isinstance(kept[f"events_p{today:%Y%m%d}"], Kept) and "have not ended" in kept[f"events_p{today:%Y%m%d}"].reason
+    )
+    with psycopg.connect(empty_database, autocommit=True) as conn:
         assert f"events_p{today:%Y%m%d}" in _partitions(conn)
         conn.execute("UPDATE live_sessions SET ended_at = now(), status = 'ended' WHERE id = %s", (open_session,))
-        detached = detach_before(conn, today + timedelta(days=1))
-        assert [d.name for d in detached] == [f"events_p{today:%Y%m%d}"]
+    kept = {item.name: item for item in retire_before(empty_database, tomorrow, archive)}
+    assert "without a case" in kept[f"events_p{today:%Y%m%d}"].reason  # type: ignore[union-attr]
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        case = conn.execute(
+            "INSERT INTO cases (reference, title, created_by, retention_days) VALUES ('P-1', 'p', 't', 1) RETURNING id"
+        ).fetchone()
+        assert case is not None
+        conn.execute("UPDATE live_sessions SET case_id = %s WHERE id = %s", (case[0], open_session))
+    later = datetime.now(UTC) + timedelta(days=3)
+    retired = [
+        item.name for item in retire_before(empty_database, tomorrow, archive, now=later) if isinstance(item, Retired)
+    ]
+    assert f"events_p{today:%Y%m%d}" in retired
+    with psycopg.connect(empty_database, autocommit=True) as conn:
         parts = _partitions(conn)
         assert f"events_p{today:%Y%m%d}" not in parts and f"events_p{(today + timedelta(days=1)):%Y%m%d}" in parts
-        # The detached day is a table of its own, still append-only, ready for pg_dump.
+        # The detached day is a table of its own, still append-only, its pg_dump in the archive.
         assert conn.execute(f"SELECT count(*) FROM events_p{today:%Y%m%d}".encode()).fetchone() == (6,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
             conn.execute(f"DELETE FROM events_p{today:%Y%m%d}".encode())
+        assert (archive / f"events_p{today:%Y%m%d}.dump").exists()
     # Rows of a day without a partition are kept in the default one, never refused.
     with psycopg.connect(empty_database, autocommit=True) as conn:
         far = date(2099, 1, 1)

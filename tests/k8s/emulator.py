@@ -284,7 +284,7 @@ def _operator_settings() -> kopf.OperatorSettings:
 @contextlib.asynccontextmanager
 async def run_operator(
     config: OperatorConfig,
-    emulator: kmock.KubernetesEmulator,
+    emulator: kmock.KubernetesEmulator | str,
     *,
     namespaces: tuple[str, ...] = ("ns1",),
     identity: str | None = None,
@@ -292,10 +292,10 @@ async def run_operator(
     """The real operator in a thread with an event loop of its own, as an operator Pod would be, until
     the block exits; then it stops gracefully, leaving the peering as a rolling update would. Nothing of
     its loop (watch streams, peering, handler tasks kopf leaves orphaned) outlives it or reaches the
-    test's loop."""
+    test's loop. ``emulator`` may also be the URL of an emulator in another process (the bench)."""
     import scis_operator.handlers  # noqa: F401  (registers the handlers in kopf's default registry)
 
-    _login["server"] = str(emulator.url).rstrip("/")
+    _login["server"] = (emulator if isinstance(emulator, str) else str(emulator.url)).rstrip("/")
     memo = kopf.Memo(config=config, pods=CapturePods(api_client_for(_login["server"])))
     stop_flag, ready_flag = threading.Event(), threading.Event()
     failure: list[BaseException] = []

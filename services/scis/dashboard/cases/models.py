@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -15,9 +16,22 @@ class CaseStatus(StrEnum):
     closed = "closed"
 
 
+# Days after its capture day that a case's evidence stays in the events table (decision 913).
+RetentionDays = Annotated[
+    int | None,
+    Field(
+        ge=1,
+        le=36_500,
+        description="days the case's events stay in the database after the day they were captured, "
+        "then may be archived and detached; null keeps them for good",
+    ),
+]
+
+
 class CaseBase(BaseModel):
     title: Text = Field(min_length=3, max_length=200, description="what the case is about")
     description: Text = Field("", max_length=10_000)
+    retention_days: RetentionDays = None
 
 
 class CaseCreate(CaseBase):
@@ -31,6 +45,7 @@ class CaseUpdate(BaseModel):
     title: Text | None = Field(None, min_length=3, max_length=200)
     description: Text | None = Field(None, max_length=10_000)
     status: CaseStatus | None = None
+    retention_days: RetentionDays = None  # sent as null: keep for good; left out: unchanged
 
 
 class CaseRead(CaseBase):

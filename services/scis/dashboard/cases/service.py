@@ -51,9 +51,9 @@ async def create(conn: AsyncConnection, *, case_in: CaseCreate, context: AuditCo
         cur = conn.cursor(row_factory=dict_row)
         try:
             await cur.execute(
-                """INSERT INTO cases (reference, title, description, created_by)
-                   VALUES (%s, %s, %s, %s) RETURNING *""",
-                (case_in.reference, case_in.title, case_in.description, context.actor.username),
+                """INSERT INTO cases (reference, title, description, retention_days, created_by)
+                   VALUES (%s, %s, %s, %s, %s) RETURNING *""",
+                (case_in.reference, case_in.title, case_in.description, case_in.retention_days, context.actor.username),
             )
         except UniqueViolation:
             raise CaseReferenceTaken(f"reference {case_in.reference!r} is already used by another case") from None
@@ -65,13 +65,19 @@ async def create(conn: AsyncConnection, *, case_in: CaseCreate, context: AuditCo
             (case.id, context.actor.username, context.actor.username),
         )
         await audit.record(
-            conn, context, action="case.create", target=f"case:{case.id}", details={"reference": case.reference}
+            conn,
+            context,
+            action="case.create",
+            target=f"case:{case.id}",
+            details={"reference": case.reference, "retention_days": case.retention_days},
         )
     return case
 
 
 async def update(conn: AsyncConnection, *, case_id: int, case_in: CaseUpdate, context: AuditContext) -> CaseRead:
     changes = case_in.model_dump(exclude_none=True)
+    if "retention_days" in case_in.model_fields_set:  # null is a value here: keep for good
+        changes["retention_days"] = case_in.retention_days
     async with conn.transaction():
         current = await get(conn, user=context.actor, case_id=case_id)
         if not changes:

@@ -406,6 +406,11 @@ export interface components {
              */
             reference: string;
             /**
+             * Retention Days
+             * @description days the case's events stay in the database after the day they were captured, then may be archived and detached; null keeps them for good
+             */
+            retention_days?: number | null;
+            /**
              * Title
              * @description what the case is about
              */
@@ -446,6 +451,11 @@ export interface components {
             id: number;
             /** Reference */
             reference: string;
+            /**
+             * Retention Days
+             * @description days the case's events stay in the database after the day they were captured, then may be archived and detached; null keeps them for good
+             */
+            retention_days?: number | null;
             status: components["schemas"]["CaseStatus"];
             /**
              * Title
@@ -462,6 +472,11 @@ export interface components {
         CaseUpdate: {
             /** Description */
             description?: string | null;
+            /**
+             * Retention Days
+             * @description days the case's events stay in the database after the day they were captured, then may be archived and detached; null keeps them for good
+             */
+            retention_days?: number | null;
             status?: components["schemas"]["CaseStatus"] | null;
             /** Title */
             title?: string | null;
