@@ -152,18 +152,26 @@ def json_safe(value: Any) -> Any:
     return clean_text(str(value))
 
 
-# In a canonical form (ASCII JSON): a lone surrogate, or a number with an exponent (1e+300, 1e-05).
+# In a canonical form (ASCII JSON): a lone surrogate; in its JSON texts: a number with an exponent (1e-05).
 _LONE_SURROGATE = re.compile(rb"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}")
-_EXPONENT = re.compile(rb"[0-9]e[+-][0-9]")
+_EXPONENT = re.compile(r"[0-9]e[+-][0-9]")
 
 
-def _needs_cleaning(canonical: bytes) -> bool:
-    """Cheap substring tests first: the regular expressions run for a few records only."""
+def _needs_cleaning(canonical: bytes, counts_json: str | None, data_json: str) -> bool:
+    """Cheap substring tests first: the regular expressions run for a few records only.
+
+    A float can only be in counts or data (every other field is text, an int, a bool or a time),
+    so only their texts are searched for an exponent: in the whole form, a session id such as
+    `…de7e-910b…` looked like one and sent every record of that session through the cleaning pass.
+    """
     if b"\\u0000" in canonical:
         return True
     if b"\\ud" in canonical and _LONE_SURROGATE.search(canonical):
         return True
-    return (b"e+" in canonical or b"e-" in canonical) and _EXPONENT.search(canonical) is not None
+    return any(
+        text is not None and ("e+" in text or "e-" in text) and _EXPONENT.search(text) is not None
+        for text in (counts_json, data_json)
+    )
 
 
 def storable_canonical(
@@ -179,7 +187,7 @@ def storable_canonical(
         parts = canonical_parts(session_id, seq, record, raw_digest)
     except (TypeError, ValueError):
         return canonical_parts(session_id, seq, make_storable(record), raw_digest)
-    if not _needs_cleaning(parts[0]):
+    if not _needs_cleaning(*parts):
         return parts
     return canonical_parts(session_id, seq, make_storable(record), raw_digest)
 
