@@ -70,7 +70,13 @@ assert {f.name for f in CANONICAL_FIELDS if not f.on_record} == {"session_id", "
 
 
 _encode_text = json.encoder.encode_basestring_ascii  # what the encoder above writes for a str (C)
-_KEYED = tuple((name, f'"{name}":') for name in _SORTED)
+# The record's own fields in sorted key order, then the others; the template puts each in its sorted place.
+_RECORD_SORTED = tuple(name for name in _SORTED if name in _HEAD_NAMES)
+_sorted_record_values = attrgetter(*_RECORD_SORTED)
+_TIME_AT = tuple(index for index, name in enumerate(_RECORD_SORTED) if name in _TIME_NAMES)
+_ARGUMENTS = (*_RECORD_SORTED, "counts", "data", "session_id", "seq", "raw_sha256")
+assert sorted(_ARGUMENTS) == _SORTED
+_TEMPLATE = "{{" + ",".join(f'"{name}":{{{_ARGUMENTS.index(name)}}}' for name in _SORTED) + "}}"
 
 
 def _json_value(value: Any) -> str:
@@ -93,19 +99,23 @@ def canonical_parts(
 ) -> tuple[bytes, str | None, str]:
     """The canonical bytes, and the JSON texts of `counts` and `data` (stored as the jsonb values).
 
-    The object is written key by key in sorted order: the same bytes as `_dumps` of the whole
-    object (tests/evidence golden hashes), without building and sorting a dict per record.
+    The object is written key by key in sorted order through one format template: the same bytes
+    as `_dumps` of the whole object (tests/evidence golden hashes), without building and sorting a
+    dict per record.
     """
     counts_json = None if record.counts is None else _dumps(record.counts)
     data_json = _dumps(record.data)
-    fields = dict(zip(_HEAD_NAMES, _head_values(record), strict=True))
-    for name in _TIME_NAMES:
-        fields[name] = iso_utc(fields[name])
-    fields["session_id"], fields["seq"], fields["raw_sha256"] = str(session_id), seq, raw_digest
-    encoded = {name: _json_value(value) for name, value in fields.items()}
-    encoded["counts"], encoded["data"] = counts_json or "null", data_json
-    text = "{" + ",".join([key + encoded[name] for name, key in _KEYED]) + "}"
-    return text.encode(), counts_json, data_json
+    values = list(_sorted_record_values(record))
+    for index in _TIME_AT:
+        values[index] = iso_utc(values[index])
+    return (
+        _TEMPLATE.format(
+            *map(_json_value, values), counts_json or "null", data_json, _encode_text(str(session_id)),
+            int.__repr__(seq), "null" if raw_digest is None else _encode_text(raw_digest),
+        ).encode(),
+        counts_json,
+        data_json,
+    )  # fmt: skip
 
 
 def canonical_bytes(session_id: UUID | str, seq: int, record: EventRecord, raw_digest: str | None) -> bytes:
