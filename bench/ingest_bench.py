@@ -27,14 +27,15 @@ from psycopg.types.json import Jsonb
 
 from bench.scratch import scratch_postgres
 from scis.capture.capture_file import CaptureFileWriter, RecordType
-from scis.capture.normalise import to_record
+from scis.capture.normalise import Normaliser, to_record
 from scis.capture.pipeline import CaptureRequest, LiveCapture
 from scis.capture.runner import tune_gc
 from scis.capture.sources.replay import ReplaySource
+from scis.capture.streaks import GiftStreaks
 from scis.core.db import open_pool
 from scis.core.settings import Settings
 from scis.core.status import SessionStatus
-from scis.evidence.chain import ChainTail, chain_records, start_session
+from scis.evidence.chain import ChainTail, chain_records, copy_row, start_session
 from scis.evidence.records import EVENT_COLUMNS
 from scis.simulator.messages import MessageFactory
 from scis.simulator.mix import EventMix
@@ -43,6 +44,7 @@ from scis.webcast.frames import build_response, decode_frame, frame_payload, msg
 
 EVENTS = 100_000
 BASELINE_EVENTS = 4_000
+STAGE_EVENTS = 20_000
 MESSAGES_PER_FRAME = 20
 GOAL_RATE = 20_000
 GOAL_RATIO = 10.0
@@ -171,6 +173,29 @@ def baseline_path(url: str, frames: list[bytes]) -> tuple[float, int]:
         return time.perf_counter() - started, stored
 
 
+def stage_cpu(frames: list[bytes]) -> dict[str, float]:
+    """CPU seconds per 1,000 events of each stage the SCIS process runs, on the same frames, in this
+    process (CPU time: hardly changed by other load, unlike the rates): what bounds SCIS when the
+    disk does not."""
+    events = len(frames) * MESSAGES_PER_FRAME
+    captured_at = datetime.now(UTC)
+    normaliser = Normaliser(GiftStreaks(3600))
+    started = time.process_time()
+    records = [record for raw in frames for record in normaliser.push_frame(raw, captured_at)]
+    decoded = time.process_time()
+    rows, _ = chain_records(uuid.uuid4(), ChainTail(), records)
+    chained = time.process_time()
+    for item in rows:
+        copy_row(item)
+    built = time.process_time()
+    per_1000 = 1000 / events
+    return {
+        "decode + normalise": (decoded - started) * per_1000,
+        "canonical JSON + hash chain": (chained - decoded) * per_1000,
+        "COPY row building": (built - chained) * per_1000,
+    }
+
+
 async def _start_session(url: str, session_id: uuid.UUID) -> None:
     async with await psycopg.AsyncConnection.connect(url) as conn, conn.transaction():
         await start_session(
@@ -193,6 +218,7 @@ def run() -> list[dict[str, Any]]:
         rate = EVENTS / elapsed
         ceiling_elapsed, ceiling_records = ceiling_path(server.url, session_id)
         ceiling_rate = ceiling_records / ceiling_elapsed
+        stages = stage_cpu(frames[: STAGE_EVENTS // MESSAGES_PER_FRAME])
         base_frames = frames[: BASELINE_EVENTS // MESSAGES_PER_FRAME]
         base_elapsed, base_count = baseline_path(server.url, base_frames)
         base_rate = base_count / base_elapsed
@@ -208,7 +234,20 @@ def run() -> list[dict[str, Any]]:
           f"records/s; SCIS is {share:.0%} of it")  # fmt: skip
     print(f"   CPU per 1,000 events: SCIS process {scis_cpu:.3f} s, PostgreSQL {server_cpu:.3f} s "
           f"(one core would ingest {1000 / scis_cpu:,.0f} events/s in the SCIS process)")  # fmt: skip
+    print("   CPU per 1,000 events by stage (SCIS process): "
+          + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in stages.items()))  # fmt: skip
     return [
+        *(
+            {
+                "name": f"ingest_cpu_seconds_per_1000_events_stage_{name.replace(' + ', '_').replace(' ', '_')}",
+                "value": round(seconds, 4),
+                "unit": "CPU s",
+                "baseline": None,
+                "ratio": None,
+                "goal": "informative: one stage of the SCIS process's CPU per 1,000 events",
+            }
+            for name, seconds in stages.items()
+        ),
         {
             "name": "ingest_events_per_second",
             "value": round(rate),

@@ -197,3 +197,47 @@ async def test_resuming_the_session_replays_its_spill_before_the_restart_gap(
     assert (await session_row(pool, session_id))["status"] == "ended"
     async with pool.connection() as conn:
         assert (await verify_session(conn, session_id)).intact
+
+
+async def test_one_heartbeat_renews_every_lease_of_the_process_and_tells_the_one_taken_over(
+    pool: AsyncConnectionPool[Any],
+) -> None:
+    """The leases of all the lives of a process are renewed in one statement (decision 233); a lease
+    that someone else now holds is reported to its capture alone, and the others keep being renewed."""
+    from scis.capture.leases import Heartbeat, LeaseHolder, acquire
+
+    holders = {f"beat_{index}_{uuid.uuid4().hex[:6]}": LeaseHolder.here("test") for index in range(3)}
+    async with pool.connection() as conn:
+        for target, me in holders.items():
+            await acquire(conn, target=target, session_id=uuid.uuid4(), me=me, seconds=3)
+    lost: list[str] = []
+    heartbeat = Heartbeat(pool, seconds=3)  # renews every second
+    taken, *kept = holders
+    for target, me in holders.items():
+
+        async def on_lost(target: str = target) -> None:
+            lost.append(target)
+
+        heartbeat.hold(target, me, on_lost)
+    async with pool.connection() as conn:
+        await conn.execute("UPDATE capture_leases SET owner = 'someone else' WHERE target = %s", (taken,))
+    try:
+        await wait_for(lambda: lost == [taken], 30)
+        async with pool.connection() as conn:
+            cur = await conn.execute("SELECT renewed_at FROM capture_leases WHERE target = ANY(%s)", (kept,))
+            before = [row["renewed_at"] for row in await cur.fetchall()]
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:  # renewed again, though one lease of the group was lost
+            async with pool.connection() as conn:
+                cur = await conn.execute("SELECT renewed_at FROM capture_leases WHERE target = ANY(%s)", (kept,))
+                after = [row["renewed_at"] for row in await cur.fetchall()]
+            if all(b > a for a, b in zip(sorted(before), sorted(after), strict=True)):
+                break
+            assert asyncio.get_running_loop().time() < deadline, "the kept leases were not renewed"
+            await asyncio.sleep(0.2)
+        assert len(after) == 2
+        assert lost == [taken]
+    finally:
+        for target, me in holders.items():
+            heartbeat.let_go(target, me)
+        await heartbeat.stop()

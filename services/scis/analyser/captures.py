@@ -16,8 +16,8 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from scis.analyser.models import MonitorCreate, MonitorRead
-from scis.capture.leases import CaptureBusy
-from scis.capture.pipeline import CaptureRequest, LiveCapture
+from scis.capture.leases import CaptureBusy, Heartbeat
+from scis.capture.pipeline import CaptureRequest, CaptureTicker, LiveCapture
 from scis.capture.sources.base import CaptureSource
 from scis.capture.sources.factory import build_source
 from scis.capture.writer import GroupCommitter
@@ -62,6 +62,8 @@ class CaptureManager:
         self.redis = redis
         self.source_factory = source_factory
         self.committer = GroupCommitter(pool, redis=redis)
+        self.ticker = CaptureTicker()  # one timer for every live of this process, not one per live
+        self.heartbeat = Heartbeat(pool, seconds=settings.capture_lease_seconds)  # one renewal for all leases
         self._captures: OrderedDict[UUID, LiveCapture] = OrderedDict()
         self._tasks: dict[UUID, asyncio.Task[Any]] = {}
 
@@ -79,7 +81,8 @@ class CaptureManager:
         )
         capture = LiveCapture(
             request, self.source_factory(monitor_in, self.settings), pool=self.pool, settings=self.settings,
-            redis=self.redis, committer=self.committer, holder=f"analyser API (started by {created_by})",
+            redis=self.redis, committer=self.committer, ticker=self.ticker, heartbeat=self.heartbeat,
+            holder=f"analyser API (started by {created_by})",
         )  # fmt: skip
         self._captures[request.session_id] = capture
         task = asyncio.create_task(self._run(capture), name=f"capture-{monitor_in.target}")
@@ -126,6 +129,8 @@ class CaptureManager:
         running = list(self._tasks)
         await asyncio.gather(*(self.stop(sid, reason="analyser service shutting down") for sid in running))
         await self.committer.close()
+        await self.ticker.close()
+        await self.heartbeat.stop()
 
     def _get(self, session_id: UUID) -> LiveCapture:
         capture = self._captures.get(session_id)

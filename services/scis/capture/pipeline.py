@@ -95,6 +95,48 @@ def settings_snapshot(settings: Settings) -> dict[str, Any]:
     }
 
 
+class CaptureTicker:
+    """One timer for the captures of a process: every TICK_SECONDS it runs each running capture's
+    periodic duties (`LiveCapture.tick`). One sleeping task per live cost four wake-ups per live per
+    second and was, with the lease heartbeats, the per-live overhead that grew with the number of
+    lives rather than with the events (decision 232)."""
+
+    def __init__(self, seconds: float = TICK_SECONDS) -> None:
+        self.seconds = seconds
+        self._captures: dict[LiveCapture, None] = {}  # insertion-ordered set
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, capture: LiveCapture) -> None:
+        self._captures[capture] = None
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="capture-ticker")
+
+    def discard(self, capture: LiveCapture) -> None:
+        self._captures.pop(capture, None)
+        task = self._task
+        if not self._captures and task is not None and task is not asyncio.current_task():
+            task.cancel()  # nothing left to tick: no timer left sleeping
+            self._task = None
+
+    async def close(self) -> None:
+        self._captures.clear()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while self._captures:
+            await asyncio.sleep(self.seconds)
+            now = asyncio.get_running_loop().time()
+            for capture in list(self._captures):
+                try:
+                    capture.tick(now)
+                except Exception:  # one capture's failing duty must not stop the others' timer
+                    log.exception("periodic duties of @%s failed", capture.request.target)
+
+
 class LiveCapture:
     """Runs one capture to its end; `stop()` from anywhere flushes, seals and ends it."""
 
@@ -108,11 +150,19 @@ class LiveCapture:
         redis: aioredis.Redis | None = None,
         progress: ProgressSink | None = None,
         committer: GroupCommitter | None = None,
+        ticker: CaptureTicker | None = None,
+        heartbeat: Heartbeat | None = None,
         holder: str = "scis capture",
     ) -> None:
         self.committer = committer
+        self.ticker = ticker or CaptureTicker()  # many lives in a process share one (CaptureManager)
+        self._writer_task: asyncio.Task[None] | None = None
+        self._last_report = self._last_resume_save = 0.0
+        self._reporting: asyncio.Task[None] | None = None
+        self._failing: asyncio.Task[None] | None = None
         self.lease_holder = LeaseHolder.here(holder)
-        self._heartbeat: Heartbeat | None = None
+        self.heartbeat = heartbeat or Heartbeat(pool, seconds=settings.capture_lease_seconds)  # shared: CaptureManager
+        self._holding_lease = False
         self.resume_points = ResumePoints()
         self.gap_filler = GapFiller([])  # crash/restart gaps this capture's resumed stream may fill
         self._resume_saving: asyncio.Task[None] | None = None
@@ -172,14 +222,8 @@ class LiveCapture:
         async with self.pool.connection() as conn:
             stale = await acquire(conn, target=self.request.target, session_id=self.session_id, me=me,
                                   seconds=self.settings.capture_lease_seconds)  # fmt: skip
-            self._heartbeat = Heartbeat(
-                self.pool,
-                target=self.request.target,
-                me=me,
-                seconds=self.settings.capture_lease_seconds,
-                on_lost=self._lease_lost,
-            )
-            self._heartbeat.start()
+            self._holding_lease = True
+            self.heartbeat.hold(self.request.target, me, self._lease_lost)
             if await is_sealed(conn, self.session_id):
                 raise SessionSealed(f"live session {self.session_id} is sealed; start a new session")
         by = f"{me.holder} (pid {me.pid} on {me.host})"
@@ -205,9 +249,9 @@ class LiveCapture:
         await self.stop("capture failed: its lease was taken over by another process; it stopped appending")
 
     async def _give_back_lease(self) -> None:
-        if self._heartbeat is None:
+        if not self._holding_lease:
             return
-        await self._heartbeat.stop()
+        self.heartbeat.let_go(self.request.target, self.lease_holder)
         try:
             async with self.pool.connection(timeout=5) as conn:
                 await release(conn, target=self.request.target, me=self.lease_holder)
@@ -276,7 +320,8 @@ class LiveCapture:
 
         writer_task = asyncio.create_task(self.writer.run(self.queue), name=f"capture-writer-{self.session_id}")
         self._start_video(room)
-        ticker_task = asyncio.create_task(self._tick(writer_task), name=f"capture-ticker-{self.session_id}")
+        self._writer_task = writer_task
+        self.ticker.add(self)
         status, reason = SessionStatus.FAILED, "capture stopped unexpectedly"
         try:
             status, reason = await self._read()
@@ -285,7 +330,7 @@ class LiveCapture:
             status, reason = SessionStatus.FAILED, f"capture failed: {error}"
             raise
         finally:
-            await self._finish(writer_task, ticker_task, status, reason)
+            await self._finish(writer_task, status, reason)
         return self.stats
 
     def _video_config(self, room: LiveRoom) -> dict[str, Any]:
@@ -406,40 +451,46 @@ class LiveCapture:
             }
             self._recorder.write(RecordType.GAP, item.ended, json.dumps(gap).encode())
 
-    async def _tick(self, writer_task: asyncio.Task[None]) -> None:
-        """Close silent gift streaks, keep counters fresh, report progress, notice a dead writer."""
-        last_report = last_resume_save = 0.0
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(TICK_SECONDS)
-            for record in self.streaks.expire():
-                self.queue.put(record)
-            self._note_losses()
-            saving = self._resume_saving
-            if loop.time() - last_resume_save >= RESUME_SAVE_SECONDS and (saving is None or saving.done()):
-                # In the background: a locked or stalled database must never hold up this loop.
-                last_resume_save = loop.time()
-                self._resume_saving = asyncio.create_task(self._save_resume_point())
-            self.stats.queued = self.queue.qsize()
-            self.stats.spilled = self.queue.spilled_total
-            self.stats.malformed = self.normaliser.malformed
-            self.stats.duplicates = self.normaliser.dedupe.duplicates
-            capture_metrics.observe(self)
-            if writer_task.done():
-                error = writer_task.exception()
-                await self.stop(f"capture failed: the store stage stopped: {error}")
-                return
-            if self.progress is not None and loop.time() - last_report >= PROGRESS_EVERY_SECONDS:
-                last_report = loop.time()
-                await self._report_progress()
+    def tick(self, now: float) -> None:
+        """Close silent gift streaks, keep counters fresh, note the resume point, report progress,
+        notice a dead writer; called by the ticker (`now`: loop time). Never waits: what has to wait
+        (a stop, a progress report, a resume point without a shared committer) runs as a task."""
+        for record in self.streaks.expire():
+            self.queue.put(record)
+        self._note_losses()
+        if now - self._last_resume_save >= RESUME_SAVE_SECONDS:
+            self._last_resume_save = now
+            self._note_resume_point()
+        self.stats.queued = self.queue.qsize()
+        self.stats.spilled = self.queue.spilled_total
+        self.stats.malformed = self.normaliser.malformed
+        self.stats.duplicates = self.normaliser.dedupe.duplicates
+        capture_metrics.observe(self)
+        writer_task = self._writer_task
+        if writer_task is not None and writer_task.done():
+            self.ticker.discard(self)
+            error = writer_task.exception() if not writer_task.cancelled() else None
+            self._failing = asyncio.create_task(self.stop(f"capture failed: the store stage stopped: {error}"))
+            return
+        reporting = self._reporting
+        due = self.progress is not None and now - self._last_report >= PROGRESS_EVERY_SECONDS
+        if due and (reporting is None or reporting.done()):
+            self._last_report = now
+            self._reporting = asyncio.create_task(self._report_progress())
 
-    async def _save_resume_point(self) -> None:
+    def _note_resume_point(self) -> None:
         point = self.resume_points.safe(self.queue.committed_seq, self.streaks.oldest_open())
         if point is None or point is self.resume_points.saved:
             return
         if self.committer is not None:  # many lives in this process: stored with the next shared commit
             self.committer.save_resume_point(self.session_id, point, self._resume_point_saved)
             return
+        saving = self._resume_saving
+        if saving is None or saving.done():
+            # In the background: a locked or stalled database must never hold up the ticker.
+            self._resume_saving = asyncio.create_task(self._save_resume_point(point))
+
+    async def _save_resume_point(self, point: ResumePoint) -> None:
         try:
             async with self.pool.connection(timeout=1.0) as conn:
                 await save_resume_point(conn, self.session_id, point)
@@ -476,17 +527,14 @@ class LiveCapture:
         except Exception as error:  # progress is informative; it must never stop a capture
             log.warning("progress report failed: %s", error)
 
-    async def _finish(
-        self, writer_task: asyncio.Task[None], ticker_task: asyncio.Task[None], status: SessionStatus, reason: str
-    ) -> None:
+    async def _finish(self, writer_task: asyncio.Task[None], status: SessionStatus, reason: str) -> None:
         """Flush everything received, close open streaks as inferred, seal the chain."""
-        ticker_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker_task
-        if self._resume_saving is not None:
-            self._resume_saving.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._resume_saving
+        self.ticker.discard(self)
+        for duty in (self._resume_saving, self._reporting):
+            if duty is not None:
+                duty.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await duty
         await self._stop_video()
         why = "live_end" if status is SessionStatus.ENDED else "capture_stop"
         for record in self.streaks.close_all(why):

@@ -70,7 +70,13 @@ assert {f.name for f in CANONICAL_FIELDS if not f.on_record} == {"session_id", "
 
 
 _encode_text = json.encoder.encode_basestring_ascii  # what the encoder above writes for a str (C)
-_KEYED = tuple((name, f'"{name}":') for name in _SORTED)
+# The record's own fields in sorted key order, then the others; the template puts each in its sorted place.
+_RECORD_SORTED = tuple(name for name in _SORTED if name in _HEAD_NAMES)
+_sorted_record_values = attrgetter(*_RECORD_SORTED)
+_TIME_AT = tuple(index for index, name in enumerate(_RECORD_SORTED) if name in _TIME_NAMES)
+_ARGUMENTS = (*_RECORD_SORTED, "counts", "data", "session_id", "seq", "raw_sha256")
+assert sorted(_ARGUMENTS) == _SORTED
+_TEMPLATE = "{{" + ",".join(f'"{name}":{{{_ARGUMENTS.index(name)}}}' for name in _SORTED) + "}}"
 
 
 def _json_value(value: Any) -> str:
@@ -93,19 +99,23 @@ def canonical_parts(
 ) -> tuple[bytes, str | None, str]:
     """The canonical bytes, and the JSON texts of `counts` and `data` (stored as the jsonb values).
 
-    The object is written key by key in sorted order: the same bytes as `_dumps` of the whole
-    object (tests/evidence golden hashes), without building and sorting a dict per record.
+    The object is written key by key in sorted order through one format template: the same bytes
+    as `_dumps` of the whole object (tests/evidence golden hashes), without building and sorting a
+    dict per record.
     """
     counts_json = None if record.counts is None else _dumps(record.counts)
     data_json = _dumps(record.data)
-    fields = dict(zip(_HEAD_NAMES, _head_values(record), strict=True))
-    for name in _TIME_NAMES:
-        fields[name] = iso_utc(fields[name])
-    fields["session_id"], fields["seq"], fields["raw_sha256"] = str(session_id), seq, raw_digest
-    encoded = {name: _json_value(value) for name, value in fields.items()}
-    encoded["counts"], encoded["data"] = counts_json or "null", data_json
-    text = "{" + ",".join([key + encoded[name] for name, key in _KEYED]) + "}"
-    return text.encode(), counts_json, data_json
+    values = list(_sorted_record_values(record))
+    for index in _TIME_AT:
+        values[index] = iso_utc(values[index])
+    return (
+        _TEMPLATE.format(
+            *map(_json_value, values), counts_json or "null", data_json, _encode_text(str(session_id)),
+            int.__repr__(seq), "null" if raw_digest is None else _encode_text(raw_digest),
+        ).encode(),
+        counts_json,
+        data_json,
+    )  # fmt: skip
 
 
 def canonical_bytes(session_id: UUID | str, seq: int, record: EventRecord, raw_digest: str | None) -> bytes:
@@ -152,18 +162,26 @@ def json_safe(value: Any) -> Any:
     return clean_text(str(value))
 
 
-# In a canonical form (ASCII JSON): a lone surrogate, or a number with an exponent (1e+300, 1e-05).
+# In a canonical form (ASCII JSON): a lone surrogate; in its JSON texts: a number with an exponent (1e-05).
 _LONE_SURROGATE = re.compile(rb"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}")
-_EXPONENT = re.compile(rb"[0-9]e[+-][0-9]")
+_EXPONENT = re.compile(r"[0-9]e[+-][0-9]")
 
 
-def _needs_cleaning(canonical: bytes) -> bool:
-    """Cheap substring tests first: the regular expressions run for a few records only."""
+def _needs_cleaning(canonical: bytes, counts_json: str | None, data_json: str) -> bool:
+    """Cheap substring tests first: the regular expressions run for a few records only.
+
+    A float can only be in counts or data (every other field is text, an int, a bool or a time),
+    so only their texts are searched for an exponent: in the whole form, a session id such as
+    `…de7e-910b…` looked like one and sent every record of that session through the cleaning pass.
+    """
     if b"\\u0000" in canonical:
         return True
     if b"\\ud" in canonical and _LONE_SURROGATE.search(canonical):
         return True
-    return (b"e+" in canonical or b"e-" in canonical) and _EXPONENT.search(canonical) is not None
+    return any(
+        text is not None and ("e+" in text or "e-" in text) and _EXPONENT.search(text) is not None
+        for text in (counts_json, data_json)
+    )
 
 
 def storable_canonical(
@@ -179,7 +197,7 @@ def storable_canonical(
         parts = canonical_parts(session_id, seq, record, raw_digest)
     except (TypeError, ValueError):
         return canonical_parts(session_id, seq, make_storable(record), raw_digest)
-    if not _needs_cleaning(parts[0]):
+    if not _needs_cleaning(*parts):
         return parts
     return canonical_parts(session_id, seq, make_storable(record), raw_digest)
 

@@ -86,7 +86,7 @@ def _jsonb(value: Any, text: str | None) -> Jsonb | None:
     return Jsonb(text, dumps=_as_is) if text is not None else Jsonb(value)
 
 
-def _row(item: ChainedRecord) -> list[Any]:
+def copy_row(item: ChainedRecord) -> list[Any]:
     """One COPY row; counts and data go as the JSON texts that were hashed."""
     row = list(_copy_values(item))
     row[_COUNTS_AT] = _jsonb(item.record.counts, item.counts_json)
@@ -101,7 +101,7 @@ async def copy_records(conn: AsyncConnection[Any], rows: Sequence[ChainedRecord]
     async with conn.cursor().copy(_COPY_SQL) as copy:
         copy.set_types(_COPY_TYPES)
         for item in rows:
-            await copy.write_row(_row(item))
+            await copy.write_row(copy_row(item))
 
 
 MOVE_HEAD_SQL = "UPDATE live_sessions SET chain_head = %s, events_count = %s WHERE id = %s"
