@@ -77,7 +77,7 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
 def cmd_db_partitions(args: argparse.Namespace) -> int:
     import psycopg
 
-    from scis.evidence.partitions import Kept, PartitionError, create_ahead, retire_before
+    from scis.backup.partitions import Kept, PartitionError, create_ahead, retire_before
 
     settings = load_settings()
     owner_url = settings.migration_database_url or settings.database_url

@@ -12,11 +12,11 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from scis.backup.partitions import Kept, Retired, retire_before
 from scis.cli import main as scis_main
 from scis.core.db import migrate
 from scis.core.status import SessionStatus
 from scis.evidence.chain import append_records, start_session
-from scis.evidence.partitions import Kept, Retired, retire_before
 from scis.evidence.records import EventRecord
 from scis.evidence.verify import verify_session
 from tests.evidence.support import write_session

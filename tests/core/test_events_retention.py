@@ -14,12 +14,12 @@ from typing import Any
 import psycopg
 import pytest
 
+from scis.backup.partitions import Kept, Retired, partitions, retire_before
 from scis.backup.service import client_command
 from scis.cli import main as scis_main
 from scis.core.db import migrate
 from scis.core.status import SessionStatus
 from scis.evidence.chain import append_records, seal_session, start_session
-from scis.evidence.partitions import Kept, Retired, partitions, retire_before
 from scis.evidence.records import EventRecord
 from scis.evidence.verify import verify_session
 

@@ -243,8 +243,11 @@ async def test_review_merges_the_draft_into_the_existing_profile(
                               headers=auth(tokens["viewer"]))).status_code == 403  # fmt: skip
     assert state() == before  # every refusal wrote nothing
 
-    merged = await wizard.post(f"{url}/merge", json={"profile_id": existing["id"]},
-                               headers={**headers, "If-Match": f'"profile-{existing["id"]}-v{existing["version"]}"'})
+    merged = await wizard.post(
+        f"{url}/merge",
+        json={"profile_id": existing["id"]},
+        headers={**headers, "If-Match": f'"profile-{existing["id"]}-v{existing["version"]}"'},
+    )
     assert merged.status_code == 200, merged.text
     profile = merged.json()
     assert profile["id"] == existing["id"] and profile["version"] == existing["version"] + 1
