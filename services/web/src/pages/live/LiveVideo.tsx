@@ -4,7 +4,7 @@
 // goes on, it is the capture's, not the viewer's.
 import { Paper, Text } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
-import { useEffect, useRef, useState } from "react";
+import { memo, useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { lives } from "../../api/client";
 import { ApiError, unwrap } from "../../api/errors";
@@ -53,8 +53,17 @@ function leave(sessionId: string, viewerId: string): void {
   void fetch(path, { method: "DELETE", credentials: "same-origin", keepalive: true }).catch(() => undefined);
 }
 
-/** Plays the live's video while `active`; says why there is none otherwise. */
-export function LiveVideo({ sessionId, active, waiting }: { sessionId: string; active: boolean; waiting: boolean }) {
+/** Plays the live's video while `active`; says why there is none otherwise. Memoised: the live page
+ * redraws at every animation frame while events flow, this panel only when its props change. */
+export const LiveVideo = memo(function LiveVideo({
+  sessionId,
+  active,
+  waiting,
+}: {
+  sessionId: string;
+  active: boolean;
+  waiting: boolean;
+}) {
   const { t } = useTranslation();
   const video = useRef<HTMLVideoElement>(null);
   const [state, setState] = useState<VideoState>("idle");
@@ -129,4 +138,4 @@ export function LiveVideo({ sessionId, active, waiting }: { sessionId: string; a
       {note && <Text size="sm" c="dimmed" role="status">{note}</Text>}
     </Paper>
   );
-}
+});

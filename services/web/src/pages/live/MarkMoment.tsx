@@ -3,7 +3,7 @@
 // list route answers 404 and the button is not offered (the page never sends what cannot be kept).
 import { Button, Group, Text, TextInput } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { memo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { apiError } from "../../api/errors";
 import { ErrorNote } from "../../components/ErrorNote";
@@ -43,7 +43,8 @@ async function listSnapshots(sessionId: string): Promise<Snapshot[] | null> {
   return body as Snapshot[];
 }
 
-export function MarkMoment({ sessionId, canMark }: { sessionId: string; canMark: boolean }) {
+// Memoised like LiveVideo: not redrawn with every frame of the feed.
+export const MarkMoment = memo(function MarkMoment({ sessionId, canMark }: { sessionId: string; canMark: boolean }) {
   const { t } = useTranslation();
   const client = useQueryClient();
   const [note, setNote] = useState("");
@@ -92,4 +93,4 @@ export function MarkMoment({ sessionId, canMark }: { sessionId: string; canMark:
       </Text>
     </div>
   );
-}
+});
