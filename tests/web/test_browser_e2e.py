@@ -507,7 +507,8 @@ def context_cookies(page: Page) -> dict[str, str]:
 VIDEO_ADVANCES = """
 async () => {
   const video = document.querySelector('[data-testid=live-video]');
-  const presented = () => new Promise((done) => video.requestVideoFrameCallback((_, meta) => done(meta.presentedFrames)));
+  const presented = () => new Promise(
+    (done) => video.requestVideoFrameCallback((_, meta) => done(meta.presentedFrames)));
   const grab = () => {
     const canvas = document.createElement('canvas');
     canvas.width = video.videoWidth; canvas.height = video.videoHeight;
