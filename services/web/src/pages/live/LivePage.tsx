@@ -96,7 +96,8 @@ export function LivePage() {
       >
         {t("live.title", { target })}
       </PageTitle>
-      <ErrorNote error={error ?? stop.error} />
+      {/* While waiting there is no session yet: the events API's 404 says nothing the note does not. */}
+      <ErrorNote error={(waiting ? null : error) ?? stop.error} />
       {waiting && capture && (
         <Text c="blue" mb="sm" role="status" data-testid="waiting">{t("video.waiting", { target: capture.target })}</Text>
       )}
@@ -170,7 +171,11 @@ export function LivePage() {
         </Grid.Col>
         <Grid.Col span={{ base: 12, lg: 4 }}>
           <LiveVideo sessionId={sessionId} active={!!capture && capture.status === "live"} waiting={waiting} />
-          <MarkMoment sessionId={sessionId} canMark={!!capture && isRunning(capture) && allows(me, "investigator")} />
+          <MarkMoment
+            sessionId={sessionId}
+            canMark={!!capture && isRunning(capture) && allows(me, "investigator")}
+            waiting={waiting}
+          />
         </Grid.Col>
       </Grid>
     </>

@@ -73,6 +73,7 @@ export const LiveVideo = memo(function LiveVideo({
     queryFn: () =>
       unwrap(lives.GET("/api/lives/lives/{session_id}/video", { params: { path: { session_id: sessionId } } })),
     retry: false,
+    enabled: !waiting, // no session yet: asked again once the capture has one
   });
   const recorded = described.data?.recorded ?? false;
   const playable = recorded && active;

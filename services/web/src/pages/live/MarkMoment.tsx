@@ -44,12 +44,21 @@ async function listSnapshots(sessionId: string): Promise<Snapshot[] | null> {
 }
 
 // Memoised like LiveVideo: not redrawn with every frame of the feed.
-export const MarkMoment = memo(function MarkMoment({ sessionId, canMark }: { sessionId: string; canMark: boolean }) {
+export const MarkMoment = memo(function MarkMoment({
+  sessionId,
+  canMark,
+  waiting,
+}: {
+  sessionId: string;
+  canMark: boolean;
+  waiting: boolean;
+}) {
   const { t } = useTranslation();
   const client = useQueryClient();
   const [note, setNote] = useState("");
   const key = ["snapshots", sessionId];
-  const marked = useQuery({ queryKey: key, queryFn: () => listSnapshots(sessionId), retry: false });
+  // A waiting capture has no session to mark yet (its 404 would read as "no snapshots API").
+  const marked = useQuery({ queryKey: key, queryFn: () => listSnapshots(sessionId), retry: false, enabled: !waiting });
   const mark = useMutation({
     mutationFn: () => call<Snapshot>(snapshotsPath(sessionId), { method: "POST", body: JSON.stringify({ note }) }),
     onSuccess: () => {
@@ -57,7 +66,7 @@ export const MarkMoment = memo(function MarkMoment({ sessionId, canMark }: { ses
       return client.invalidateQueries({ queryKey: key });
     },
   });
-  if (marked.data === null) return null; // no snapshots API here
+  if (marked.data === null || (marked.data === undefined && !marked.error)) return null; // none here, or not yet
   const moments = marked.data ?? [];
   const last = mark.data;
   return (
