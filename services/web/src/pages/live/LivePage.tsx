@@ -1,7 +1,7 @@
 import { Anchor, Badge, Button, Card, Chip, Grid, Group, Paper, SimpleGrid, Text, TextInput } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useMemo, useRef, useState } from "react";
+import { memo, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router-dom";
 import { analyser } from "../../api/client";
@@ -31,6 +31,44 @@ function Figure({ label, value, testId }: { label: string; value: number | null;
     </Card>
   );
 }
+
+interface FeedFiltersProps {
+  kinds: string[];
+  setKinds: (kinds: string[]) => void;
+  user: string;
+  setUser: (user: string) => void;
+  paused: boolean;
+  setPaused: (paused: boolean) => void;
+}
+
+// Memoised: the page redraws at every animation frame while events flow; the filter bar's Mantine
+// controls only when a filter or the pause state changes.
+const FeedFilters = memo(function FeedFilters({ kinds, setKinds, user, setUser, paused, setPaused }: FeedFiltersProps) {
+  const { t } = useTranslation();
+  return (
+    <Group mb="xs" justify="space-between" align="flex-end">
+      <Chip.Group multiple value={kinds} onChange={setKinds}>
+        <Group gap={4} role="group" aria-label={t("live.filterKinds")}>
+          {FEED_KINDS.map((kind) => (
+            <Chip key={kind} value={kind} size="xs">{t(`kinds.${kind}`)}</Chip>
+          ))}
+        </Group>
+      </Chip.Group>
+      <Group align="flex-end">
+        <TextInput
+          size="xs"
+          label={t("live.filterUser")}
+          placeholder="@handle"
+          value={user}
+          onChange={(event) => setUser(event.currentTarget.value)}
+        />
+        <Button size="xs" variant={paused ? "filled" : "default"} onClick={() => setPaused(!paused)} data-testid="pause">
+          {paused ? t("live.resume") : t("live.pause")}
+        </Button>
+      </Group>
+    </Group>
+  );
+});
 
 export function LivePage() {
   const { t } = useTranslation();
@@ -114,27 +152,7 @@ export function LivePage() {
       </Paper>
       <Grid>
         <Grid.Col span={{ base: 12, lg: 8 }}>
-          <Group mb="xs" justify="space-between" align="flex-end">
-            <Chip.Group multiple value={kinds} onChange={setKinds}>
-              <Group gap={4} role="group" aria-label={t("live.filterKinds")}>
-                {FEED_KINDS.map((kind) => (
-                  <Chip key={kind} value={kind} size="xs">{t(`kinds.${kind}`)}</Chip>
-                ))}
-              </Group>
-            </Chip.Group>
-            <Group align="flex-end">
-              <TextInput
-                size="xs"
-                label={t("live.filterUser")}
-                placeholder="@handle"
-                value={user}
-                onChange={(event) => setUser(event.currentTarget.value)}
-              />
-              <Button size="xs" variant={paused ? "filled" : "default"} onClick={() => setPaused(!paused)} data-testid="pause">
-                {paused ? t("live.resume") : t("live.pause")}
-              </Button>
-            </Group>
-          </Group>
+          <FeedFilters kinds={kinds} setKinds={setKinds} user={user} setUser={setUser} paused={paused} setPaused={setPaused} />
           {paused && (
             <Text size="sm" c="orange" mb="xs" role="status">
               {t("live.pausedNote", { count: store.received - held })}
