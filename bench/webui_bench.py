@@ -11,19 +11,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import redis.asyncio as aioredis
+import socketio
 from playwright.sync_api import Page, sync_playwright
 
-from bench.latency_bench import percentile, start_role, stop_role
+from bench.latency_bench import SKIPPED_KINDS, percentile, start_role, stop_role, until_told_to_stop
+from scis.core import bus
 from scis.embedded.ports import free_port, wait_for_port
 from tests.stack.helpers import stack_env
 
@@ -93,6 +98,61 @@ async (seconds) => {
 """
 
 
+OBSERVED = "observing"
+
+
+def observe(redis_url: str, gateway: str, token: str, session_id: str, out_file: Path) -> None:
+    """The stages between the capture and the page, seen from a process of their own: when each event
+    (by msg_id) was first published on Redis (the capture's commit, then its publish) and when the
+    analyser's fan-out delivered it to a Socket.IO client that is not a browser. Written on SIGTERM."""
+    on_redis: dict[str, float] = {}
+    on_socket: dict[str, float] = {}
+
+    def note(into: dict[str, float], batch: list[dict[str, Any]]) -> None:
+        now = time.time()
+        for event in batch:
+            if event.get("msg_id") and event["kind"] not in SKIPPED_KINDS and not event.get("inferred"):
+                into.setdefault(str(event["msg_id"]), now)
+
+    async def follow() -> None:
+        redis = aioredis.Redis.from_url(redis_url)
+        pubsub = redis.pubsub()
+        await pubsub.psubscribe(bus.LIVE_EVENTS.pattern)
+        client = socketio.AsyncClient()
+        client.on("events", lambda batch: note(on_socket, batch if isinstance(batch, list) else [batch]))
+        await client.connect(gateway, transports=["websocket"], auth={"token": token}, wait_timeout=60)
+        joined = await client.call("join", {"session_id": session_id}, timeout=120)
+        if not joined.get("ok"):
+            raise RuntimeError(f"the observer's join was refused: {joined}")
+
+        async def read_redis() -> None:
+            async for message in pubsub.listen():
+                if message["type"] == "pmessage":
+                    note(on_redis, json.loads(message["data"]))
+
+        reader = asyncio.create_task(read_redis())
+        print(OBSERVED, flush=True)
+        await until_told_to_stop()
+        reader.cancel()
+        await client.disconnect()
+        await pubsub.aclose()
+        await redis.aclose()
+
+    asyncio.run(follow())
+    out_file.write_text(json.dumps({"redis": on_redis, "socket": on_socket}))
+
+
+def start_observer(redis_url: str, gateway: str, token: str, session_id: str, out: Path) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "bench.webui_bench", "--observer", redis_url, gateway, token, session_id, str(out)]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
+    assert process.stdout is not None
+    line = process.stdout.readline().decode()
+    if OBSERVED not in line:
+        process.kill()
+        raise RuntimeError(f"the observer did not start: {line!r}")
+    return process
+
+
 def start_stack(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "scis", "up"]
     process = subprocess.Popen(argv, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
@@ -105,8 +165,10 @@ def start_stack(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return process
 
 
-def msg_ids_by_seq(client: httpx.Client, session_id: str) -> dict[int, int]:
+def stored_events(client: httpx.Client, session_id: str) -> tuple[dict[int, int], dict[int, float]]:
+    """msg_id by seq, and when the capture received each event (captured_at, epoch ms) by msg_id."""
     found: dict[int, int] = {}
+    captured: dict[int, float] = {}
     after = -1
     while True:
         query = {"after_seq": after, "limit": 1000}
@@ -114,8 +176,9 @@ def msg_ids_by_seq(client: httpx.Client, session_id: str) -> dict[int, int]:
         for item in page["items"]:
             if item["msg_id"] and item["kind"] not in ("session_start", "session_end", "gap") and not item["inferred"]:
                 found[item["seq"]] = int(item["msg_id"])
+                captured[int(item["msg_id"])] = datetime.fromisoformat(item["captured_at"]).timestamp() * 1000
         if not page["items"] or page["next_after_seq"] is None:
-            return found
+            return found, captured
         after = page["next_after_seq"]
 
 
@@ -175,13 +238,19 @@ def run() -> list[dict[str, Any]]:
                 started = client.post("/api/analyser/monitors", json={"target": "@ui_bench"})
                 assert started.status_code == 201, started.text
                 session_id = started.json()["session_id"]
+                redis_url = f"redis://127.0.0.1:{env['SCIS_REDIS_PORT']}/0"
+                stages_file = folder / "stages.json"
+                observer = start_observer(redis_url, gateway, token["access_token"], session_id, stages_file)
                 context = browser.new_context(base_url=gateway, viewport={"width": 1366, "height": 800})
                 context.request.post("/api/auth/login", data={"username": "admin", "password": password})
                 page = context.new_page()
                 page.add_init_script(RECORDER)
-                drawn, arrived, long_tasks, fps = live_view(page, session_id)
+                try:
+                    drawn, arrived, long_tasks, fps = live_view(page, session_id)
+                finally:
+                    stop_role(observer)
                 client.delete(f"/api/analyser/monitors/{session_id}")
-                by_seq = msg_ids_by_seq(client, session_id)
+                by_seq, captured = stored_events(client, session_id)
                 browser.close()
         finally:
             stack.send_signal(signal.SIGINT)
@@ -206,6 +275,7 @@ def run() -> list[dict[str, Any]]:
     arrival = [at - sent[by_seq[int(seq)]] * 1000 for seq, at in arrived.items() if by_seq.get(int(seq)) in sent]
     arrival_p99 = percentile(arrival, 0.99) if arrival else float("nan")
     longest = max((duration for _, duration in long_tasks), default=0.0)
+    stage_rows = stages(sent, captured, json.loads(stages_file.read_text()), arrived, drawn, by_seq)
     print(f"   {len(sent)} sent, {len(by_seq)} stored; {len(arrived)} arrived over Socket.IO while measured, p99"
           f" {arrival_p99:.0f} ms after sending; drawn p99 {page_p99:.0f} ms after arriving")  # fmt: skip
     print(f"   {len(latencies)} events drawn in {MEASURE_SECONDS:.0f}s: p50 {p50:.0f} ms, p99 {p99:.0f} ms; "
@@ -226,9 +296,51 @@ def run() -> list[dict[str, Any]]:
         {"name": "webui.fps_scrolling_feed", "value": round(fps, 1), "unit": "fps", **row, "goal": "informative (~60)"},
         {"name": "webui.first_load_bytes", "value": load_bytes, "unit": "bytes", **row, "goal": "informative"},
         {"name": "webui.first_load_interactive", "value": round(load_ms), "unit": "ms", **row, "goal": "informative"},
+        *stage_rows,
     ]  # fmt: skip
 
 
+# Each stage an event passes on its way to the page, as time since the simulator sent it (epoch ms).
+STAGES = ("captured", "on_redis", "socketio_client", "page_arrival", "drawn")
+
+
+def stages(
+    sent: dict[int, float],
+    captured: dict[int, float],
+    observed: dict[str, dict[str, float]],
+    arrived: dict[str, float],
+    drawn: dict[str, float],
+    by_seq: dict[int, int],
+) -> list[dict[str, Any]]:
+    """p50/p99 of the time from sending to each stage, over the events the page drew while measured:
+    where the time goes (capture receive → commit + publish → fan-out → browser → drawn)."""
+    seq_of = {msg_id: seq for seq, msg_id in by_seq.items()}
+    measured = [msg_id for msg_id in sent if str(seq_of.get(msg_id)) in drawn and drawn[str(seq_of[msg_id])]]
+    at = {
+        "captured": lambda m: captured.get(m),
+        "on_redis": lambda m: observed["redis"].get(str(m), 0) * 1000 or None,
+        "socketio_client": lambda m: observed["socket"].get(str(m), 0) * 1000 or None,
+        "page_arrival": lambda m: arrived.get(str(seq_of[m])),
+        "drawn": lambda m: drawn.get(str(seq_of[m])),
+    }
+    rows, parts = [], []
+    for stage in STAGES:
+        since_sent = [found - sent[m] * 1000 for m in measured if (found := at[stage](m))]
+        if not since_sent:
+            parts.append(f"{stage} n/a")
+            continue
+        p50, p99 = percentile(since_sent, 0.50), percentile(since_sent, 0.99)
+        parts.append(f"{stage} {p50:.0f}/{p99:.0f}")
+        goal = f"informative (sent -> {stage}; p50 {p50:.0f} ms)"
+        rows.append({"name": f"webui.stage_{stage}_p99_1000eps", "value": round(p99, 1), "unit": "ms",
+                     "baseline": None, "ratio": None, "goal": goal})  # fmt: skip
+    print(f"   stages, ms since sent (p50/p99) over {len(measured)} drawn events: " + ", ".join(parts))
+    return rows
+
+
 if __name__ == "__main__":
-    for result in run():
-        print(result)
+    if sys.argv[1:2] == ["--observer"]:
+        observe(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], Path(sys.argv[6]))
+    else:
+        for result in run():
+            print(result)

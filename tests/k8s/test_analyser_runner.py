@@ -48,3 +48,13 @@ async def test_start_follow_and_stop_a_live_through_a_livemonitor(emulator: Stam
             await asyncio.sleep(0.05)
         with pytest.raises(MonitorNotFound):
             await runner.get(live.session_id)
+
+
+async def test_video_asked_through_the_api_reaches_the_livemonitor(emulator: StampingEmulator) -> None:
+    api = kubernetes.client.CustomObjectsApi(api_client_for(str(emulator.url)))
+    runner = KubernetesRunner(namespace="ns1", api=api)
+    await runner.start(MonitorCreate(target="@beta.live", case_id=8, video=True), created_by="t")
+    await runner.start(MonitorCreate(target="@gamma.live", case_id=8), created_by="t")
+    specs = {name: emulator.objects[LM_RESOURCE, "ns1", name].raw["spec"] for name in ("beta-live-8", "gamma-live-8")}
+    assert specs["beta-live-8"]["captureVideo"] is True
+    assert specs["gamma-live-8"]["captureVideo"] is False

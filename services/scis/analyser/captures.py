@@ -78,6 +78,7 @@ class CaptureManager:
             session_id=uuid.uuid4(),
             case_id=monitor_in.case_id,
             created_by=created_by,
+            video=monitor_in.video,
         )
         capture = LiveCapture(
             request, self.source_factory(monitor_in, self.settings), pool=self.pool, settings=self.settings,

@@ -28,6 +28,7 @@ class MonitorCreate(BaseModel):
     case_id: int | None = Field(None, ge=1, le=BIGINT_MAX, description="case the capture belongs to")
     source: CaptureSourceKind = Field(CaptureSourceKind.websocket, description="websocket, browser or replay")
     replay_file: Text | None = Field(None, description="capture file to replay (source=replay only)")
+    video: bool = Field(False, description="record the live's video too, and let analysts watch it over WebRTC")
 
     @field_validator("target")
     @classmethod

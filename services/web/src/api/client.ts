@@ -7,6 +7,7 @@ import type { components as DatabaseComponents, paths as DatabasePaths } from ".
 import type { components as ReportsComponents, paths as ReportsPaths } from "./schema/reports";
 import type { components as ProfilesComponents, paths as ProfilesPaths } from "./schema/profiles";
 import type { paths as CreatePaths } from "./schema/create";
+import type { components as LivesComponents, paths as LivesPaths } from "./schema/lives";
 
 const options = { baseUrl: "", credentials: "same-origin" as const };
 
@@ -16,6 +17,7 @@ export const database = createClient<DatabasePaths>(options);
 export const reports = createClient<ReportsPaths>(options);
 export const profiles = createClient<ProfilesPaths>(options);
 export const create = createClient<CreatePaths>(options);
+export const lives = createClient<LivesPaths>(options);
 
 type Dashboard = DashboardComponents["schemas"];
 type Analyser = AnalyserComponents["schemas"];
@@ -36,3 +38,4 @@ export type SavedQuery = DatabaseComponents["schemas"]["SavedQuery"];
 export type ProfileRead = ProfilesComponents["schemas"]["ProfileRead"];
 export type AlertRead = ProfilesComponents["schemas"]["AlertRead"];
 export type EventHit = ProfilesComponents["schemas"]["EventHit"];
+export type LiveVideoRead = LivesComponents["schemas"]["LiveVideoRead"];

@@ -308,6 +308,23 @@ export const en = {
     scanPast: "Also alert on what is already captured",
     pastAlerts: "{{count}} alerts raised on evidence already captured",
   },
+  video: {
+    title: "Video",
+    player: "The live's video",
+    notRecorded: "This capture does not record the video. Start the capture with “Record the video” to watch it here.",
+    ended: "The live is over: its recorded video is in the session's evidence.",
+    lost: "The video connection was lost. Reload the page to watch again; the recording goes on.",
+    waitingVideo: "The video starts when the target goes live.",
+    record: "Record the video",
+    note: "Note on this moment",
+    mark: "Mark this moment",
+    marked: "Marked at {{at}}: {{count}} records around it, bookmark {{sha}}…",
+    noFrame: "(no still frame: the video had none at that moment)",
+    moments_one: "{{count}} moment marked in this live",
+    moments_other: "{{count}} moments marked in this live",
+    waiting: "Waiting for @{{target}} to go live: the capture starts by itself when they do.",
+    status: { waiting: "waiting for the target" },
+  },
 };
 
 export type Dictionary = typeof en;

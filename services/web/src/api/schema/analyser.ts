@@ -360,6 +360,12 @@ export interface components {
              * @description TikTok @handle or live URL (https://www.tiktok.com/@handle/live)
              */
             target: string;
+            /**
+             * Video
+             * @description record the live's video too, and let analysts watch it over WebRTC
+             * @default false
+             */
+            video: boolean;
         };
         /** MonitorRead */
         MonitorRead: {

@@ -1,4 +1,4 @@
-import { Anchor, Button, Group, Paper, Radio, Select, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
+import { Anchor, Button, Checkbox, Group, Paper, Radio, Select, Table, Text, TextInput, Title, Tooltip } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -28,11 +28,12 @@ function StartForm() {
   const [target, setTarget] = useState("");
   const [caseId, setCaseId] = useState<string | null>(params.get("case"));
   const [source, setSource] = useState<"websocket" | "browser">("websocket");
+  const [video, setVideo] = useState(false);
   const start = useMutation({
     mutationFn: () =>
       unwrap(
         analyser.POST("/api/analyser/monitors", {
-          body: { target, source, case_id: caseId ? Number(caseId) : null },
+          body: { target, source, case_id: caseId ? Number(caseId) : null, video },
         }),
       ),
     onSuccess: async (started) => {
@@ -83,6 +84,13 @@ function StartForm() {
           <Radio value="browser" label={t("captures.sourceBrowser")} />
         </Group>
       </Radio.Group>
+      <Checkbox
+        mt="sm"
+        label={t("video.record")}
+        checked={video}
+        onChange={(event) => setVideo(event.currentTarget.checked)}
+        error={error?.fieldProblem("video")}
+      />
       {start.error && !error?.fields.length && <ErrorNote error={start.error} />}
       <Button type="submit" mt="md" loading={start.isPending}>{t("captures.startButton")}</Button>
     </Paper>

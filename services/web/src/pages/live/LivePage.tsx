@@ -1,7 +1,7 @@
-import { Anchor, Badge, Button, Card, Chip, Group, Paper, SimpleGrid, Text, TextInput } from "@mantine/core";
+import { Anchor, Badge, Button, Card, Chip, Grid, Group, Paper, SimpleGrid, Text, TextInput } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useMemo, useRef, useState } from "react";
+import { memo, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router-dom";
 import { analyser } from "../../api/client";
@@ -16,6 +16,8 @@ import { formatNumber } from "../../lib/format";
 import { allows, useMe } from "../../shell/auth";
 import { isRunning } from "../captures/CapturesPage";
 import { FeedRow, useDescribe } from "./FeedRow";
+import { LiveVideo } from "./LiveVideo";
+import { MarkMoment } from "./MarkMoment";
 import { useLiveFeed } from "./useLiveFeed";
 
 const FEED_KINDS = ["chat", "gift", "like", "join", "follow", "share", "viewers", "control", "gap"];
@@ -29,6 +31,44 @@ function Figure({ label, value, testId }: { label: string; value: number | null;
     </Card>
   );
 }
+
+interface FeedFiltersProps {
+  kinds: string[];
+  setKinds: (kinds: string[]) => void;
+  user: string;
+  setUser: (user: string) => void;
+  paused: boolean;
+  setPaused: (paused: boolean) => void;
+}
+
+// Memoised: the page redraws at every animation frame while events flow; the filter bar's Mantine
+// controls only when a filter or the pause state changes.
+const FeedFilters = memo(function FeedFilters({ kinds, setKinds, user, setUser, paused, setPaused }: FeedFiltersProps) {
+  const { t } = useTranslation();
+  return (
+    <Group mb="xs" justify="space-between" align="flex-end">
+      <Chip.Group multiple value={kinds} onChange={setKinds}>
+        <Group gap={4} role="group" aria-label={t("live.filterKinds")}>
+          {FEED_KINDS.map((kind) => (
+            <Chip key={kind} value={kind} size="xs">{t(`kinds.${kind}`)}</Chip>
+          ))}
+        </Group>
+      </Chip.Group>
+      <Group align="flex-end">
+        <TextInput
+          size="xs"
+          label={t("live.filterUser")}
+          placeholder="@handle"
+          value={user}
+          onChange={(event) => setUser(event.currentTarget.value)}
+        />
+        <Button size="xs" variant={paused ? "filled" : "default"} onClick={() => setPaused(!paused)} data-testid="pause">
+          {paused ? t("live.resume") : t("live.pause")}
+        </Button>
+      </Group>
+    </Group>
+  );
+});
 
 export function LivePage() {
   const { t } = useTranslation();
@@ -71,6 +111,8 @@ export function LivePage() {
   });
   const capture = monitor.data;
   const target = capture ? `@${capture.target}` : sessionId;
+  // "waiting": the capture polls an offline target and starts when it goes live (a newer API's status).
+  const waiting = (capture?.status as string | undefined) === "waiting";
 
   return (
     <>
@@ -92,7 +134,11 @@ export function LivePage() {
       >
         {t("live.title", { target })}
       </PageTitle>
-      <ErrorNote error={error ?? stop.error} />
+      {/* While waiting there is no session yet: the events API's 404 says nothing the note does not. */}
+      <ErrorNote error={(waiting ? null : error) ?? stop.error} />
+      {waiting && capture && (
+        <Text c="blue" mb="sm" role="status" data-testid="waiting">{t("video.waiting", { target: capture.target })}</Text>
+      )}
       <SimpleGrid cols={{ base: 3, md: 6 }} mb="sm">
         <Figure label={t("live.received")} value={held} testId="feed-count" />
         <Figure label={t("captures.viewers")} value={totals.viewers} testId="viewers" />
@@ -104,60 +150,52 @@ export function LivePage() {
       <Paper withBorder p="xs" mb="sm">
         <ViewerChart series={series} label={t("live.viewerChart")} />
       </Paper>
-      <Group mb="xs" justify="space-between" align="flex-end">
-        <Chip.Group multiple value={kinds} onChange={setKinds}>
-          <Group gap={4} role="group" aria-label={t("live.filterKinds")}>
-            {FEED_KINDS.map((kind) => (
-              <Chip key={kind} value={kind} size="xs">{t(`kinds.${kind}`)}</Chip>
-            ))}
-          </Group>
-        </Chip.Group>
-        <Group align="flex-end">
-          <TextInput
-            size="xs"
-            label={t("live.filterUser")}
-            placeholder="@handle"
-            value={user}
-            onChange={(event) => setUser(event.currentTarget.value)}
-          />
-          <Button size="xs" variant={paused ? "filled" : "default"} onClick={() => setPaused(!paused)} data-testid="pause">
-            {paused ? t("live.resume") : t("live.pause")}
-          </Button>
-        </Group>
-      </Group>
-      {paused && (
-        <Text size="sm" c="orange" mb="xs" role="status">
-          {t("live.pausedNote", { count: store.received - held })}
-        </Text>
-      )}
-      {held === 0 ? (
-        <Empty>{t("live.empty")}</Empty>
-      ) : (
-        <div
-          ref={scroller}
-          style={{ height: "calc(100vh - 470px)", minHeight: 240, overflow: "auto", border: "1px solid var(--mantine-color-gray-3)" }}
-          tabIndex={0}
-          role="log"
-          aria-label={t("live.feed")}
-          data-testid="feed"
-          data-shown={shown.length}
-        >
-          <div style={{ height: rows.getTotalSize(), position: "relative" }}>
-            {rows.getVirtualItems().map((row) => (
-              <div
-                key={shown[row.index].seq}
-                style={{ position: "absolute", top: 0, left: 0, right: 0, height: ROW_HEIGHT, transform: `translateY(${row.start}px)` }}
-              >
-                <FeedRow
-                  event={shown[row.index]}
-                  kindLabel={t(`kinds.${shown[row.index].kind}`, { defaultValue: shown[row.index].kind })}
-                  text={describe(shown[row.index])}
-                />
+      <Grid>
+        <Grid.Col span={{ base: 12, lg: 8 }}>
+          <FeedFilters kinds={kinds} setKinds={setKinds} user={user} setUser={setUser} paused={paused} setPaused={setPaused} />
+          {paused && (
+            <Text size="sm" c="orange" mb="xs" role="status">
+              {t("live.pausedNote", { count: store.received - held })}
+            </Text>
+          )}
+          {held === 0 ? (
+            <Empty>{t("live.empty")}</Empty>
+          ) : (
+            <div
+              ref={scroller}
+              style={{ height: "calc(100vh - 470px)", minHeight: 240, overflow: "auto", border: "1px solid var(--mantine-color-gray-3)" }}
+              tabIndex={0}
+              role="log"
+              aria-label={t("live.feed")}
+              data-testid="feed"
+              data-shown={shown.length}
+            >
+              <div style={{ height: rows.getTotalSize(), position: "relative" }}>
+                {rows.getVirtualItems().map((row) => (
+                  <div
+                    key={shown[row.index].seq}
+                    style={{ position: "absolute", top: 0, left: 0, right: 0, height: ROW_HEIGHT, transform: `translateY(${row.start}px)` }}
+                  >
+                    <FeedRow
+                      event={shown[row.index]}
+                      kindLabel={t(`kinds.${shown[row.index].kind}`, { defaultValue: shown[row.index].kind })}
+                      text={describe(shown[row.index])}
+                    />
+                  </div>
+                ))}
               </div>
-            ))}
-          </div>
-        </div>
-      )}
+            </div>
+          )}
+        </Grid.Col>
+        <Grid.Col span={{ base: 12, lg: 4 }}>
+          <LiveVideo sessionId={sessionId} active={!!capture && capture.status === "live"} waiting={waiting} />
+          <MarkMoment
+            sessionId={sessionId}
+            canMark={!!capture && isRunning(capture) && allows(me, "investigator")}
+            waiting={waiting}
+          />
+        </Grid.Col>
+      </Grid>
     </>
   );
 }

@@ -108,17 +108,28 @@ export function useLiveFeed(sessionId: string, paused: boolean) {
 
     const socket = io({ path: "/socket.io/", transports: ["websocket"] });
     window.scisLiveSocket = socket;
+    // A capture waiting for its target has no session yet: the join is refused until it goes live,
+    // so a refused join is asked again at each quiet check.
+    let joined = false;
+    const join = async () => {
+      const answer: { ok?: boolean } | undefined = await socket.emitWithAck("join", { session_id: sessionId });
+      joined = !!answer?.ok;
+    };
     socket.on("connect", async () => {
       setConnection("connected");
       // Join first, then read the API: whatever is published after the join arrives here, and
       // everything before it is in the store already.
-      await socket.emitWithAck("join", { session_id: sessionId });
+      await join();
       await catchUp();
     });
-    socket.on("disconnect", () => setConnection("disconnected"));
+    socket.on("disconnect", () => {
+      joined = false;
+      setConnection("disconnected");
+    });
     socket.on("connect_error", () => setConnection("disconnected"));
     let lastSocketEvent = Date.now();
     const quietCheck = window.setInterval(() => {
+      if (socket.connected && !joined) void join();
       if (Date.now() - lastSocketEvent >= QUIET_MS) void catchUp();
     }, QUIET_MS);
     // One message per commit: the array of one live's events in seq order (a lone event is accepted too).
