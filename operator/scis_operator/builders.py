@@ -84,7 +84,6 @@ def capture_env(monitor: Mapping[str, Any], config: OperatorConfig) -> list[dict
         {"name": "SCIS_LIVEMONITOR_NAMESPACE", "value": meta["namespace"]},
         {"name": "SCIS_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "SCIS_CAPTURE_RETENTION_DAYS", "value": str(retention_days)},
-        {"name": "SCIS_CHROMIUM_PATH", "value": "/usr/bin/chromium"},
         {"name": "HOME", "value": "/tmp"},
     ]
     if config.capture_metrics_port:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -89,16 +90,32 @@ def test_python_image_serves_health_and_readiness_for_each_service(
             context.__exit__(None, None, None)
 
 
-def test_frontend_image_serves_the_web_ui(mount: Callable[[str], MountedImage], tmp_path: Path) -> None:
+def test_frontend_image_serves_the_built_web_ui_and_its_assets(
+    mount: Callable[[str], MountedImage], tmp_path: Path
+) -> None:
     image = mount("frontend")
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     env = image.env(SCIS_HOST="127.0.0.1", SCIS_FRONTEND_PORT=str(port), SCIS_SECRET_KEY=SECRET)
     log = tmp_path / "frontend.log"
     with running(image, entrypoint(image), env=env, log=log) as process:
-        codes = wait_healthy(f"http://127.0.0.1:{port}", process, log)
-        assert codes["/healthz"] == 200, log.read_text()[-3000:]
-        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
-        assert page.status_code == 200 and "<div id=" in page.text
+        codes = wait_healthy(base, process, log)
+        assert codes == {"/healthz": 200, "/readyz": 200}, f"{codes}\n{log.read_text()[-3000:]}"
+        page = httpx.get(f"{base}/", timeout=10)
+        assert page.status_code == 200 and '<div id="root">' in page.text, page.text[:500]
+        # The build's page names its hashed bundle (the placeholder page names none); the bundle is served
+        # from the image's /opt/scis-web with the cache header of a content-addressed file.
+        scripts = re.findall(r'src="(/assets/[^"]+\.js)"', page.text)
+        assert scripts, f"not the built web UI:\n{page.text[:500]}"
+        asset = httpx.get(base + scripts[0], timeout=10)
+        assert asset.status_code == 200 and "javascript" in asset.headers["content-type"]
+        assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert len(asset.content) > 10_000
+        assert asset.content == (image.rootfs / "opt/scis-web" / scripts[0].lstrip("/")).read_bytes()
+        route = httpx.get(f"{base}/cases/3", timeout=10)  # a client-side route gets the app's page
+        assert route.status_code == 200 and route.text == page.text
+        assert process.poll() is None, log.read_text()[-3000:]
+    assert "uid=10001" in image.run(["id"]) and "Read-only file system" in image.run(["touch", "/opt/scis-web/x"])
 
 
 async def test_analyser_image_captures_a_live_with_its_chromium(

@@ -181,8 +181,6 @@ without transparent proxy.
 - name: SCIS_WEBCAST_BASE_URL
   value: {{ .Values.config.webcastBaseUrl | quote }}
 {{- end }}
-- name: SCIS_CHROMIUM_PATH
-  value: /usr/bin/chromium
 - name: HOME
   value: /tmp
 {{- with .Values.config.extraEnv }}
