@@ -9,6 +9,7 @@ from scis.core.settings import Settings, get_settings
 from scis.lives import metrics
 from scis.lives.views import router
 from scis.lives.webrtc import Viewers
+from scis.snapshots.views import router as snapshots_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,7 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "lives",
         settings=settings,
         description="Active lives, their video (WebRTC) and live updates.",
-        routers=[router],
+        routers=[router, snapshots_router],
         on_startup=[metrics.register, open_viewers],
         on_shutdown=[close_viewers],
     )
