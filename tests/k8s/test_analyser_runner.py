@@ -48,3 +48,20 @@ async def test_start_follow_and_stop_a_live_through_a_livemonitor(emulator: Stam
             await asyncio.sleep(0.05)
         with pytest.raises(MonitorNotFound):
             await runner.get(live.session_id)
+
+
+async def test_a_waiting_monitor_through_a_livemonitor_is_listed_as_waiting(emulator: StampingEmulator) -> None:
+    api = kubernetes.client.CustomObjectsApi(api_client_for(str(emulator.url)))
+    runner = KubernetesRunner(namespace="ns1", api=api)
+    async with Kubelet(emulator) as kubelet, run_operator(FAST, emulator):
+        await runner.start(MonitorCreate(target="@beta.live", case_id=8, wait=True), created_by="t")
+        name = "beta-live-8"
+        assert emulator.objects[LM_RESOURCE, "ns1", name].raw["spec"]["wait"] is True
+        pod = await eventually(lambda: kubelet.pods().get(f"{name}-capture-0"))
+        assert "--wait" in pod["spec"]["containers"][0]["args"]
+        reporter = ProgressReporter(name=name, namespace="ns1", pod=f"{name}-capture-0",
+                                    api_client=api_client_for(str(emulator.url)))  # fmt: skip
+        await reporter.report(phase="Waiting", events_captured=0, viewers=None, last_event_at=None, chain_head=None,
+                              gaps=0)  # fmt: skip
+        await eventually(lambda: phase_is(emulator, name, "Waiting"))
+        assert [m.status for m in await runner.list(active_only=True)] == ["waiting"]

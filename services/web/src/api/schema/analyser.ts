@@ -291,6 +291,12 @@ export interface components {
              * @description TikTok @handle or live URL (https://www.tiktok.com/@handle/live)
              */
             target: string;
+            /**
+             * Wait
+             * @description if the target is offline, poll it (SCIS_WAIT_POLL_SECONDS, jitter, back-off) and capture it once it goes live; listed with status 'waiting' meanwhile
+             * @default false
+             */
+            wait: boolean;
         };
         /** MonitorRead */
         MonitorRead: {
@@ -345,7 +351,7 @@ export interface components {
          * SessionStatus
          * @enum {string}
          */
-        SessionStatus: "starting" | "live" | "ended" | "stopped" | "offline" | "not_found" | "private" | "blocked" | "failed";
+        SessionStatus: "waiting" | "starting" | "live" | "ended" | "stopped" | "offline" | "not_found" | "private" | "blocked" | "failed";
         /** ValidationProblem */
         ValidationError: {
             /**

@@ -287,7 +287,7 @@ export interface components {
          * SessionStatus
          * @enum {string}
          */
-        SessionStatus: "starting" | "live" | "ended" | "stopped" | "offline" | "not_found" | "private" | "blocked" | "failed";
+        SessionStatus: "waiting" | "starting" | "live" | "ended" | "stopped" | "offline" | "not_found" | "private" | "blocked" | "failed";
         /** SnapshotCreate */
         SnapshotCreate: {
             /**
