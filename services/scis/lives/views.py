@@ -33,16 +33,7 @@ async def active_lives(
 async def active_lives_detail(
     db: Db, user: CurrentUser, request: Request, case_id: int | None = Query(None, ge=1, le=BIGINT_MAX)
 ) -> list[ActiveLive]:
-    sessions = await service.list_sessions(db, user=user, active_only=True, case_id=case_id)
-    return [
-        ActiveLive(
-            session=session,
-            duration_seconds=service.duration_seconds(session),
-            recorded_video=service.video_url(session) is not None,
-            webrtc_viewers=_viewers(request).count(session.id),
-        )  # fmt: skip
-        for session in sessions
-    ]
+    return await service.active_lives(db, user=user, case_id=case_id, viewers_of=_viewers(request).count)
 
 
 @router.get(
