@@ -4,7 +4,6 @@ push when a live of its case starts and ends; an outsider never sees it; no toke
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,30 +12,18 @@ from typing import Any
 import psycopg
 import pytest
 import socketio
-import uvicorn
 
 from scis.core.settings import Settings
-from scis.embedded.ports import free_port
 from scis.lives.push import SOCKET_PATH
 from scis.serve import load_app
 from tests.support.cases import make_case
+from tests.support.served import served
 
 
 @pytest.fixture
-async def lives_url(postgres_url: str, redis_url: str, tmp_path: Path, settings: Settings) -> AsyncIterator[str]:
-    port = free_port()
-    served = Settings(database_url=postgres_url, redis_url=redis_url, home=tmp_path, secret_key=settings.secret_key)
-    server = uvicorn.Server(uvicorn.Config(load_app("lives", served), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))  # fmt: skip
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+async def lives_url(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
+    async with served(load_app("lives", settings.model_copy(update={"home": tmp_path}))) as url:
+        yield url
 
 
 class Follower:

@@ -10,20 +10,11 @@ from scis.core import cases
 from scis.core.app import InvalidRequest, api_router, error_responses
 from scis.core.deps import AppSettings, CurrentUser, Db, Investigator
 from scis.core.fields import BIGINT_MAX
-from scis.lives.models import LiveSessionRead
-from scis.lives.service import get_session
+from scis.lives.views import visible_session
 from scis.snapshots import service
 from scis.snapshots.models import SnapshotCreate, SnapshotRead
 
 router = api_router("lives")
-
-
-async def _member_session(db: Db, user: CurrentUser, session_id: UUID) -> LiveSessionRead:
-    """The session when the caller may see it (case membership), else 404 as if it did not exist."""
-    found = await get_session(db, user=user, session_id=session_id)
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no live session {session_id}")
-    return found
 
 
 @router.post(
@@ -37,7 +28,7 @@ async def _member_session(db: Db, user: CurrentUser, session_id: UUID) -> LiveSe
 async def mark_moment(
     session_id: UUID, body: SnapshotCreate, db: Db, user: Investigator, settings: AppSettings
 ) -> SnapshotRead:
-    session = await _member_session(db, user, session_id)
+    session = await visible_session(db, user, session_id)
     try:
         return await service.mark(
             db, session, note=body.note, at=body.at, seconds_around=body.seconds_around, created_by=user.username,
@@ -57,7 +48,7 @@ async def mark_moment(
     responses=error_responses(404),
 )
 async def session_snapshots(session_id: UUID, db: Db, user: CurrentUser) -> list[SnapshotRead]:
-    await _member_session(db, user, session_id)
+    await visible_session(db, user, session_id)
     return await service.list_snapshots(db, session_id=session_id)
 
 
@@ -71,7 +62,7 @@ async def session_snapshots(session_id: UUID, db: Db, user: CurrentUser) -> list
 async def snapshot_frame(
     session_id: UUID, db: Db, user: CurrentUser, snapshot_id: int = Path(ge=1, le=BIGINT_MAX)
 ) -> Response:
-    await _member_session(db, user, session_id)
+    await visible_session(db, user, session_id)
     jpeg = await service.frame_of(db, session_id=session_id, snapshot_id=snapshot_id)
     if jpeg is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"snapshot {snapshot_id} of {session_id} has no frame")

@@ -280,6 +280,8 @@ export interface components {
              * Format: uuid
              */
             session_id: string;
+            /** Skipped */
+            skipped: number;
             /** Viewers */
             viewers: number;
         };
