@@ -6,6 +6,8 @@
 2. Five viewers of one live: source pulls and decodes on the relay, against the baseline of one
    pull and one decode per viewer (decode + re-encode per viewer, what a naive relay does).
 Not measured here yet: CPU per recorded live, recorded lives per process, viewers before frames drop.
+The p99 tail came from the relay's shared queue falling behind, not from jitter buffers or a keyframe
+wait (docs/decisions/807): the relay now drops its backlog at the next keyframe.
 """
 
 from __future__ import annotations

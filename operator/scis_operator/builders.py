@@ -23,7 +23,7 @@ CAPTURE_CONTAINER = "capture"
 MANAGED_BY = "scis-operator"
 
 # Fields of the spec that end up in the Pod; a change to any of them replaces the capture Pod.
-POD_SHAPING_FIELDS = ("target", "caseId", "source", "captureVideo", "resources", "retention")
+POD_SHAPING_FIELDS = ("target", "caseId", "source", "captureVideo", "wait", "resources", "retention")
 
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 
@@ -73,6 +73,8 @@ def capture_args(spec: Mapping[str, Any], session_id: str) -> list[str]:
     ]  # fmt: skip
     if spec.get("captureVideo"):
         args.append("--video")
+    if spec.get("wait"):
+        args.append("--wait")
     return args
 
 
@@ -233,6 +235,21 @@ def progress_fields(progress: Mapping[str, Any]) -> dict[str, Any]:
     """The counters a capture reports, as mirrored at the top of the status."""
     mirrored = ("eventsCaptured", "viewers", "lastEventAt", "chainHead", "gaps")
     return {key: progress.get(key) for key in mirrored if key in progress}
+
+
+# Capture phases after which an attempt counts as a session: it reached the live.
+REACHED_LIVE = ("Live", "Ended")
+
+
+def totals(status: Mapping[str, Any], pod: str | None) -> dict[str, int]:
+    """eventsCaptured and sessions over every attempt: the earlier ones plus the report of `pod`, if any."""
+    before = status.get("countedBefore") or {}
+    progress = status.get("progress") or {}
+    current = progress if pod is not None and progress.get("pod") == pod else {}
+    return {
+        "eventsCaptured": int(before.get("events") or 0) + int(current.get("eventsCaptured") or 0),
+        "sessions": int(before.get("sessions") or 0) + int(current.get("phase") in REACHED_LIVE),
+    }
 
 
 def status_changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import enum
 
 class Phase(enum.StrEnum):
     PENDING = "Pending"  # no capture Pod yet: queued, scheduled for later, or backing off after a crash
+    WAITING = "Waiting"  # the capture Pod polls the offline target until it goes live (spec.wait)
     CONNECTING = "Connecting"  # a capture Pod exists but has not reported the live yet
     LIVE = "Live"  # the capture reports it is recording the live
     OFFLINE = "Offline"  # the target was not live (capture exit code 3)
@@ -27,6 +28,7 @@ class Reason(enum.StrEnum):
     CREATED = "CaptureCreated"
     CONNECTING = "Connecting"
     LIVE = "Live"
+    WAITING_FOR_LIVE = "WaitingForLive"
     WAITING_FOR_SCHEDULE = "WaitingForSchedule"
     CONCURRENCY_LIMIT = "ConcurrencyLimit"
     BACK_OFF = "BackOff"

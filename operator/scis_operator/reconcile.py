@@ -24,6 +24,7 @@ from scis_operator.builders import (
     parse_time,
     progress_fields,
     spec_hash,
+    totals,
 )
 from scis_operator.config import OperatorConfig
 from scis_operator.phases import ExitCode, Phase, Reason
@@ -157,9 +158,11 @@ def decide(observation: Observation, config: OperatorConfig) -> Decision:
         if pod is not None:  # the capture process exited: its exit code says how
             code = pod.exit_code
             if stop_reason is not None and code in (None, ExitCode.CLEAN, 143, ExitCode.PARKED):
-                return settle(Phase.ENDED, Reason(stop_reason), f"capture stopped cleanly ({stop_reason})")
-            if code == ExitCode.CLEAN:
-                return settle(Phase.ENDED, Reason.ENDED, f"the live ended; {pod.name} exited cleanly")
+                message = f"capture stopped cleanly ({stop_reason})"
+                return settle(Phase.ENDED, Reason(stop_reason), message, **totals(status, pod.name))
+            if code == ExitCode.CLEAN and not spec.get("again"):
+                message = f"the live ended; {pod.name} exited cleanly"
+                return settle(Phase.ENDED, Reason.ENDED, message, **totals(status, pod.name))
             if code == ExitCode.OFFLINE:
                 return settle(Phase.OFFLINE, Reason.TARGET_OFFLINE, f"{spec.get('target')} is not live")
             if code == ExitCode.NOT_FOUND:
@@ -172,14 +175,16 @@ def decide(observation: Observation, config: OperatorConfig) -> Decision:
             return _crashed(settle, config, restarts, now, f"{pod.name} exited with code {code} ({reason})")
         if status.get("pod"):  # the Pod we made is gone without exiting through us
             if stop_reason is not None:
-                return settle(Phase.ENDED, Reason(stop_reason), f"capture stopped cleanly ({stop_reason})")
+                message = f"capture stopped cleanly ({stop_reason})"
+                return settle(Phase.ENDED, Reason(stop_reason), message, **totals(status, status["pod"]))
             return _crashed(settle, config, restarts, now, f"{status['pod']} disappeared (evicted or deleted)")
 
     # No capture Pod runs: start one if the schedule, the back-off and the namespace limit allow.
     if window_start is not None and now < window_start:
         return settle(Phase.PENDING, Reason.WAITING_FOR_SCHEDULE, f"capture starts at {format_time(window_start)}")
     if deadline is not None and now >= deadline:
-        return settle(Phase.ENDED, deadline_reason, "the capture window is over", stopReason=None)
+        counted = totals(status, status.get("pod"))
+        return settle(Phase.ENDED, deadline_reason, "the capture window is over", stopReason=None, **counted)
     next_attempt = parse_time(status.get("nextAttemptAt"))
     if next_attempt is not None and now < next_attempt:
         return settle(Phase.PENDING, Reason.BACK_OFF, f"restarting the capture at {format_time(next_attempt)}")
@@ -188,10 +193,14 @@ def decide(observation: Observation, config: OperatorConfig) -> Decision:
         message = f"{limit} lives already run in this namespace; waiting for a slot"
         return settle(Phase.PENDING, Reason.CONCURRENCY_LIMIT, message)
     name = capture_pod_name(meta["name"], attempts)
+    # The attempt that ends here (if any) adds its counters to the earlier ones: totals add up.
+    counted = totals(status, status.get("pod"))
     decision = settle(
         Phase.CONNECTING,
         Reason.CONNECTING,
         f"capture Pod {name} created",
+        countedBefore={"events": counted["eventsCaptured"], "sessions": counted["sessions"]},
+        **counted,
         pod=name,
         attempts=attempts + 1,
         restarts=restarts,
@@ -227,13 +236,18 @@ def _follow_progress(
     if progress.get("pod") != pod.name:
         return settle(Phase.CONNECTING, Reason.CONNECTING, f"waiting for {pod.name} to reach the live")
     reported = progress.get("phase", "Connecting")
-    phase, reason = (Phase.LIVE, Reason.LIVE) if reported == Phase.LIVE else (Phase.CONNECTING, Reason.CONNECTING)
+    phase, reason = {
+        Phase.LIVE: (Phase.LIVE, Reason.LIVE),
+        Phase.WAITING: (Phase.WAITING, Reason.WAITING_FOR_LIVE),
+    }.get(reported, (Phase.CONNECTING, Reason.CONNECTING))
     if _mirrored_recently(status, phase, reason, now, config.mirror_interval_seconds):
         return Decision()
-    counters = {**progress_fields(progress), "mirroredAt": format_time(now, precise=True)}
+    counters = {**progress_fields(progress), **totals(status, pod.name), "mirroredAt": format_time(now, precise=True)}
     if phase is Phase.LIVE:
         message = f"recording: {counters.get('eventsCaptured', 0)} events, {counters.get('gaps', 0)} gaps"
         return settle(phase, reason, message, **counters)
+    if phase is Phase.WAITING:
+        return settle(phase, reason, f"{pod.name} polls the target until it goes live", **counters)
     return settle(phase, reason, f"{pod.name} reports {reported}", **counters)
 
 

@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,69 @@ async def test_monitor_waits_offline_live_offline_live(
             process.kill()
             await process.wait()
     await room.stop()
+
+
+async def test_capture_wait_runs_one_live_per_attempt(
+    sim: SimulatorServer, tmp_path: Path, postgres_url: str, redis_url: str, pool: AsyncConnectionPool[Any]
+) -> None:
+    """`scis capture --wait`, what a LiveMonitor Pod with spec.wait runs: each run waits while the room is
+    offline (no session), captures the live into its --session-id and exits 0 when it ends; the next
+    attempt (spec.again) waits for the next live. Offline -> live -> offline -> live."""
+    room = sim.add_room("pod_waiter", state="offline", rate=30, seed=3)
+    env = dict(os.environ)
+    env.update(
+        SCIS_HOME=str(tmp_path), SCIS_DATABASE_URL=postgres_url, SCIS_REDIS_URL=redis_url,
+        SCIS_TIKTOK_BASE_URL=sim.base_url, SCIS_WEBCAST_BASE_URL=sim.base_url, SCIS_WAIT_POLL_SECONDS="1",
+    )  # fmt: skip
+    for attempt in range(2):
+        session_id = str(uuid.uuid4())
+        log_path = tmp_path / f"capture-{attempt}.log"
+        with log_path.open("wb") as log:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "scis.capture.cli", "--target", "@pod_waiter", "--wait",
+                "--session-id", session_id, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log,
+            )  # fmt: skip
+            try:
+                await asyncio.sleep(3)  # polls while offline
+                assert process.returncode is None, log_path.read_text()
+                assert len(await _sessions(pool, "pod_waiter")) == attempt, "waiting must not create a session"
+                room.go_live()
+
+                async def captured(session_id: str = session_id) -> bool:
+                    sessions = [s for s in await _sessions(pool, "pod_waiter") if str(s["id"]) == session_id]
+                    return bool(sessions) and sessions[0]["events_count"] >= 20
+
+                await _until(captured)
+                room.end()
+                code = await asyncio.wait_for(process.wait(), 60)
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+        text = log_path.read_text()
+        assert code == 0 and "Waiting" in text, text[-2000:]
+    sessions = await _sessions(pool, "pod_waiter")
+    assert [s["status"] for s in sessions] == ["ended", "ended"]
+    await room.stop()
+
+
+async def test_capture_wait_stopped_while_waiting_exits_0_with_nothing_captured(
+    sim: SimulatorServer, tmp_path: Path, postgres_url: str, redis_url: str, pool: AsyncConnectionPool[Any]
+) -> None:
+    sim.add_room("never_live", state="offline", rate=30, seed=4)
+    env = dict(os.environ)
+    env.update(
+        SCIS_HOME=str(tmp_path), SCIS_DATABASE_URL=postgres_url, SCIS_TIKTOK_BASE_URL=sim.base_url,
+        SCIS_WEBCAST_BASE_URL=sim.base_url, SCIS_WAIT_POLL_SECONDS="1",
+    )  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "scis.capture.cli", "--target", "@never_live", "--wait",
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    first = await asyncio.wait_for(process.stderr.readline(), 120)  # polling has begun (signals handled)
+    assert b"Waiting" in first, first
+    process.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0 and b"stopped while waiting; nothing captured" in err, err[-1000:]
+    assert await _sessions(pool, "never_live") == []

@@ -58,3 +58,20 @@ async def test_video_asked_through_the_api_reaches_the_livemonitor(emulator: Sta
     specs = {name: emulator.objects[LM_RESOURCE, "ns1", name].raw["spec"] for name in ("beta-live-8", "gamma-live-8")}
     assert specs["beta-live-8"]["captureVideo"] is True
     assert specs["gamma-live-8"]["captureVideo"] is False
+
+
+async def test_a_waiting_monitor_through_a_livemonitor_is_listed_as_waiting(emulator: StampingEmulator) -> None:
+    api = kubernetes.client.CustomObjectsApi(api_client_for(str(emulator.url)))
+    runner = KubernetesRunner(namespace="ns1", api=api)
+    async with Kubelet(emulator) as kubelet, run_operator(FAST, emulator):
+        await runner.start(MonitorCreate(target="@beta.live", case_id=8, wait=True), created_by="t")
+        name = "beta-live-8"
+        assert emulator.objects[LM_RESOURCE, "ns1", name].raw["spec"]["wait"] is True
+        pod = await eventually(lambda: kubelet.pods().get(f"{name}-capture-0"))
+        assert "--wait" in pod["spec"]["containers"][0]["args"]
+        reporter = ProgressReporter(name=name, namespace="ns1", pod=f"{name}-capture-0",
+                                    api_client=api_client_for(str(emulator.url)))  # fmt: skip
+        await reporter.report(phase="Waiting", events_captured=0, viewers=None, last_event_at=None, chain_head=None,
+                              gaps=0)  # fmt: skip
+        await eventually(lambda: phase_is(emulator, name, "Waiting"))
+        assert [m.status for m in await runner.list(active_only=True)] == ["waiting"]

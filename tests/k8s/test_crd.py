@@ -52,7 +52,9 @@ def test_schema_is_structural_and_described() -> None:
 def test_printer_columns_are_described() -> None:
     version = crd()["spec"]["versions"][0]
     columns = {c["name"]: c for c in version["additionalPrinterColumns"]}
-    assert set(columns) == {"Target", "Phase", "Ready", "Events", "Viewers", "Age"}
+    assert set(columns) == {"Target", "Phase", "Ready", "Events", "Sessions", "Viewers", "Age"}
+    assert "Waiting" in columns["Phase"]["description"]
+    assert columns["Events"]["jsonPath"] == ".status.eventsCaptured", "Events add up over every attempt"
     assert all(c.get("description") for c in columns.values())
     assert version["subresources"] == {"status": {}}
     assert crd()["spec"]["names"]["shortNames"] == ["lm"]

@@ -127,7 +127,7 @@ async def test_a_report_from_another_pod_is_ignored(emulator: StampingEmulator) 
         await stale.report(phase="Live", events_captured=5, viewers=None, last_event_at=None, chain_head=None, gaps=0)
         await asyncio.sleep(0.4)
         assert phase_is(emulator, "alpha", "Connecting")
-        assert "eventsCaptured" not in status(emulator, "alpha")
+        assert status(emulator, "alpha").get("eventsCaptured", 0) == 0  # the stale report's 5 are not counted
 
 
 async def test_crashed_capture_restarts_with_backoff_then_fails(emulator: StampingEmulator) -> None:
@@ -272,3 +272,49 @@ async def test_two_operators_only_the_higher_priority_acts(emulator: StampingEmu
         await asyncio.sleep(0.3)
         assert sorted(high_memo.pods.created) == ["peer0-capture-0", "peer1-capture-0", "peer2-capture-0"]
         assert low_memo.pods.created == []
+
+
+async def test_waiting_again_counts_every_live(emulator: StampingEmulator) -> None:
+    """spec.wait + again: the Pod polls (phase Waiting), captures, exits when the live ends, and the
+    next Pod waits for the next live; eventsCaptured and sessions add up over the attempts."""
+    api = Api(emulator)
+    async with Kubelet(emulator) as kubelet, run_operator(FAST, emulator):
+        await api.create_livemonitor(livemonitor("waiter", wait=True, again=True))
+        pod = await eventually(lambda: kubelet.pods().get("waiter-capture-0"))
+        assert "--wait" in pod["spec"]["containers"][0]["args"]
+        for attempt, events_in_live in enumerate((40, 2)):
+            name = f"waiter-capture-{attempt}"
+            await eventually(lambda name=name: name in kubelet.pods())
+            report = reporter(emulator, "waiter", name)
+            await report.report(phase="Waiting", events_captured=0, viewers=None, last_event_at=None, chain_head=None,
+                                gaps=0)  # fmt: skip
+            await eventually(lambda: phase_is(emulator, "waiter", "Waiting"))
+            ready = next(c for c in status(emulator, "waiter")["conditions"] if c["type"] == "Ready")
+            assert ready["status"] == "False" and ready["reason"] == "WaitingForLive"
+            await report.report(phase="Live", events_captured=events_in_live, viewers=9, last_event_at=None,
+                                chain_head=None, gaps=0)  # fmt: skip
+            await eventually(lambda: phase_is(emulator, "waiter", "Live"))
+            await report.report(phase="Ended", events_captured=events_in_live, viewers=9, last_event_at=None,
+                                chain_head=None, gaps=0)  # fmt: skip
+            await kubelet.exit(name, 0)  # the live ended: the next attempt waits for the next one
+        await eventually(lambda: "waiter-capture-2" in kubelet.pods())
+        await eventually(lambda: status(emulator, "waiter").get("attempts") == 3)
+        st = status(emulator, "waiter")
+        assert st["eventsCaptured"] == 42 and st["sessions"] == 2, st
+        assert st["countedBefore"] == {"events": 42, "sessions": 2}
+        assert not phase_is(emulator, "waiter", "Ended")
+
+
+async def test_waiting_without_again_ends_after_the_live(emulator: StampingEmulator) -> None:
+    api = Api(emulator)
+    async with Kubelet(emulator) as kubelet, run_operator(FAST, emulator):
+        await api.create_livemonitor(livemonitor("once", wait=True))
+        await eventually(lambda: "once-capture-0" in kubelet.pods())
+        report = reporter(emulator, "once", "once-capture-0")
+        await report.report(phase="Live", events_captured=7, viewers=1, last_event_at=None, chain_head=None, gaps=0)
+        await eventually(lambda: phase_is(emulator, "once", "Live"))
+        await report.report(phase="Ended", events_captured=11, viewers=1, last_event_at=None, chain_head=None, gaps=0)
+        await kubelet.exit("once-capture-0", 0)
+        await eventually(lambda: phase_is(emulator, "once", "Ended"))
+        st = status(emulator, "once")
+        assert st["eventsCaptured"] == 11 and st["sessions"] == 1 and st["attempts"] == 1

@@ -35,7 +35,7 @@ CASE_SCOPED_PARAMETERS = {"case_id", "session_id", "report_id", "profile_id", "j
 # Path parameters naming something inside one of those, or reached through them (their access follows).
 NOT_CASE_SCOPED_IDS = {
     "attachment_id", "subject_id", "tiktok_user_id", "saved_id", "query_id", "viewer_id", "watch_id", "alert_id",
-    "draft_id",
+    "draft_id", "snapshot_id",
 }  # fmt: skip
 
 
@@ -95,6 +95,14 @@ RULES: dict[tuple[str, str], Rule] = {
         target="session", body=lambda _: {"sdp": "v=0", "type": "offer"}
     ),
     ("DELETE", "/api/lives/lives/{session_id}/video/viewers/{viewer_id}"): Rule(target="session"),
+    # The test sessions record no video: a member's bookmark keeps the records and says why it has no frame.
+    ("POST", "/api/lives/lives/{session_id}/snapshots"): Rule(Role.investigator, "session", lambda _: {"note": "m"}),
+    ("GET", "/api/lives/lives/{session_id}/snapshots"): Rule(target="session"),
+    # Snapshot 1 is not in the member's session: past the guard, "no frame" (404).
+    ("GET", "/api/lives/lives/{session_id}/snapshots/{snapshot_id}/frame"): Rule(
+        target="session", also_ok=frozenset({404})
+    ),
+    ("GET", "/api/lives/cases/{case_id}/snapshots"): Rule(target="case"),
     ("GET", "/api/reports/reports/{report_id}/pdf"): Rule(target="report"),
     ("POST", "/api/reports/reports"): Rule(Role.investigator, "body", lambda case: {"case_id": case}, frozenset({404})),
     ("POST", "/api/reports/reports/jobs"): Rule(

@@ -31,6 +31,7 @@ async def analyser(
         settings = Settings(
             database_url=postgres_url, redis_url=redis_url, home=tmp_path, analyser_port=port,
             tiktok_base_url=sim.base_url, webcast_base_url=sim.base_url, watchdog_seconds=3, streak_timeout_seconds=0.5,
+            wait_poll_seconds=1,
         )  # fmt: skip
         server = uvicorn.Server(uvicorn.Config(load_app("analyser", settings), host="127.0.0.1", port=port,
                                                log_level="warning", lifespan="on"))  # fmt: skip
@@ -146,3 +147,54 @@ async def test_a_dropped_socket_gap_is_listed_as_filled_by_the_resent_frame(
         assert fill["data"]["evidence"]["already_stored_messages_resent"] > 0
         outsider = await client.get(f"/api/analyser/sessions/{session_id}/gaps", headers=auth(tokens["viewer"]))
         assert outsider.status_code == 404
+
+
+async def test_a_waiting_monitor_is_listed_as_waiting_then_captures(
+    analyser: tuple[str, SimulatorServer], tokens: dict[str, str], accounts: dict[str, str], postgres_url: str
+) -> None:
+    """`wait: true`: an offline target is listed with status waiting (no session stored), captured once it
+    goes live; a waiting monitor stopped before the live is stopped with nothing captured."""
+    base, sim = analyser
+    case_id = make_case(postgres_url, created_by=accounts["investigator"], members=[accounts["investigator"]])
+    room = sim.add_room("api.waiter", state="offline", rate=30, seed=6)
+    sim.add_room("api.never", state="offline", rate=30, seed=7)
+    token = tokens["investigator"]
+    async with httpx.AsyncClient(base_url=base, timeout=20) as client:
+        refused = await client.post(
+            "/api/analyser/monitors",
+            json={"target": "@api.waiter", "source": "replay", "replay_file": "x", "wait": True},
+            headers=auth(token),
+        )
+        assert refused.status_code == 422 and "wait" in refused.text
+        started = await client.post(
+            "/api/analyser/monitors", json={"target": "@api.waiter", "case_id": case_id, "wait": True},
+            headers=auth(token),
+        )  # fmt: skip
+        assert started.status_code == 201, started.text
+        monitor = started.json()
+        assert monitor["status"] == "waiting" and "waiting for the live" in monitor["status_reason"]
+        listed = (await client.get("/api/analyser/monitors?active=true", headers=auth(token))).json()
+        assert [m["status"] for m in listed if m["session_id"] == monitor["session_id"]] == ["waiting"]
+        sessions = await client.get(f"/api/analyser/sessions?case_id={case_id}", headers=auth(token))
+        assert sessions.json() == [], "waiting stores no session"
+        twice = await client.post(
+            "/api/analyser/monitors", json={"target": "@api.waiter", "case_id": case_id, "wait": True},
+            headers=auth(token),
+        )  # fmt: skip
+        assert twice.status_code == 409, "a waiting monitor owns its target"
+
+        room.go_live()
+        await wait_for_status(client, monitor["session_id"], token, {"live"})
+        stopped = await client.delete(f"/api/analyser/monitors/{monitor['session_id']}", headers=auth(token))
+        assert stopped.json()["status"] == "stopped" and stopped.json()["events_total"] > 0
+
+        never = await client.post(
+            "/api/analyser/monitors", json={"target": "@api.never", "case_id": case_id, "wait": True},
+            headers=auth(token),
+        )  # fmt: skip
+        assert never.json()["status"] == "waiting"
+        ended = await client.delete(f"/api/analyser/monitors/{never.json()['session_id']}", headers=auth(token))
+        assert ended.json()["status"] == "stopped" and ended.json()["status_reason"].startswith("stopped while waiting")
+        sessions = (await client.get(f"/api/analyser/sessions?case_id={case_id}", headers=auth(token))).json()
+        assert [s["target"] for s in sessions] == ["api.waiter"]
+    await room.stop()

@@ -181,6 +181,33 @@ without transparent proxy.
 - name: SCIS_WEBCAST_BASE_URL
   value: {{ .Values.config.webcastBaseUrl | quote }}
 {{- end }}
+{{- if eq .Values.video.store "s3" }}
+{{- if not (and .Values.video.s3.endpoint .Values.video.s3.existingSecret) }}
+{{- fail "video.store=s3 needs video.s3.endpoint and video.s3.existingSecret (a Secret with the access key id and secret)" }}
+{{- end }}
+- name: SCIS_VIDEO_STORE
+  value: s3
+- name: SCIS_VIDEO_S3_ENDPOINT
+  value: {{ .Values.video.s3.endpoint | quote }}
+- name: SCIS_VIDEO_S3_BUCKET
+  value: {{ .Values.video.s3.bucket | quote }}
+- name: SCIS_VIDEO_S3_REGION
+  value: {{ .Values.video.s3.region | quote }}
+- name: SCIS_VIDEO_S3_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.video.s3.existingSecret }}
+      key: {{ .Values.video.s3.accessKeyKey }}
+- name: SCIS_VIDEO_S3_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.video.s3.existingSecret }}
+      key: {{ .Values.video.s3.secretKeyKey }}
+{{- end }}
+{{- with .Values.video.iceServers }}
+- name: SCIS_WEBRTC_ICE_SERVERS
+  value: {{ join "," . | quote }}
+{{- end }}
 - name: HOME
   value: /tmp
 {{- with .Values.config.extraEnv }}

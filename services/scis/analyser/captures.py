@@ -20,10 +20,12 @@ from scis.capture.leases import CaptureBusy, Heartbeat
 from scis.capture.pipeline import CaptureRequest, CaptureTicker, LiveCapture
 from scis.capture.sources.base import CaptureSource
 from scis.capture.sources.factory import build_source
+from scis.capture.waiting import wait_until_live
 from scis.capture.writer import GroupCommitter
 from scis.core.settings import Settings
 from scis.core.status import SessionStatus
 from scis.evidence.chain import SessionSealed
+from scis.webcast.room import UserNotFound
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class CaptureManager:
         self.heartbeat = Heartbeat(pool, seconds=settings.capture_lease_seconds)  # one renewal for all leases
         self._captures: OrderedDict[UUID, LiveCapture] = OrderedDict()
         self._tasks: dict[UUID, asyncio.Task[Any]] = {}
+        self._waiting: dict[UUID, asyncio.Event] = {}  # set: stop waiting (the capture never starts)
 
     async def start(self, monitor_in: MonitorCreate, *, created_by: str) -> MonitorRead:
         """Start capturing; returns once the live was found (or found unavailable)."""
@@ -86,11 +89,18 @@ class CaptureManager:
             holder=f"analyser API (started by {created_by})",
         )  # fmt: skip
         self._captures[request.session_id] = capture
-        task = asyncio.create_task(self._run(capture), name=f"capture-{monitor_in.target}")
+        polled = asyncio.Event()
+        run = self._wait_then_run(capture, polled) if monitor_in.wait else self._run(capture)
+        task = asyncio.create_task(run, name=f"capture-{monitor_in.target}")
         self._tasks[request.session_id] = task
         self._forget_old()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(capture.opened.wait(), OPEN_WAIT_SECONDS)
+        # Answer once the live is found (or found unavailable), or, when waiting, after the first poll.
+        opened, first_poll = asyncio.create_task(capture.opened.wait()), asyncio.create_task(polled.wait())
+        try:
+            await asyncio.wait({opened, first_poll}, timeout=OPEN_WAIT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            opened.cancel()
+            first_poll.cancel()
         if capture.refused is not None:  # another process (CLI, Pod, analyser) owns the target
             self._captures.pop(request.session_id, None)
             raise MonitorExists(str(capture.refused))
@@ -107,10 +117,46 @@ class CaptureManager:
         finally:
             self._tasks.pop(capture.session_id, None)
 
+    async def _wait_then_run(self, capture: LiveCapture, polled: asyncio.Event) -> None:
+        """Poll the offline target (status waiting, no session yet) until it goes live, then capture it."""
+        stopped = self._waiting[capture.session_id] = asyncio.Event()
+        stats, target = capture.stats, capture.request.target
+        stats.status, stats.status_reason = SessionStatus.WAITING, f"polling @{target} until the live starts"
+
+        def on_poll(state: str) -> None:
+            stats.status_reason = f"waiting for the live: {state}"
+            polled.set()
+
+        try:
+            live = await wait_until_live(target, self.settings, stopped, on_poll=on_poll)
+        except UserNotFound as error:
+            live, stats.status, stats.status_reason = False, SessionStatus.NOT_FOUND, str(error)
+        finally:
+            self._waiting.pop(capture.session_id, None)
+        if not live:
+            if stats.status is SessionStatus.WAITING:
+                stats.status, stats.status_reason = SessionStatus.STOPPED, "stopped while waiting; nothing captured"
+            capture.opened.set()
+            capture.done.set()
+            self._tasks.pop(capture.session_id, None)
+            return
+        stats.status, stats.status_reason = SessionStatus.STARTING, "the target went live"
+        await self._run(capture)
+
     async def stop(self, session_id: UUID, *, reason: str = "stopped by the operator") -> MonitorRead:
         """Stop a capture: everything received is stored and the chain sealed before this returns."""
         capture = self._get(session_id)
         task = self._tasks.get(session_id)
+        waiting = self._waiting.get(session_id)
+        if waiting is not None and task is not None:
+            waiting.set()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(task)
+            if capture.stats.status.active:  # went live just as it was stopped: stop the capture too
+                await capture.stop(reason)
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(task)
+            return MonitorRead.from_stats(capture.stats)
         if task is not None:
             await capture.stop(reason)
             with contextlib.suppress(Exception):

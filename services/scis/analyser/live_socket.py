@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
 from typing import Any
 
 import socketio
@@ -14,18 +13,8 @@ from scis.core import cases
 from scis.core.auth.models import User
 from scis.core.auth.service import InvalidToken
 from scis.core.auth.sessions import user_of_token
-from scis.core.auth.socket_guard import SocketSessionGuard
-from scis.core.deps import TOKEN_COOKIE
+from scis.core.auth.socket_guard import SocketSessionGuard, token_from
 from scis.core.settings import Settings
-
-
-def token_from(environ: dict[str, Any], auth: Any) -> str | None:
-    """The bearer token from the Socket.IO auth payload, else from the session cookie."""
-    if isinstance(auth, dict) and isinstance(auth.get("token"), str):
-        return str(auth["token"])
-    cookies = SimpleCookie(environ.get("HTTP_COOKIE", ""))
-    morsel = cookies.get(TOKEN_COOKIE)
-    return morsel.value if morsel else None
 
 
 def mount_live_socket(app: FastAPI, settings: Settings) -> LiveEventFanout:

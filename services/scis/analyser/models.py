@@ -29,6 +29,11 @@ class MonitorCreate(BaseModel):
     source: CaptureSourceKind = Field(CaptureSourceKind.websocket, description="websocket, browser or replay")
     replay_file: Text | None = Field(None, description="capture file to replay (source=replay only)")
     video: bool = Field(False, description="record the live's video too, and let analysts watch it over WebRTC")
+    wait: bool = Field(
+        False,
+        description="if the target is offline, poll it (SCIS_WAIT_POLL_SECONDS, jitter, back-off) and capture it "
+        "once it goes live; listed with status 'waiting' meanwhile",
+    )
 
     @field_validator("target")
     @classmethod
@@ -42,6 +47,8 @@ class MonitorCreate(BaseModel):
     def _replay_needs_file(self) -> MonitorCreate:
         if self.source is CaptureSourceKind.replay and not self.replay_file:
             raise ValueError("replay_file is required when source='replay'")
+        if self.source is CaptureSourceKind.replay and self.wait:
+            raise ValueError("wait applies to a TikTok live, not to source='replay'")
         return self
 
 

@@ -111,7 +111,7 @@ class KubernetesRunner:
         try:
             created = await asyncio.to_thread(
                 livemonitors.create_livemonitor, name, f"@{monitor_in.target}", str(monitor_in.case_id),
-                monitor_in.source.value, monitor_in.video, namespace=self.namespace, api=self.api,
+                monitor_in.source.value, monitor_in.video, namespace=self.namespace, api=self.api, wait=monitor_in.wait,
             )  # fmt: skip
         except ApiException as error:
             if error.status == 409:

@@ -2,7 +2,9 @@
 
 Every flag can also come from the environment (SCIS_CAPTURE_TARGET, SCIS_CAPTURE_CASE_ID,
 SCIS_CAPTURE_SOURCE, SCIS_CAPTURE_REPLAY_FILE, SCIS_CAPTURE_SESSION_ID, SCIS_CAPTURE_RECORD_FILE,
-SCIS_CAPTURE_VIDEO=1).
+SCIS_CAPTURE_VIDEO=1, SCIS_CAPTURE_WAIT=1).
+`--wait`: an offline target is polled (scis.capture.waiting) and captured once it goes live; a
+LiveMonitor's Pod reports phase Waiting meanwhile. SIGTERM while waiting: exit 0, nothing captured.
 SIGTERM or Ctrl-C: everything received is stored and the chain sealed, then exit 0.
 Exit status: 0 ended or stopped, 1 failed, 2 bad arguments (or a sealed --session-id), 3 not live,
 4 no such user, 5 private or not available in this country, 6 already being captured elsewhere
@@ -27,17 +29,22 @@ from scis.capture.pipeline import CaptureRequest, LiveCapture
 from scis.capture.runner import (
     EXIT_BUSY,
     EXIT_FAILED,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
     EXIT_USAGE,
     CaptureUsageError,
     exit_code_of,
+    progress_reporter,
     run_capture_process,
 )
 from scis.capture.sources.factory import SOURCE_KINDS, build_source
 from scis.capture.targets import InvalidTarget, parse_target
+from scis.capture.waiting import wait_until_live_or_signal
 from scis.core.connections import NoDatabase, resolve_database_url, resolve_redis_url
 from scis.core.settings import Settings, SettingsError, load_settings
 from scis.evidence.chain import SessionSealed
 from scis.evidence.media import media_store
+from scis.webcast.room import UserNotFound
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +56,12 @@ def _env(name: str) -> str | None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_capture_arguments(parser, target_flag=True)
     parser.add_argument("--session-id", default=_env("SESSION_ID"), help="UUID of the session (default: a new one)")
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        default=_env("WAIT") in ("1", "true", "yes"),
+        help="if the target is offline, poll it and capture once it goes live (phase Waiting in a LiveMonitor)",
+    )
 
 
 def add_capture_arguments(parser: argparse.ArgumentParser, *, target_flag: bool) -> None:
@@ -135,9 +148,37 @@ def execute(
     return exit_code_of(stats)
 
 
+async def report_waiting() -> None:
+    """Tell the LiveMonitor (if this runs in its Pod) that the capture waits for the live."""
+    reporter = progress_reporter()
+    if reporter is not None:
+        await reporter.report(
+            phase="Waiting", events_captured=0, viewers=None, last_event_at=None, chain_head=None, gaps=0
+        )
+
+
+def wait_then_execute(args: argparse.Namespace) -> int:
+    """--wait: poll until the target is live, then capture it; 0 when stopped while waiting."""
+    try:
+        handle = parse_target(args.target or "")
+        settings = load_settings()
+    except (InvalidTarget, SettingsError) as error:
+        print(f"scis capture: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        live = asyncio.run(wait_until_live_or_signal(handle, settings, sys.stderr, before=report_waiting))
+    except UserNotFound as error:
+        print(f"scis capture: {error}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    if not live:
+        print(f"@{handle}: stopped while waiting; nothing captured", file=sys.stderr)
+        return EXIT_OK
+    return execute(args, args.target)
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=os.environ.get("SCIS_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(message)s")
-    return execute(args, args.target)
+    return wait_then_execute(args) if args.wait else execute(args, args.target)
 
 
 def main() -> None:

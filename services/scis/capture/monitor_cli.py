@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from scis.capture.pipeline import LiveCapture
 from scis.capture.runner import EXIT_NOT_FOUND, EXIT_OFFLINE, EXIT_OK, EXIT_USAGE
 from scis.capture.stats import CaptureStats
 from scis.capture.targets import InvalidTarget, parse_target
-from scis.capture.waiting import wait_until_live
+from scis.capture.waiting import wait_until_live_or_signal
 from scis.core.settings import SettingsError, load_settings
 from scis.core.status import SessionStatus
 from scis.webcast.room import UserNotFound
@@ -109,16 +108,6 @@ class Attempts:
         return f"@{target}: {len(self.sessions)} lives captured, {self.events} events, {self.gaps} gaps in all"
 
 
-async def _wait(target: str, stream: TextIO) -> bool:
-    """Poll until live (True) or SIGTERM/SIGINT (False)."""
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopped.set)
-    print(f"@{target} Waiting: polling until the live starts", file=stream, flush=True)
-    return await wait_until_live(target, load_settings(), stopped)
-
-
 def run_waiting(args: argparse.Namespace, stream: TextIO = sys.stderr) -> int:
     try:
         target = parse_target(args.target)
@@ -130,7 +119,7 @@ def run_waiting(args: argparse.Namespace, stream: TextIO = sys.stderr) -> int:
     code = EXIT_OK
     while True:
         try:
-            live = asyncio.run(_wait(target, stream))
+            live = asyncio.run(wait_until_live_or_signal(target, load_settings(), stream))
         except UserNotFound as error:
             print(f"scis monitor: {error}", file=stream)
             return EXIT_NOT_FOUND

@@ -1,6 +1,7 @@
 """Waiting for an offline target: poll its room status, with jitter and backoff, until it goes live.
 
-Used by `scis monitor --wait`: a recorder's users expect "start when they go live". Polls are one
+Used by `scis monitor --wait`, `scis capture --wait` (a LiveMonitor's Pod, spec.wait) and the
+analyser API (`wait: true`): a recorder's users expect "start when they go live". Polls are one
 live-page fetch (plus the room check when a room id shows), every SCIS_WAIT_POLL_SECONDS ±20 %;
 lookup failures (network, rate limit) back off up to eight times that.
 """
@@ -11,7 +12,9 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+import signal
+from collections.abc import Awaitable, Callable
+from typing import TextIO
 
 import httpx
 
@@ -51,3 +54,21 @@ async def wait_until_live(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopped.wait(), next_delay(settings.wait_poll_seconds, failures))
     return False
+
+
+async def wait_until_live_or_signal(
+    handle: str, settings: Settings, stream: TextIO, *, before: Callable[[], Awaitable[None]] | None = None
+) -> bool:
+    """Poll until live (True) or SIGTERM/SIGINT (False), saying so on `stream`; `before` runs first."""
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopped.set)
+    try:
+        if before is not None:
+            await before()
+        print(f"@{handle} Waiting: polling until the live starts", file=stream, flush=True)
+        return await wait_until_live(handle, settings, stopped)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)

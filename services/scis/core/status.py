@@ -16,6 +16,7 @@ from enum import StrEnum
 
 class SessionStatus(StrEnum):
     # name       value        running  LiveMonitor phase reported (scis.kube.progress.CAPTURE_PHASES)
+    WAITING = "waiting", True, "Waiting"  # the target is offline: polling until it goes live (no session yet)
     STARTING = "starting", True, "Connecting"  # looking the room up, connecting
     LIVE = "live", True, "Live"  # recording the live
     ENDED = "ended", False, "Ended"  # the host ended the live, or the source ran out

@@ -16,6 +16,9 @@ Archive layout (an uncompressed tar, one top folder):
   sessions/<id>/video/<run>/<n>.flv|.mp4  the live's video as received per `video_segment` record, and a
                                playable copy; each hashes to the SHA-256 its record (in the chain) carries
   reports/<id>.pdf             the case's reports
+  snapshots/<id>.json|.jpg     marked moments: the bookmark (its "sha256" is the SHA-256 of the object
+                               without "sha256", canonical JSON: sorted keys, no spaces, ASCII) and its
+                               still frame, which hashes to the bookmark's "frame_sha256"
 Chain rule: chain_hash(seq) = sha256(bytes.fromhex(chain_hash(seq - 1)) + record_line), 32 zero bytes
 before seq 0; each record's "raw_sha256" is the SHA-256 of its raw frame (null when it has none).
 """
@@ -178,6 +181,26 @@ def check_session(archive: Archive, folder: str) -> list[Problem]:
     return []
 
 
+def check_snapshot(archive: Archive, path: str) -> Problem | None:
+    """A bookmark hashes to its sha256 and its frame (if any) to its frame_sha256."""
+    try:
+        bookmark = json.loads(archive.read(path))
+        content = {key: value for key, value in bookmark.items() if key != "sha256"}
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+        if hashlib.sha256(canonical).hexdigest() != bookmark["sha256"]:
+            return Problem(path, "the bookmark does not hash to its sha256")
+        frame = path[: -len(".json")] + ".jpg"
+        if bookmark["frame_sha256"] is None:
+            return Problem(frame, "a frame the bookmark does not name") if frame in archive.members else None
+        if frame not in archive.members:
+            return Problem(frame, "missing: the bookmark names a frame")
+        if hashlib.sha256(archive.read(frame)).hexdigest() != bookmark["frame_sha256"]:
+            return Problem(frame, "does not hash to the bookmark's frame_sha256")
+    except (KeyError, ValueError, TypeError) as error:
+        return Problem(path, f"unreadable bookmark: {error}")
+    return None
+
+
 def verify_archive(path: str, expected_manifest: str | None = None) -> tuple[list[Problem], list[str]]:
     """Problems found (empty: all matches) and one line per session checked."""
     with tarfile.open(path, "r:") as tar:
@@ -190,6 +213,10 @@ def verify_archive(path: str, expected_manifest: str | None = None) -> tuple[lis
             found = check_session(archive, folder)
             problems += found
             lines.append(f"{folder}: {'intact' if not found else 'DOES NOT MATCH'}")
+        for bookmark in sorted(p for p in archive.members if p.startswith("snapshots/") and p.endswith(".json")):
+            problem = check_snapshot(archive, bookmark)
+            problems += [problem] if problem else []
+            lines.append(f"{bookmark}: {'intact' if not problem else 'DOES NOT MATCH'}")
     return problems, lines
 
 

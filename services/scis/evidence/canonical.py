@@ -58,6 +58,12 @@ def raw_sha256(raw: bytes | None) -> str | None:
 
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode
 
+
+def canonical_json(value: Any) -> bytes:
+    """Any JSON value in the canonical spelling above (sorted keys, no whitespace, ASCII)."""
+    return _dumps(value).encode("ascii")
+
+
 # The canonical form's fields come from the event's one definition (scis.evidence.records). The JSON
 # fields (counts, data) are dumped once and kept: they are also the jsonb values PostgreSQL stores.
 _JSON_NAMES = tuple(f.name for f in CANONICAL_FIELDS if f.column_type == "jsonb")

@@ -21,6 +21,7 @@ from psycopg.rows import dict_row
 
 import scis
 from scis.core import cases
+from scis.evidence import bookmarks
 from scis.evidence.archive import FORMAT, MANIFEST, MANIFEST_HASH, README
 from scis.evidence.canonical import canonical_bytes
 from scis.evidence.media import MediaStore
@@ -138,6 +139,23 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
+async def export_snapshots(conn: AsyncConnection[Any], case_id: int, folder: Path) -> dict[str, object]:
+    """The case's marked moments (scis.snapshots): each bookmark's hashed content as JSON, its frame as JPEG."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute("SELECT * FROM case_snapshots WHERE case_id = %s ORDER BY id", (case_id,))
+    entries: dict[str, object] = {}
+    for row in await cur.fetchall():
+        content = {**bookmarks.content_of(row), "format": bookmarks.FORMAT, "sha256": row["sha256"]}
+        writer = HashingWriter(folder / f"{row['id']}.json")
+        writer.write(json.dumps(content, indent=2, sort_keys=True).encode())
+        entries[f"snapshots/{row['id']}.json"] = writer.close()
+        if row["frame_jpeg"] is not None:
+            frame = HashingWriter(folder / f"{row['id']}.jpg")
+            frame.write(bytes(row["frame_jpeg"]))
+            entries[f"snapshots/{row['id']}.jpg"] = frame.close()
+    return entries
+
+
 async def export_case(
     conn: AsyncConnection[Any], case_id: int, out: Path, media: MediaStore | None = None
 ) -> ExportResult:
@@ -161,6 +179,7 @@ async def export_case(
             writer = HashingWriter(root / "reports" / f"{report['id']}.pdf")
             writer.write(bytes(report["pdf"]))
             files[f"reports/{report['id']}.pdf"] = writer.close()
+        files.update(await export_snapshots(conn, case_id, root / "snapshots"))
         manifest = json.dumps(
             {"format": FORMAT, "case": {"id": case_id, "reference": case["reference"], "title": case["title"]},
              "created_at": created_at, "scis_version": scis.__version__, "files": files},

@@ -26,13 +26,14 @@ from scis.core.status import SessionStatus
 
 GROUP, VERSION, PLURAL = "scis.io", "v1alpha1", "livemonitors"
 # The operator's phases (scis_operator.phases.Phase, a test keeps them equal) and the ones a capture reports.
-OPERATOR_PHASES = ("Pending", "Connecting", "Live", "Offline", "Ended", "Failed")
-PHASES = ("Connecting", "Live", "Offline", "Ended")
+OPERATOR_PHASES = ("Pending", "Waiting", "Connecting", "Live", "Offline", "Ended", "Failed")
+PHASES = ("Waiting", "Connecting", "Live", "Offline", "Ended")
 # status -> phase: what a capture in that status reports (each SessionStatus names its phase).
 PHASE_OF_STATUS = {status: status.phase for status in SessionStatus}
 # phase -> status: what the API shows of a LiveMonitor the operator reports in that phase.
 STATUS_OF_PHASE = {
     "Pending": SessionStatus.STARTING,
+    "Waiting": SessionStatus.WAITING,
     "Connecting": SessionStatus.STARTING,
     "Live": SessionStatus.LIVE,
     "Offline": SessionStatus.OFFLINE,
@@ -123,7 +124,7 @@ class ProgressReporter:
         chain_head: str | None,
         gaps: int,
     ) -> None:
-        """Write one progress report; phase is Connecting, Live, Offline or Ended."""
+        """Write one progress report; phase is Waiting, Connecting, Live, Offline or Ended."""
         if not self.enabled:
             return
         progress = build_progress(

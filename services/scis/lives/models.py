@@ -72,6 +72,7 @@ class LiveVideoRead(BaseModel):
     viewers: int
     packets_relayed: int
     decodes: int  # frames decoded by the relay: 0, the video is passed through
+    skipped: int  # packets dropped to catch up at a keyframe when the relay fell behind (viewers only)
 
 
 class ActiveLive(BaseModel):

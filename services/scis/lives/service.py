@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -11,7 +12,7 @@ from psycopg.rows import dict_row
 from scis.core import cases
 from scis.core.auth.models import User
 from scis.core.status import SessionStatus
-from scis.lives.models import LiveSessionRead, OpenSession
+from scis.lives.models import ActiveLive, LiveSessionRead, OpenSession
 
 
 async def list_sessions(
@@ -75,3 +76,19 @@ def duration_seconds(session: LiveSessionRead, now: datetime | None = None) -> f
     """How long the capture has run (until its end, if it ended)."""
     end = session.ended_at or now or datetime.now(UTC)
     return max(0.0, (end - session.started_at).total_seconds())
+
+
+async def active_lives(
+    conn: AsyncConnection, *, user: User, case_id: int | None, viewers_of: Callable[[UUID], int]
+) -> list[ActiveLive]:
+    """Lives being captured now that the caller may see, with duration, video and WebRTC viewers."""
+    sessions = await list_sessions(conn, user=user, active_only=True, case_id=case_id)
+    return [
+        ActiveLive(
+            session=session,
+            duration_seconds=duration_seconds(session),
+            recorded_video=video_url(session) is not None,
+            webrtc_viewers=viewers_of(session.id),
+        )  # fmt: skip
+        for session in sessions
+    ]

@@ -33,16 +33,7 @@ async def active_lives(
 async def active_lives_detail(
     db: Db, user: CurrentUser, request: Request, case_id: int | None = Query(None, ge=1, le=BIGINT_MAX)
 ) -> list[ActiveLive]:
-    sessions = await service.list_sessions(db, user=user, active_only=True, case_id=case_id)
-    return [
-        ActiveLive(
-            session=session,
-            duration_seconds=service.duration_seconds(session),
-            recorded_video=service.video_url(session) is not None,
-            webrtc_viewers=_viewers(request).count(session.id),
-        )  # fmt: skip
-        for session in sessions
-    ]
+    return await service.active_lives(db, user=user, case_id=case_id, viewers_of=_viewers(request).count)
 
 
 @router.get(
@@ -53,7 +44,7 @@ async def active_lives_detail(
     responses=error_responses(404),
 )
 async def get_live(session_id: UUID, db: Db, user: CurrentUser) -> LiveSessionRead:
-    return await _visible(db, user, session_id)
+    return await visible_session(db, user, session_id)
 
 
 def _viewers(request: Request) -> Viewers:
@@ -61,7 +52,7 @@ def _viewers(request: Request) -> Viewers:
     return viewers
 
 
-async def _visible(db: Db, user: CurrentUser, session_id: UUID) -> LiveSessionRead:
+async def visible_session(db: Db, user: CurrentUser, session_id: UUID) -> LiveSessionRead:
     """The session if the caller may see it (case membership), else 404 as if it did not exist."""
     found = await service.get_session(db, user=user, session_id=session_id)
     if found is None:
@@ -77,7 +68,7 @@ async def _visible(db: Db, user: CurrentUser, session_id: UUID) -> LiveSessionRe
     responses=error_responses(404),
 )
 async def live_video(session_id: UUID, db: Db, user: CurrentUser, request: Request) -> LiveVideoRead:
-    session = await _visible(db, user, session_id)
+    session = await visible_session(db, user, session_id)
     return LiveVideoRead(
         session_id=session_id, recorded=service.video_url(session) is not None,
         **_viewers(request).describe(session_id),
@@ -92,7 +83,7 @@ async def live_video(session_id: UUID, db: Db, user: CurrentUser, request: Reque
     responses=error_responses(404, 409),
 )
 async def watch_live(session_id: UUID, offer: VideoOffer, db: Db, user: CurrentUser, request: Request) -> VideoAnswer:
-    session = await _visible(db, user, session_id)
+    session = await visible_session(db, user, session_id)
     url = service.video_url(session)
     if url is None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"live session {session_id} does not record video (--video)")
@@ -115,6 +106,6 @@ async def watch_live(session_id: UUID, offer: VideoOffer, db: Db, user: CurrentU
     responses=error_responses(404),
 )
 async def leave_live(session_id: UUID, viewer_id: str, db: Db, user: CurrentUser, request: Request) -> Response:
-    await _visible(db, user, session_id)
+    await visible_session(db, user, session_id)
     await _viewers(request).leave(session_id, viewer_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

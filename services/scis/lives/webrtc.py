@@ -27,6 +27,11 @@ from av.bitstream import BitStreamFilterContext
 log = logging.getLogger(__name__)
 
 OPEN_TIMEOUT_SECONDS = 10
+# A relay that fell behind (a busy process) catches up at the next keyframe: the packets still queued
+# are dropped when they hold more than this much media. Viewers then see the present, not a backlog
+# that only grows (measured: 30 s behind with the old drop-the-oldest-of-300 rule). The recording
+# is another process and never loses anything.
+MAX_BACKLOG_SECONDS = 0.5
 
 
 class LiveVideoTrack(MediaStreamTrack):
@@ -39,6 +44,7 @@ class LiveVideoTrack(MediaStreamTrack):
         self.url = url
         self.packets = 0
         self.decodes = 0  # frames decoded here: stays 0 (passthrough); the bench reads it
+        self.skipped = 0  # packets dropped to catch up at a keyframe (the relay fell behind)
         self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(maxsize=300)
         self._quit = threading.Event()
         self._thread: threading.Thread | None = None
@@ -60,8 +66,19 @@ class LiveVideoTrack(MediaStreamTrack):
         super().stop()
         self._quit.set()
 
+    def _behind(self, keyframe: av.Packet) -> bool:
+        """The queue holds more than MAX_BACKLOG_SECONDS of media before this keyframe."""
+        oldest = next((p for p in self._queue._queue if p is not None), None)  # type: ignore[attr-defined]
+        if oldest is None or oldest.pts is None or keyframe.pts is None or keyframe.time_base is None:
+            return False
+        return float((keyframe.pts - oldest.pts) * keyframe.time_base) > MAX_BACKLOG_SECONDS
+
     def _read(self, loop: asyncio.AbstractEventLoop) -> None:
         def hand_over(item: av.Packet | None) -> None:
+            if item is not None and item.is_keyframe and self._behind(item):
+                self.skipped += self._queue.qsize()
+                while not self._queue.empty():  # start again from this keyframe: a clean picture, now
+                    self._queue.get_nowait()
             if self._queue.full():  # a slow relay drops the oldest, never blocks the reader
                 self._queue.get_nowait()
             self._queue.put_nowait(item)
@@ -161,6 +178,7 @@ class Viewers:
             "viewers": len(live.viewers) if live else 0,
             "packets_relayed": live.source.packets if live else 0,
             "decodes": live.source.decodes if live else 0,
+            "skipped": live.source.skipped if live else 0,
         }
 
     async def close(self) -> None:

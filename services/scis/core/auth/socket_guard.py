@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from http.cookies import SimpleCookie
+from typing import Any
 
 import redis.asyncio as aioredis
 import socketio
@@ -19,8 +21,18 @@ import socketio
 from scis.core import bus
 from scis.core.auth.models import User
 from scis.core.auth.sessions import SESSIONS_REVOKED_CHANNEL, live_sessions
+from scis.core.deps import TOKEN_COOKIE
 
 log = logging.getLogger(__name__)
+
+
+def token_from(environ: dict[str, Any], auth: Any) -> str | None:
+    """The bearer token from the Socket.IO auth payload, else from the session cookie."""
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str):
+        return str(auth["token"])
+    cookies = SimpleCookie(environ.get("HTTP_COOKIE", ""))
+    morsel = cookies.get(TOKEN_COOKIE)
+    return morsel.value if morsel else None
 
 
 class SocketSessionGuard:

@@ -366,6 +366,12 @@ export interface components {
              * @default false
              */
             video: boolean;
+            /**
+             * Wait
+             * @description if the target is offline, poll it (SCIS_WAIT_POLL_SECONDS, jitter, back-off) and capture it once it goes live; listed with status 'waiting' meanwhile
+             * @default false
+             */
+            wait: boolean;
         };
         /** MonitorRead */
         MonitorRead: {
@@ -420,7 +426,7 @@ export interface components {
          * SessionStatus
          * @enum {string}
          */
-        SessionStatus: "starting" | "live" | "ended" | "stopped" | "offline" | "not_found" | "private" | "blocked" | "failed";
+        SessionStatus: "waiting" | "starting" | "live" | "ended" | "stopped" | "offline" | "not_found" | "private" | "blocked" | "failed";
         /** ValidationProblem */
         ValidationError: {
             /**

@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/lives/cases/{case_id}/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every moment marked in the case's lives, oldest first */
+        get: operations["case_snapshots_api_lives_cases__case_id__snapshots_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/lives/lives": {
         parameters: {
             query?: never;
@@ -47,6 +64,41 @@ export interface paths {
         };
         /** One live session */
         get: operations["get_live_api_lives_lives__session_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/lives/lives/{session_id}/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The moments marked in this live, oldest first */
+        get: operations["session_snapshots_api_lives_lives__session_id__snapshots_get"];
+        put?: never;
+        /** Mark this moment: the live's still frame and the records around it become a hashed bookmark */
+        post: operations["mark_moment_api_lives_lives__session_id__snapshots_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/lives/lives/{session_id}/snapshots/{snapshot_id}/frame": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The still frame of a marked moment (JPEG) */
+        get: operations["snapshot_frame_api_lives_lives__session_id__snapshots__snapshot_id__frame_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -228,6 +280,8 @@ export interface components {
              * Format: uuid
              */
             session_id: string;
+            /** Skipped */
+            skipped: number;
             /** Viewers */
             viewers: number;
         };
@@ -235,7 +289,65 @@ export interface components {
          * SessionStatus
          * @enum {string}
          */
-        SessionStatus: "starting" | "live" | "ended" | "stopped" | "offline" | "not_found" | "private" | "blocked" | "failed";
+        SessionStatus: "waiting" | "starting" | "live" | "ended" | "stopped" | "offline" | "not_found" | "private" | "blocked" | "failed";
+        /** SnapshotCreate */
+        SnapshotCreate: {
+            /**
+             * At
+             * @description the moment to mark (UTC); default now. A past moment takes its frame from the recording
+             */
+            at?: string | null;
+            /**
+             * Note
+             * @description what the analyst saw
+             * @default
+             */
+            note: string;
+            /**
+             * Seconds Around
+             * @description records captured this many seconds either side are kept
+             * @default 30
+             */
+            seconds_around: number;
+        };
+        /** SnapshotRead */
+        SnapshotRead: {
+            /** Case Id */
+            case_id: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Frame Sha256 */
+            frame_sha256: string | null;
+            /** Frame Source */
+            frame_source: string;
+            /** Id */
+            id: number;
+            /** Intact */
+            intact: boolean;
+            /**
+             * Marked At
+             * Format: date-time
+             */
+            marked_at: string;
+            /** Note */
+            note: string;
+            /** Records */
+            records: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Session Id
+             * Format: uuid
+             */
+            session_id: string;
+            /** Sha256 */
+            sha256: string;
+        };
         /** ValidationProblem */
         ValidationError: {
             /**
@@ -292,6 +404,55 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    case_snapshots_api_lives_cases__case_id__snapshots_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotRead"][];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     active_lives_api_lives_lives_get: {
         parameters: {
             query?: {
@@ -390,6 +551,167 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LiveSessionRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    session_snapshots_api_lives_lives__session_id__snapshots_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotRead"][];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    mark_moment_api_lives_lives__session_id__snapshots_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SnapshotCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Conflicts with what already exists */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    snapshot_frame_api_lives_lives__session_id__snapshots__snapshot_id__frame_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                snapshot_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": unknown;
                 };
             };
             /** @description Not signed in, or the token was refused: sign in again */
