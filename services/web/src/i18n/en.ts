@@ -316,6 +316,8 @@ export const en = {
     lost: "The video connection was lost. Reload the page to watch again; the recording goes on.",
     waitingVideo: "The video starts when the target goes live.",
     record: "Record the video",
+    waitForLive: "Wait for the target to go live",
+    waitForLiveHint: "If the target is offline, SCIS checks now and then and starts the capture when the live begins.",
     note: "Note on this moment",
     mark: "Mark this moment",
     marked: "Marked at {{at}}: {{count}} records around it, bookmark {{sha}}…",

@@ -317,6 +317,8 @@ export const fr: Dictionary = {
     lost: "La connexion vidéo a été perdue. Rechargez la page pour la revoir ; l’enregistrement continue.",
     waitingVideo: "La vidéo commencera quand la cible passera en live.",
     record: "Enregistrer la vidéo",
+    waitForLive: "Attendre que la cible soit en live",
+    waitForLiveHint: "Si la cible est hors ligne, SCIS vérifie régulièrement et démarre la capture quand le live commence.",
     note: "Note sur ce moment",
     mark: "Marquer ce moment",
     marked: "Marqué à {{at}} : {{count}} enregistrements autour, signet {{sha}}…",

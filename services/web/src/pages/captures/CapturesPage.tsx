@@ -29,11 +29,12 @@ function StartForm() {
   const [caseId, setCaseId] = useState<string | null>(params.get("case"));
   const [source, setSource] = useState<"websocket" | "browser">("websocket");
   const [video, setVideo] = useState(false);
+  const [wait, setWait] = useState(false);
   const start = useMutation({
     mutationFn: () =>
       unwrap(
         analyser.POST("/api/analyser/monitors", {
-          body: { target, source, case_id: caseId ? Number(caseId) : null, video },
+          body: { target, source, case_id: caseId ? Number(caseId) : null, video, wait },
         }),
       ),
     onSuccess: async (started) => {
@@ -90,6 +91,14 @@ function StartForm() {
         checked={video}
         onChange={(event) => setVideo(event.currentTarget.checked)}
         error={error?.fieldProblem("video")}
+      />
+      <Checkbox
+        mt="sm"
+        label={t("video.waitForLive")}
+        description={t("video.waitForLiveHint")}
+        checked={wait}
+        onChange={(event) => setWait(event.currentTarget.checked)}
+        error={error?.fieldProblem("wait")}
       />
       {start.error && !error?.fields.length && <ErrorNote error={start.error} />}
       <Button type="submit" mt="md" loading={start.isPending}>{t("captures.startButton")}</Button>
