@@ -75,6 +75,9 @@ async def test_the_manager_runs_lists_and_stops_captures(
     assert set(listed) == {one.session_id, two.session_id, off.session_id}
     assert {m.session_id for m in manager_for.list(active_only=True)} == {one.session_id, two.session_id}
     assert listed[one.session_id].events_by_kind and listed[one.session_id].last_event_at is not None
+    # One timer and one lease renewal for every live of the process (decisions 232, 233), not one each.
+    names = [task.get_name() for task in asyncio.all_tasks()]
+    assert names.count("capture-ticker") == 1 and names.count("capture-leases") == 1, names
 
     stopped = await manager_for.stop(one.session_id)
     assert stopped.status == "stopped" and stopped.ended_at is not None
