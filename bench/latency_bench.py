@@ -175,6 +175,9 @@ def follow_lives(url: str, out_file: Path, session_ids: list[str]) -> None:
             if payload["kind"] not in SKIPPED_KINDS and not payload["inferred"] and payload["msg_id"]:
                 received.setdefault(payload["msg_id"], now)
 
+    def save() -> None:
+        out_file.write_text(json.dumps(received))
+
     async def follow() -> None:
         client = socketio.AsyncClient()
         client.on("events", on_events)
@@ -186,11 +189,14 @@ def follow_lives(url: str, out_file: Path, session_ids: list[str]) -> None:
         if refused:
             raise RuntimeError(f"{len(refused)} joins refused: {refused[:3]}")
         print(READY, flush=True)
-        await until_told_to_stop()
-        await client.disconnect()
+        try:
+            await until_told_to_stop()
+        finally:  # what was received is written first: a slow or failing disconnect must not lose it
+            save()
+        with contextlib.suppress(Exception):
+            await client.disconnect()
 
     asyncio.run(follow())
-    out_file.write_text(json.dumps(received))
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:

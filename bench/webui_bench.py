@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import subprocess
@@ -114,6 +115,9 @@ def observe(redis_url: str, gateway: str, token: str, session_id: str, out_file:
             if event.get("msg_id") and event["kind"] not in SKIPPED_KINDS and not event.get("inferred"):
                 into.setdefault(str(event["msg_id"]), now)
 
+    def save() -> None:
+        out_file.write_text(json.dumps({"redis": on_redis, "socket": on_socket}))
+
     async def follow() -> None:
         redis = aioredis.Redis.from_url(redis_url)
         pubsub = redis.pubsub()
@@ -132,14 +136,17 @@ def observe(redis_url: str, gateway: str, token: str, session_id: str, out_file:
 
         reader = asyncio.create_task(read_redis())
         print(OBSERVED, flush=True)
-        await until_told_to_stop()
+        try:
+            await until_told_to_stop()
+        finally:  # what was seen is written first: a slow or failing disconnect must not lose it
+            save()
         reader.cancel()
-        await client.disconnect()
-        await pubsub.aclose()
-        await redis.aclose()
+        with contextlib.suppress(Exception):
+            await client.disconnect()
+            await pubsub.aclose()
+            await redis.aclose()
 
     asyncio.run(follow())
-    out_file.write_text(json.dumps({"redis": on_redis, "socket": on_socket}))
 
 
 def start_observer(redis_url: str, gateway: str, token: str, session_id: str, out: Path) -> subprocess.Popen[bytes]:
