@@ -25,7 +25,7 @@ from scis.reports.models import ReportJobRead
 from tests.reports.support import write_case_session
 from tests.services.conftest import auth
 from tests.support.cases import make_case
-from tests.support.serve import served
+from tests.support.served import served_service
 
 DEADLINE_SECONDS = 240  # a busy shared machine renders slowly
 
@@ -218,7 +218,9 @@ async def test_cancelling_a_running_job_stops_its_worker_and_stores_nothing(
 @pytest.fixture
 async def analyser_url(postgres_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """The analyser served for real: its Socket.IO endpoint relays the case channels to the case's members."""
-    async with served("analyser", Settings(database_url=postgres_url, redis_url=redis_url, home=tmp_path)) as url:
+    async with served_service(
+        "analyser", Settings(database_url=postgres_url, redis_url=redis_url, home=tmp_path)
+    ) as url:
         yield url
 
 
