@@ -104,20 +104,26 @@ async def test_a_case_report_job_runs_to_done_and_its_download_is_audited(
 async def test_a_subject_report_holds_every_message_gift_and_handle_of_that_person(
     clients: dict[str, httpx.AsyncClient], tokens: dict[str, str], postgres_url: str, case_with_lives: int
 ) -> None:
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        # viewer_1 (user id 101) spoke in both lives; the subject row as the profiles enrichment keeps it.
-        tiktok_user_id = 10**15 + int(uuid.uuid4().int % 10**9)
-        row = conn.execute(
-            """INSERT INTO subjects (tiktok_user_id, unique_id, nickname) VALUES (101, 'viewer_1', 'Viewer 1')
-               ON CONFLICT (tiktok_user_id) DO UPDATE SET unique_id = 'viewer_1' RETURNING id"""
-        ).fetchone()
-        assert row is not None and tiktok_user_id
-        subject_id = row[0]
-        conn.execute(
-            "INSERT INTO subject_aliases (subject_id, kind, value, first_seen_at, last_seen_at)"
-            " VALUES (%s, 'unique_id', 'old_handle_v1', now(), now()) ON CONFLICT DO NOTHING",
-            (subject_id,),
-        )
+    # Written from a thread: the profiles enricher runs on this test's event loop and may hold subject 101's
+    # row lock in an open transaction; a blocking write here would stop the loop it needs to commit.
+    def seed_subject() -> tuple[int, int]:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            # viewer_1 (user id 101) spoke in both lives; the subject row as the profiles enrichment keeps it.
+            tiktok_user_id = 10**15 + int(uuid.uuid4().int % 10**9)
+            row = conn.execute(
+                """INSERT INTO subjects (tiktok_user_id, unique_id, nickname) VALUES (101, 'viewer_1', 'Viewer 1')
+                   ON CONFLICT (tiktok_user_id) DO UPDATE SET unique_id = 'viewer_1' RETURNING id"""
+            ).fetchone()
+            assert row is not None and tiktok_user_id
+            subject_id = row[0]
+            conn.execute(
+                "INSERT INTO subject_aliases (subject_id, kind, value, first_seen_at, last_seen_at)"
+                " VALUES (%s, 'unique_id', 'old_handle_v1', now(), now()) ON CONFLICT DO NOTHING",
+                (subject_id,),
+            )
+        return subject_id, tiktok_user_id
+
+    subject_id, tiktok_user_id = await asyncio.to_thread(seed_subject)
     reports, token = clients["reports"], tokens["investigator"]
     missing = await reports.post(
         "/api/reports/reports/jobs", json={"case_id": case_with_lives, "kind": "subject"}, headers=auth(token)
@@ -149,10 +155,14 @@ async def test_a_subject_report_holds_every_message_gift_and_handle_of_that_pers
     assert "@viewer_1" in text and "old_handle_v1" in text and "Viewer 1" in text
 
     # A person never seen in the case: the job fails and says why.
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        stranger = conn.execute(
-            "INSERT INTO subjects (tiktok_user_id, unique_id) VALUES (%s, 'stranger') RETURNING id", (tiktok_user_id,)
-        ).fetchone()
+    def seed_stranger() -> tuple[int] | None:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            return conn.execute(
+                "INSERT INTO subjects (tiktok_user_id, unique_id) VALUES (%s, 'stranger') RETURNING id",
+                (tiktok_user_id,),
+            ).fetchone()
+
+    stranger = await asyncio.to_thread(seed_stranger)
     assert stranger is not None
     response = await reports.post(
         "/api/reports/reports/jobs",
