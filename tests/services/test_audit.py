@@ -42,7 +42,7 @@ async def test_a_write_appends_exactly_one_audit_row(
         f"case:{response.json()['id']}",
         "203.0.113.7",
         "dashboard",
-        {"reference": reference},
+        {"reference": reference, "retention_days": None},  # the case's retention is part of what was decided
     )
 
 
