@@ -85,7 +85,7 @@ lint: install-test
 test: install-test system-deps lint web web-test
 	$(BIN)/python -m pytest -q
 
-test-fast: install-test
+test-fast: install-test system-deps web
 	$(BIN)/python -m pytest -q -x -m "not browser and not cluster"
 
 bench: install-test system-deps

@@ -16,12 +16,11 @@ from scis.core.settings import Settings
 from scis.evidence.verify import verify_session
 from scis.simulator import SimulatorServer
 from tests.capture.support import capture_settings, session_row, stored_events, stored_msg_ids, wait_for
+from tests.support.requirements import require
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)"),
-]
+pytestmark = pytest.mark.browser
+require(CHROMIUM.exists(), "needs Chromium at /usr/bin/chromium: run make system-deps")
 
 
 def browser_capture(

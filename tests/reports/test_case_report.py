@@ -21,8 +21,9 @@ from scis.reports.branding import BrandingError, load_branding
 from scis.reports.models import ReportCreate
 from tests.evidence.support import tamper
 from tests.reports.support import ADMIN, CONTEXT, GIFTERS, make_case, write_case_session
+from tests.support.requirements import require
 
-pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs Poppler: make system-deps")
+require(shutil.which("pdftotext") is not None, "needs Poppler's pdftotext: run make system-deps")
 
 ARTIFACTS = Path(os.environ.get("SCIS_TEST_ARTIFACTS", Path(__file__).parents[2] / "build" / "test-artifacts"))
 

@@ -7,12 +7,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from scis.reports.service import render_pdf
 from scis.reports.transcript_pdf import TEXT_SIZE, TranscriptBook, columns_for, wrapped
+from tests.support.requirements import require
 
-pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs Poppler: make system-deps")
+require(shutil.which("pdftotext") is not None, "needs Poppler's pdftotext: run make system-deps")
 
 FRONT = """<html><head><style>@page { size: A4; margin: 20mm 16mm }</style></head>
 <body><h1>Front matter</h1><p style="break-before: page">second front page</p></body></html>"""

@@ -9,12 +9,11 @@ import pytest
 from scis.simulator import SimulatorServer
 from scis.webcast.events import iter_events
 from scis.webcast.frames import decode, frame_payload
+from tests.support.requirements import require
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium"),
-]
+pytestmark = pytest.mark.browser
+require(CHROMIUM.exists(), "needs Chromium at /usr/bin/chromium: run make system-deps")
 
 
 async def test_live_page_in_chromium(sim: SimulatorServer) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from scis.api_docs import API_SERVICES, document_text, openapi_document
+from tests.support.requirements import require
 
 WEB = Path(__file__).resolve().parents[2] / "services" / "web"
 GENERATOR = WEB / "node_modules" / ".bin" / "openapi-typescript"
@@ -26,8 +27,10 @@ def test_committed_openapi_documents_match_the_services(service: str) -> None:
 
 
 def test_generated_types_match_the_committed_documents(tmp_path: Path) -> None:
-    if not GENERATOR.exists() or shutil.which("node") is None:
-        pytest.skip("the web UI's npm packages are not installed (make web-deps)")
+    require(
+        GENERATOR.exists() and shutil.which("node") is not None,
+        "the web UI's npm packages are not installed: run make web-deps",
+    )
     for service in API_SERVICES:
         generated = tmp_path / f"{service}.ts"
         subprocess.run(

@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 
 from scis.embedded.ports import free_port
 from tests.stack.helpers import stack_env
+from tests.support.requirements import require
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "services" / "web"
@@ -31,12 +32,10 @@ AXE = WEB / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = WEB / "test-artifacts"
 DEMO_HANDLE = "demo_host"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)"),
-    pytest.mark.skipif(not (WEB / "dist" / "index.html").exists(), reason="the web UI is not built (make web)"),
-    pytest.mark.skipif(not AXE.exists(), reason="the web UI's npm packages are not installed (make web-deps)"),
-]
+pytestmark = pytest.mark.browser
+require(CHROMIUM.exists(), "needs Chromium at /usr/bin/chromium: run make system-deps")
+require((WEB / "dist" / "index.html").exists(), "the web UI is not built: run make web")
+require(AXE.exists(), "the web UI's npm packages are not installed: run make web-deps")
 
 # What the page shows, per language (the UI's own dictionaries are in services/web/src/i18n/).
 WORDS = {
