@@ -92,21 +92,26 @@ class LivesPush:
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(PUSH_SECONDS)
+            tick: dict[tuple[str, int | None], list[ActiveLive]] = {}  # one query per viewer and case per tick
             for sid in list(self.sent):
                 try:
-                    await self._push_to(sid)
+                    await self._push_to(sid, tick)
                 except Exception as error:  # one caller's failure never stops the others' pushes
                     log.warning("lives push to %s failed: %s", sid, error)
 
-    async def _push_to(self, sid: str) -> None:
+    async def _push_to(self, sid: str, tick: dict[tuple[str, int | None], list[ActiveLive]] | None = None) -> None:
         session = await self.sio.get_session(sid)
         user, case_id = session.get("identity"), session.get("case_id")
         if not isinstance(user, User) or sid not in self.sent:
             return
-        async with self.app.state.pool.connection() as conn:
-            lives = await service.active_lives(
-                conn, user=user, case_id=case_id, viewers_of=self.app.state.viewers.count
-            )
+        lives = None if tick is None else tick.get((user.username, case_id))
+        if lives is None:
+            async with self.app.state.pool.connection() as conn:
+                lives = await service.active_lives(
+                    conn, user=user, case_id=case_id, viewers_of=self.app.state.viewers.count
+                )
+            if tick is not None:
+                tick[(user.username, case_id)] = lives
         key = change_key(lives)
         if self.sent.get(sid) == key:
             return
