@@ -3,36 +3,20 @@ browser connection must come from SCIS's own origin."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 import socketio
-import uvicorn
 
 from scis.core.settings import Settings
-from scis.embedded.ports import free_port
-from scis.serve import load_app
 from tests.support.cases import make_session
+from tests.support.served import served_service
 
 
 @pytest.fixture
 async def analyser_url(settings: Settings) -> AsyncIterator[str]:
-    port = free_port()
-    app = load_app("analyser", settings.model_copy(update={"analyser_port": port}))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(600):
-        if server.started:
-            break
-        await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async with served_service("analyser", settings) as url:
+        yield url
 
 
 async def connected(url: str, token: str, headers: dict[str, str] | None = None) -> socketio.AsyncClient:

@@ -7,7 +7,6 @@ Each test uses accounts of its own so revoking them never touches the shared tes
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,16 +17,14 @@ import pytest
 import redis
 import redis.asyncio
 import socketio
-import uvicorn
 
 from scis.core.auth.models import Role, User, UserCreate
 from scis.core.auth.service import create_user_sync, issue_token
 from scis.core.auth.sessions import open_session
 from scis.core.settings import Settings
-from scis.embedded.ports import free_port
-from scis.serve import load_app
 from tests.security.login_support import forget_login_failures
 from tests.services.conftest import auth, session_token
+from tests.support.served import served_service
 
 __all__ = ["forget_login_failures"]
 
@@ -161,20 +158,10 @@ async def test_a_password_change_ends_every_session(clients: dict[str, httpx.Asy
 @pytest.fixture
 async def analyser(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
     """The analyser over real HTTP, sweeping for expired sessions every 0.2 s."""
-    port = free_port()
-    served = settings.model_copy(update={"analyser_port": port, "home": tmp_path, "socket_session_check_seconds": 0.2})
-    server = uvicorn.Server(
-        uvicorn.Config(load_app("analyser", served), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async with served_service(
+        "analyser", settings.model_copy(update={"home": tmp_path, "socket_session_check_seconds": 0.2})
+    ) as url:
+        yield url
 
 
 async def connected_socket(base: str, token: str) -> tuple[socketio.AsyncClient, asyncio.Event]:
