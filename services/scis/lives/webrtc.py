@@ -10,6 +10,7 @@ last viewer leaves, the source pull stops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import threading
@@ -103,7 +104,8 @@ class LiveVideoTrack(MediaStreamTrack):
         except (av.FFmpegError, OSError, IndexError) as error:
             log.warning("live video %s: %s", self.url, error)
         finally:
-            loop.call_soon_threadsafe(hand_over, None)
+            with contextlib.suppress(RuntimeError):  # the loop closed first: nobody is waiting for the end
+                loop.call_soon_threadsafe(hand_over, None)
 
 
 @dataclass
