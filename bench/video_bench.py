@@ -39,7 +39,7 @@ from scis.lives.webrtc import LiveVideoTrack, Viewers
 LATENCY_VIEWERS = 5
 LATENCY_SECONDS = 30
 P99_GOAL_MS = 500
-RAMP = (2, 4, 8, 16, 32, 64, 128)
+RAMP = (2, 4, 8, 16, 32, 64)
 RAMP_SECONDS = 10  # measured window per step, after every viewer got its first packet
 MAX_DROPPED = 0.01
 VIEWER_NICE = 5  # the viewers' process yields to the relay measured here
