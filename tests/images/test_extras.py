@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # image -> (extras it installs, modules its processes import)
 IMAGES: dict[str, tuple[set[str], list[str]]] = {
     "python": (
-        {"service", "reports"},
+        {"service", "reports", "objectstore"},
         [
+            "localbucket",  # the chart's video store (video.store=bundled)
             "scis.cli",
             "scis.embedded.stack",  # scis.cli.main imports it for every command
             "scis.serve",

@@ -181,28 +181,35 @@ without transparent proxy.
 - name: SCIS_WEBCAST_BASE_URL
   value: {{ .Values.config.webcastBaseUrl | quote }}
 {{- end }}
-{{- if eq .Values.video.store "s3" }}
-{{- if not (and .Values.video.s3.endpoint .Values.video.s3.existingSecret) }}
-{{- fail "video.store=s3 needs video.s3.endpoint and video.s3.existingSecret (a Secret with the access key id and secret)" }}
+{{- if has .Values.video.store (list "s3" "bundled") }}
+{{- $s3 := .Values.video.s3 }}
+{{- $endpoint := $s3.endpoint }}
+{{- $secret := dict "name" $s3.existingSecret "accessKey" $s3.accessKeyKey "secretKey" $s3.secretKeyKey }}
+{{- if eq .Values.video.store "bundled" }}
+{{- $store := include "scis.componentName" (dict "ctx" . "component" "video-store") }}
+{{- $endpoint = printf "http://%s:%v" $store .Values.video.bundled.port }}
+{{- $secret = dict "name" $store "accessKey" "access-key" "secretKey" "secret-key" }}
+{{- else if not (and $s3.endpoint $s3.existingSecret) }}
+{{- fail "video.store=s3 needs video.s3.endpoint and video.s3.existingSecret (a Secret with the access key id and secret); or use video.store=bundled to run a store in the chart" }}
 {{- end }}
 - name: SCIS_VIDEO_STORE
   value: s3
 - name: SCIS_VIDEO_S3_ENDPOINT
-  value: {{ .Values.video.s3.endpoint | quote }}
+  value: {{ $endpoint | quote }}
 - name: SCIS_VIDEO_S3_BUCKET
-  value: {{ .Values.video.s3.bucket | quote }}
+  value: {{ $s3.bucket | quote }}
 - name: SCIS_VIDEO_S3_REGION
-  value: {{ .Values.video.s3.region | quote }}
+  value: {{ $s3.region | quote }}
 - name: SCIS_VIDEO_S3_ACCESS_KEY
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.video.s3.existingSecret }}
-      key: {{ .Values.video.s3.accessKeyKey }}
+      name: {{ $secret.name }}
+      key: {{ $secret.accessKey }}
 - name: SCIS_VIDEO_S3_SECRET_KEY
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.video.s3.existingSecret }}
-      key: {{ .Values.video.s3.secretKeyKey }}
+      name: {{ $secret.name }}
+      key: {{ $secret.secretKey }}
 {{- end }}
 {{- with .Values.video.iceServers }}
 - name: SCIS_WEBRTC_ICE_SERVERS
