@@ -16,7 +16,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import av
@@ -70,9 +70,7 @@ class LiveVideoTrack(MediaStreamTrack):
     def _behind(self, keyframe: av.Packet) -> bool:
         """The queue holds more than MAX_BACKLOG_SECONDS of media before this keyframe."""
         oldest = next((p for p in self._queue._queue if p is not None), None)  # type: ignore[attr-defined]
-        if oldest is None or oldest.pts is None or keyframe.pts is None or keyframe.time_base is None:
-            return False
-        return float((keyframe.pts - oldest.pts) * keyframe.time_base) > MAX_BACKLOG_SECONDS
+        return oldest is not None and media_seconds(oldest, keyframe) > MAX_BACKLOG_SECONDS
 
     def _read(self, loop: asyncio.AbstractEventLoop) -> None:
         def hand_over(item: av.Packet | None) -> None:
@@ -106,6 +104,42 @@ class LiveVideoTrack(MediaStreamTrack):
         finally:
             with contextlib.suppress(RuntimeError):  # the loop closed first: nobody is waiting for the end
                 loop.call_soon_threadsafe(hand_over, None)
+
+
+def media_seconds(first: av.Packet, last: av.Packet) -> float:
+    """Seconds of media from one packet to a later one (0 when either has no timestamp)."""
+    if first.pts is None or last.pts is None or last.time_base is None:
+        return 0.0
+    return float((last.pts - first.pts) * last.time_base)
+
+
+class ViewerPackets(MediaStreamTrack):
+    """One viewer's share of the relay: every packet in order, since a missing one garbles the picture
+    until the next keyframe. A viewer whose sender fell more than MAX_BACKLOG_SECONDS behind resumes at
+    the newest keyframe it has queued, as the source does for the whole relay."""
+
+    kind = "video"
+
+    def __init__(self, relay: MediaRelay, source: LiveVideoTrack) -> None:
+        super().__init__()
+        self._proxy = relay.subscribe(source, buffered=True)
+        self.skipped = 0
+
+    async def recv(self) -> av.Packet:  # type: ignore[override]
+        packet = cast(av.Packet, await self._proxy.recv())
+        queued = self._proxy._queue._queue  # type: ignore[attr-defined]  # aiortc's buffered proxy: a Queue
+        if queued and queued[-1] is not None and media_seconds(packet, queued[-1]) > MAX_BACKLOG_SECONDS:
+            keyframes = [i for i, p in enumerate(queued) if p is not None and p.is_keyframe]
+            if keyframes:
+                for _ in range(keyframes[-1]):
+                    self._proxy._queue.get_nowait()  # type: ignore[attr-defined]
+                self.skipped += keyframes[-1] + 1
+                packet = self._proxy._queue.get_nowait()  # type: ignore[attr-defined]
+        return packet
+
+    def stop(self) -> None:
+        super().stop()
+        self._proxy.stop()
 
 
 @dataclass
@@ -146,7 +180,9 @@ class Viewers:
             if pc.connectionState in ("failed", "closed"):
                 await self.leave(session_id, viewer_id)
 
-        sender = pc.addTrack(live.relay.subscribe(live.source, buffered=False))
+        # Not aiortc's unbuffered proxy: it keeps only the latest packet, so a sender a moment late lost a
+        # P-frame and the viewer saw a garbled picture until the next keyframe (decision 808).
+        sender = pc.addTrack(ViewerPackets(live.relay, live.source))
         transceiver = next(t for t in pc.getTransceivers() if t.sender is sender)
         h264 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType == "video/H264"]
         transceiver.setCodecPreferences(h264)  # the live's own codec: passed through, never re-encoded
