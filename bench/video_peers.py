@@ -113,7 +113,8 @@ async def _viewer(port: int, seconds: float, mode: str) -> dict[str, Any]:
     track = await asyncio.wait_for(got, 60)
     ages: list[int] = []
     frames = 0
-    await asyncio.wait_for(track.recv(), 60)  # the clock starts at the first picture (the source opened)
+    if mode.startswith("ages"):  # the clock starts at the first picture (the source opened)
+        await asyncio.wait_for(track.recv(), 60)  # (a "receive" viewer decodes nothing: no picture comes)
     deadline = time.monotonic() + seconds
     try:
         while time.monotonic() < deadline:
