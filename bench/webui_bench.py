@@ -238,10 +238,12 @@ def live_view(
 ) -> tuple[dict[str, float], dict[str, float], list[list[float]], float]:
     page.goto(f"/live/{session_id}")
     page.get_by_test_id("feed").wait_for()
+    # A Chrome performance trace, to see what a long task spent its time on. Started before the warm-up:
+    # starting the profiler blocks the page for a few hundred ms, which must not count as the page's task.
+    if TRACE:
+        browser.start_tracing(page=page, path=TRACE, categories=TRACE_CATEGORIES)
     time.sleep(WARMUP_SECONDS)
     page.evaluate("window.__drawn = {}; window.__arrived = {}; window.__longTasks = []")
-    if TRACE:  # a Chrome performance trace of the measured window, to see what a long task spent its time on
-        browser.start_tracing(page=page, path=TRACE, categories=TRACE_CATEGORIES)
     time.sleep(MEASURE_SECONDS)
     if TRACE:
         browser.stop_tracing()
