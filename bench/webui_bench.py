@@ -247,13 +247,26 @@ def live_view(
     time.sleep(MEASURE_SECONDS)
     if TRACE:
         browser.stop_tracing()
-        print(f"   Chrome trace of the measured window: {TRACE}")
+        print(f"   Chrome trace of the measured window: {TRACE}; {long_tasks_in_trace(Path(TRACE))}")
     drawn = page.evaluate("window.__drawn")
     arrived = page.evaluate("window.__arrived")
     long_tasks = page.evaluate("window.__longTasks")
     page.get_by_test_id("pause").click()  # scroll a still list: frames per second of scrolling itself
     fps = float(page.evaluate(FPS_WHILE_SCROLLING, SCROLL_SECONDS))
     return drawn, arrived, long_tasks, fps
+
+
+def long_tasks_in_trace(trace: Path, shown: int = 8) -> str:
+    """The page's longest tasks in a Chrome trace, wall time beside the renderer thread's CPU time: on a
+    shared machine a task can take several times its CPU because the thread was not running."""
+    loaded = json.loads(trace.read_text())
+    events = loaded["traceEvents"] if isinstance(loaded, dict) else loaded
+    named = [e for e in events if e.get("name") == "thread_name" and e["args"]["name"] == "CrRendererMain"]
+    main = {(e["pid"], e["tid"]) for e in named}
+    tasks = [e for e in events if e.get("name") == "RunTask" and e.get("ph") == "X" and (e["pid"], e["tid"]) in main]
+    tasks.sort(key=lambda e: -e.get("dur", 0))
+    pairs = ", ".join(f"{e.get('dur', 0) / 1000:.0f}/{e.get('tdur', 0) / 1000:.0f}" for e in tasks[:shown])
+    return f"longest renderer tasks since the warm-up (the profiler's start is one), wall/CPU ms: {pairs or '-'}"
 
 
 def run() -> list[dict[str, Any]]:
