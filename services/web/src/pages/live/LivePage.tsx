@@ -18,12 +18,13 @@ import { type ThrottledTicker, useTicker } from "../../lib/ticker";
 import { allows, useMe } from "../../shell/auth";
 import { isRunning } from "../captures/CapturesPage";
 import { FeedRow, useDescribe } from "./FeedRow";
+import rowClasses from "./FeedRow.module.css";
 import { LiveVideo } from "./LiveVideo";
 import { MarkMoment } from "./MarkMoment";
 import { type LiveFeed, useLiveFeed } from "./useLiveFeed";
 
 const FEED_KINDS = ["chat", "gift", "like", "join", "follow", "share", "viewers", "control", "gap"];
-const ROW_HEIGHT = 30;
+const ROW_HEIGHT = 30; // FeedRow.module.css .box has the same height
 
 function Figure({ label, value, testId }: { label: string; value: number | null; testId: string }) {
   return (
@@ -116,11 +117,14 @@ function useRowWords() {
   const { t } = useTranslation();
   const describe = useDescribe();
   return useMemo(() => {
+    const kinds = new Map<string, string>();
     const known = new WeakMap<EventRead, [string, string]>();
     return (event: EventRead): [string, string] => {
       let words = known.get(event);
       if (!words) {
-        words = [t(`kinds.${event.kind}`, { defaultValue: event.kind }), describe(event)];
+        let kind = kinds.get(event.kind);
+        if (kind === undefined) kinds.set(event.kind, (kind = t(`kinds.${event.kind}`, { defaultValue: event.kind })));
+        words = [kind, describe(event)];
         known.set(event, words);
       }
       return words;
@@ -134,8 +138,6 @@ const FEED_STYLE = {
   border: "1px solid var(--mantine-color-gray-3)",
 } as const;
 
-// One row's box: its own layout and paint, so a row drawn does not make the browser re-lay out the others.
-const ROW_BOX = { position: "absolute", top: 0, left: 0, right: 0, height: ROW_HEIGHT, contain: "strict" } as const;
 // Rows drawn beyond the visible ones (each is work at every frame while events flow).
 const OVERSCAN = 8;
 
@@ -174,7 +176,7 @@ const FeedList = memo(function FeedList({ feed, kinds, user }: FeedListProps) {
             const [kindLabel, text] = words(event);
             const fromOldest = shown.length - 1 - row.index;
             return (
-              <div key={event.seq} style={{ ...ROW_BOX, transform: `translateY(${-fromOldest * ROW_HEIGHT}px)` }}>
+              <div key={event.seq} className={rowClasses.box} style={{ transform: `translateY(${-fromOldest * ROW_HEIGHT}px)` }}>
                 <FeedRow event={event} kindLabel={kindLabel} text={text} />
               </div>
             );
