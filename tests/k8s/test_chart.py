@@ -406,3 +406,15 @@ def test_retention_values_are_checked() -> None:
         chart.validate_schema({"migrations": {"retention": {"minAgeDays": -1}}})
     with helm.Chart.load(CHART) as chart, pytest.raises(helm.HelmValuesError):
         chart.validate_schema({"migrations": {"retention": {"archive": {"claim": "x"}}}})
+
+
+def test_notes_say_whether_retention_runs_and_what_it_needs() -> None:
+    def notes(values: dict[str, Any]) -> str:
+        return next(v for k, v in render(values).items() if k.endswith("NOTES.txt"))
+
+    assert "Retention: off" in notes({})
+    on = notes({"migrations": {"retention": {"enabled": True}}})
+    assert "CronJob scis-retention (47 2 * * *)" in on and "onto PVC scis-archive" in on
+    assert "WARNING: migrations.retention.image" in on
+    own_image = notes({"migrations": {"retention": {"enabled": True, "image": {"repository": "example/scis-pg"}}}})
+    assert "CronJob scis-retention" in own_image and "WARNING: migrations.retention.image" not in own_image
