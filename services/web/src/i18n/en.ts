@@ -327,6 +327,21 @@ export const en = {
     waiting: "Waiting for @{{target}} to go live: the capture starts by itself when they do.",
     status: { waiting: "waiting for the target" },
   },
+  reports4: {
+    title: "Export evidence",
+    hint: "One archive a third party can check offline: every record, raw frame, chain head, gap, video and report, with a manifest of their SHA-256. Give the manifest hash separately (in a report, a seal or a letter).",
+    export: "Export evidence",
+    kindExport: "Evidence archive",
+    ready: "Archive ready. Manifest SHA-256:",
+    copy: "Copy the manifest hash",
+    copied: "Copied",
+    download: "Download archive",
+    none: "No archive exported from this case yet.",
+    contents: "Contents",
+    counts: "{{sessions}} sessions, {{records}} records, {{bytes}} bytes",
+    manifest: "Manifest SHA-256",
+    archive: "Archive SHA-256",
+  },
 };
 
 export type Dictionary = typeof en;
