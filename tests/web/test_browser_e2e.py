@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import uuid
@@ -391,6 +392,7 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     pdf = Path(download.value.path()).read_bytes()
     assert pdf.startswith(b"%PDF"), pdf[:20]
     visit.check("reports")
+    export_evidence(visit)
 
     # The admin pages.
     page.get_by_role("link", name=w("audit")).click()
@@ -405,6 +407,30 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     page.get_by_role("button", name=w("sign_out")).click()
     expect(page.get_by_role("button", name=w("sign_in"))).to_be_visible()
     assert httpx.get(f"{stack.gateway}/api/auth/me", cookies=context_cookies(page)).status_code == 401
+
+
+def export_evidence(visit: Visit) -> None:
+    """The case's evidence archive from its reports page: the manifest hash shown is the downloaded archive's,
+    and the archive verifies offline against it."""
+    page = visit.page
+    page.get_by_test_id("export-evidence").click()
+    ready = page.get_by_test_id("export-ready")
+    expect(ready).to_be_visible(timeout=180_000)
+    expect(page.get_by_test_id("export-job").get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
+    shown = ready.get_by_test_id("manifest-sha256").inner_text().strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", shown), shown
+    expect(page.get_by_test_id("case-exports").get_by_test_id("manifest-sha256").first).to_have_text(shown)
+    with page.expect_download() as download:
+        ready.get_by_test_id("download-export").click()
+    archive = Path(download.value.path())
+    with tarfile.open(archive) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("/manifest.sha256"))
+        stream = tar.extractfile(member)
+        assert stream is not None and stream.read().decode().strip() == shown
+    done = subprocess.run([sys.executable, "-m", "scis", "verify", str(archive), "--manifest-sha256", shown],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    visit.check("export")
 
 
 def can_sign_in(stack: DemoStack, username: str, password: str) -> bool:
