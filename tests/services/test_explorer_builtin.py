@@ -108,8 +108,10 @@ async def test_who_joined_between_two_moments_of_the_live(
         for step in scenario.steps
         if step.kind == "join" and step.at is not None and at["first!"] <= step.at <= at["late again"]
     ]
-    answer = rows_of(await builtin(clients["database"], tokens["investigator"], "joined_between",
-                                   session_id=session_id, **{"from": start.isoformat(), "to": end.isoformat()}))  # fmt: skip
+    window = {"from": start.isoformat(), "to": end.isoformat()}
+    answer = rows_of(
+        await builtin(clients["database"], tokens["investigator"], "joined_between", session_id=session_id, **window)
+    )
     assert [row["unique_id"] for row in answer] == expected == ["daisy.day", "sam_s"]
 
 

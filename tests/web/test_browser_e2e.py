@@ -374,6 +374,7 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     csv_text = Path(csv_download.value.path()).read_bytes().decode()
     assert csv_text.startswith("kind,events\r\n") and "chat," in csv_text, csv_text[:200]
     visit.check("explorer")
+    builtin_and_explain(visit)
 
     profiles_and_search(visit, stack, reference, session_id)
 
@@ -407,6 +408,23 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     page.get_by_role("button", name=w("sign_out")).click()
     expect(page.get_by_role("button", name=w("sign_in"))).to_be_visible()
     assert httpx.get(f"{stack.gateway}/api/auth/me", cookies=context_cookies(page)).status_code == 401
+
+
+def builtin_and_explain(visit: Visit) -> None:
+    """A ready-made question about the demo live, then the editor's query explained as a tree."""
+    page = visit.page
+    page.get_by_test_id("builtin-session_id").click()
+    page.get_by_role("option").filter(has_text=f"@{DEMO_HANDLE}").first.click()
+    page.get_by_test_id("run-builtin").click()
+    expect(page.get_by_test_id("builtin-results")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("builtin-results").get_by_role("columnheader").filter(has_text="diamonds")).to_be_visible()
+    page.get_by_test_id("explain-analyze").check()
+    page.get_by_test_id("explain-query").click()
+    expect(page.get_by_test_id("plan-tree")).to_be_visible(timeout=30_000)
+    assert page.get_by_test_id("plan-node").count() >= 2  # GROUP BY over a scan at least
+    expect(page.get_by_test_id("plan-tree")).to_contain_text("events")
+    expect(page.get_by_test_id("plan-summary")).to_contain_text("ms")
+    visit.check("explorer-plan")
 
 
 def export_evidence(visit: Visit) -> None:
