@@ -36,6 +36,7 @@ CASE_SCOPED_PARAMETERS = {"case_id", "session_id", "report_id", "profile_id", "j
 NOT_CASE_SCOPED_IDS = {
     "attachment_id", "subject_id", "tiktok_user_id", "saved_id", "query_id", "viewer_id", "watch_id", "alert_id",
     "draft_id", "snapshot_id", "export_id",
+    "name",  # a ready-made explorer query's name: not a case's
 }  # fmt: skip
 
 
@@ -175,7 +176,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
 }
 # POSTs that read: the role check does not apply to them (the wizard check, the explorer).
-READING_POSTS = {("POST", "/api/create/check"), ("POST", "/api/database/query"), ("POST", "/api/database/query.csv")}
+READING_POSTS = {
+    ("POST", "/api/create/check"), ("POST", "/api/database/query"), ("POST", "/api/database/query.csv"),
+    ("POST", "/api/database/builtin/{name}"), ("POST", "/api/database/explain"),
+}  # fmt: skip
 
 
 def operations(apps: dict[str, FastAPI]) -> list[tuple[str, str, str]]:

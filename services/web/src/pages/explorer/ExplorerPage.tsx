@@ -233,7 +233,7 @@ export function ExplorerPage() {
           {history.data?.length === 0 && <Text size="xs" c="dimmed">{t("explorer.noHistory")}</Text>}
           {history.data?.map((item) => (
             <UnstyledButton key={item.id} onClick={() => setText(item.sql)} display="block" mb={4} w="100%" data-testid="history-entry">
-              <Code block fz="xs">{item.sql.length > 120 ? `${item.sql.slice(0, 120)}…` : item.sql}</Code>
+              <Code block fz="xs" style={{ whiteSpace: "pre-wrap", wordBreak: "break-word" }}>{item.sql.length > 120 ? `${item.sql.slice(0, 120)}…` : item.sql}</Code>
               <Text size="xs" c={item.outcome === "answered" ? "dimmed" : "red"}>
                 {item.outcome}{item.row_count !== null ? ` · ${item.row_count}` : ""}{item.format === "csv" ? " · CSV" : ""}
               </Text>

@@ -8,6 +8,7 @@ type ExplainResult = components["schemas"]["ExplainResult"];
 // A node whose own cost is this share of the plan's, or whose row estimate is off by this factor, is flagged.
 const HEAVY_SHARE = 0.5;
 const OFF_BY = 10;
+const OFF_BY_ROWS = 1000; // and by at least this many rows: a 0-row partition estimated at 160 is not news
 
 /** EXPLAIN's plan as an indented tree: node, relation, rows estimated and actual, cost, time. */
 export function PlanTree({ result }: { result: ExplainResult }) {
@@ -21,7 +22,7 @@ export function PlanTree({ result }: { result: ExplainResult }) {
         {result.planning_ms != null && ` · ${t("reports4.planning", { ms: figure(result.planning_ms) })}`}
         {analyzed && ` · ${t("reports4.execution", { ms: figure(result.execution_ms) })}`}
       </Text>
-      <ScrollArea type="auto">
+      <ScrollArea type="auto" viewportProps={{ tabIndex: 0 }}>
         <Table withTableBorder striped data-testid="plan-tree" aria-label={t("reports4.plan")}>
           <Table.Thead>
             <Table.Tr>
@@ -41,7 +42,7 @@ export function PlanTree({ result }: { result: ExplainResult }) {
                   <Table.Td style={{ paddingLeft: `calc(${depth} * 1.25rem + 0.5rem)` }}>
                     <Text size="sm" fw={600} span>{depth > 0 ? "↳ " : ""}{node.node_type}</Text>
                     {ownCostShare >= HEAVY_SHARE && rows.length > 1 && (
-                      <Badge size="xs" color="orange" ml={6}>{t("reports4.heavy")}</Badge>
+                      <Badge size="xs" color="orange.9" ml={6}>{t("reports4.heavy")}</Badge>
                     )}
                     {node.detail && <Text size="xs" c="dimmed" ff="monospace">{node.detail}</Text>}
                   </Table.Td>
@@ -53,7 +54,7 @@ export function PlanTree({ result }: { result: ExplainResult }) {
                   <Table.Td ta="right">
                     {figure(node.rows_actual)}
                     {node.loops != null && node.loops > 1 && <Text size="xs" c="dimmed">× {node.loops}</Text>}
-                    {off !== null && off >= OFF_BY && <Badge size="xs" color="red" ml={6}>{t("reports4.offBy", { times: Math.round(off) })}</Badge>}
+                    {off !== null && off >= OFF_BY && Math.abs((node.rows_actual ?? 0) - (node.rows_estimated ?? 0)) >= OFF_BY_ROWS && <Badge size="xs" color="red.9" ml={6}>{t("reports4.offBy", { times: Math.round(off) })}</Badge>}
                   </Table.Td>
                   <Table.Td ta="right">{figure(node.startup_cost)}…{figure(node.total_cost)}</Table.Td>
                   <Table.Td ta="right">{node.time_ms != null ? `${figure(node.time_ms)} ms` : "—"}</Table.Td>

@@ -18,7 +18,7 @@ export function ResultGrid({ result, testId = "results" }: { result: QueryResult
   );
   const table = useReactTable({ data: result.rows, columns, getCoreRowModel: getCoreRowModel() });
   return (
-    <ScrollArea h={360} type="auto">
+    <ScrollArea h={360} type="auto" viewportProps={{ tabIndex: 0 }}>
       <Table striped withTableBorder stickyHeader data-testid={testId}>
         <Table.Thead>
           {table.getHeaderGroups().map((group) => (
