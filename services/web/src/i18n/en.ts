@@ -335,6 +335,7 @@ export const en = {
     ready: "Archive ready. Manifest SHA-256:",
     copy: "Copy the manifest hash",
     copied: "Copied",
+    copyShort: "Copy",
     download: "Download archive",
     none: "No archive exported from this case yet.",
     contents: "Contents",

@@ -336,6 +336,7 @@ export const fr: Dictionary = {
     ready: "Archive prête. SHA-256 du manifeste :",
     copy: "Copier l’empreinte du manifeste",
     copied: "Copiée",
+    copyShort: "Copier",
     download: "Télécharger l’archive",
     none: "Aucune archive exportée de ce dossier pour l’instant.",
     contents: "Contenu",

@@ -42,7 +42,7 @@ export function PlanTree({ result }: { result: ExplainResult }) {
                   <Table.Td style={{ paddingLeft: `calc(${depth} * 1.25rem + 0.5rem)` }}>
                     <Text size="sm" fw={600} span>{depth > 0 ? "↳ " : ""}{node.node_type}</Text>
                     {ownCostShare >= HEAVY_SHARE && rows.length > 1 && (
-                      <Badge size="xs" color="orange.9" ml={6}>{t("reports4.heavy")}</Badge>
+                      <Badge size="xs" color="dark" ml={6}>{t("reports4.heavy")}</Badge>
                     )}
                     {node.detail && <Text size="xs" c="dimmed" ff="monospace">{node.detail}</Text>}
                   </Table.Td>

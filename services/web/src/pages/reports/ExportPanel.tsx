@@ -1,4 +1,4 @@
-import { ActionIcon, Anchor, Button, Code, CopyButton, Group, Paper, Progress, Select, Table, Text, Title, Tooltip } from "@mantine/core";
+import { Anchor, Button, Code, CopyButton, Group, Paper, Progress, Select, Table, Text, Title, Tooltip } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -25,10 +25,10 @@ export function ManifestHash({ hash }: { hash: string }) {
       <Code fz="xs" style={{ wordBreak: "break-all" }} data-testid="manifest-sha256">{hash}</Code>
       <CopyButton value={hash}>
         {({ copied, copy }) => (
-          <Tooltip label={copied ? t("reports4.copied") : t("reports4.copy")} withArrow>
-            <ActionIcon variant="subtle" onClick={copy} aria-label={t("reports4.copy")} data-testid="copy-manifest">
-              {copied ? "✓" : "⧉"}
-            </ActionIcon>
+          <Tooltip label={t("reports4.copy")} withArrow>
+            <Button size="compact-xs" variant="default" onClick={copy} aria-label={t("reports4.copy")} data-testid="copy-manifest">
+              {copied ? t("reports4.copied") : t("reports4.copyShort")}
+            </Button>
           </Tooltip>
         )}
       </CopyButton>
