@@ -35,7 +35,8 @@ CASE_SCOPED_PARAMETERS = {"case_id", "session_id", "report_id", "profile_id", "j
 # Path parameters naming something inside one of those, or reached through them (their access follows).
 NOT_CASE_SCOPED_IDS = {
     "attachment_id", "subject_id", "tiktok_user_id", "saved_id", "query_id", "viewer_id", "watch_id", "alert_id",
-    "draft_id", "snapshot_id",
+    "draft_id", "snapshot_id", "export_id",
+    "name",  # a ready-made explorer query's name: not a case's
 }  # fmt: skip
 
 
@@ -109,6 +110,10 @@ RULES: dict[tuple[str, str], Rule] = {
         Role.investigator, "body", lambda case: {"case_id": case}, frozenset({422})
     ),
     ("GET", "/api/reports/reports/jobs/{job_id}"): Rule(target="job"),
+    ("POST", "/api/reports/cases/{case_id}/exports"): Rule(Role.investigator, "case"),
+    ("GET", "/api/reports/cases/{case_id}/exports"): Rule(target="case"),
+    # Export 1 is not the member's case's: past the guard, "no such export" (404).
+    ("GET", "/api/reports/cases/{case_id}/exports/{export_id}/archive"): Rule(target="case", also_ok=frozenset({404})),
     ("GET", "/api/reports/reports/jobs/{job_id}/pdf"): Rule(target="job"),
     # A finished job: a member gets past the guard to "already ended" (409).
     ("POST", "/api/reports/reports/jobs/{job_id}/cancel"): Rule(Role.investigator, "job"),
@@ -171,7 +176,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
 }
 # POSTs that read: the role check does not apply to them (the wizard check, the explorer).
-READING_POSTS = {("POST", "/api/create/check"), ("POST", "/api/database/query"), ("POST", "/api/database/query.csv")}
+READING_POSTS = {
+    ("POST", "/api/create/check"), ("POST", "/api/database/query"), ("POST", "/api/database/query.csv"),
+    ("POST", "/api/database/builtin/{name}"), ("POST", "/api/database/explain"),
+}  # fmt: skip
 
 
 def operations(apps: dict[str, FastAPI]) -> list[tuple[str, str, str]]:

@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import uuid
@@ -373,6 +374,7 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     csv_text = Path(csv_download.value.path()).read_bytes().decode()
     assert csv_text.startswith("kind,events\r\n") and "chat," in csv_text, csv_text[:200]
     visit.check("explorer")
+    builtin_and_explain(visit)
 
     profiles_and_search(visit, stack, reference, session_id)
 
@@ -391,6 +393,7 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     pdf = Path(download.value.path()).read_bytes()
     assert pdf.startswith(b"%PDF"), pdf[:20]
     visit.check("reports")
+    export_evidence(visit)
 
     # The admin pages.
     page.get_by_role("link", name=w("audit")).click()
@@ -405,6 +408,47 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     page.get_by_role("button", name=w("sign_out")).click()
     expect(page.get_by_role("button", name=w("sign_in"))).to_be_visible()
     assert httpx.get(f"{stack.gateway}/api/auth/me", cookies=context_cookies(page)).status_code == 401
+
+
+def builtin_and_explain(visit: Visit) -> None:
+    """A ready-made question about the demo live, then the editor's query explained as a tree."""
+    page = visit.page
+    page.get_by_test_id("builtin-session_id").click()
+    page.get_by_role("option").filter(has_text=f"@{DEMO_HANDLE}").first.click()
+    page.get_by_test_id("run-builtin").click()
+    expect(page.get_by_test_id("builtin-results")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("builtin-results").get_by_role("columnheader").filter(has_text="diamonds")).to_be_visible()
+    page.get_by_test_id("explain-analyze").check()
+    page.get_by_test_id("explain-query").click()
+    expect(page.get_by_test_id("plan-tree")).to_be_visible(timeout=30_000)
+    assert page.get_by_test_id("plan-node").count() >= 2  # GROUP BY over a scan at least
+    expect(page.get_by_test_id("plan-tree")).to_contain_text("events")
+    expect(page.get_by_test_id("plan-summary")).to_contain_text("ms")
+    visit.check("explorer-plan")
+
+
+def export_evidence(visit: Visit) -> None:
+    """The case's evidence archive from its reports page: the manifest hash shown is the downloaded archive's,
+    and the archive verifies offline against it."""
+    page = visit.page
+    page.get_by_test_id("export-evidence").click()
+    ready = page.get_by_test_id("export-ready")
+    expect(ready).to_be_visible(timeout=180_000)
+    expect(page.get_by_test_id("export-job").get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100")
+    shown = ready.get_by_test_id("manifest-sha256").inner_text().strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", shown), shown
+    expect(page.get_by_test_id("case-exports").get_by_test_id("manifest-sha256").first).to_have_text(shown)
+    with page.expect_download() as download:
+        ready.get_by_test_id("download-export").click()
+    archive = Path(download.value.path())
+    with tarfile.open(archive) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("/manifest.sha256"))
+        stream = tar.extractfile(member)
+        assert stream is not None and stream.read().decode().strip() == shown
+    done = subprocess.run([sys.executable, "-m", "scis", "verify", str(archive), "--manifest-sha256", shown],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    visit.check("export")
 
 
 def can_sign_in(stack: DemoStack, username: str, password: str) -> bool:

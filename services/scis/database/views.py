@@ -14,8 +14,19 @@ from scis.core.app import InvalidRequest, api_router, error_responses
 from scis.core.cases import UNKNOWN_CASE_PROBLEM, CaseNotFound
 from scis.core.deps import AppSettings, Audit, CurrentUser, Db
 from scis.core.fields import BIGINT_MAX, RowId
-from scis.database import saved, service
-from scis.database.models import HistoryEntry, QueryRequest, QueryResult, SavedQuery, SavedQueryCreate, TableInfo
+from scis.database import builtin, explain, saved, service
+from scis.database.models import (
+    BuiltinQueryInfo,
+    BuiltinRun,
+    ExplainRequest,
+    ExplainResult,
+    HistoryEntry,
+    QueryRequest,
+    QueryResult,
+    SavedQuery,
+    SavedQueryCreate,
+    TableInfo,
+)
 from scis.database.sanitiser import UnparsableQuery, UnsafeQuery
 
 router = api_router("database")
@@ -63,11 +74,19 @@ def refuse(error: Exception) -> NoReturn:
     responses=error_responses(400, 503),
 )
 async def query(body: QueryRequest, db: Db, settings: AppSettings, context: Audit, request: Request) -> QueryResult:
-    limit = min(body.limit or settings.query_row_limit, settings.query_row_limit)
+    return await answer(db, request, settings, context, statement=body.sql, limit=body.limit, query_id=body.query_id)
+
+
+async def answer(
+    db: Db, request: Request, settings: AppSettings, context: Audit, *, statement: str, limit: int | None,
+    query_id: UUID | None,
+) -> QueryResult:
+    """Run a statement as the analyst's own query would run (checks, read-only role, history, audit)."""
+    cap = min(limit or settings.query_row_limit, settings.query_row_limit)
     try:
         result = await service.run_query(
-            db, explorer_pool_of(request), statement=body.sql, limit=limit, timeout_ms=settings.query_timeout_ms,
-            context=context, query_id=body.query_id,
+            db, explorer_pool_of(request), statement=statement, limit=cap, timeout_ms=settings.query_timeout_ms,
+            context=context, query_id=query_id,
         )  # fmt: skip
     except (UnsafeQuery, service.QueryFailed, service.QueryCancelled, service.UnanswerableValue) as error:
         refuse(error)
@@ -76,6 +95,57 @@ async def query(body: QueryRequest, db: Db, settings: AppSettings, context: Audi
     QUERIES.labels("answered").inc()
     ROWS.inc(result.row_count)
     return result
+
+
+@router.get(
+    "/builtin",
+    response_model=list[BuiltinQueryInfo],
+    tags=["explorer"],
+    summary="Ready-made queries: top gifters of a live, who joined between two times, everything a user said",
+)
+async def list_builtin(_: CurrentUser) -> list[BuiltinQueryInfo]:
+    return [query.info() for query in builtin.BUILTINS.values()]
+
+
+@router.post(
+    "/builtin/{name}",
+    response_model=QueryResult,
+    tags=["explorer"],
+    summary="Run a ready-made query with its parameters (checked and run like your own queries)",
+    responses=error_responses(400, 404, 503),
+)
+async def run_builtin(
+    name: str, body: BuiltinRun, db: Db, settings: AppSettings, context: Audit, request: Request
+) -> QueryResult:
+    try:
+        statement = builtin.render(builtin.find(name), body.parameters)
+    except builtin.UnknownBuiltin as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
+    except builtin.BadParameter as error:
+        raise InvalidRequest(f"parameters.{error.name}", error.value, str(error)) from None
+    return await answer(db, request, settings, context, statement=statement, limit=body.limit, query_id=body.query_id)
+
+
+@router.post(
+    "/explain",
+    response_model=ExplainResult,
+    tags=["explorer"],
+    summary="The query's plan as a tree (EXPLAIN FORMAT JSON, with ANALYZE when asked), through the same checks",
+    responses=error_responses(400, 503),
+)
+async def explain_query(
+    body: ExplainRequest, db: Db, settings: AppSettings, context: Audit, request: Request
+) -> ExplainResult:
+    try:
+        statement = explain.explain_statement(
+            body.sql, analyze=body.analyze, max_sleep_seconds=settings.query_timeout_ms / 1000
+        )
+    except UnsafeQuery as error:
+        await service.record_history(db, username=context.actor.username, statement=body.sql, outcome="refused",
+                                     error=str(error)[:2000])  # fmt: skip
+        refuse(error)
+    result = await answer(db, request, settings, context, statement=statement, limit=None, query_id=None)
+    return explain.read_plan(statement, result.rows[0][0])
 
 
 @router.post(

@@ -11,6 +11,7 @@ import hashlib
 import json
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -156,10 +157,25 @@ async def export_snapshots(conn: AsyncConnection[Any], case_id: int, folder: Pat
     return entries
 
 
+Progress = Callable[[int, str], None]
+
+
+def no_progress(percent: int, stage: str) -> None:
+    """Nobody follows this export's progress."""
+
+
 async def export_case(
-    conn: AsyncConnection[Any], case_id: int, out: Path, media: MediaStore | None = None
+    conn: AsyncConnection[Any],
+    case_id: int,
+    out: Path,
+    media: MediaStore | None = None,
+    progress: Progress = no_progress,
 ) -> ExportResult:
-    """Write the case's archive to `out` (a .tar), video from `media`; CaseNotFound when there is no such case."""
+    """Write the case's archive to `out` (a .tar), video from `media`; CaseNotFound when there is no such case.
+
+    `progress(percent, stage)` hears 0-90 % as the sessions' records are written (by record count),
+    then the reports, the manifest and the tar.
+    """
     case = await cases.get_or_raise(conn, case_id=case_id)
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute("SELECT * FROM live_sessions WHERE case_id = %s ORDER BY started_at, id", (case_id,))
@@ -170,10 +186,13 @@ async def export_case(
         root = Path(tmp) / top
         files: dict[str, object] = {}
         records = 0
-        for session in sessions:
+        total = sum(session["events_count"] or 0 for session in sessions) or 1
+        for number, session in enumerate(sessions, 1):
+            progress(90 * records // total, f"session {number} of {len(sessions)}: {session['target']}")
             entries = await export_session(conn, session, root / "sessions" / str(session["id"]), media)
             files.update({f"sessions/{session['id']}/{name}": entry for name, entry in entries.items()})
             records += session["events_count"] or 0
+        progress(90, "reports and marked moments")
         await cur.execute("SELECT id, pdf FROM reports WHERE case_id = %s ORDER BY id", (case_id,))
         for report in await cur.fetchall():
             writer = HashingWriter(root / "reports" / f"{report['id']}.pdf")
@@ -194,6 +213,7 @@ async def export_case(
         readme_entry = HashingWriter(root / README)
         readme_entry.write(readme.encode())
         readme_entry.close()
+        progress(95, "writing the archive")
         partial = out.with_name(out.name + ".partial")
         with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
             tar.add(root, arcname=top, recursive=True)

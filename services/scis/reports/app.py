@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from scis.core.app import create_service_app
 from scis.core.settings import Settings, get_settings
+from scis.evidence.media import media_store
 from scis.reports import service
 from scis.reports.jobs import Worker, WorkerConfig
 from scis.reports.views import router
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 heartbeat_seconds=settings.report_job_heartbeat_seconds,
                 stale_seconds=settings.report_job_stale_seconds,
                 max_attempts=settings.report_job_max_attempts,
+                media=media_store(settings),  # exports copy the cases' video into the archive
             )
             app.state.report_worker = Worker(app.state.pool, config, slots=settings.report_workers,
                                              redis=app.state.redis)  # fmt: skip

@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,9 @@ from scis.core import bus, cases
 from scis.core.audit import service as audit
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import Role, User
-from scis.reports import service
+from scis.evidence.media import MediaStore
+from scis.reports import exports, service
+from scis.reports.exports import BuiltExport
 from scis.reports.models import ReportJobCreate, ReportJobRead
 
 log = logging.getLogger(__name__)
@@ -41,7 +44,9 @@ for _outcome in ("done", "failed", "cancelled", "retried"):
     JOBS_FINISHED.labels(_outcome)
 
 JOB_COLUMNS = """j.id, j.kind, j.case_id, j.subject_id, j.title, j.language, j.status, j.progress, j.stage,
-    j.reason, j.attempts, j.report_id, r.sha256, j.requested_by, j.requested_at, j.started_at, j.finished_at"""
+    j.reason, j.attempts, j.report_id, r.sha256, j.export_id, x.manifest_sha256, j.requested_by, j.requested_at,
+    j.started_at, j.finished_at"""
+JOB_FROM = "report_jobs j LEFT JOIN reports r ON r.id = j.report_id LEFT JOIN case_exports x ON x.id = j.export_id"
 
 
 class JobNotFound(LookupError):
@@ -59,7 +64,7 @@ async def announce(conn: AsyncConnection, redis: aioredis.Redis | None, job_id: 
         return
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        f"SELECT {JOB_COLUMNS} FROM report_jobs j LEFT JOIN reports r ON r.id = j.report_id WHERE j.id = %s",
+        f"SELECT {JOB_COLUMNS} FROM {JOB_FROM} WHERE j.id = %s",
         (job_id,),
     )
     row = await cur.fetchone()
@@ -97,12 +102,31 @@ async def enqueue(conn: AsyncConnection, *, job_in: ReportJobCreate, context: Au
     return found
 
 
+async def enqueue_export(conn: AsyncConnection, *, case_id: int, context: AuditContext) -> ReportJobRead:
+    """Queue the case's evidence export; CaseNotFound unless the caller may see the case."""
+    await cases.require_member(conn, user=context.actor, case_id=case_id)
+    async with conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            """INSERT INTO report_jobs (kind, case_id, language, requested_by)
+               VALUES ('export', %s, 'en', %s) RETURNING id""",
+            (case_id, context.actor.username),
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        await audit.record(conn, context, action="export.request", target=f"report_job:{row['id']}",
+                           details={"case_id": case_id})  # fmt: skip
+    found = await get(conn, user=context.actor, job_id=row["id"])
+    assert found is not None
+    return found
+
+
 async def get(conn: AsyncConnection, *, user: User, job_id: int) -> ReportJobRead | None:
     """The job when it exists and the caller may see its case."""
     visible, scope = cases.visible_filter(user, case_column="j.case_id")
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        f"""SELECT {JOB_COLUMNS} FROM report_jobs j LEFT JOIN reports r ON r.id = j.report_id
+        f"""SELECT {JOB_COLUMNS} FROM {JOB_FROM}
             WHERE j.id = %(id)s AND {visible}""",
         {"id": job_id, **scope},
     )
@@ -114,7 +138,7 @@ async def list_jobs(conn: AsyncConnection, *, user: User, case_id: int | None, l
     visible, scope = cases.visible_filter(user, case_column="j.case_id")
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        f"""SELECT {JOB_COLUMNS} FROM report_jobs j LEFT JOIN reports r ON r.id = j.report_id
+        f"""SELECT {JOB_COLUMNS} FROM {JOB_FROM}
             WHERE (%(case)s::bigint IS NULL OR j.case_id = %(case)s) AND {visible}
             ORDER BY j.id DESC LIMIT %(limit)s""",
         {"case": case_id, "limit": limit, **scope},
@@ -207,10 +231,13 @@ async def requester(conn: AsyncConnection, username: str) -> User | None:
     return User(username=username, role=Role(row["role"])) if row else None
 
 
+Built = service.BuiltReport | BuiltExport
+
+
 async def finish(
-    conn: AsyncConnection, *, job: dict[str, Any], worker: str, built: service.BuiltReport, context: AuditContext
+    conn: AsyncConnection, *, job: dict[str, Any], worker: str, built: Built, context: AuditContext
 ) -> bool:
-    """Store the report and mark the job done in one transaction; False if the job stopped being ours."""
+    """Store the report or archive and mark the job done in one transaction; False if the job stopped being ours."""
     async with conn.transaction():
         cur = await conn.execute(
             "SELECT 1 FROM report_jobs WHERE id = %s AND worker = %s AND status = 'running' FOR UPDATE",
@@ -218,6 +245,15 @@ async def finish(
         )
         if await cur.fetchone() is None:
             return False
+        if isinstance(built, BuiltExport):
+            export_id = await exports.store_export(conn, built=built, case_id=job["case_id"], context=context)
+            await conn.execute(
+                """UPDATE report_jobs SET status = 'done', progress = 100, stage = 'done', export_id = %s,
+                          finished_at = now(), heartbeat_at = now() WHERE id = %s""",
+                (export_id, job["id"]),
+            )
+            JOBS_FINISHED.labels("done").inc()
+            return True
         report = await service.store_report(conn, built=built, case_id=job["case_id"], context=context,
                                             job_id=job["id"])  # fmt: skip
         await conn.execute(
@@ -263,6 +299,20 @@ class WorkerConfig:
     stale_seconds: float
     max_attempts: int
     poll_seconds: float = 1.0
+    media: MediaStore | None = None  # where exports read the cases' video from
+
+
+def build(
+    conn: AsyncConnection, job: dict[str, Any], *, user: User, progress: JobProgress, config: WorkerConfig
+) -> Coroutine[Any, Any, Built]:
+    """What the job produces: the case's evidence archive, or a case or subject report."""
+    if job["kind"] == "export":
+        return exports.build_export(conn, user=user, case_id=job["case_id"], media=config.media, progress=progress)
+    report_in = ReportJobCreate(
+        kind=job["kind"], case_id=job["case_id"], subject_id=job["subject_id"], title=job["title"],
+        language=job["language"],
+    )  # fmt: skip
+    return service.build_report(conn, user=user, report_in=report_in, progress=progress)
 
 
 async def run_job(
@@ -299,11 +349,7 @@ async def produce(
                    reason=f"the account {job['requested_by']} is disabled or gone")  # fmt: skip
         return "failed"
     context = AuditContext(actor=user, source_ip=None, request_id=f"report-job-{job['id']}", service="reports")
-    report_in = ReportJobCreate(
-        kind=job["kind"], case_id=job["case_id"], subject_id=job["subject_id"], title=job["title"],
-        language=job["language"],
-    )  # fmt: skip
-    work = asyncio.create_task(service.build_report(conn, user=user, report_in=report_in, progress=progress))
+    work = asyncio.create_task(build(conn, job, user=user, progress=progress, config=config))
     ours = True
     try:
         async with pool.connection() as beat_conn:
@@ -334,8 +380,12 @@ async def produce(
         log.exception("report job %s failed", job["id"])
         await fail(conn, job_id=job["id"], worker=worker, reason=failure_reason(error))
         return "failed"
-    if not await finish(conn, job=job, worker=worker, built=built, context=context):
-        return "cancelled"
+    try:
+        if not await finish(conn, job=job, worker=worker, built=built, context=context):
+            return "cancelled"
+    finally:
+        if isinstance(built, BuiltExport):
+            built.discard()
     return "done"
 
 

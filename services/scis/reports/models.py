@@ -39,7 +39,7 @@ class ReportJobCreate(ReportCreate):
 
 class ReportJobRead(BaseModel):
     id: int
-    kind: Literal["case", "subject"]
+    kind: Literal["case", "subject", "export"] = Field(description="export: the case's evidence archive")
     case_id: int
     subject_id: int | None
     title: str | None
@@ -51,7 +51,23 @@ class ReportJobRead(BaseModel):
     attempts: int
     report_id: int | None = Field(description="the finished report (download it from /reports/jobs/{id}/pdf)")
     sha256: str | None = None
+    export_id: int | None = Field(None, description="the finished evidence archive (kind export)")
+    manifest_sha256: str | None = Field(None, description="SHA-256 of the finished archive's manifest.json")
     requested_by: str
     requested_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class CaseExportRead(BaseModel):
+    """A case's evidence archive as stored: check it with `scis verify ARCHIVE --manifest-sha256 HASH`."""
+
+    id: int
+    case_id: int
+    manifest_sha256: str = Field(description="SHA-256 of the archive's manifest.json: write it into a report or seal")
+    archive_sha256: str = Field(description="SHA-256 of the whole .tar as downloaded")
+    size: int = Field(description="bytes")
+    sessions: int
+    records: int
+    created_by: str
+    created_at: datetime

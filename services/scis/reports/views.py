@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import HTTPException, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 
 from scis.core.app import InvalidRequest, api_router, error_responses
 from scis.core.cases import UNKNOWN_CASE_PROBLEM
 from scis.core.deps import Audit, CurrentUser, Db, Investigator
 from scis.core.fields import BIGINT_MAX, RowId
-from scis.reports import jobs, service
-from scis.reports.models import ReportCreate, ReportJobCreate, ReportJobRead, ReportRead
+from scis.reports import exports, jobs, service
+from scis.reports.models import CaseExportRead, ReportCreate, ReportJobCreate, ReportJobRead, ReportRead
 
 router = api_router("reports")
 
@@ -156,3 +157,66 @@ async def download_job_pdf(job_id: RowId, db: Db, context: Audit) -> Response:
     if pdf is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no report job with id {job_id}")
     return pdf_response(pdf, job.report_id)
+
+
+@router.post(
+    "/cases/{case_id}/exports",
+    response_model=ReportJobRead,
+    status_code=202,
+    tags=["exports"],
+    summary="Export the case's evidence archive (as `scis export`); follow the job at /reports/jobs/{job_id}",
+    responses=error_responses(403, 404),
+)
+async def request_export(case_id: RowId, db: Db, _: Investigator, context: Audit, request: Request) -> ReportJobRead:
+    try:
+        job = await jobs.enqueue_export(db, case_id=case_id, context=context)
+    except service.CaseNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"case_id: {error}") from None
+    wake_worker(request)
+    return job
+
+
+@router.get(
+    "/cases/{case_id}/exports",
+    response_model=list[CaseExportRead],
+    tags=["exports"],
+    summary="The case's evidence archives, newest first, with their manifest and archive SHA-256",
+    responses=error_responses(404),
+)
+async def list_exports(case_id: RowId, db: Db, user: CurrentUser) -> list[CaseExportRead]:
+    try:
+        return await exports.list_exports(db, user=user, case_id=case_id)
+    except service.CaseNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"case_id: {error}") from None
+
+
+@router.get(
+    "/cases/{case_id}/exports/{export_id}/archive",
+    tags=["exports"],
+    summary="Download an evidence archive (.tar, audited); check it with `scis verify`",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}}},
+        **error_responses(404),
+    },
+)
+async def download_export(
+    case_id: RowId, export_id: RowId, db: Db, context: Audit, request: Request
+) -> StreamingResponse:
+    try:
+        export = await exports.get_export(db, user=context.actor, case_id=case_id, export_id=export_id)
+    except service.CaseNotFound as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"case_id: {error}") from None
+    if export is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"export_id: case {case_id} has no export {export_id}")
+    await exports.audit_download(db, context=context, export=export)
+    return StreamingResponse(
+        exports.archive_chunks(request.app.state.pool, export.id),
+        media_type="application/x-tar",
+        headers={
+            "content-disposition": f'attachment; filename="scis-case-{case_id}-export-{export.id}.tar"',
+            "content-length": str(export.size),
+            "x-scis-manifest-sha256": export.manifest_sha256,
+            "x-scis-archive-sha256": export.archive_sha256,
+        },
+    )

@@ -4,6 +4,57 @@
  */
 
 export interface paths {
+    "/api/database/builtin": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Ready-made queries: top gifters of a live, who joined between two times, everything a user said */
+        get: operations["list_builtin_api_database_builtin_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/database/builtin/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Run a ready-made query with its parameters (checked and run like your own queries) */
+        post: operations["run_builtin_api_database_builtin__name__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/database/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The query's plan as a tree (EXPLAIN FORMAT JSON, with ANALYZE when asked), through the same checks */
+        post: operations["explain_query_api_database_explain_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/database/history": {
         parameters: {
             query?: never;
@@ -162,6 +213,64 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** BuiltinParameter */
+        BuiltinParameter: {
+            /**
+             * Default
+             * @description used when the parameter is left out; none: required
+             */
+            default?: number | string | null;
+            /** Description */
+            description: string;
+            /** Maximum */
+            maximum?: number | null;
+            /** Minimum */
+            minimum?: number | null;
+            /** Name */
+            name: string;
+            /**
+             * Type
+             * @description session: a live_sessions.id; timestamp: ISO 8601 (UTC without an offset)
+             * @enum {string}
+             */
+            type: "session" | "timestamp" | "text" | "integer";
+        };
+        /** BuiltinQueryInfo */
+        BuiltinQueryInfo: {
+            /** Description */
+            description: string;
+            /** Name */
+            name: string;
+            /** Parameters */
+            parameters: components["schemas"]["BuiltinParameter"][];
+            /**
+             * Sql
+             * @description the SQL, with {name} where each parameter's value goes as a typed literal
+             */
+            sql: string;
+            /** Title */
+            title: string;
+        };
+        /** BuiltinRun */
+        BuiltinRun: {
+            /**
+             * Limit
+             * @description row cap; the server's cap applies if lower
+             */
+            limit?: number | null;
+            /**
+             * Parameters
+             * @description the query's parameters by name (GET /builtin lists them)
+             */
+            parameters?: {
+                [key: string]: number | string | null;
+            };
+            /**
+             * Query Id
+             * @description an id you choose for this run, to cancel it
+             */
+            query_id?: string | null;
+        };
         /** ColumnInfo */
         ColumnInfo: {
             /**
@@ -183,6 +292,38 @@ export interface components {
         ErrorDetail: {
             /** Detail */
             detail: string;
+        };
+        /** ExplainRequest */
+        ExplainRequest: {
+            /**
+             * Analyze
+             * @description also run the query (read-only, same time limit) for actual rows and times
+             * @default false
+             */
+            analyze: boolean;
+            /**
+             * Sql
+             * @description one SELECT / WITH / VALUES query, without EXPLAIN
+             */
+            sql: string;
+        };
+        /** ExplainResult */
+        ExplainResult: {
+            /** Execution Ms */
+            execution_ms?: number | null;
+            plan: components["schemas"]["PlanNode"];
+            /** Planning Ms */
+            planning_ms?: number | null;
+            /**
+             * Raw
+             * @description PostgreSQL's EXPLAIN (FORMAT JSON) output, as it came
+             */
+            raw: unknown;
+            /**
+             * Sql
+             * @description the EXPLAIN statement that ran
+             */
+            sql: string;
         };
         /**
          * ValidationFailure
@@ -229,6 +370,46 @@ export interface components {
             sql: string;
             /** Truncated */
             truncated: boolean;
+        };
+        /** PlanNode */
+        PlanNode: {
+            /** Children */
+            children?: components["schemas"]["PlanNode"][];
+            /**
+             * Detail
+             * @description join type, strategy, filter, index or join condition
+             */
+            detail?: string | null;
+            /** Index */
+            index?: string | null;
+            /** Loops */
+            loops?: number | null;
+            /**
+             * Node Type
+             * @description e.g. Seq Scan, Index Scan, Hash Join, Aggregate
+             */
+            node_type: string;
+            /**
+             * Relation
+             * @description the table or view read, with its alias when it has one
+             */
+            relation?: string | null;
+            /**
+             * Rows Actual
+             * @description per loop, as PostgreSQL reports it (ANALYZE only)
+             */
+            rows_actual?: number | null;
+            /** Rows Estimated */
+            rows_estimated?: number | null;
+            /** Startup Cost */
+            startup_cost?: number | null;
+            /**
+             * Time Ms
+             * @description actual total time per loop in ms (ANALYZE only)
+             */
+            time_ms?: number | null;
+            /** Total Cost */
+            total_cost?: number | null;
         };
         /** QueryRequest */
         QueryRequest: {
@@ -343,6 +524,166 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_builtin_api_database_builtin_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuiltinQueryInfo"][];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    run_builtin_api_database_builtin__name__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BuiltinRun"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueryResult"];
+                };
+            };
+            /** @description Refused: `detail` says why and what to change */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Not ready: a dependency does not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
+    explain_query_api_database_explain_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExplainRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExplainResult"];
+                };
+            };
+            /** @description Refused: `detail` says why and what to change */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Not ready: a dependency does not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+        };
+    };
     history_api_database_history_get: {
         parameters: {
             query?: {

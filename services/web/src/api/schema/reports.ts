@@ -4,6 +4,41 @@
  */
 
 export interface paths {
+    "/api/reports/cases/{case_id}/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The case's evidence archives, newest first, with their manifest and archive SHA-256 */
+        get: operations["list_exports_api_reports_cases__case_id__exports_get"];
+        put?: never;
+        /** Export the case's evidence archive (as `scis export`); follow the job at /reports/jobs/{job_id} */
+        post: operations["request_export_api_reports_cases__case_id__exports_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reports/cases/{case_id}/exports/{export_id}/archive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download an evidence archive (.tar, audited); check it with `scis verify` */
+        get: operations["download_export_api_reports_cases__case_id__exports__export_id__archive_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/reports/reports": {
         parameters: {
             query?: never;
@@ -147,6 +182,42 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * CaseExportRead
+         * @description A case's evidence archive as stored: check it with `scis verify ARCHIVE --manifest-sha256 HASH`.
+         */
+        CaseExportRead: {
+            /**
+             * Archive Sha256
+             * @description SHA-256 of the whole .tar as downloaded
+             */
+            archive_sha256: string;
+            /** Case Id */
+            case_id: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Id */
+            id: number;
+            /**
+             * Manifest Sha256
+             * @description SHA-256 of the archive's manifest.json: write it into a report or seal
+             */
+            manifest_sha256: string;
+            /** Records */
+            records: number;
+            /** Sessions */
+            sessions: number;
+            /**
+             * Size
+             * @description bytes
+             */
+            size: number;
+        };
+        /**
          * ErrorDetail
          * @description The body of every error other than 422: one sentence saying what went wrong and what to do.
          */
@@ -225,17 +296,28 @@ export interface components {
             attempts: number;
             /** Case Id */
             case_id: number;
+            /**
+             * Export Id
+             * @description the finished evidence archive (kind export)
+             */
+            export_id?: number | null;
             /** Finished At */
             finished_at: string | null;
             /** Id */
             id: number;
             /**
              * Kind
+             * @description export: the case's evidence archive
              * @enum {string}
              */
-            kind: "case" | "subject";
+            kind: "case" | "subject" | "export";
             /** Language */
             language: string;
+            /**
+             * Manifest Sha256
+             * @description SHA-256 of the finished archive's manifest.json
+             */
+            manifest_sha256?: string | null;
             /**
              * Progress
              * @description 0-100
@@ -325,6 +407,163 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_exports_api_reports_cases__case_id__exports_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseExportRead"][];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    request_export_api_reports_cases__case_id__exports_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportJobRead"];
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Your role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    download_export_api_reports_cases__case_id__exports__export_id__archive_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: number;
+                export_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-tar": string;
+                };
+            };
+            /** @description Not signed in, or the token was refused: sign in again */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDetail"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_reports_api_reports_reports_get: {
         parameters: {
             query?: {

@@ -1,16 +1,18 @@
 import { sql } from "@codemirror/lang-sql";
-import { Accordion, ActionIcon, Alert, Button, Code, Grid, Group, Paper, ScrollArea, Select, Table, Text, TextInput, Title, UnstyledButton } from "@mantine/core";
+import { Accordion, ActionIcon, Alert, Button, Checkbox, Code, Grid, Group, Paper, ScrollArea, Select, Text, TextInput, Title, UnstyledButton } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { createColumnHelper, flexRender, getCoreRowModel, useReactTable } from "@tanstack/react-table";
 import CodeMirror, { EditorView } from "@uiw/react-codemirror";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { database, type QueryResult } from "../../api/client";
+import { database } from "../../api/client";
 import { ApiError, unwrap } from "../../api/errors";
 import { ErrorNote } from "../../components/ErrorNote";
 import { PageTitle } from "../../components/PageTitle";
 import { errorPosition } from "../../lib/csv";
 import { useCases } from "../cases/CasesPage";
+import { BuiltinQueries } from "./BuiltinQueries";
+import { PlanTree } from "./PlanTree";
+import { ResultGrid } from "./ResultGrid";
 
 const HISTORY_SIZE = 20;
 
@@ -104,46 +106,6 @@ function SavedQueries({ text, onPick }: { text: string; onPick: (sql: string) =>
 }
 const EXAMPLE = "SELECT kind, count(*) AS events\nFROM events\nGROUP BY kind\nORDER BY events DESC";
 
-type Row = unknown[];
-const columnHelper = createColumnHelper<Row>();
-
-function show(value: unknown): string {
-  if (value === null || value === undefined) return "NULL";
-  return typeof value === "object" ? JSON.stringify(value) : String(value);
-}
-
-function ResultGrid({ result }: { result: QueryResult }) {
-  const columns = useMemo(
-    () => result.columns.map((name, index) => columnHelper.accessor((row) => row[index], { id: `${index}`, header: name, cell: (c) => show(c.getValue()) })),
-    [result],
-  );
-  const table = useReactTable({ data: result.rows, columns, getCoreRowModel: getCoreRowModel() });
-  return (
-    <ScrollArea h={360} type="auto">
-      <Table striped withTableBorder stickyHeader data-testid="results">
-        <Table.Thead>
-          {table.getHeaderGroups().map((group) => (
-            <Table.Tr key={group.id}>
-              {group.headers.map((header) => (
-                <Table.Th key={header.id}>{flexRender(header.column.columnDef.header, header.getContext())}</Table.Th>
-              ))}
-            </Table.Tr>
-          ))}
-        </Table.Thead>
-        <Table.Tbody>
-          {table.getRowModel().rows.map((row) => (
-            <Table.Tr key={row.id}>
-              {row.getVisibleCells().map((c) => (
-                <Table.Td key={c.id} ff="monospace" fz="xs">{flexRender(c.column.columnDef.cell, c.getContext())}</Table.Td>
-              ))}
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </ScrollArea>
-  );
-}
-
 export function ExplorerPage() {
   const { t } = useTranslation();
   const [text, setText] = useState(EXAMPLE);
@@ -177,6 +139,11 @@ export function ExplorerPage() {
   const cancel = useMutation({
     mutationFn: (id: string) => unwrap(database.POST("/api/database/queries/{query_id}/cancel", { params: { path: { query_id: id } } })),
   });
+  const [analyze, setAnalyze] = useState(false);
+  const explain = useMutation({
+    mutationFn: (statement: string) => unwrap(database.POST("/api/database/explain", { body: { sql: statement, analyze } })),
+    onSettled: () => client.invalidateQueries({ queryKey: ["explorer-history"] }),
+  });
   const csv = useMutation({
     mutationFn: downloadCsv,
     onSettled: () => client.invalidateQueries({ queryKey: ["explorer-history"] }),
@@ -188,6 +155,7 @@ export function ExplorerPage() {
       <PageTitle>{t("explorer.title")}</PageTitle>
       <Grid>
         <Grid.Col span={{ base: 12, md: 9 }}>
+          <BuiltinQueries />
           <Paper withBorder mb="sm">
             <CodeMirror
               value={text}
@@ -207,6 +175,10 @@ export function ExplorerPage() {
             <Button variant="default" disabled={!text.trim()} loading={csv.isPending} onClick={() => csv.mutate(text)} data-testid="csv-query">
               {t("reports2.csvServer")}
             </Button>
+            <Button variant="default" disabled={!text.trim()} loading={explain.isPending} onClick={() => explain.mutate(text)} data-testid="explain-query">
+              {t("reports4.explain")}
+            </Button>
+            <Checkbox label={t("reports4.analyze")} checked={analyze} onChange={(event) => setAnalyze(event.currentTarget.checked)} data-testid="explain-analyze" />
             <Text size="xs" c="dimmed">{t("explorer.readOnly")}</Text>
           </Group>
           {failure && (
@@ -222,7 +194,8 @@ export function ExplorerPage() {
             </Alert>
           )}
           {run.error && !failure && <ErrorNote error={run.error} />}
-          <ErrorNote error={csv.error ?? cancel.error} />
+          <ErrorNote error={csv.error ?? cancel.error ?? explain.error} />
+          {explain.data && <PlanTree result={explain.data} />}
           {run.data && (
             <>
               <Text size="sm" mb="xs" data-testid="row-count">
@@ -260,7 +233,7 @@ export function ExplorerPage() {
           {history.data?.length === 0 && <Text size="xs" c="dimmed">{t("explorer.noHistory")}</Text>}
           {history.data?.map((item) => (
             <UnstyledButton key={item.id} onClick={() => setText(item.sql)} display="block" mb={4} w="100%" data-testid="history-entry">
-              <Code block fz="xs">{item.sql.length > 120 ? `${item.sql.slice(0, 120)}…` : item.sql}</Code>
+              <Code block fz="xs" style={{ whiteSpace: "pre-wrap", wordBreak: "break-word" }}>{item.sql.length > 120 ? `${item.sql.slice(0, 120)}…` : item.sql}</Code>
               <Text size="xs" c={item.outcome === "answered" ? "dimmed" : "red"}>
                 {item.outcome}{item.row_count !== null ? ` · ${item.row_count}` : ""}{item.format === "csv" ? " · CSV" : ""}
               </Text>

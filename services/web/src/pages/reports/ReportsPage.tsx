@@ -13,6 +13,7 @@ import { PageTitle } from "../../components/PageTitle";
 import { formatDateTime } from "../../lib/format";
 import { allows, useMe } from "../../shell/auth";
 import { useCases } from "../cases/CasesPage";
+import { ExportPanel, archiveUrl } from "./ExportPanel";
 
 type JobKind = "case" | "subject";
 type Job = components["schemas"]["ReportJobRead"];
@@ -169,7 +170,7 @@ function JobList({ canCancel }: { canCancel: boolean }) {
               <Table.Tr key={job.id} data-testid={`report-job-${job.id}`} data-status={job.status}>
                 <Table.Td>{job.id}</Table.Td>
                 <Table.Td>{caseName(job.case_id)}</Table.Td>
-                <Table.Td>{job.kind === "subject" ? `${t("reports2.kindSubject")} ${job.subject_id}` : t("reports2.kindCase")}</Table.Td>
+                <Table.Td>{job.kind === "export" ? t("reports4.kindExport") : job.kind === "subject" ? `${t("reports2.kindSubject")} ${job.subject_id}` : t("reports2.kindCase")}</Table.Td>
                 <Table.Td>
                   {t(`reports2.jobStatus.${job.status}`)}
                   {job.reason && <Text size="xs" c={job.status === "failed" ? "red" : "dimmed"}>{job.reason}</Text>}
@@ -185,12 +186,15 @@ function JobList({ canCancel }: { canCancel: boolean }) {
                 </Table.Td>
                 <Table.Td>{job.requested_by}<Text size="xs" c="dimmed">{formatDateTime(job.requested_at)}</Text></Table.Td>
                 <Table.Td>
-                  {job.status === "done" && (
+                  {job.status === "done" && job.export_id && (
+                    <Anchor href={archiveUrl(job.case_id, job.export_id)} download>{t("reports4.download")}</Anchor>
+                  )}
+                  {job.status === "done" && job.report_id && (
                     <Anchor href={`/api/reports/reports/jobs/${job.id}/pdf`} download data-testid="download-job-pdf">
                       {t("reports.download")}
                     </Anchor>
                   )}
-                  {job.sha256 && <Code fz="xs" display="block" style={{ wordBreak: "break-all" }}>{job.sha256}</Code>}
+                  {(job.sha256 ?? job.manifest_sha256) && <Code fz="xs" display="block" style={{ wordBreak: "break-all" }}>{job.sha256 ?? job.manifest_sha256}</Code>}
                   {canCancel && ACTIVE.has(job.status) && (
                     <Button size="xs" variant="default" onClick={() => cancel.mutate(job.id)}>{t("reports2.cancel")}</Button>
                   )}
@@ -214,6 +218,7 @@ export function ReportsPage() {
     <>
       <PageTitle>{t("reports.title")}</PageTitle>
       {allows(me, "investigator") && <GenerateForm />}
+      <ExportPanel canExport={allows(me, "investigator")} />
       <JobList canCancel={allows(me, "investigator")} />
       <ErrorNote error={list.error} />
       {list.data?.length === 0 && <Empty>{t("reports.empty")}</Empty>}
