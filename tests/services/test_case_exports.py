@@ -38,7 +38,10 @@ def manifest_hash_in(archive: Path) -> str:
 
 
 async def test_an_export_job_stores_an_archive_that_verifies_offline_with_the_hash_shown(
-    clients: dict[str, httpx.AsyncClient], tokens: dict[str, str], postgres_url: str, exported_case: int,
+    clients: dict[str, httpx.AsyncClient],
+    tokens: dict[str, str],
+    postgres_url: str,
+    exported_case: int,
     tmp_path: Path,
 ) -> None:
     reports, token = clients["reports"], tokens["investigator"]

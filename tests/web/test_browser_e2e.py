@@ -417,7 +417,9 @@ def builtin_and_explain(visit: Visit) -> None:
     page.get_by_role("option").filter(has_text=f"@{DEMO_HANDLE}").first.click()
     page.get_by_test_id("run-builtin").click()
     expect(page.get_by_test_id("builtin-results")).to_be_visible(timeout=30_000)
-    expect(page.get_by_test_id("builtin-results").get_by_role("columnheader").filter(has_text="diamonds")).to_be_visible()
+    expect(
+        page.get_by_test_id("builtin-results").get_by_role("columnheader").filter(has_text="diamonds")
+    ).to_be_visible()
     page.get_by_test_id("explain-analyze").check()
     page.get_by_test_id("explain-query").click()
     expect(page.get_by_test_id("plan-tree")).to_be_visible(timeout=30_000)

@@ -78,7 +78,13 @@ async def query(body: QueryRequest, db: Db, settings: AppSettings, context: Audi
 
 
 async def answer(
-    db: Db, request: Request, settings: AppSettings, context: Audit, *, statement: str, limit: int | None,
+    db: Db,
+    request: Request,
+    settings: AppSettings,
+    context: Audit,
+    *,
+    statement: str,
+    limit: int | None,
     query_id: UUID | None,
 ) -> QueryResult:
     """Run a statement as the analyst's own query would run (checks, read-only role, history, audit)."""

@@ -112,9 +112,7 @@ async def get_export(conn: AsyncConnection, *, user: User, case_id: int, export_
     """One export of the case; CaseNotFound unless the caller may see the case, None when it has no such export."""
     await cases.require_member(conn, user=user, case_id=case_id)
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        f"SELECT {EXPORT_COLUMNS} FROM case_exports WHERE id = %s AND case_id = %s", (export_id, case_id)
-    )
+    await cur.execute(f"SELECT {EXPORT_COLUMNS} FROM case_exports WHERE id = %s AND case_id = %s", (export_id, case_id))
     row = await cur.fetchone()
     return CaseExportRead(**row) if row else None
 
@@ -135,9 +133,7 @@ async def archive_chunks(pool: AsyncConnectionPool[Any], export_id: int) -> Asyn
         n = 0
         while True:
             cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(
-                "SELECT data FROM case_export_chunks WHERE export_id = %s AND n = %s", (export_id, n)
-            )
+            await cur.execute("SELECT data FROM case_export_chunks WHERE export_id = %s AND n = %s", (export_id, n))
             row = await cur.fetchone()
             if row is None:
                 return
