@@ -96,11 +96,12 @@ async def _with_filled_records(conn: AsyncConnection[Any], state: GapState) -> G
     captured_at skip the session's earlier rows."""
     if state.filled_by is None:
         return state
-    cur = await conn.execute(
-        """SELECT count(*) FROM events
+    cur = conn.cursor(row_factory=dict_row)  # whatever the connection's own row factory
+    await cur.execute(
+        """SELECT count(*) AS records FROM events
             WHERE session_id = %(session)s AND msg_id IS NOT NULL AND captured_at >= %(from)s::timestamptz
               AND server_time BETWEEN %(from)s::timestamptz AND %(to)s::timestamptz""",
         {"session": UUID(state.filled_by["session_id"]), "from": state.started, "to": state.ended},
     )
     row = await cur.fetchone()
-    return replace(state, filled_records=int(row[0]) if row else 0)
+    return replace(state, filled_records=int(row["records"]) if row else 0)
