@@ -292,7 +292,8 @@ async def take_sample(
 def sample_line(sample: Sample) -> str:
     cpu = " ".join(f"{name} {value:.0f}%" for name, value in sample.cpu.items())
     return (f"   {sample.at:7.0f}s  rss {sample.rss_mb:7.1f} MB  fds {sample.fds:4d}  sent {sample.sent!s:>9}  "
-            f"stored {sample.stored:>9}  queued {sample.queued:>8} (memory {sample.queued_in_memory})  "
+            f"received {sample.received:>9}  stored {sample.stored:>9}  "
+            f"queued {sample.queued:>8} (memory {sample.queued_in_memory})  "
             f"cpu {cpu}  load {sample.load:.1f}")  # fmt: skip
 
 
