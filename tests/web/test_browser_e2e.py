@@ -163,7 +163,7 @@ def run_demo_stack(folder: Path) -> Iterator[DemoStack]:
     log = folder / "up.log"
     argv = [sys.executable, "-m", "scis", "up", "--demo"]
     process = subprocess.Popen(argv, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 300  # a loaded machine starts PostgreSQL, migrates, imports slowly
     while "SCIS is up" not in log.read_text():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
