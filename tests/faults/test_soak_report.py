@@ -35,15 +35,29 @@ def test_memory_that_follows_the_backlog_is_told_apart_from_a_leak() -> None:
     assert abs(leak_per_hour - 100) < 5 and abs(per_thousand - 20) < 0.5, (leak_per_hour, per_thousand)
 
 
-def test_a_capture_storing_less_than_offered_is_reported_behind_with_its_queue_bounded_in_memory() -> None:
+def lags(lag_ms: list[float], period: float = 5.0) -> Latencies:
+    """Latencies whose TikTok-time lag is lag_ms[i] in period i."""
+    latencies = Latencies(period=period, started=0.0)
+    for index, value in enumerate(lag_ms):
+        latencies.lag_periods[index] = Counter({latency_bucket(value): 100})
+    return latencies
+
+
+def test_a_capture_left_with_a_backlog_when_production_ends_is_reported_behind_its_memory_queue_bounded() -> None:
     plan = SoakPlan(seconds=600, lives=8, rate=200)  # 1,600 events/s offered
-    samples = [sample(t, 200.0, min(80_000, 700 * t), stored=900 * t, sent=1_600 * t) for t in range(5, 601, 5)]
-    by_name = {row["name"]: row for row in behind_rows(plan, samples, memory_bound=80_000)}
-    assert by_name["soak_stored_rate"]["value"] == 900 and "FELL BEHIND" in by_name["soak_stored_rate"]["goal"]
+    samples = [sample(t, 200.0, min(80_000, 700 * t), stored=900 * t, sent=1_900 * t) for t in range(5, 601, 5)]
+    growing = lags([200.0 + 100 * i for i in range(120)])  # reading further and further behind
+    behind = behind_rows(plan, samples, 80_000, growing, stored_total=900 * 600 + 300_000)
+    by_name = {row["name"]: row for row in behind}
+    backlog = by_name["soak_backlog_at_end"]
+    assert backlog["value"] == 300_000 and "FELL BEHIND" in backlog["goal"]
+    assert by_name["soak_lag_p99_last_quarter"]["ratio"] > 2
     in_memory = by_name["soak_queue_in_memory_peak"]
     assert in_memory["value"] == 80_000 and in_memory["ratio"] == 1
-    kept_up = [sample(t, 200.0, 50, stored=1_600 * t, sent=1_600 * t) for t in range(5, 601, 5)]
-    assert "kept up" in {row["name"]: row for row in behind_rows(plan, kept_up, 80_000)}["soak_stored_rate"]["goal"]
+    # Sent counts every streak frame (more than stored) yet nothing waits at the end and the lag is flat: kept up.
+    kept_up = [sample(t, 200.0, 50, stored=1_300 * t, sent=1_600 * t) for t in range(5, 601, 5)]
+    steady = behind_rows(plan, kept_up, 80_000, lags([300.0] * 120), stored_total=1_300 * 600 + 50)
+    assert "kept up" in {row["name"]: row for row in steady}["soak_backlog_at_end"]["goal"]
 
 
 def test_latency_p99_comes_from_bounded_histograms_within_their_bucket_width() -> None:
