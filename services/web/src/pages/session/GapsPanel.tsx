@@ -42,7 +42,7 @@ export function GapsPanel({ sessionId }: { sessionId: string }) {
                   </Table.Td>
                   <Table.Td>{formatDateTime(gap.started)} → {formatDateTime(gap.ended)}</Table.Td>
                   <Table.Td>
-                    <Badge color={fill.tone} variant="light" mr="xs">{t(`gapFill.tone.${fill.tone}`)}</Badge>
+                    <Badge color={fill.tone} variant="dot" mr="xs">{t(`gapFill.tone.${fill.tone}`)}</Badge>
                     <Text span size="sm">{fill.words}</Text>
                   </Table.Td>
                 </Table.Tr>
