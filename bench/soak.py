@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -255,11 +256,14 @@ async def soak(
     samples: list[Sample] = []
     tasks = [asyncio.create_task(c.run()) for c in captures]
     began = time.monotonic()
+    growth = AllocationGrowth(plan) if os.environ.get("SOAK_TRACEMALLOC") else None
     try:
         while time.monotonic() - began < plan.seconds + 120:
             await asyncio.sleep(plan.sample_seconds)
             samples.append(await take_sample(time.monotonic() - began, process, cpu, captures, sim_base))
             print(sample_line(samples[-1]), flush=True)
+            if growth:
+                growth.look(samples[-1].at)
             if samples[-1].at >= plan.seconds and await all_sent_stored(sim_base, captures, pool):
                 break
     finally:
@@ -278,6 +282,29 @@ async def soak(
                *behind_rows(plan, samples, bound, latencies, sum(c.stats.events_total for c in captures)),
                *cpu_rows(samples), load_row([s.load for s in samples])]  # fmt: skip
     return results, samples
+
+
+class AllocationGrowth:
+    """SOAK_TRACEMALLOC=1: where Python memory grew between the end of the warm-up and the end of
+    production (tracemalloc, by source line). A diagnostic: tracing slows the capture several times."""
+
+    def __init__(self, plan: SoakPlan) -> None:
+        self.plan = plan
+        self.first: tracemalloc.Snapshot | None = None
+        self.done = False
+        tracemalloc.start(1)
+
+    def look(self, at: float) -> None:
+        if self.first is None and at >= self.plan.seconds * WARM_UP_FRACTION:
+            self.first = tracemalloc.take_snapshot()
+        elif self.first is not None and not self.done and at >= self.plan.seconds:
+            self.done = True
+            stats = tracemalloc.take_snapshot().compare_to(self.first, "lineno")
+            print("   Python allocations grown since the warm-up (tracemalloc, top 15):", flush=True)
+            for stat in stats[:15]:
+                print(f"     {stat.size_diff / 2**20:+8.2f} MB {stat.count_diff:+9d} blocks  {stat.traceback}",
+                      flush=True)
+            tracemalloc.stop()
 
 
 async def take_sample(
