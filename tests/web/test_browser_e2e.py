@@ -166,7 +166,7 @@ def run_demo_stack(folder: Path) -> Iterator[DemoStack]:
     deadline = time.monotonic() + 300  # a loaded machine starts PostgreSQL, migrates, imports slowly
     while "SCIS is up" not in log.read_text():
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
+            stop_stack(process)  # SIGKILL would leave its PostgreSQL, Redis and simulator running
             pytest.fail(f"scis up --demo did not come up:\n{log.read_text()}")
         time.sleep(0.3)
     try:
@@ -175,8 +175,18 @@ def run_demo_stack(folder: Path) -> Iterator[DemoStack]:
         yield DemoStack(f"http://127.0.0.1:{env['SCIS_GATEWAY_PORT']}", password, process, log,
                         f"http://127.0.0.1:{env['SCIS_SIMULATOR_PORT']}")  # fmt: skip
     finally:
+        stop_stack(process)
+
+
+def stop_stack(process: subprocess.Popen[str]) -> None:
+    """`scis up` stops its services on SIGINT; killed only if it does not within two minutes."""
+    if process.poll() is None:
         process.send_signal(signal.SIGINT)
-        process.wait(120)
+        try:
+            process.wait(120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(30)
 
 
 @pytest.fixture(scope="module")

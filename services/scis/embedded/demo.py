@@ -42,7 +42,11 @@ def start_simulator(settings: Settings, home: Path, env: dict[str, str]) -> Chil
     ]  # fmt: skip
     process = ChildProcess("simulator", argv, log_path=home / "logs" / "simulator.log", env=env, stop_timeout=10)
     process.start()
-    wait_ready(process, simulator_url(settings))
+    try:
+        wait_ready(process, simulator_url(settings))
+    except DemoUnavailable:
+        process.stop()  # not left running behind a `scis up` that gives up (a test run found it orphaned)
+        raise
     return process
 
 
