@@ -7,7 +7,18 @@ counted. Every SAMPLE period: resident memory and open file descriptors of this 
 stored event: commit time minus receipt time. Reported: least-squares slopes of memory and
 descriptors after the warm-up, p99 latency of the first and last quarter, and events lost
 (sent msg_ids the store does not account for). Rows in bench/results.json shape go to
-bench/soak-results.json. Not part of `make test` or `make bench`.
+bench/soak-results.json (SOAK_OUT names another file), the timeline beside it (`-timeline.json`).
+Not part of `make test` or `make bench`.
+
+A capture that falls behind is reported as such, not as a leak (decision 421): every sample also
+records what the simulator sent, what the captures received and stored, the queue (in memory and
+spilled to disk) and the CPU each process used (capture, simulator, PostgreSQL, Redis, and the rest
+of the machine). The report adds the backlog left when production ended and the lag from TikTok's
+creation time to the commit (both grow when the capture falls behind), the queue's peak and slope,
+the in-memory queue's peak against its bound (lives x SCIS_CAPTURE_QUEUE_SIZE: the rest must be on
+disk), and the memory slope net of the in-memory backlog (least squares of RSS on time and the
+in-memory queue). Latencies are kept as bounded histograms (2 % buckets per sample period), so the
+instrument itself does not grow with the events it times.
 
     SOAK_SECONDS=60 make soak      # a short run to try it
 """
@@ -16,15 +27,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +67,8 @@ WARM_UP_FRACTION = 0.15
 GOAL_RSS_SLOPE_MB_PER_HOUR = 20.0
 GOAL_P99_GROWTH = 2.0
 DRAIN_SECONDS = 600.0  # after the lives end, how long the captures may take to store their backlog
+LATENCY_BUCKET_GROWTH = 1.02  # histogram buckets 2 % wide: p99 to within 2 %, a few hundred buckets at most
+BEHIND_SECONDS = 5.0  # events still to store when production ended, in seconds of capture: more is behind
 
 
 @dataclass(frozen=True)
@@ -80,20 +96,105 @@ class SoakPlan:
 
 @dataclass
 class Latencies:
-    """(seconds since the soak began, commit latency) of every stored TikTok event."""
+    """Commit latency (commit time minus receipt time) of every stored TikTok event, as one bounded
+    histogram per sample period: a list of every latency grew by ~200 bytes per event (~1 GB an hour
+    at 1,600 events/s) in the very process whose memory the soak measures."""
 
+    period: float
     started: float = field(default_factory=time.monotonic)
-    samples: list[tuple[float, float]] = field(default_factory=list)
+    periods: dict[int, Counter[int]] = field(default_factory=dict)
+    # Commit time minus the message's creation time (the simulator's clock is this machine's): it
+    # grows when the capture reads behind, which the commit latency (from receipt) cannot see.
+    lag_periods: dict[int, Counter[int]] = field(default_factory=dict)
 
     def record(self, rows: Sequence[ChainedRecord]) -> None:
-        now_wall, now = datetime.now(UTC), time.monotonic() - self.started
+        now_wall = datetime.now(UTC)
+        index = int((time.monotonic() - self.started) // self.period)
+        histogram = self.periods.setdefault(index, Counter())
+        lags = self.lag_periods.setdefault(index, Counter())
         for item in rows:
             if item.record.msg_id is not None:
-                self.samples.append((now, (now_wall - item.record.captured_at).total_seconds()))
+                histogram[latency_bucket(1000 * (now_wall - item.record.captured_at).total_seconds())] += 1
+                if item.record.server_time is not None:
+                    lags[latency_bucket(1000 * (now_wall - item.record.server_time).total_seconds())] += 1
 
-    def p99_ms(self, start: float, end: float) -> float:
-        window = sorted(latency for at, latency in self.samples if start <= at < end)
-        return round(1000 * window[int(0.99 * (len(window) - 1))], 1) if window else float("nan")
+    def p99_ms(self, start: float, end: float, *, lag: bool = False) -> float:
+        """The 99th percentile of the latencies (`lag`: of the lags) of the periods starting within [start, end)."""
+        merged: Counter[int] = Counter()
+        for index, histogram in (self.lag_periods if lag else self.periods).items():
+            if start <= index * self.period < end:
+                merged.update(histogram)
+        total = sum(merged.values())
+        if not total:
+            return float("nan")
+        seen, rank = 0, 0.99 * total
+        for bucket in sorted(merged):
+            seen += merged[bucket]
+            if seen >= rank:
+                return round(LATENCY_BUCKET_GROWTH**bucket, 1)
+        return float("nan")  # unreachable: seen ends at total
+
+
+def latency_bucket(milliseconds: float) -> int:
+    """The histogram bucket of a latency: bucket b holds (growth^(b-1), growth^b] ms; 1 ms and below is 0."""
+    return 0 if milliseconds <= 1 else math.ceil(math.log(milliseconds) / math.log(LATENCY_BUCKET_GROWTH))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One look at the soak: where the events are, the memory, and who used the CPU since the last look."""
+
+    at: float  # seconds since the soak began
+    rss_mb: float  # this process: the captures, their queues and the instrument
+    fds: int
+    sent: int | None  # what the simulator produced (None: it did not answer in time)
+    received: int  # what the captures put in their queues
+    stored: int
+    queued: int  # received, not stored yet: in memory plus spilled to disk
+    queued_in_memory: int
+    cpu: dict[str, float]  # percent of one core, per process group, since the previous sample
+    load: float
+
+
+class CpuMeter:
+    """CPU time per process group between two calls, in percent of one core.
+
+    A group is a process and everything under it, the children that ended included (their time is in
+    the parent's children_* counters): PostgreSQL forks a backend per connection. `capture` is this
+    process alone (its children are the simulator and the databases, measured on their own); `others`
+    is the rest of the machine (other users of a shared machine)."""
+
+    def __init__(self, groups: dict[str, int | None]) -> None:
+        self.groups = {name: pid for name, pid in groups.items() if pid is not None}
+        self.last_at = time.monotonic()
+        self.last: dict[str, float] = {}
+        self.last = self._times()
+
+    def _times(self) -> dict[str, float]:
+        times = {"machine": sum(getattr(psutil.cpu_times(), part) for part in ("user", "system", "nice"))}
+        for name, pid in self.groups.items():
+            try:
+                process = psutil.Process(pid)
+                own = process.cpu_times()
+                total = own.user + own.system
+                if pid != os.getpid():
+                    total += own.children_user + own.children_system
+                    for child in process.children(recursive=True):
+                        with_child = child.cpu_times()
+                        total += with_child.user + with_child.system
+                times[name] = total
+            except psutil.Error:  # the process ended (or a child between listing and reading)
+                times[name] = self.last.get(name, 0.0)
+        return times
+
+    def sample(self) -> dict[str, float]:
+        now, times = time.monotonic(), self._times()
+        wall = max(now - self.last_at, 1e-6)
+        used = {name: max(0.0, times[name] - self.last.get(name, 0.0)) for name in times}
+        self.last_at, self.last = now, times
+        percent = {name: round(100 * used[name] / wall, 1) for name in self.groups}
+        percent["others"] = round(max(0.0, 100 * used["machine"] / wall - sum(percent.values())), 1)
+        return percent
 
 
 def slope_per_hour(points: Sequence[tuple[float, float]]) -> float:
@@ -132,13 +233,15 @@ async def sent_ids(base: str, handle: str) -> list[int]:
         return [int(m["msg_id"]) for m in answer.json()]
 
 
-async def soak(plan: SoakPlan, database_url: str, redis_url: str, home: Path, sim_base: str) -> list[dict[str, Any]]:
+async def soak(
+    plan: SoakPlan, database_url: str, redis_url: str, home: Path, sim_base: str, pids: dict[str, int | None]
+) -> tuple[list[dict[str, Any]], list[Sample]]:
     settings = Settings(home=home, tiktok_base_url=sim_base, webcast_base_url=sim_base, watchdog_seconds=10.0)
     pool = open_pool(database_url, min_size=2, max_size=10)
     await pool.open(wait=True)
     redis = aioredis.Redis.from_url(redis_url)
     committer = GroupCommitter(pool, redis=redis)
-    latencies = Latencies()
+    latencies = Latencies(plan.sample_seconds)
     captures = []
     for index in range(plan.lives):
         handle = f"soak.{index}"
@@ -149,23 +252,19 @@ async def soak(plan: SoakPlan, database_url: str, redis_url: str, home: Path, si
         attach_latency(capture, latencies)
         captures.append(capture)
     process = psutil.Process()
-    memory: list[tuple[float, float]] = []
-    descriptors: list[tuple[float, float]] = []
-    loads: list[float] = []  # the machine's 1-minute load average: a shared machine skews every figure
+    cpu = CpuMeter({"capture": os.getpid(), **pids})
+    samples: list[Sample] = []
     tasks = [asyncio.create_task(c.run()) for c in captures]
     began = time.monotonic()
+    growth = AllocationGrowth(plan) if os.environ.get("SOAK_TRACEMALLOC") else None
     try:
         while time.monotonic() - began < plan.seconds + 120:
             await asyncio.sleep(plan.sample_seconds)
-            at = time.monotonic() - began
-            memory.append((at, process.memory_info().rss / 2**20))
-            descriptors.append((at, process.num_fds()))
-            loads.append(os.getloadavg()[0])
-            done = sum(c.stats.events_total for c in captures)
-            print(f"   {at:7.0f}s  rss {memory[-1][1]:7.1f} MB  fds {descriptors[-1][1]:4.0f}  "
-                  f"events {done:>9}  queued {sum(c.queue.qsize() for c in captures)}  load {loads[-1]:.1f}",
-                  flush=True)  # fmt: skip
-            if at >= plan.seconds and await all_sent_stored(sim_base, captures, pool):
+            samples.append(await take_sample(time.monotonic() - began, process, cpu, captures, sim_base))
+            print(sample_line(samples[-1]), flush=True)
+            if growth:
+                growth.look(samples[-1].at)
+            if samples[-1].at >= plan.seconds and await all_sent_stored(sim_base, captures, pool):
                 break
     finally:
         await end_lives(sim_base, captures)  # each capture reads its backlog, then ends with its live
@@ -178,7 +277,71 @@ async def soak(plan: SoakPlan, database_url: str, redis_url: str, home: Path, si
     lost, duplicated, broken = await account(sim_base, captures, pool)
     await redis.aclose()
     await pool.close()
-    return [*rows(plan, elapsed, captures, latencies, memory, descriptors, lost, duplicated, broken), load_row(loads)]
+    bound = plan.lives * settings.capture_queue_size
+    results = [*rows(plan, elapsed, captures, latencies, samples, lost, duplicated, broken),
+               *behind_rows(plan, samples, bound, latencies, sum(c.stats.events_total for c in captures)),
+               *cpu_rows(samples), load_row([s.load for s in samples])]  # fmt: skip
+    return results, samples
+
+
+class AllocationGrowth:
+    """SOAK_TRACEMALLOC=1: where Python memory grew between the end of the warm-up and the end of
+    production (tracemalloc, by source line). A diagnostic: tracing slows the capture several times."""
+
+    def __init__(self, plan: SoakPlan) -> None:
+        self.plan = plan
+        self.first: tracemalloc.Snapshot | None = None
+        self.done = False
+        tracemalloc.start(1)
+
+    def look(self, at: float) -> None:
+        if self.first is None and at >= self.plan.seconds * WARM_UP_FRACTION:
+            self.first = tracemalloc.take_snapshot()
+        elif self.first is not None and not self.done and at >= self.plan.seconds:
+            self.done = True
+            stats = tracemalloc.take_snapshot().compare_to(self.first, "lineno")
+            print("   Python allocations grown since the warm-up (tracemalloc, top 15):", flush=True)
+            for stat in stats[:15]:
+                print(f"     {stat.size_diff / 2**20:+8.2f} MB {stat.count_diff:+9d} blocks  {stat.traceback}",
+                      flush=True)
+            tracemalloc.stop()
+
+
+async def take_sample(
+    at: float, process: psutil.Process, cpu: CpuMeter, captures: list[LiveCapture], sim_base: str
+) -> Sample:
+    queued = sum(c.queue.qsize() for c in captures)
+    return Sample(
+        at=round(at, 1),
+        rss_mb=round(process.memory_info().rss / 2**20, 1),
+        fds=process.num_fds(),
+        sent=await simulator_sent(sim_base),
+        received=sum(c.queue.put_seq for c in captures),
+        stored=sum(c.stats.events_total for c in captures),
+        queued=queued,
+        queued_in_memory=queued - sum(c.queue.pending_in_files for c in captures),
+        cpu=cpu.sample(),
+        load=os.getloadavg()[0],
+    )
+
+
+def sample_line(sample: Sample) -> str:
+    cpu = " ".join(f"{name} {value:.0f}%" for name, value in sample.cpu.items())
+    return (f"   {sample.at:7.0f}s  rss {sample.rss_mb:7.1f} MB  fds {sample.fds:4d}  sent {sample.sent!s:>9}  "
+            f"received {sample.received:>9}  stored {sample.stored:>9}  "
+            f"queued {sample.queued:>8} (memory {sample.queued_in_memory})  "
+            f"cpu {cpu}  load {sample.load:.1f}")  # fmt: skip
+
+
+async def simulator_sent(sim_base: str) -> int | None:
+    """Messages the simulator produced so far over all rooms; None when it is too busy to answer."""
+    try:
+        async with httpx.AsyncClient(base_url=sim_base, timeout=5) as client:
+            answer = await client.get("/_sim/rooms")
+            answer.raise_for_status()
+            return sum(int(room["sent"]) for room in answer.json())
+    except httpx.HTTPError:
+        return None
 
 
 def load_row(loads: Sequence[float]) -> dict[str, Any]:
@@ -237,37 +400,129 @@ async def account(sim_base: str, captures: list[LiveCapture], pool: Any) -> tupl
 
 
 def rows(
-    plan: SoakPlan, elapsed: float, captures: list[LiveCapture], latencies: Latencies,
-    memory: list[tuple[float, float]], descriptors: list[tuple[float, float]], lost: int, duplicated: int, broken: int,
+    plan: SoakPlan, elapsed: float, captures: list[LiveCapture], latencies: Latencies, samples: list[Sample],
+    lost: int, duplicated: int, broken: int,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    warm = plan.seconds * WARM_UP_FRACTION
-    steady_memory = [p for p in memory if warm <= p[0] <= plan.seconds]
-    steady_fds = [p for p in descriptors if warm <= p[0] <= plan.seconds]
+    steady = steady_samples(plan, samples)
     quarter = plan.seconds / 4
+    warm = plan.seconds * WARM_UP_FRACTION
     first_p99 = latencies.p99_ms(warm, warm + quarter)
     last_p99 = latencies.p99_ms(plan.seconds - quarter, plan.seconds)
     events = sum(c.stats.events_total for c in captures)
     label = f"{plan.lives} lives x {plan.rate:g}/s for {plan.seconds:g}s"
-    rss_slope = round(slope_per_hour(steady_memory), 2)
-    rss_range = f"{steady_memory[0][1]:.0f} -> {steady_memory[-1][1]:.0f} MB" if steady_memory else "not sampled"
+    rss_slope = round(slope_per_hour([(p.at, p.rss_mb) for p in steady]), 2)
+    rss_range = f"{steady[0].rss_mb:.0f} -> {steady[-1].rss_mb:.0f} MB" if steady else "not sampled"
     return [
         {"name": "soak_events_stored", "value": events, "unit": "events", "baseline": None, "ratio": None,
          "goal": f"every event sent ({label})"},
         {"name": "soak_events_lost", "value": lost, "unit": "events", "baseline": None, "ratio": None,
          "goal": f"0 (also {duplicated} duplicated, {broken} chains broken: both must be 0)"},
         {"name": "soak_rss_slope", "value": rss_slope, "unit": "MB/hour", "baseline": None, "ratio": None,
-         "goal": f"< {GOAL_RSS_SLOPE_MB_PER_HOUR:g} MB/hour after warm-up (flat); rss {rss_range}"},
-        {"name": "soak_open_fds_slope", "value": round(slope_per_hour(steady_fds), 2), "unit": "fds/hour",
-         "baseline": None, "ratio": None, "goal": "~0 (flat)"},
+         "goal": f"< {GOAL_RSS_SLOPE_MB_PER_HOUR:g} MB/hour after warm-up (flat); rss {rss_range}; "
+                 "if the capture fell behind, read soak_rss_slope_net_of_backlog"},
+        {"name": "soak_open_fds_slope", "value": round(slope_per_hour([(p.at, p.fds) for p in steady]), 2),
+         "unit": "fds/hour", "baseline": None, "ratio": None, "goal": "~0 (flat)"},
         {"name": "soak_commit_latency_p99_last_quarter", "value": last_p99, "unit": "ms", "baseline": first_p99,
          "ratio": round(last_p99 / first_p99, 2) if first_p99 and first_p99 == first_p99 else None,
-         "goal": f"<= {GOAL_P99_GROWTH:g}x the first quarter's p99 (stable)"},
+         "goal": f"<= {GOAL_P99_GROWTH:g}x the first quarter's p99 (stable; it grows with the queue when behind)"},
         {"name": "soak_duration", "value": round(elapsed), "unit": "s", "baseline": None, "ratio": None,
          "goal": "SOAK_SECONDS (1200 for the full soak) plus the drain"},
     ]  # fmt: skip
 
 
-def run(plan: SoakPlan | None = None) -> list[dict[str, Any]]:
+def steady_samples(plan: SoakPlan, samples: list[Sample]) -> list[Sample]:
+    """The samples after the warm-up and while the lives still produced."""
+    return [p for p in samples if plan.seconds * WARM_UP_FRACTION <= p.at <= plan.seconds]
+
+
+def behind_rows(
+    plan: SoakPlan, samples: list[Sample], memory_bound: int, latencies: Latencies, stored_total: int
+) -> list[dict[str, Any]]:
+    """Whether the capture kept up with what was offered, and what its backlog did to memory.
+
+    Behind means: at the end of production, events were still to be stored (waiting before the queue
+    in sockets and the decoder, or in the queue), or the lag from TikTok's creation time to the commit
+    grew. The simulator's `sent` counts every gift-streak frame, so it is more than the events stored
+    even when nothing waits: it is context, not the measure."""
+    offered = plan.lives * plan.rate
+    during = [p for p in samples if p.at <= plan.seconds]
+    stored_rate = during[-1].stored / during[-1].at if during else float("nan")
+    sent = [(p.at, p.sent) for p in during if p.sent is not None]
+    sent_rate = sent[-1][1] / sent[-1][0] if sent else float("nan")
+    backlog = stored_total - during[-1].stored if during else 0
+    backlog_seconds = backlog / stored_rate if stored_rate else float("nan")
+    warm, quarter = plan.seconds * WARM_UP_FRACTION, plan.seconds / 4
+    first_lag = latencies.p99_ms(warm, warm + quarter, lag=True)
+    last_lag = latencies.p99_ms(plan.seconds - quarter, plan.seconds, lag=True)
+    lag_growth = last_lag / first_lag if first_lag and first_lag == first_lag else float("nan")
+    kept_up = backlog_seconds <= BEHIND_SECONDS and not lag_growth > GOAL_P99_GROWTH
+    steady = steady_samples(plan, samples)
+    queue_slope = slope_per_hour([(p.at, p.queued) for p in steady])
+    peak = max((p.queued for p in samples), default=0)
+    peak_memory = max((p.queued_in_memory for p in samples), default=0)
+    net_slope, per_thousand = rss_net_of_backlog(steady)
+    verdict = ("the capture kept up" if kept_up else
+               f"the capture FELL BEHIND: {backlog} events ({backlog_seconds:.0f} s of capture) were still to store "
+               f"when production ended, lag p99 {first_lag:.0f} -> {last_lag:.0f} ms; see the CPU rows")  # fmt: skip
+    return [
+        {"name": "soak_backlog_at_end", "value": backlog, "unit": "events", "baseline": None, "ratio": None,
+         "goal": f"<= {BEHIND_SECONDS:g} s of capture ({backlog_seconds:.1f} s) and a stable lag: {verdict}"},
+        {"name": "soak_lag_p99_last_quarter", "value": last_lag, "unit": "ms", "baseline": first_lag,
+         "ratio": round(lag_growth, 2) if lag_growth == lag_growth else None,
+         "goal": f"<= {GOAL_P99_GROWTH:g}x the first quarter's: TikTok's creation time to commit (grows when behind)"},
+        {"name": "soak_stored_rate", "value": round(stored_rate, 1), "unit": "events/s", "baseline": offered,
+         "ratio": round(stored_rate / offered, 3) if offered else None,
+         "goal": "context: events stored per second while the lives produced (gift streaks fold frames into one)"},
+        {"name": "soak_sent_rate", "value": round(sent_rate, 1), "unit": "messages/s", "baseline": offered,
+         "ratio": round(sent_rate / offered, 3) if offered and sent_rate == sent_rate else None,
+         "goal": "context: messages the simulator produced, every gift-streak frame counted (it shares the CPU too)"},
+        {"name": "soak_queue_peak", "value": peak, "unit": "events", "baseline": None, "ratio": None,
+         "goal": f"context: received, not yet stored (memory + spill files); slope {queue_slope:.0f} events/hour "
+                 "after warm-up (> 0: the writer is behind)"},
+        {"name": "soak_queue_in_memory_peak", "value": peak_memory, "unit": "events", "baseline": memory_bound,
+         "ratio": round(peak_memory / memory_bound, 3),
+         "goal": f"<= {memory_bound} (lives x SCIS_CAPTURE_QUEUE_SIZE): the rest of a backlog is spilled to disk"},
+        {"name": "soak_rss_slope_net_of_backlog", "value": net_slope, "unit": "MB/hour", "baseline": None,
+         "ratio": None, "goal": f"< {GOAL_RSS_SLOPE_MB_PER_HOUR:g} MB/hour: RSS fitted on time and the in-memory "
+                                f"queue ({per_thousand} MB per 1,000 queued events), the time part"},
+    ]  # fmt: skip
+
+
+def rss_net_of_backlog(samples: list[Sample]) -> tuple[float, float]:
+    """Least squares of rss = a + b*t + c*queued_in_memory: b per hour (a leak), c per 1,000 events (the
+    backlog's cost). With a queue that did not vary, it is the plain slope."""
+    if len(samples) < 4:
+        return float("nan"), float("nan")
+    ts = [p.at for p in samples]
+    qs = [float(p.queued_in_memory) for p in samples]
+    ys = [p.rss_mb for p in samples]
+    mt, mq, my = statistics.fmean(ts), statistics.fmean(qs), statistics.fmean(ys)
+    stt = sum((t - mt) ** 2 for t in ts)
+    sqq = sum((q - mq) ** 2 for q in qs)
+    stq = sum((t - mt) * (q - mq) for t, q in zip(ts, qs, strict=True))
+    sty = sum((t - mt) * (y - my) for t, y in zip(ts, ys, strict=True))
+    sqy = sum((q - mq) * (y - my) for q, y in zip(qs, ys, strict=True))
+    determinant = stt * sqq - stq**2
+    if sqq == 0 or abs(determinant) < 1e-9 * stt * sqq:  # the queue did not vary (or moved with time alone)
+        return round(slope_per_hour(list(zip(ts, ys, strict=True))), 2), float("nan")
+    per_second = (sqq * sty - stq * sqy) / determinant
+    per_event = (stt * sqy - stq * sty) / determinant
+    return round(per_second * 3600, 2), round(per_event * 1000, 3)
+
+
+def cpu_rows(samples: list[Sample]) -> list[dict[str, Any]]:
+    """Mean CPU of each process over the soak, in percent of one core (this machine has os.cpu_count())."""
+    names = list(samples[0].cpu) if samples else []
+    cores = os.cpu_count() or 1
+    return [
+        {"name": f"soak_cpu_{name}", "value": round(statistics.fmean(p.cpu[name] for p in samples), 1),
+         "unit": "% of a core", "baseline": None, "ratio": None,
+         "goal": f"context: peak {max(p.cpu[name] for p in samples):.0f} %; {cores} cores = {100 * cores} %"}
+        for name in names
+    ]  # fmt: skip
+
+
+def run(plan: SoakPlan | None = None) -> tuple[list[dict[str, Any]], list[Sample]]:
     plan = plan or SoakPlan.from_env()
     print(f"soak: {plan.lives} lives x {plan.rate:g} events/s for {plan.seconds:g}s", flush=True)
     with tempfile.TemporaryDirectory(prefix="scis-soak-") as folder:
@@ -284,7 +539,8 @@ def run(plan: SoakPlan | None = None) -> list[dict[str, Any]]:
             if not wait_for_port(sim_port, timeout=60):
                 raise RuntimeError(f"the simulator did not start: {(home / 'simulator.log').read_text()[-2000:]}")
             tune_gc()  # as a capture process does
-            return asyncio.run(soak(plan, postgres.url, redis_server.url, home, f"http://127.0.0.1:{sim_port}"))
+            pids = {"simulator": simulator.pid, "postgres": postgres.process.pid, "redis": redis_server.process.pid}
+            return asyncio.run(soak(plan, postgres.url, redis_server.url, home, f"http://127.0.0.1:{sim_port}", pids))
         finally:
             simulator.terminate()
             simulator.wait(30)
@@ -293,11 +549,15 @@ def run(plan: SoakPlan | None = None) -> list[dict[str, Any]]:
 
 
 def main() -> int:
-    results = run()
+    results, samples = run()
     print(f"\n{'name':<40} {'value':>10} {'unit':<9} {'baseline':>9} {'ratio':>6}  goal")
     for r in results:
         print(f"{r['name']:<40} {r['value']!s:>10} {r['unit']:<9} {r['baseline']!s:>9} {r['ratio']!s:>6}  {r['goal']}")
-    (HERE / "soak-results.json").write_text(json.dumps(results, indent=2) + "\n")
+    out = Path(os.environ.get("SOAK_OUT", HERE / "soak-results.json"))
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    timeline = out.with_name(f"{out.stem}-timeline.json")
+    timeline.write_text(json.dumps([asdict(sample) for sample in samples], indent=1) + "\n")
+    print(f"results in {out}, the timeline (queue, memory, CPU per sample) in {timeline}")
     lost = next(r for r in results if r["name"] == "soak_events_lost")
     return 0 if lost["value"] == 0 and "also 0 duplicated, 0 chains broken" in str(lost["goal"]) else 1
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 
+from scis.capture.gapfill import OpenGap, filled_record
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import Role, User
 from scis.core.status import SessionStatus
@@ -74,3 +75,37 @@ async def make_case(conn: psycopg.AsyncConnection[Any]) -> int:
     row = await cur.fetchone()
     assert row is not None
     return int(row[0])
+
+
+async def write_filled_gaps_session(conn: psycopg.AsyncConnection[Any], case_id: int) -> dict[str, int]:
+    """A sealed session with three gaps: one completely filled by 4 re-sent chats, one partly by 2, one open.
+
+    The fills are the capture's own `gap_filled` records (scis.capture.gapfill); returns each gap's seq by reason.
+    """
+    session_id = uuid.uuid4()
+    spans = {"disconnect": (3, 9), "stall": (20, 30), "crash": (40, 50)}  # seconds after T0
+    resent = {"disconnect": [3, 5, 6, 8], "stall": [26, 28], "crash": []}  # server times of re-sent chats
+    seqs: dict[str, int] = {}
+    async with conn.transaction():
+        tail, _ = await start_session(conn, session_id=session_id, target="host_gapfill", source="replay",
+                                      case_id=case_id, config={"test": True}, started_at=T0,
+                                      status=SessionStatus.LIVE)  # fmt: skip
+        for reason, (start, end) in spans.items():
+            started, ended = T0 + timedelta(seconds=start), T0 + timedelta(seconds=end)
+            rows, tail = await append_records(conn, session_id, tail, [gap_record(
+                started=started, ended=ended, reason=reason, detail=f"{reason} in gapfill test")])  # fmt: skip
+            seqs[reason] = rows[0].seq
+            chats = [EventRecord(kind="chat", captured_at=ended + timedelta(seconds=1), msg_id=9000 + start * 10 + i,
+                                 server_time=T0 + timedelta(seconds=second), user_id=700, unique_id="resender",
+                                 body=f"re-sent {second}", raw=f"raw-resent-{second}".encode())
+                     for i, second in enumerate(resent[reason])]  # fmt: skip
+            if not chats:
+                continue
+            gap = OpenGap(session_id, rows[0].seq, reason, started, ended)
+            first = T0 + timedelta(seconds=resent[reason][0])
+            remaining = None if first <= started else (started, first)
+            fill = filled_record(gap, {"already_stored_messages_resent": 0}, remaining=remaining)
+            _, tail = await append_records(conn, session_id, tail, [*chats, fill])
+        await seal_session(conn, session_id, status=SessionStatus.ENDED, reason="test",
+                           ended_at=T0 + timedelta(minutes=3))  # fmt: skip
+    return seqs

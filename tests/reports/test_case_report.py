@@ -17,10 +17,17 @@ import psycopg
 import pytest
 
 from scis.reports import service
-from scis.reports.branding import BrandingError, load_branding
+from scis.reports.branding import BrandingError, default_wording, load_branding
 from scis.reports.models import ReportCreate
 from tests.evidence.support import tamper
-from tests.reports.support import ADMIN, CONTEXT, GIFTERS, make_case, write_case_session
+from tests.reports.support import (
+    ADMIN,
+    CONTEXT,
+    GIFTERS,
+    make_case,
+    write_case_session,
+    write_filled_gaps_session,
+)
 from tests.support.requirements import require
 
 require(shutil.which("pdftotext") is not None, "needs Poppler's pdftotext: run make system-deps")
@@ -96,6 +103,31 @@ async def test_case_report_holds_totals_heads_gaps_transcript(conn: psycopg.Asyn
     assert "lion_king" in text and f"x2 ({2 * 29_999} diamonds)" in text
     assert "INTEGRITY FAILURE" not in text and "TAMPERED" not in text
     assert text.count("intact, sealed") == 2
+
+
+@pytest.mark.parametrize(
+    ("language", "completely", "partly", "still_missing", "lost"),
+    [
+        ("en", "filled by re-sent messages (4 records", "partly filled by re-sent messages (2 records", "still lost:",
+         "not filled: a loss"),
+        ("fr", "comblée par des messages renvoyés (4 enregistrements",
+         "comblée en partie par des messages renvoyés (2 enregistrements", "toujours perdu :", "non comblée : perte"),
+    ],
+)  # fmt: skip
+async def test_each_gap_says_whether_re_sent_records_filled_it_or_it_remains_a_loss(
+    conn: psycopg.AsyncConnection[Any], language: str, completely: str, partly: str, still_missing: str, lost: str
+) -> None:
+    case_id = await make_case(conn)
+    seqs = await write_filled_gaps_session(conn, case_id)
+    text = await report_text(conn, case_id, f"gap-fills-{language}", language)
+    heading = default_wording(language)["appendix"]
+    gap_list, appendix = squeezed(text.split(heading)[0]), squeezed(text.split(heading)[-1])
+    for part in (gap_list, appendix):  # the gap list and the integrity appendix both say it, per gap
+        assert squeezed(completely) in part and squeezed(partly) in part and squeezed(lost) in part, part[-3000:]
+        assert squeezed(f"{still_missing} 2025-06-01T20:00:20.000000Z → 2025-06-01T20:00:26.000000Z") in part
+        assert part.count(squeezed(lost)) == 1  # only the crash gap is a loss
+    crash = f"seq {seqs['crash']}: 2025-06-01T20:00:40.000000Z → 2025-06-01T20:00:50.000000Z (crash), {lost}"
+    assert squeezed(crash) in appendix
 
 
 async def test_an_altered_record_is_flagged_on_page_one_with_its_seq(conn: psycopg.AsyncConnection[Any]) -> None:

@@ -141,6 +141,7 @@ async def test_a_dropped_socket_gap_is_listed_as_filled_by_the_resent_frame(
         (gap,) = answer.json()
         assert gap["reason"] == "disconnect" and gap["filled"] == "completely", gap
         assert gap["filled_by"]["session_id"] == session_id and gap["filled_by"]["seq"] > gap["seq"]
+        assert isinstance(gap["filled_records"], int) and gap["filled_records"] >= 0  # re-sent from its span
         page = await client.get(f"/api/analyser/sessions/{session_id}/events?kind=gap_filled", headers=auth(token))
         (fill,) = page.json()["items"]
         assert fill["seq"] == gap["filled_by"]["seq"] and fill["data"]["gap"]["seq"] == gap["seq"]

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -143,6 +144,7 @@ class DemoStack:
     password: str
     process: subprocess.Popen[str]
     log: Path
+    simulator: str = ""  # the demo simulator's control API (/_sim), to inject faults
 
 
 @pytest.fixture(scope="module")
@@ -162,19 +164,30 @@ def run_demo_stack(folder: Path) -> Iterator[DemoStack]:
     log = folder / "up.log"
     argv = [sys.executable, "-m", "scis", "up", "--demo"]
     process = subprocess.Popen(argv, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 300  # a loaded machine starts PostgreSQL, migrates, imports slowly
     while "SCIS is up" not in log.read_text():
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
+            stop_stack(process)  # SIGKILL would leave its PostgreSQL, Redis and simulator running
             pytest.fail(f"scis up --demo did not come up:\n{log.read_text()}")
         time.sleep(0.3)
     try:
         assert f"@{DEMO_HANDLE}" in log.read_text()
         password = (home / "initial-admin-password").read_text().strip()
-        yield DemoStack(f"http://127.0.0.1:{env['SCIS_GATEWAY_PORT']}", password, process, log)
+        yield DemoStack(f"http://127.0.0.1:{env['SCIS_GATEWAY_PORT']}", password, process, log,
+                        f"http://127.0.0.1:{env['SCIS_SIMULATOR_PORT']}")  # fmt: skip
     finally:
+        stop_stack(process)
+
+
+def stop_stack(process: subprocess.Popen[str]) -> None:
+    """`scis up` stops its services on SIGINT; killed only if it does not within two minutes."""
+    if process.poll() is None:
         process.send_signal(signal.SIGINT)
-        process.wait(120)
+        try:
+            process.wait(120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(30)
 
 
 @pytest.fixture(scope="module")
@@ -286,6 +299,20 @@ def test_first_steps_in_the_browser(demo_stack: DemoStack, browser: Browser, lan
     assert visit.violations == {}, json.dumps(visit.violations, indent=2, ensure_ascii=False)
 
 
+GAP_WORDS = {  # a gap's fill state as the evidence browser words it (src/i18n gapFill.tone)
+    "en": {"completely": "filled", "partly": "partly filled", "open": "lost"},
+    "fr": {"completely": "comblée", "partly": "comblée en partie", "open": "perdu"},
+}
+
+
+def gaps_of(page: Page, session_id: str) -> list[dict[str, Any]]:
+    """The session's gaps with their fill state, through the gaps API with the browser's cookie."""
+    response = page.request.get(f"/api/analyser/sessions/{session_id}/gaps")
+    assert response.ok, response.text()
+    gaps: list[dict[str, Any]] = response.json()
+    return gaps
+
+
 def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     page, w = visit.page, visit.word
     # Sign in, in the chosen language.
@@ -342,6 +369,12 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     wait_for(lambda: feed_count(page) > before, 10, "nothing arrived after the reconnect")
     visit.check("live")
 
+    # TikTok's side drops the capture's websocket: the capture records a disconnect gap, reconnects one
+    # frame back and, the simulator re-sending from its cursor, states the gap filled (decision 420).
+    dropped = httpx.post(f"{stack.simulator}/_sim/rooms/{DEMO_HANDLE}/fault/drop", json={"code": 1011}, timeout=30)
+    assert dropped.status_code == 200, dropped.text
+    wait_for(lambda: gaps_of(page, session_id), 60, "the dropped websocket left no gap record")
+
     # Stop: sealed, and the feed holds exactly what the store holds.
     page.get_by_role("button", name=w("stop")).click()
     expect(page.locator("[data-status=stopped]")).to_be_visible(timeout=30_000)
@@ -357,6 +390,11 @@ def walk(visit: Visit, stack: DemoStack, reference: str) -> None:
     expect(verdict).to_have_attribute("data-intact", "true", timeout=30_000)
     expect(verdict).to_contain_text(w("intact"))
     expect(verdict).to_contain_text(f"{total}")
+    # The gap list: its reason and whether re-sent messages filled it, as the gaps API says.
+    (gap,) = gaps_of(page, session_id)
+    row = page.get_by_test_id("gaps").locator(f"tr[data-filled={gap['filled']}]")
+    expect(row).to_contain_text("disconnect")
+    expect(row).to_contain_text(GAP_WORDS[visit.language][gap["filled"]])
     visit.check("evidence")
 
     # A query in the explorer.

@@ -144,6 +144,9 @@ class GapRead(BaseModel):
     filled: str = Field(description="open, partly or completely: what `gap_filled` records say")
     remaining: dict[str, str] | None = Field(None, description="for partly: {from, to} still missing")
     filled_by: GapFillRef | None = Field(None, description="the `gap_filled` record that says so")
+    filled_records: int | None = Field(
+        None, description="message records the filling capture stored from within the gap's span; null while open"
+    )
 
 
 class ChainFailureRead(BaseModel):

@@ -16,7 +16,9 @@ DEMO_HANDLE = "demo_host"
 # Events per second of the simulator's random mix (chat, gifts with streaks, likes, joins, follows,
 # shares, viewer counts): lively to watch, light for a laptop. It runs until the stack stops.
 DEMO_RATE = 15.0
-READY_TIMEOUT_SECONDS = 30.0
+# As the other services of `scis up` (stack.py): a Python process importing its web stack on a
+# loaded machine takes well over 30 s to answer; a process that died is reported at once anyway.
+READY_TIMEOUT_SECONDS = 90.0
 
 
 class DemoUnavailable(Exception):
@@ -40,7 +42,11 @@ def start_simulator(settings: Settings, home: Path, env: dict[str, str]) -> Chil
     ]  # fmt: skip
     process = ChildProcess("simulator", argv, log_path=home / "logs" / "simulator.log", env=env, stop_timeout=10)
     process.start()
-    wait_ready(process, simulator_url(settings))
+    try:
+        wait_ready(process, simulator_url(settings))
+    except DemoUnavailable:
+        process.stop()  # not left running behind a `scis up` that gives up (a test run found it orphaned)
+        raise
     return process
 
 

@@ -4,12 +4,13 @@ Gap records are never edited: a gap the server's re-sending filled is closed by 
 in the same session (a reconnect, a resume with the same session id) or in a later session of the same
 target (a plain restart after a crash). Whoever shows the gaps (the session API, reports, the evidence
 browser) reads both and says per gap: `open`, `partly` (with what `remaining` is missing) or
-`completely` filled, and which record says so.
+`completely` filled, which record says so, and how many message records the filling capture stored
+from within the gap's span (decision 420).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +32,9 @@ class GapState:
     filled: str  # open, partly or completely
     remaining: dict[str, str] | None  # for `partly`: the stretch still missing
     filled_by: dict[str, Any] | None  # the `gap_filled` record that says so: session_id and seq
+    # Message records the filling capture stored whose TikTok time lies inside the gap's span
+    # (None while open; 0 is possible: a fill proven by overlap while nothing was said in the gap).
+    filled_records: int | None = None
 
 
 def gap_states(gaps: list[dict[str, Any]], fills: list[dict[str, Any]]) -> list[GapState]:
@@ -81,4 +85,23 @@ async def session_gaps(conn: AsyncConnection[Any], session_id: UUID) -> list[Gap
             ORDER BY e.session_id, e.seq""",
         {"id": session_id, "id_text": str(session_id), "kind": GAP_FILLED},
     )
-    return gap_states(gaps, [fill for fill in await cur.fetchall() if fill["data"]["gap"].get("seq") is not None])
+    states = gap_states(gaps, [fill for fill in await cur.fetchall() if fill["data"]["gap"].get("seq") is not None])
+    return [await _with_filled_records(conn, state) for state in states]
+
+
+async def _with_filled_records(conn: AsyncConnection[Any], state: GapState) -> GapState:
+    """The state with how many re-sent message records its filling capture stored inside the gap's span.
+
+    Re-sent records were received after the loss began: `captured_at >= from` lets the BRIN index on
+    captured_at skip the session's earlier rows."""
+    if state.filled_by is None:
+        return state
+    cur = conn.cursor(row_factory=dict_row)  # whatever the connection's own row factory
+    await cur.execute(
+        """SELECT count(*) AS records FROM events
+            WHERE session_id = %(session)s AND msg_id IS NOT NULL AND captured_at >= %(from)s::timestamptz
+              AND server_time BETWEEN %(from)s::timestamptz AND %(to)s::timestamptz""",
+        {"session": UUID(state.filled_by["session_id"]), "from": state.started, "to": state.ended},
+    )
+    row = await cur.fetchone()
+    return replace(state, filled_records=int(row["records"]) if row else 0)

@@ -25,6 +25,7 @@ from scis.core.audit import service as audit
 from scis.core.audit.models import AuditContext
 from scis.core.auth.models import User
 from scis.core.settings import get_settings
+from scis.evidence.gaps import session_gaps
 from scis.evidence.records import GAP
 from scis.evidence.verify import verify_session
 from scis.reports import charts
@@ -210,12 +211,7 @@ async def session_integrity(
 ) -> dict[str, Any]:
     """A session's chain re-verified from the stored bytes now (`on_row` sees each row read), with its gaps."""
     verdict = await verify_session(conn, session["id"], on_row=on_row)
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        "SELECT seq, data FROM events WHERE session_id = %s AND kind = %s ORDER BY seq", (session["id"], GAP)
-    )
-    gaps = [{"seq": row["seq"], **row["data"]} for row in await cur.fetchall()]
-    return {"session": session, "verdict": verdict, "gaps": gaps}
+    return {"session": session, "verdict": verdict, "gaps": await session_gaps(conn, session["id"])}
 
 
 def describe_event(row: dict[str, Any]) -> str:

@@ -28,6 +28,7 @@ export type UserRead = Dashboard["UserRead"];
 export type MonitorRead = Analyser["MonitorRead"];
 export type EventRead = Analyser["EventRead"];
 export type VerifyResult = Analyser["VerifyResult"];
+export type GapRead = Analyser["GapRead"];
 export type LiveSessionRead = Analyser["LiveSessionRead"];
 export type QueryResult = DatabaseComponents["schemas"]["QueryResult"];
 export type TableInfo = DatabaseComponents["schemas"]["TableInfo"];

@@ -362,6 +362,20 @@ export const en = {
     analyze: "Also run it (ANALYZE) for actual rows and times",
     parameter: { session_id: "Live", limit: "How many", from: "From", to: "To", user: "User" },
   },
+  gapFill: {
+    title: "Capture gaps",
+    none: "No capture gap in this session.",
+    reason: "Reason",
+    span: "Span",
+    state: "Filled?",
+    completely_one: "Filled: {{count}} re-sent record stored from within the gap.",
+    completely_other: "Filled: {{count}} re-sent records stored from within the gap.",
+    partly_one: "Partly filled: {{count}} re-sent record stored; still lost from {{from}} to {{to}}.",
+    partly_other: "Partly filled: {{count}} re-sent records stored; still lost from {{from}} to {{to}}.",
+    open: "Not filled: whatever was sent during this gap is lost.",
+    by: "(gap_filled record seq {{seq}})",
+    tone: { green: "filled", yellow: "partly filled", red: "lost" },
+  },
 };
 
 export type Dictionary = typeof en;

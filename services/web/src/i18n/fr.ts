@@ -363,4 +363,18 @@ export const fr: Dictionary = {
     analyze: "L’exécuter aussi (ANALYZE) pour les lignes et durées réelles",
     parameter: { session_id: "Live", limit: "Combien", from: "De", to: "À", user: "Utilisateur" },
   },
+  gapFill: {
+    title: "Interruptions de capture",
+    none: "Aucune interruption de capture dans cette session.",
+    reason: "Motif",
+    span: "Période",
+    state: "Comblée ?",
+    completely_one: "Comblée : {{count}} enregistrement renvoyé stocké depuis l’intérieur de l’interruption.",
+    completely_other: "Comblée : {{count}} enregistrements renvoyés stockés depuis l’intérieur de l’interruption.",
+    partly_one: "Comblée en partie : {{count}} enregistrement renvoyé stocké ; toujours perdu de {{from}} à {{to}}.",
+    partly_other: "Comblée en partie : {{count}} enregistrements renvoyés stockés ; toujours perdu de {{from}} à {{to}}.",
+    open: "Non comblée : ce qui a été envoyé pendant cette interruption est perdu.",
+    by: "(enregistrement gap_filled seq {{seq}})",
+    tone: { green: "comblée", yellow: "comblée en partie", red: "perdu" },
+  },
 };

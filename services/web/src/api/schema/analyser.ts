@@ -269,6 +269,11 @@ export interface components {
             /** @description the `gap_filled` record that says so */
             filled_by?: components["schemas"]["GapFillRef"] | null;
             /**
+             * Filled Records
+             * @description message records the filling capture stored from within the gap's span; null while open
+             */
+            filled_records?: number | null;
+            /**
              * Reason
              * @description disconnect, stall, restart, overflow or crash
              */

@@ -10,10 +10,11 @@ import { ErrorNote } from "../../components/ErrorNote";
 import { PageTitle } from "../../components/PageTitle";
 import { formatDateTime, shortHash } from "../../lib/format";
 import { useDescribe } from "../live/FeedRow";
+import { GapsPanel } from "./GapsPanel";
 
 const KINDS = [
   "chat", "gift", "gift_update", "like", "join", "follow", "share", "viewers", "control", "pin", "emote",
-  "unknown", "unknown_frame", "malformed", "session_start", "gap", "session_end",
+  "unknown", "unknown_frame", "malformed", "session_start", "gap", "gap_filled", "session_end",
 ];
 const PAGE_SIZE = 100;
 
@@ -135,6 +136,7 @@ export function SessionPage() {
       </PageTitle>
       <Text size="sm" c="dimmed" mb="sm">{t("session.id")}: <Code>{sessionId}</Code></Text>
       <VerifyPanel sessionId={sessionId} />
+      <GapsPanel sessionId={sessionId} />
       <Paper
         withBorder
         p="sm"
