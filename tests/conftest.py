@@ -23,6 +23,13 @@ from scis.core.db import APP_ROLE, EXPLORER_ROLE, migrate, set_login_passwords
 from scis.embedded.ports import free_port
 from scis.embedded.postgres import EmbeddedPostgres
 from scis.embedded.redis import EmbeddedRedis
+from tests.support.processes import kill_spawned
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    yield
+    kill_spawned()
 
 
 @pytest.fixture(scope="session")

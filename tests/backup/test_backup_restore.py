@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import sys
 import tarfile
 import tempfile
 import uuid
@@ -26,6 +25,7 @@ from scis.embedded.postgres import EmbeddedPostgres
 from scis.simulator import SimulatorServer
 from tests.capture.support import capture_settings, opened_pool, wait_for, websocket_source
 from tests.stack.helpers import run_scis, stack_env
+from tests.support.processes import spawn_module
 
 
 @pytest.fixture
@@ -57,10 +57,7 @@ async def sim() -> AsyncIterator[SimulatorServer]:
 
 
 async def scis(*args: str, env: dict[str, str], within: float = 180) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "scis", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    process = await spawn_module("scis", *args, env=env)
     out, err = await asyncio.wait_for(process.communicate(), within)
     return process.returncode or 0, out.decode(), err.decode()
 

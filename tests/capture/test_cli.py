@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from scis.embedded.ports import free_port
 from scis.evidence.verify import verify_session
 from scis.simulator import SimulatorServer
 from tests.capture.support import session_row, stored_events, wait_for
+from tests.support.processes import spawn_module
 
 
 def _env(sim: SimulatorServer, home: Path, postgres_url: str, redis_url: str) -> dict[str, str]:
@@ -29,28 +29,22 @@ def _env(sim: SimulatorServer, home: Path, postgres_url: str, redis_url: str) ->
     return env
 
 
-async def _spawn(module: str, *args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-
-
 async def test_exit_codes_for_offline_and_unknown_users(
     sim: SimulatorServer, tmp_path: Path, postgres_url: str, redis_url: str
 ) -> None:
     sim.add_room("cli_offline", state="offline")
     env = _env(sim, tmp_path, postgres_url, redis_url)
-    offline = await _spawn("scis.capture.cli", "--target", "@cli_offline", env=env)
+    offline = await spawn_module("scis.capture.cli", "--target", "@cli_offline", env=env)
     _, err = await asyncio.wait_for(offline.communicate(), 60)
     assert offline.returncode == 3, err.decode()
     assert b"offline" in err
-    missing = await _spawn("scis.capture.cli", "--target", "https://www.tiktok.com/@no_such_user/live", env=env)
+    missing = await spawn_module("scis.capture.cli", "--target", "https://www.tiktok.com/@no_such_user/live", env=env)
     await asyncio.wait_for(missing.communicate(), 60)
     assert missing.returncode == 4
-    bad = await _spawn("scis.capture.cli", "--target", "not a handle", env=env)
+    bad = await spawn_module("scis.capture.cli", "--target", "not a handle", env=env)
     _, err = await asyncio.wait_for(bad.communicate(), 60)
     assert bad.returncode == 2 and b"target='not a handle'" in err
-    no_case = await _spawn("scis.capture.cli", "--target", "@cli_offline", "--case-id", "999999", env=env)
+    no_case = await spawn_module("scis.capture.cli", "--target", "@cli_offline", "--case-id", "999999", env=env)
     _, err = await asyncio.wait_for(no_case.communicate(), 60)
     assert no_case.returncode == 2 and b"no such case" in err
 
@@ -63,7 +57,7 @@ async def test_sigterm_flushes_seals_and_exits_0(
     env = _env(sim, tmp_path, postgres_url, redis_url)
     env["SCIS_CAPTURE_SESSION_ID"] = str(session_id)
     env["SCIS_CAPTURE_METRICS_PORT"] = str(metrics_port := free_port())
-    process = await _spawn("scis.capture.cli", "--target", "@cli_live", env=env)
+    process = await spawn_module("scis.capture.cli", "--target", "@cli_live", env=env)
 
     async def stored() -> int:
         try:
@@ -96,7 +90,7 @@ async def test_monitor_prints_progress_and_stops_when_the_live_ends(
 ) -> None:
     room = sim.add_room("cli_monitor", rate=100, max_events=150, seed=9)
     env = _env(sim, tmp_path, postgres_url, redis_url)
-    process = await _spawn("scis.capture.monitor_cli", "@cli_monitor", env=env)
+    process = await spawn_module("scis.capture.monitor_cli", "@cli_monitor", env=env)
     await wait_for(lambda: room.finished.is_set(), seconds=30)
     await asyncio.sleep(1.0)
     room.end()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from scis.capture.waiting import MAX_BACKOFF_FACTOR, next_delay
 from scis.simulator import SimulatorServer
+from tests.support.processes import spawn_module
 
 
 def test_poll_delay_has_jitter_and_backs_off_on_failures_only() -> None:
@@ -48,8 +48,8 @@ async def test_monitor_waits_offline_live_offline_live(
         SCIS_HOME=str(tmp_path), SCIS_DATABASE_URL=postgres_url, SCIS_REDIS_URL=redis_url,
         SCIS_TIKTOK_BASE_URL=sim.base_url, SCIS_WEBCAST_BASE_URL=sim.base_url, SCIS_WAIT_POLL_SECONDS="1",
     )  # fmt: skip
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "scis.capture.monitor_cli", "@waiting_host", "--wait", "--again",
+    process = await spawn_module(
+        "scis.capture.monitor_cli", "@waiting_host", "--wait", "--again",
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=(log := (tmp_path / "monitor.log").open("wb")),
     )  # fmt: skip
     try:
@@ -113,8 +113,8 @@ async def test_capture_wait_runs_one_live_per_attempt(
         session_id = str(uuid.uuid4())
         log_path = tmp_path / f"capture-{attempt}.log"
         with log_path.open("wb") as log:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "scis.capture.cli", "--target", "@pod_waiter", "--wait",
+            process = await spawn_module(
+                "scis.capture.cli", "--target", "@pod_waiter", "--wait",
                 "--session-id", session_id, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log,
             )  # fmt: skip
             try:
@@ -150,8 +150,8 @@ async def test_capture_wait_stopped_while_waiting_exits_0_with_nothing_captured(
         SCIS_HOME=str(tmp_path), SCIS_DATABASE_URL=postgres_url, SCIS_TIKTOK_BASE_URL=sim.base_url,
         SCIS_WEBCAST_BASE_URL=sim.base_url, SCIS_WAIT_POLL_SECONDS="1",
     )  # fmt: skip
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "scis.capture.cli", "--target", "@never_live", "--wait",
+    process = await spawn_module(
+        "scis.capture.cli", "--target", "@never_live", "--wait",
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert process.stderr is not None

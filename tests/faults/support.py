@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from scis.evidence.records import CHAIN_KINDS
 from scis.evidence.verify import verify_session
 from scis.simulator import SimulatorServer
 from tests.capture.support import stored_events, stored_msg_ids
+from tests.support.processes import spawn_module
 
 
 def capture_env(sim: SimulatorServer, home: Path, postgres_url: str, redis_url: str, **extra: str) -> dict[str, str]:
@@ -39,25 +39,8 @@ def capture_env(sim: SimulatorServer, home: Path, postgres_url: str, redis_url: 
     return env
 
 
-SPAWNED: list[asyncio.subprocess.Process] = []  # killed after each test if still running (tests/faults/conftest.py)
-
-
 async def spawn_capture(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "scis.capture.cli", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    SPAWNED.append(process)
-    return process
-
-
-async def kill_leftovers() -> None:
-    """A failing test leaves no process behind."""
-    while SPAWNED:
-        process = SPAWNED.pop()
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+    return await spawn_module("scis.capture.cli", *args, env=env)
 
 
 async def events_count(pool: AsyncConnectionPool[Any], target: str) -> int:
