@@ -200,16 +200,23 @@ def follow_lives(url: str, out_file: Path, session_ids: list[str]) -> None:
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """User + system CPU seconds used so far by each named process and its children."""
-    used = {}
+    """User + system CPU seconds used so far by each named process and its children, each process
+    counted once: the bench process starts PostgreSQL, Redis, the simulator and the client as its
+    children, and they are not the analyser's CPU."""
+    trees: dict[str, list[psutil.Process]] = {}
     for name, pid in pids.items():
         try:
             root = psutil.Process(pid)
-            tree = [root, *root.children(recursive=True)]
+            trees[name] = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             continue
+    named = set(pids.values())
+    used = {}
+    for name, tree in trees.items():
         total = 0.0
         for process in tree:
+            if process.pid != pids[name] and _under_other(process, named, pids[name]):
+                continue
             try:
                 times = process.cpu_times()
             except psutil.NoSuchProcess:
@@ -217,6 +224,20 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
             total += times.user + times.system
         used[name] = total
     return used
+
+
+def _under_other(process: psutil.Process, named: set[int], root: int) -> bool:
+    """Whether `process` is (or descends from) another named process below `root`."""
+    try:
+        chain = [process, *process.parents()]
+    except psutil.NoSuchProcess:
+        return True
+    for ancestor in chain:
+        if ancestor.pid == root:
+            return False
+        if ancestor.pid in named:
+            return True
+    return False
 
 
 async def wait_until_ready(process: subprocess.Popen[bytes], seconds: float) -> None:
