@@ -210,12 +210,16 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
             trees[name] = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             continue
+    parent_of = {}
+    for process in {p.pid: p for tree in trees.values() for p in tree}.values():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            parent_of[process.pid] = process.ppid()
     named = set(pids.values())
     used = {}
     for name, tree in trees.items():
         total = 0.0
         for process in tree:
-            if process.pid != pids[name] and _under_other(process, named, pids[name]):
+            if _owner(process.pid, named, parent_of) != pids[name]:
                 continue
             try:
                 times = process.cpu_times()
@@ -226,18 +230,13 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     return used
 
 
-def _under_other(process: psutil.Process, named: set[int], root: int) -> bool:
-    """Whether `process` is (or descends from) another named process below `root`."""
-    try:
-        chain = [process, *process.parents()]
-    except psutil.NoSuchProcess:
-        return True
-    for ancestor in chain:
-        if ancestor.pid == root:
-            return False
-        if ancestor.pid in named:
-            return True
-    return False
+def _owner(pid: int, named: set[int], parent_of: dict[int, int]) -> int | None:
+    """The nearest named process at or above `pid`."""
+    while pid not in named:
+        if pid not in parent_of:
+            return None
+        pid = parent_of[pid]
+    return pid
 
 
 async def wait_until_ready(process: subprocess.Popen[bytes], seconds: float) -> None:
