@@ -58,9 +58,41 @@ class CommitMessage:
     events_json: bytes  # a JSON array of event payloads, in seq order
 
 
+_encode_text = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+_JSONB = frozenset(f.name for f in PUBLISHED_FIELDS if f.column_type == "jsonb")
+_HASHED_TEXT = {"counts": "counts_json", "data": "data_json"}  # the JSON texts chaining made for the jsonb fields
+
+
+def _value_json(value: Any) -> str:
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is str:
+        return _encode_text(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    return _dumps(value)
+
+
+def event_payload_json(item: ChainedRecord) -> str:
+    """`json.dumps(event_payload(item))`, written field by field; `counts` and `data` are the JSON texts
+    chaining already made (what PostgreSQL stores), not encoded a second time."""
+    parts = []
+    for name, value in zip(_NAMES, _shape(_published_values(item)).values(), strict=True):
+        if name in _JSONB:
+            text = getattr(item, _HASHED_TEXT[name])
+            parts.append(f'"{name}":{text if text is not None else _value_json(value)}')
+        else:
+            parts.append(f'"{name}":{_value_json(value)}')
+    return "{" + ",".join(parts) + "}"
+
+
 def commit_message(rows: Sequence[ChainedRecord]) -> str:
     """The bus message of one commit of one live (rows in seq order, at least one)."""
-    events = json.dumps([event_payload(item) for item in rows], separators=(",", ":"))
+    events = "[" + ",".join(event_payload_json(item) for item in rows) + "]"
     ended = "true" if rows[-1].record.kind == SESSION_END else "false"
     return f'{{"from_seq":{rows[0].seq},"to_seq":{rows[-1].seq},"ended":{ended},"events":{events}}}'
 
