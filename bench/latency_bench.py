@@ -200,16 +200,27 @@ def follow_lives(url: str, out_file: Path, session_ids: list[str]) -> None:
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """User + system CPU seconds used so far by each named process and its children."""
-    used = {}
+    """User + system CPU seconds used so far by each named process and its children, each process
+    counted once: the bench process starts PostgreSQL, Redis, the simulator and the client as its
+    children, and they are not the analyser's CPU."""
+    trees: dict[str, list[psutil.Process]] = {}
     for name, pid in pids.items():
         try:
             root = psutil.Process(pid)
-            tree = [root, *root.children(recursive=True)]
+            trees[name] = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
             continue
+    parent_of = {}
+    for process in {p.pid: p for tree in trees.values() for p in tree}.values():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            parent_of[process.pid] = process.ppid()
+    named = set(pids.values())
+    used = {}
+    for name, tree in trees.items():
         total = 0.0
         for process in tree:
+            if _owner(process.pid, named, parent_of) != pids[name]:
+                continue
             try:
                 times = process.cpu_times()
             except psutil.NoSuchProcess:
@@ -217,6 +228,15 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
             total += times.user + times.system
         used[name] = total
     return used
+
+
+def _owner(pid: int, named: set[int], parent_of: dict[int, int]) -> int | None:
+    """The nearest named process at or above `pid`."""
+    while pid not in named:
+        if pid not in parent_of:
+            return None
+        pid = parent_of[pid]
+    return pid
 
 
 async def wait_until_ready(process: subprocess.Popen[bytes], seconds: float) -> None:

@@ -118,3 +118,38 @@ async def test_one_commit_reaches_a_client_as_one_message(redis_client: aioredis
     await wait_for(lambda: len(messages) >= 2, seconds=10)
     assert messages == [commit, [{**commit[-1], "seq": 8}]]
     await client.disconnect()
+
+
+async def test_a_commit_message_is_relayed_as_its_events_text_and_a_skipped_range_as_a_gap(
+    redis_client: aioredis.Redis, fanout_url: str
+) -> None:
+    """Decision 240: the writer's message (seq range first, then the events) is relayed without being
+    parsed; a commit that does not follow the previous one is announced as a gap before it."""
+    import json
+    import uuid
+
+    from scis.core.bus import LIVE_EVENTS
+
+    session_id = str(uuid.uuid4())
+    client = socketio.AsyncClient()
+    messages: list[list[dict[str, Any]]] = []
+    gaps: list[dict[str, Any]] = []
+    client.on("events", messages.append)
+    client.on("gap", gaps.append)
+    await client.connect(fanout_url, transports=["websocket"])
+    assert (await client.call("join", {"session_id": session_id}, timeout=5))["ok"]
+
+    def commit(seqs: range, ended: bool = False) -> tuple[str, list[dict[str, Any]]]:
+        events = [{"session_id": session_id, "seq": seq, "kind": "chat", "body": 'a "quoted" ]} text'} for seq in seqs]
+        text = json.dumps(events, separators=(",", ":"))
+        header = f'{{"from_seq":{seqs[0]},"to_seq":{seqs[-1]},"ended":{"true" if ended else "false"},"events":'
+        return header + text + "}", events
+
+    first, first_events = commit(range(5, 8))
+    later, later_events = commit(range(10, 12), ended=True)
+    await redis_client.publish(LIVE_EVENTS.name(session_id), first)
+    await redis_client.publish(LIVE_EVENTS.name(session_id), later)
+    await wait_for(lambda: len(messages) >= 2, seconds=10)
+    assert messages == [first_events, later_events]
+    assert [(g["from_seq"], g["to_seq"]) for g in gaps] == [(8, 9)]
+    await client.disconnect()

@@ -103,7 +103,9 @@ async def test_a_group_commit_stores_and_publishes_each_session_once_in_order(
     while sum(map(len, seen.values())) < 6 and asyncio.get_running_loop().time() < deadline:
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
         if message is not None:
-            for payload in json.loads(message["data"]):  # one JSON array per session per commit
+            commit = json.loads(message["data"])  # one message per session per commit: its seq range, its events
+            assert [commit["from_seq"], commit["to_seq"]] == [commit["events"][0]["seq"], commit["events"][-1]["seq"]]
+            for payload in commit["events"]:
                 if payload["session_id"] in {str(sid) for sid, _ in sessions}:
                     seen.setdefault(payload["session_id"], []).append(payload["seq"])
     await pubsub.aclose()

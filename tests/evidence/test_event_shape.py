@@ -73,3 +73,20 @@ def test_the_copy_columns_are_the_events_table(postgres_url: str) -> None:
             ).fetchall()
         )
     assert {f.name: f.column_type for f in EVENT_FIELDS} == columns
+
+
+def test_the_bus_text_of_an_event_is_its_payload() -> None:
+    """Decision 240: the bus text is written field by field with the hashed counts/data texts; it must
+    read back as exactly the payload (and so the REST answer)."""
+    from scis.capture.payloads import commit_message, event_payload_json, read_commit_message
+
+    odd = EventRecord(
+        kind="chat", captured_at=datetime(2025, 6, 1, 20, 0, 0, tzinfo=UTC), msg_id=2**63 - 1, user_id=1,
+        nickname='"quoted" \\ é 👋 \u2028', body="]}", counts={"likes": 3, "ratio": 0.5}, data={"é": [1, "x"]},
+    )  # fmt: skip
+    rows, _ = chain_records(SESSION, ChainTail(), [record for record, _ in GOLDEN] + [odd])
+    for item in rows:
+        assert json.loads(event_payload_json(item)) == event_payload(item)
+    commit = read_commit_message(commit_message(rows).encode())
+    assert commit is not None and (commit.from_seq, commit.to_seq, commit.ended) == (0, 3, False)
+    assert json.loads(commit.events_json) == [event_payload(item) for item in rows]

@@ -6,8 +6,9 @@ message per commit rather than per event: at hundreds of lives, per-event emits 
 a WebSocket frame sent per event and per client, decoded again on the client) cost more than the
 whole capture path (decision 230). Events come from
 the bus channel family `scis.core.bus.LIVE_EVENTS` (`scis:live:{session_id}:events`, payload:
-docs/events.md: a JSON array of the events of one commit), which the capture writer publishes after
-each commit. A client that joins late
+docs/events.md: the seq range and the JSON array of the events of one commit), which the capture
+writer publishes after each commit. The array's JSON text is relayed as it is, in one packet encoded
+once per room (decision 240). A client that joins late
 reads what it missed from the events API (`after_seq`), then follows the room; `seq` tells it where
 it is.
 
@@ -27,14 +28,21 @@ Mounting (analyser service)::
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
 
 from scis.capture import metrics as capture_metrics
+from scis.capture.payloads import read_commit_message
 from scis.core import bus
+
+log = logging.getLogger(__name__)
 
 EVENTS_NAME = "events"  # payload: a JSON array of events of one live, in seq order
 GAP_NAME = "gap"
@@ -69,8 +77,12 @@ class LiveEventFanout:
         self._lost = False  # Redis was lost since the last subscription
         self._follower = bus.Follower(
             redis_url, bus.LIVE_EVENTS.pattern, handle=self._forward, on_subscribed=self._on_subscribed,
-            on_lost=self._on_lost, what="live fan-out",
+            on_lost=self._on_lost, what="live fan-out", raw=True,
         )  # fmt: skip
+        # The text of a Socket.IO EVENT packet up to its data, for this namespace: the events' JSON
+        # from the bus is spliced in as it is, never parsed and encoded again (decision 240).
+        prefix = "" if namespace == "/" else f"{namespace},"
+        self._events_packet_head = f'{sio_packet.EVENT}{prefix}["{EVENTS_NAME}",'
         sio.on("connect", self._on_connect, namespace=namespace)
         sio.on("disconnect", self._on_disconnect, namespace=namespace)
         sio.on("join", self._on_join, namespace=namespace)
@@ -132,12 +144,38 @@ class LiveEventFanout:
         await self.sio.emit(GAP_NAME, notice, room=room_of(session_id), namespace=self.namespace)
         self.gap_notices += 1
 
-    async def _forward(self, channel: str, payload: dict[str, Any] | list[dict[str, Any]]) -> None:
+    async def _forward(self, channel: str, data: bytes) -> None:
         session_id = bus.LIVE_EVENTS.key_of(channel)
         if session_id is None:
             return
-        # The writer publishes a JSON array of the events of one commit (a single event object is
-        # relayed as an array of one): relayed as one Socket.IO message, gap notices first.
+        commit = read_commit_message(data)
+        if commit is None:  # not the writer's commit message: relayed the slow way if it is JSON
+            await self._forward_parsed(session_id, data)
+            return
+        last = self._last_seq.get(session_id)
+        if last is not None and commit.from_seq > last + 1:
+            await self._gap(session_id, last + 1, commit.from_seq - 1)
+        if commit.ended:
+            self._last_seq.pop(session_id, None)
+        elif last is None or commit.to_seq > last:
+            self._last_seq[session_id] = commit.to_seq
+        await self._emit_encoded(room_of(session_id), commit.events_json)
+        self.forwarded += commit.to_seq - commit.from_seq + 1
+
+    async def _emit_encoded(self, room: str, events_json: bytes) -> None:
+        """Send one `events` message whose data is JSON text already: encoded once for the whole room."""
+        text = self._events_packet_head + events_json.decode() + "]"
+        message = eio_packet.Packet(eio_packet.MESSAGE, text)
+        for _, eio_sid in list(self.sio.manager.get_participants(self.namespace, room)):
+            await self.sio.eio.send_packet(eio_sid, message)
+
+    async def _forward_parsed(self, session_id: str, data: bytes) -> None:
+        """A JSON array of events, or one event object (relayed as an array of one)."""
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            log.warning("ignoring a non-JSON message for live %s", session_id)
+            return
         events = payload if isinstance(payload, list) else [payload]
         if not events:
             return

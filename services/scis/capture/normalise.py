@@ -16,14 +16,14 @@ from typing import Any
 from scis.capture.dedupe import RecentKeys
 from scis.capture.streaks import GiftStreaks
 from scis.evidence.records import MALFORMED, RECORD_FIELD_NAMES, EventRecord
+from scis.webcast import webcast_pb2 as pb
 from scis.webcast.events import WebcastEvent, iter_events
 from scis.webcast.frames import (
     PAYLOAD_ACK,
     PAYLOAD_HEARTBEAT,
-    PAYLOAD_WITH_RESULT,
+    DecodedFrame,
     MalformedFrame,
-    decode_frame,
-    frame_payload,
+    decode_push,
 )
 
 log = logging.getLogger(__name__)
@@ -76,30 +76,36 @@ class Normaliser:
         self.frames = 0
         self.malformed = 0
 
-    def push_frame(self, raw: bytes, captured_at: datetime) -> list[EventRecord]:
-        """Every event of one WebSocket binary message."""
+    def push_frame(
+        self, raw: bytes, captured_at: datetime, *, decoded: DecodedFrame | None = None
+    ) -> list[EventRecord]:
+        """Every event of one WebSocket binary message; `decoded`: the same message as the source
+        already decoded it (`decode_push`), so that it is not decoded twice."""
         self.frames += 1
         try:
-            frame = decode_frame(raw)
-            if frame.payload_type in SILENT_PAYLOAD_TYPES:
-                return []
-            if frame.payload_type not in PAYLOAD_WITH_RESULT:  # msg, or the answer to our enter-room
-                return [
-                    EventRecord(
-                        kind="unknown_frame", captured_at=captured_at, raw=raw,
-                        data={"payload_type": frame.payload_type, "method": frame.method},
-                    )
-                ]  # fmt: skip
-            return self.fetch_result(frame_payload(frame, raw), captured_at, frame_raw=raw)
+            if decoded is None:
+                decoded = decode_push(raw)
         except MalformedFrame as error:
             return [self._malformed(raw, error.reason, captured_at)]
+        frame = decoded.frame
+        if frame.payload_type in SILENT_PAYLOAD_TYPES:
+            return []
+        if decoded.payload is None or decoded.response is None:  # not msg, nor the answer to our enter-room
+            return [
+                EventRecord(
+                    kind="unknown_frame", captured_at=captured_at, raw=raw,
+                    data={"payload_type": frame.payload_type, "method": frame.method},
+                )
+            ]  # fmt: skip
+        return self.fetch_result(decoded.payload, captured_at, frame_raw=raw, parsed=decoded.response)
 
     def fetch_result(
-        self, payload: bytes, captured_at: datetime, *, frame_raw: bytes | None = None
-    ) -> list[EventRecord]:
-        """Every event of one (decompressed) fetch result."""
+        self, payload: bytes, captured_at: datetime, *, frame_raw: bytes | None = None,
+        parsed: pb.WebcastResponse | None = None,
+    ) -> list[EventRecord]:  # fmt: skip
+        """Every event of one (decompressed) fetch result; `parsed`: the payload, parsed already."""
         try:
-            events = list(iter_events(payload))
+            events = list(iter_events(payload, parsed=parsed))
         except (MalformedFrame, ValueError) as error:
             reason = error.reason if isinstance(error, MalformedFrame) else f"bad fetch result: {error}"
             return [self._malformed(frame_raw if frame_raw is not None else payload, reason, captured_at)]

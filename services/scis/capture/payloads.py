@@ -7,11 +7,14 @@ timestamps are UTC ISO 8601 with microseconds and Z; the session id is its text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from scis.evidence.canonical import iso_utc
-from scis.evidence.records import PUBLISHED_FIELDS, ChainedRecord, field_getter
+from scis.evidence.records import PUBLISHED_FIELDS, SESSION_END, ChainedRecord, field_getter
 
 _NAMES = tuple(f.name for f in PUBLISHED_FIELDS)
 _STRINGS = tuple(i for i, f in enumerate(PUBLISHED_FIELDS) if f.json in ("id", "uuid"))
@@ -37,3 +40,66 @@ def event_payload(item: ChainedRecord) -> dict[str, Any]:
 def row_payload(row: dict[str, Any]) -> dict[str, Any]:
     """The same shape from an `events` row (dict row), as the events API answers it."""
     return _shape(row[name] for name in _NAMES)
+
+
+# One commit of one live on scis:live:{session_id}:events (docs/events.md): its seq range, whether it
+# ends the session, then its events. The header comes first in a fixed spelling so that the Socket.IO
+# fan-out reads it without parsing the events, and relays the events' JSON text as it is (decision 240).
+_COMMIT_HEADER = re.compile(rb'\{"from_seq":(\d+),"to_seq":(\d+),"ended":(true|false),"events":')
+
+
+@dataclass(frozen=True, slots=True)
+class CommitMessage:
+    """A commit as the fan-out relays it: the seq range, whether it ends the session, the events' JSON."""
+
+    from_seq: int
+    to_seq: int
+    ended: bool
+    events_json: bytes  # a JSON array of event payloads, in seq order
+
+
+_encode_text = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+_JSONB = frozenset(f.name for f in PUBLISHED_FIELDS if f.column_type == "jsonb")
+_HASHED_TEXT = {"counts": "counts_json", "data": "data_json"}  # the JSON texts chaining made for the jsonb fields
+
+
+def _value_json(value: Any) -> str:
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is str:
+        return _encode_text(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    return _dumps(value)
+
+
+def event_payload_json(item: ChainedRecord) -> str:
+    """`json.dumps(event_payload(item))`, written field by field; `counts` and `data` are the JSON texts
+    chaining already made (what PostgreSQL stores), not encoded a second time."""
+    parts = []
+    for name, value in zip(_NAMES, _shape(_published_values(item)).values(), strict=True):
+        if name in _JSONB:
+            text = getattr(item, _HASHED_TEXT[name])
+            parts.append(f'"{name}":{text if text is not None else _value_json(value)}')
+        else:
+            parts.append(f'"{name}":{_value_json(value)}')
+    return "{" + ",".join(parts) + "}"
+
+
+def commit_message(rows: Sequence[ChainedRecord]) -> str:
+    """The bus message of one commit of one live (rows in seq order, at least one)."""
+    events = "[" + ",".join(event_payload_json(item) for item in rows) + "]"
+    ended = "true" if rows[-1].record.kind == SESSION_END else "false"
+    return f'{{"from_seq":{rows[0].seq},"to_seq":{rows[-1].seq},"ended":{ended},"events":{events}}}'
+
+
+def read_commit_message(data: bytes) -> CommitMessage | None:
+    """The commit in a bus message written by `commit_message`; None for any other message."""
+    header = _COMMIT_HEADER.match(data)
+    if header is None or not data.endswith(b"}"):
+        return None
+    return CommitMessage(int(header[1]), int(header[2]), header[3] == b"true", data[header.end() : -1])

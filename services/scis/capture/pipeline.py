@@ -415,7 +415,7 @@ class LiveCapture:
 
     def _records_of(self, item: SourceItem) -> list[EventRecord]:
         if isinstance(item, RawFrame):
-            return self.normaliser.push_frame(item.data, item.captured_at)
+            return self.normaliser.push_frame(item.data, item.captured_at, decoded=item.decoded)
         if isinstance(item, RawFetch):
             return self.normaliser.fetch_result(item.data, item.captured_at)
         if isinstance(item, PageEvent):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -26,7 +25,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from scis.capture import metrics as capture_metrics
-from scis.capture.payloads import event_payload
+from scis.capture.payloads import commit_message
 from scis.capture.resume import SAVE_RESUME_POINT_SQL
 from scis.capture.sources.base import ResumePoint
 from scis.capture.spill import SpillQueue
@@ -52,8 +51,9 @@ _publishing = _PublishState()
 
 
 async def publish(redis: aioredis.Redis | None, batches: Sequence[tuple[UUID, Sequence[ChainedRecord]]]) -> bool:
-    """The one place stored events go to Redis, all in one pipeline: one message per session, a JSON
-    array of its rows in seq order (one message per event cost more than the rest of the live path).
+    """The one place stored events go to Redis, all in one pipeline: one message per session, its seq
+    range and a JSON array of its rows in seq order (one message per event cost more than the rest of
+    the live path; docs/events.md).
 
     The store is the truth, so a Redis failure only logs (and returns False).
     """
@@ -63,8 +63,7 @@ async def publish(redis: aioredis.Redis | None, batches: Sequence[tuple[UUID, Se
         pipe = redis.pipeline(transaction=False)
         for session_id, rows in batches:
             if rows:
-                payloads = [event_payload(item) for item in rows]
-                pipe.publish(LIVE_EVENTS.name(str(session_id)), json.dumps(payloads, separators=(",", ":")))
+                pipe.publish(LIVE_EVENTS.name(str(session_id)), commit_message(rows))
         await pipe.execute()
     except (aioredis.RedisError, OSError) as error:
         if not _publishing.failing:  # one line per outage, not one per batch

@@ -75,11 +75,13 @@ async def subscribe(
     *channels: str,
     subscribed: asyncio.Event | None = None,
     on_subscribed: Callable[[], Awaitable[None]] | None = None,
-) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    raw: bool = False,
+) -> AsyncIterator[tuple[str, Any]]:
     """Yield (channel, payload) for every JSON message published on the channels (patterns allowed).
 
     `subscribed` is set (and `on_subscribed` awaited) once the subscription is active, before any
-    message; a message that is not JSON is logged and skipped.
+    message; a message that is not JSON is logged and skipped. `raw`: the payload is the message's
+    bytes, not parsed (for a subscriber that relays them as they are).
     """
     pubsub = client.pubsub()
     patterns = [c for c in channels if "*" in c]
@@ -98,6 +100,9 @@ async def subscribe(
                 continue
             channel = message["channel"]
             name = channel.decode() if isinstance(channel, bytes) else channel
+            if raw:
+                yield name, message["data"]
+                continue
             try:
                 payload = json.loads(message["data"])
             except ValueError:
@@ -120,6 +125,7 @@ async def follow(
     on_subscribed: Callable[[], Awaitable[None]] | None = None,
     on_lost: Callable[[], Awaitable[None]] | None = None,
     what: str = "subscriber",
+    raw: bool = False,
 ) -> None:
     """Call `handle(channel, payload)` for every message, forever; resubscribe within a second after a
     Redis failure. `on_lost` is awaited once when an outage starts, `on_subscribed` after every
@@ -140,7 +146,7 @@ async def follow(
     while True:
         client = connect(redis_url, fail_fast=True)  # this loop retries, within a second
         try:
-            messages = subscribe(client, *channels, subscribed=subscribed, on_subscribed=subscribed_again)
+            messages = subscribe(client, *channels, subscribed=subscribed, on_subscribed=subscribed_again, raw=raw)
             async for channel, payload in messages:
                 await handle(channel, payload)
         except (aioredis.RedisError, OSError) as error:
@@ -167,8 +173,10 @@ class Follower:
         on_subscribed: Callable[[], Awaitable[None]] | None = None,
         on_lost: Callable[[], Awaitable[None]] | None = None,
         what: str = "subscriber",
+        raw: bool = False,
     ) -> None:
         self.redis_url = redis_url
+        self.raw = raw
         self.channels = channels
         self.handle = handle
         self.on_subscribed = on_subscribed
@@ -183,7 +191,7 @@ class Follower:
             self.subscribed.clear()
             self._task = asyncio.create_task(
                 follow(self.redis_url, *self.channels, handle=self.handle, subscribed=self.subscribed,
-                       on_subscribed=self.on_subscribed, on_lost=self.on_lost, what=self.what),
+                       on_subscribed=self.on_subscribed, on_lost=self.on_lost, what=self.what, raw=self.raw),
                 name=self.what,
             )  # fmt: skip
         await asyncio.wait_for(self.subscribed.wait(), 10)

@@ -12,9 +12,10 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from scis.webcast import webcast_pb2 as pb
 from scis.webcast.frames import (
+    DecodedFrame,
     MalformedFrame,
     ack_frame,
-    decode,
+    decode_push,
     enter_room_frame,
     heartbeat_frame,
     new_enter_unique_id,
@@ -97,6 +98,11 @@ class WebcastSocket:
 
     async def receive(self) -> Received:
         """The next frame; raises SocketClosed when the socket ends, MalformedFrame for a bad frame."""
+        data, decoded = await self.receive_decoded()
+        return data, decoded.frame, decoded.response
+
+    async def receive_decoded(self) -> tuple[bytes, DecodedFrame]:
+        """`receive`, with the frame's payload as decoded (handed on so that it is not decoded twice)."""
         if self._ws is None:
             raise SocketClosed("not connected")
         try:
@@ -106,7 +112,8 @@ class WebcastSocket:
         self.frames_received += 1
         if isinstance(data, str):
             raise MalformedFrame(data.encode(), "text message where a binary push frame was expected")
-        frame, response = decode(data)
+        decoded = decode_push(data)
+        frame, response = decoded.frame, decoded.response
         if response is not None:
             if response.need_ack:
                 # a closing socket must not cost us the frame already received: the next receive() reports it
@@ -117,7 +124,7 @@ class WebcastSocket:
             # not leave the resume cursor past a frame it never returned.
             self.cursor = response.cursor or self.cursor
             self.internal_ext = response.internal_ext or self.internal_ext
-        return data, frame, response
+        return data, decoded
 
     def __aiter__(self) -> WebcastSocket:
         return self

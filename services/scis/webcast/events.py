@@ -42,15 +42,18 @@ class WebcastEvent:
     raw: bytes = b""  # the serialized Message envelope exactly as received
 
 
-def iter_events(response: pb.WebcastResponse | bytes) -> Iterator[WebcastEvent]:
+def iter_events(
+    response: pb.WebcastResponse | bytes, *, parsed: pb.WebcastResponse | None = None
+) -> Iterator[WebcastEvent]:
     """One event per message of a fetch result.
 
-    Pass the decompressed fetch-result bytes to get each event's ``raw`` exactly as received;
-    with a parsed response, ``raw`` is the envelope re-serialized (unknown fields included).
+    Pass the decompressed fetch-result bytes to get each event's ``raw`` exactly as received (with
+    `parsed`, those bytes already parsed: they are not parsed again); with a parsed response alone,
+    ``raw`` is the envelope re-serialized (unknown fields included).
     """
     if isinstance(response, bytes | bytearray | memoryview):
         payload = bytes(response)
-        parsed = parse_response(payload)
+        parsed = parse_response(payload) if parsed is None else parsed
         try:
             raws = raw_messages(payload)
         except ValueError as exc:  # protobuf accepted it, our reader of the exact bytes did not

@@ -6,6 +6,7 @@ import gzip
 import secrets
 import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
@@ -83,12 +84,29 @@ def parse_response(payload: bytes, raw: bytes = b"") -> pb.WebcastResponse:
     return response
 
 
-def decode(data: bytes) -> tuple[pb.PushFrame, pb.WebcastResponse | None]:
+@dataclass(frozen=True, slots=True)
+class DecodedFrame:
+    """A push frame decoded once: the frame, and for a frame with a fetch result its (gunzipped) payload
+    and the parsed result, so that nothing downstream decodes the same bytes again."""
+
+    frame: pb.PushFrame
+    payload: bytes | None = None
+    response: pb.WebcastResponse | None = None
+
+
+def decode_push(data: bytes) -> DecodedFrame:
     """Decode a WebSocket message; the fetch result is parsed for ``msg`` and ``im_enter_room_resp`` frames."""
     frame = decode_frame(data)
     if frame.payload_type not in PAYLOAD_WITH_RESULT:
-        return frame, None
-    return frame, parse_response(frame_payload(frame, data), data)
+        return DecodedFrame(frame)
+    payload = frame_payload(frame, data)
+    return DecodedFrame(frame, payload, parse_response(payload, data))
+
+
+def decode(data: bytes) -> tuple[pb.PushFrame, pb.WebcastResponse | None]:
+    """`decode_push` as (frame, fetch result or None)."""
+    decoded = decode_push(data)
+    return decoded.frame, decoded.response
 
 
 def raw_messages(payload: bytes) -> list[bytes]:

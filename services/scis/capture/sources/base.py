@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from scis.core.status import SessionStatus
 from scis.evidence.records import EventRecord
+from scis.webcast.frames import DecodedFrame
 
 ResumePoint = dict[str, Any]  # cursor, internal_ext, push_server, route_params: JSON, stored with the session
 
@@ -20,6 +21,7 @@ class RawFrame:
     data: bytes
     captured_at: datetime
     resume: ResumePoint | None = None  # where the server would re-send from, after this frame
+    decoded: DecodedFrame | None = None  # `data` as the source already decoded it (never decoded twice)
 
 
 @dataclass(slots=True)

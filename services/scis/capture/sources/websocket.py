@@ -197,13 +197,17 @@ class WebsocketSource:
             before_last = latest = (cursor, internal_ext)
             try:
                 while True:
+                    decoded = None
                     try:
-                        data, _, _ = await asyncio.wait_for(sock.receive(), self.watchdog_seconds)
+                        # A deadline on this task, not wait_for's task per frame (a cost per frame per live).
+                        async with asyncio.timeout(self.watchdog_seconds):
+                            data, decoded = await sock.receive_decoded()
                     except MalformedFrame as error:
                         data = error.raw
                     last_frame_at = _now()
                     before_last, latest = latest, (sock.cursor or latest[0], sock.internal_ext or latest[1])
-                    yield RawFrame(data, last_frame_at, _point(room_id, *latest, push_server, route_params))
+                    point = _point(room_id, *latest, push_server, route_params)
+                    yield RawFrame(data, last_frame_at, point, decoded)
             except TimeoutError:
                 detail = f"no frame for {self.watchdog_seconds:g} s: socket deemed dead"
                 log.warning("@%s: %s, reconnecting", self.handle, detail)
