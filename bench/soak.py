@@ -302,8 +302,9 @@ class AllocationGrowth:
             stats = tracemalloc.take_snapshot().compare_to(self.first, "lineno")
             print("   Python allocations grown since the warm-up (tracemalloc, top 15):", flush=True)
             for stat in stats[:15]:
-                print(f"     {stat.size_diff / 2**20:+8.2f} MB {stat.count_diff:+9d} blocks  {stat.traceback}",
-                      flush=True)
+                print(
+                    f"     {stat.size_diff / 2**20:+8.2f} MB {stat.count_diff:+9d} blocks  {stat.traceback}", flush=True
+                )
             tracemalloc.stop()
 
 

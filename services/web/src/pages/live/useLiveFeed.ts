@@ -4,7 +4,7 @@
 // queue is merged into the store and the feed list redraws (one React update per frame, none per event);
 // the figures and the chart redraw a few times a second, the page around them only when its own state
 // changes (decision 520).
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { io, type Socket } from "socket.io-client";
 import { analyser, type EventRead } from "../../api/client";
 import { unwrap } from "../../api/errors";
@@ -184,11 +184,14 @@ export function useLiveFeed(sessionId: string, paused: boolean): { feed: LiveFee
     };
   }, [sessionId, feed]);
 
-  useEffect(() => {
-    if (paused) return;
-    feed.hold(feed.store.received);
-    feed.frames.bump();
-    feed.figures.poke();
+  // Before the paint that shows the pause/resume button's new label, so the figures never show a count
+  // from before the pause catching up after it (their redraw is throttled).
+  useLayoutEffect(() => {
+    if (!paused) {
+      feed.hold(feed.store.received);
+      feed.frames.bump();
+    }
+    feed.figures.bump();
   }, [paused, feed]);
 
   return { feed, connection, error };
