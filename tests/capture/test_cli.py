@@ -91,10 +91,10 @@ async def test_monitor_prints_progress_and_stops_when_the_live_ends(
     room = sim.add_room("cli_monitor", rate=100, max_events=150, seed=9)
     env = _env(sim, tmp_path, postgres_url, redis_url)
     process = await spawn_module("scis.capture.monitor_cli", "@cli_monitor", env=env)
-    await wait_for(lambda: room.finished.is_set(), seconds=30)
+    await wait_for(lambda: room.finished.is_set(), seconds=120)  # a process start can take long when loaded
     await asyncio.sleep(1.0)
     room.end()
-    out, err = await asyncio.wait_for(process.communicate(), 30)
+    out, err = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 0, err.decode()
     last = out.decode().strip().splitlines()[-1]
     assert last.startswith("@cli_monitor ended |") and "events (" in last and "viewers" in last

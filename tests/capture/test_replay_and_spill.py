@@ -122,19 +122,24 @@ async def test_a_slow_database_spills_to_disk_and_nothing_is_lost(
     room = sim.add_room("slowdb", rate=500, max_events=800, seed=11)
     capture = new_capture(sim, "slowdb", settings, pool)
     task = asyncio.create_task(capture.run())
-    await wait_for(lambda: capture.stats.events_total > 0, seconds=5)
-    # Hold the session row: every batch commit now waits, as with an overloaded database.
-    async with await psycopg.AsyncConnection.connect(postgres_url) as blocker:
-        await blocker.execute("SELECT 1 FROM live_sessions WHERE id = %s FOR UPDATE", (capture.session_id,))
-        await wait_for(lambda: capture.queue.spilling and capture.queue.qsize() > 200, seconds=10)
-        spill_folder = capture.queue.spill_dir
-        assert sum(p.stat().st_size for p in spill_folder.iterdir()) > 0
-        await blocker.rollback()
-    await wait_for(lambda: room.finished.is_set(), seconds=10)
-    await wait_for(lambda: capture.queue.qsize() == 0, seconds=10)
-    await asyncio.sleep(settings.streak_timeout_seconds + 0.5)
-    sent_before_end = await end_live_while_listening(room)
-    await asyncio.wait_for(task, 15)
+    try:
+        await wait_for(lambda: capture.stats.events_total > 0, seconds=60)
+        # Hold the session row: every batch commit now waits, as with an overloaded database.
+        async with await psycopg.AsyncConnection.connect(postgres_url) as blocker:
+            await blocker.execute("SELECT 1 FROM live_sessions WHERE id = %s FOR UPDATE", (capture.session_id,))
+            await wait_for(lambda: capture.queue.spilling and capture.queue.qsize() > 200, seconds=120)
+            spill_folder = capture.queue.spill_dir
+            assert sum(p.stat().st_size for p in spill_folder.iterdir()) > 0
+            await blocker.rollback()
+        await wait_for(lambda: room.finished.is_set(), seconds=120)
+        await wait_for(lambda: capture.queue.qsize() == 0, seconds=120)
+        await asyncio.sleep(settings.streak_timeout_seconds + 0.5)
+        sent_before_end = await end_live_while_listening(room)
+        await asyncio.wait_for(task, 120)
+    finally:
+        if not task.done():  # a failure leaves no capture (and its timer) running into the next test
+            await capture.stop("test failed")
+            await asyncio.wait({task}, timeout=60)
     rows = await stored_events(pool, capture.session_id)
     assert_all_sent_stored(rows, room, sent_before_end)
     # qsize passed 200 while the memory queue holds 10: well over a hundred went through the file.

@@ -77,8 +77,10 @@ async def messages_stored(pool: AsyncConnectionPool[Any], target: str) -> int:
 
 
 async def wait_caught_up(pool: AsyncConnectionPool[Any], room: Any, target: str, seconds: float = 600) -> None:
-    """Until the capture stored about everything sent so far: on a loaded machine it can be thousands of
-    messages behind, and a live ended then may close the socket before they are delivered."""
+    """The host goes quiet, then wait until the capture stored about everything sent: on a loaded machine it
+    can be thousands of messages behind a live that keeps producing (at load 20 it never caught up with
+    200 events/s), and a live ended then may close the socket before they are delivered."""
+    room.go_quiet()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while await messages_stored(pool, target) < len(room.sent_messages) - 500:

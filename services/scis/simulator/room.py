@@ -104,6 +104,7 @@ class SimRoom:
         self.video_drops = 0  # bumped by the video_drop fault: every open FLV stream ends
         self.paused = False
         self.suppress_streak_ends = False
+        self.quiet = False  # go_quiet(): on air, socket open, nothing new produced
         self.finished = asyncio.Event()  # set when every producer is done (scenario played, mix bounded)
         self._log_ids = itertools.count(int(time.time()) * 10**6)
         self._tasks: list[asyncio.Task[None]] = []
@@ -253,7 +254,7 @@ class SimRoom:
         loop = asyncio.get_running_loop()
         mix = EventMix(self.factory, self.seed)
         produced, start = 0, loop.time()
-        while self.max_events is None or produced < self.max_events:
+        while not self.quiet and (self.max_events is None or produced < self.max_events):
             # Every tick, not every 1/rate: at 20 events/s a tick of 1/rate sent one frame per event
             # (decision 221 batches what is due every MIX_TICK_SECONDS, as TikTok's push server does).
             await asyncio.sleep(MIX_TICK_SECONDS)
@@ -396,6 +397,11 @@ class SimRoom:
         for session in list(self.sessions):
             session.command("close_after_flush")
 
+    def go_quiet(self) -> None:
+        """The host stays on air with the socket open but nothing new happens: a capture that fell
+        behind can read and store everything sent before the live ends (tests on a loaded machine)."""
+        self.quiet = True
+
     def go_live(self) -> None:
         """The host (re)starts the live: an offline or ended room is live again and produces again.
 
@@ -404,6 +410,7 @@ class SimRoom:
         if self.status == 4 and self.sent_messages:
             self.sent_messages = []
         self.state, self.status = "live", 2
+        self.quiet = False
         self._started = False
         self._tasks = []
         self.finished.clear()
