@@ -60,6 +60,17 @@ async def test_video_asked_through_the_api_reaches_the_livemonitor(emulator: Sta
     assert specs["gamma-live-8"]["captureVideo"] is False
 
 
+async def test_again_asked_through_the_api_reaches_the_livemonitor(emulator: StampingEmulator) -> None:
+    api = kubernetes.client.CustomObjectsApi(api_client_for(str(emulator.url)))
+    runner = KubernetesRunner(namespace="ns1", api=api)
+    await runner.start(MonitorCreate(target="@delta.live", case_id=9, wait=True, again=True), created_by="t")
+    await runner.start(MonitorCreate(target="@epsilon.live", case_id=9, wait=True), created_by="t")
+    names = ("delta-live-9", "epsilon-live-9")
+    specs = {name: emulator.objects[LM_RESOURCE, "ns1", name].raw["spec"] for name in names}
+    assert specs["delta-live-9"]["again"] is True and specs["delta-live-9"]["wait"] is True
+    assert "again" not in specs["epsilon-live-9"]
+
+
 async def test_a_waiting_monitor_through_a_livemonitor_is_listed_as_waiting(emulator: StampingEmulator) -> None:
     api = kubernetes.client.CustomObjectsApi(api_client_for(str(emulator.url)))
     runner = KubernetesRunner(namespace="ns1", api=api)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import socketio
 import uvicorn
@@ -198,4 +199,93 @@ async def test_a_waiting_monitor_is_listed_as_waiting_then_captures(
         assert ended.json()["status"] == "stopped" and ended.json()["status_reason"].startswith("stopped while waiting")
         sessions = (await client.get(f"/api/analyser/sessions?case_id={case_id}", headers=auth(token))).json()
         assert [s["target"] for s in sessions] == ["api.waiter"]
+    await room.stop()
+
+
+async def _monitors_of(client: httpx.AsyncClient, token: str, target: str) -> list[dict[str, Any]]:
+    listed = (await client.get("/api/analyser/monitors", headers=auth(token))).json()
+    return [m for m in listed if m["target"] == target]
+
+
+async def _until_monitor(client: httpx.AsyncClient, token: str, target: str, check: Any) -> list[dict[str, Any]]:
+    for _ in range(600):  # generous: the machine is shared
+        monitors = await _monitors_of(client, token, target)
+        if check(monitors):
+            return monitors
+        await asyncio.sleep(0.1)
+    pytest.fail(f"monitors of @{target}: {[(m['session_id'], m['status']) for m in monitors]}")
+
+
+async def test_a_monitor_with_again_waits_for_each_next_live_until_stopped(
+    analyser: tuple[str, SimulatorServer], tokens: dict[str, str], accounts: dict[str, str], postgres_url: str
+) -> None:
+    """`wait` + `again`: offline -> live -> end -> live again gives two stored sessions with events, the
+    second started by the analyser itself (audited as a start of the same request); stopping the chain
+    through its FIRST session id stops the capture now waiting, and no further live is captured."""
+    base, sim = analyser
+    case_id = make_case(postgres_url, created_by=accounts["investigator"], members=[accounts["investigator"]])
+    room = sim.add_room("api.again", state="offline", rate=30, seed=8)
+    token = tokens["investigator"]
+    async with httpx.AsyncClient(base_url=base, timeout=20) as client:
+        refused = await client.post(
+            "/api/analyser/monitors", json={"target": "@api.again", "case_id": case_id, "again": True},
+            headers=auth(token),
+        )  # fmt: skip
+        assert refused.status_code == 422 and "again needs wait" in refused.text, refused.text
+        started = await client.post(
+            "/api/analyser/monitors", json={"target": "@api.again", "case_id": case_id, "wait": True, "again": True},
+            headers=auth(token),
+        )  # fmt: skip
+        assert started.status_code == 201 and started.json()["status"] == "waiting", started.text
+        first = started.json()["session_id"]
+
+        def live_with_events(monitors: list[dict[str, Any]]) -> bool:
+            return monitors[0]["status"] == "live" and monitors[0]["events_total"] >= 20
+
+        room.go_live()
+        await _until_monitor(client, token, "api.again", live_with_events)
+        room.end()
+        monitors = await _until_monitor(
+            client, token, "api.again", lambda ms: len(ms) == 2 and ms[0]["status"] == "waiting"
+        )
+        second = monitors[0]["session_id"]
+        assert second != first and [m["status"] for m in monitors] == ["waiting", "ended"]
+
+        room.go_live()
+        await _until_monitor(
+            client, token, "api.again", lambda ms: ms[0]["session_id"] == second and live_with_events(ms)
+        )
+        room.end()
+        monitors = await _until_monitor(
+            client, token, "api.again", lambda ms: len(ms) == 3 and ms[0]["status"] == "waiting"
+        )
+        third = monitors[0]["session_id"]
+
+        stopped = await client.delete(f"/api/analyser/monitors/{first}", headers=auth(token))
+        assert stopped.status_code == 200, stopped.text
+        waiting = (await client.get(f"/api/analyser/monitors/{third}", headers=auth(token))).json()
+        assert waiting["status"] == "stopped" and waiting["status_reason"].startswith("stopped while waiting")
+        room.go_live()
+        await asyncio.sleep(4)  # several polls' worth: a chain still running would start capturing now
+        monitors = await _monitors_of(client, token, "api.again")
+        assert [m["session_id"] for m in monitors] == [third, second, first], "nothing starts after a stop"
+        assert [m["status"] for m in monitors] == ["stopped", "ended", "ended"]
+
+        sessions = (await client.get(f"/api/analyser/sessions?case_id={case_id}", headers=auth(token))).json()
+        assert sorted(str(s["id"]) for s in sessions) == sorted([first, second])
+        with psycopg.connect(postgres_url) as conn:
+            counts = conn.execute(
+                "SELECT session_id::text, count(*) FROM events WHERE session_id = ANY(%s::uuid[]) GROUP BY 1",
+                ([first, second],),
+            ).fetchall()
+            audit_rows = conn.execute(
+                "SELECT target, actor, details->>'again_after' FROM audit_log WHERE action = 'monitor.start' "
+                "AND details->>'target' = 'api.again' ORDER BY id"
+            ).fetchall()
+        assert len(counts) == 2 and all(count >= 20 for _, count in counts), counts
+        assert audit_rows == [
+            (f"session:{first}", accounts["investigator"], None),
+            (f"session:{second}", accounts["investigator"], first),
+            (f"session:{third}", accounts["investigator"], first),
+        ], audit_rows
     await room.stop()

@@ -7,7 +7,8 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -33,6 +34,20 @@ KEEP_FINISHED = 200
 OPEN_WAIT_SECONDS = 15.0
 
 SourceFactory = Callable[[MonitorCreate, Settings], CaptureSource]
+# Told of each capture a chain starts by itself (to audit it), with the chain's first session id.
+SuccessorHook = Callable[[MonitorRead, UUID], Awaitable[None]]
+
+
+@dataclass
+class Chain:
+    """The captures of one `again` monitor: after a live ends, the next capture waits for the next live."""
+
+    monitor_in: MonitorCreate
+    created_by: str
+    first: UUID
+    current: UUID
+    on_successor: SuccessorHook | None = None
+    stopped: asyncio.Event = field(default_factory=asyncio.Event)  # set: start no further capture
 
 
 class MonitorNotFound(LookupError):
@@ -69,12 +84,36 @@ class CaptureManager:
         self._captures: OrderedDict[UUID, LiveCapture] = OrderedDict()
         self._tasks: dict[UUID, asyncio.Task[Any]] = {}
         self._waiting: dict[UUID, asyncio.Event] = {}  # set: stop waiting (the capture never starts)
+        self._chains: dict[UUID, Chain] = {}  # every session id of an `again` monitor -> its chain
 
-    async def start(self, monitor_in: MonitorCreate, *, created_by: str) -> MonitorRead:
-        """Start capturing; returns once the live was found (or found unavailable)."""
+    async def start(
+        self, monitor_in: MonitorCreate, *, created_by: str, on_successor: SuccessorHook | None = None
+    ) -> MonitorRead:
+        """Start capturing; returns once the live was found (or found unavailable). With `again`, each
+        later capture of the chain is started here and reported to `on_successor`."""
         for capture in self._captures.values():
             if capture.request.target.lower() == monitor_in.target.lower() and capture.stats.status.active:
                 raise MonitorExists(f"@{monitor_in.target} is already being captured (session {capture.session_id})")
+        polled = asyncio.Event()
+        capture = self._launch(monitor_in, created_by, polled)
+        if monitor_in.again:
+            chain = Chain(monitor_in, created_by, capture.session_id, capture.session_id, on_successor)
+            self._chains[capture.session_id] = chain
+        # Answer once the live is found (or found unavailable), or, when waiting, after the first poll.
+        opened, first_poll = asyncio.create_task(capture.opened.wait()), asyncio.create_task(polled.wait())
+        try:
+            await asyncio.wait({opened, first_poll}, timeout=OPEN_WAIT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            opened.cancel()
+            first_poll.cancel()
+        if capture.refused is not None:  # another process (CLI, Pod, analyser) owns the target
+            self._captures.pop(capture.session_id, None)
+            self._chains.pop(capture.session_id, None)
+            raise MonitorExists(str(capture.refused))
+        return MonitorRead.from_stats(capture.stats)
+
+    def _launch(self, monitor_in: MonitorCreate, created_by: str, polled: asyncio.Event) -> LiveCapture:
+        """A new capture (new session id) and its task: waiting first if asked, else capturing at once."""
         request = CaptureRequest(
             target=monitor_in.target,
             source=monitor_in.source.value,
@@ -94,17 +133,7 @@ class CaptureManager:
         task = asyncio.create_task(run, name=f"capture-{monitor_in.target}")
         self._tasks[request.session_id] = task
         self._forget_old()
-        # Answer once the live is found (or found unavailable), or, when waiting, after the first poll.
-        opened, first_poll = asyncio.create_task(capture.opened.wait()), asyncio.create_task(polled.wait())
-        try:
-            await asyncio.wait({opened, first_poll}, timeout=OPEN_WAIT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            opened.cancel()
-            first_poll.cancel()
-        if capture.refused is not None:  # another process (CLI, Pod, analyser) owns the target
-            self._captures.pop(request.session_id, None)
-            raise MonitorExists(str(capture.refused))
-        return MonitorRead.from_stats(capture.stats)
+        return capture
 
     async def _run(self, capture: LiveCapture) -> None:
         try:
@@ -142,9 +171,35 @@ class CaptureManager:
             return
         stats.status, stats.status_reason = SessionStatus.STARTING, "the target went live"
         await self._run(capture)
+        await self._next_in_chain(capture)
+
+    async def _next_in_chain(self, ended: LiveCapture) -> None:
+        """`again`: the live ended cleanly and nobody stopped the chain, so wait for the next live."""
+        chain = self._chains.get(ended.session_id)
+        if chain is None or chain.stopped.is_set() or ended.stats.status is not SessionStatus.ENDED:
+            return
+        successor = self._launch(chain.monitor_in, chain.created_by, asyncio.Event())
+        chain.current = successor.session_id
+        self._chains[successor.session_id] = chain
+        log.info("@%s: live ended; session %s waits for the next", chain.monitor_in.target, successor.session_id)
+        if chain.on_successor is not None:
+            try:
+                await chain.on_successor(MonitorRead.from_stats(successor.stats), chain.first)
+            except Exception:  # the capture runs regardless; the failure is logged for the operator
+                log.exception("could not report session %s, started by the chain", successor.session_id)
 
     async def stop(self, session_id: UUID, *, reason: str = "stopped by the operator") -> MonitorRead:
-        """Stop a capture: everything received is stored and the chain sealed before this returns."""
+        """Stop a capture: everything received is stored and the chain sealed before this returns.
+        Any session id of an `again` chain stops the whole chain: its current capture, and no next one."""
+        self._get(session_id)  # an unknown id: MonitorNotFound
+        chain = self._chains.get(session_id)
+        if chain is not None:
+            chain.stopped.set()
+            if chain.current != session_id and chain.current in self._captures:
+                await self._stop_one(chain.current, reason)
+        return await self._stop_one(session_id, reason)
+
+    async def _stop_one(self, session_id: UUID, reason: str) -> MonitorRead:
         capture = self._get(session_id)
         task = self._tasks.get(session_id)
         waiting = self._waiting.get(session_id)
@@ -189,3 +244,4 @@ class CaptureManager:
         finished = [sid for sid, c in self._captures.items() if c.done.is_set()]
         for sid in finished[: max(0, len(finished) - KEEP_FINISHED)]:
             del self._captures[sid]
+            self._chains.pop(sid, None)

@@ -34,6 +34,11 @@ class MonitorCreate(BaseModel):
         description="if the target is offline, poll it (SCIS_WAIT_POLL_SECONDS, jitter, back-off) and capture it "
         "once it goes live; listed with status 'waiting' meanwhile",
     )
+    again: bool = Field(
+        False,
+        description="with wait: after a live ends, wait for the next one (each live is a session of its own, "
+        "started by the analyser and audited); stopping any session of the chain stops it",
+    )
 
     @field_validator("target")
     @classmethod
@@ -49,6 +54,8 @@ class MonitorCreate(BaseModel):
             raise ValueError("replay_file is required when source='replay'")
         if self.source is CaptureSourceKind.replay and self.wait:
             raise ValueError("wait applies to a TikTok live, not to source='replay'")
+        if self.again and not self.wait:
+            raise ValueError("again needs wait: set wait true too (again waits for the next live after one ends)")
         return self
 
 

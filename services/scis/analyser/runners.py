@@ -13,7 +13,7 @@ from uuid import UUID
 from kubernetes.client import CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
-from scis.analyser.captures import CaptureManager, MonitorExists, MonitorNotFound
+from scis.analyser.captures import CaptureManager, MonitorExists, MonitorNotFound, SuccessorHook
 from scis.analyser.models import MonitorCreate, MonitorRead
 from scis.core.status import SessionStatus
 from scis.kube import livemonitors
@@ -29,7 +29,9 @@ class UnsupportedMonitor(ValueError):
 
 
 class MonitorRunner(Protocol):
-    async def start(self, monitor_in: MonitorCreate, *, created_by: str) -> MonitorRead: ...
+    async def start(
+        self, monitor_in: MonitorCreate, *, created_by: str, on_successor: SuccessorHook | None = None
+    ) -> MonitorRead: ...
     async def stop(self, session_id: UUID) -> MonitorRead: ...
     async def get(self, session_id: UUID) -> MonitorRead: ...
     async def list(self, *, active_only: bool = False) -> list[MonitorRead]: ...
@@ -42,8 +44,10 @@ class InProcessRunner:
     def __init__(self, manager: CaptureManager) -> None:
         self.manager = manager
 
-    async def start(self, monitor_in: MonitorCreate, *, created_by: str) -> MonitorRead:
-        return await self.manager.start(monitor_in, created_by=created_by)
+    async def start(
+        self, monitor_in: MonitorCreate, *, created_by: str, on_successor: SuccessorHook | None = None
+    ) -> MonitorRead:
+        return await self.manager.start(monitor_in, created_by=created_by, on_successor=on_successor)
 
     async def stop(self, session_id: UUID) -> MonitorRead:
         return await self.manager.stop(session_id)
@@ -100,7 +104,10 @@ class KubernetesRunner:
         self.namespace = namespace
         self.api = api  # None: in-cluster configuration, else the kubeconfig
 
-    async def start(self, monitor_in: MonitorCreate, *, created_by: str) -> MonitorRead:
+    async def start(
+        self, monitor_in: MonitorCreate, *, created_by: str, on_successor: SuccessorHook | None = None
+    ) -> MonitorRead:
+        # on_successor is unused: with spec.again the operator starts each next capture Pod itself.
         if monitor_in.case_id is None:
             problem = "required when captures run in Kubernetes (LiveMonitor spec.caseId)"
             raise UnsupportedMonitor("case_id", None, problem)
@@ -112,6 +119,7 @@ class KubernetesRunner:
             created = await asyncio.to_thread(
                 livemonitors.create_livemonitor, name, f"@{monitor_in.target}", str(monitor_in.case_id),
                 monitor_in.source.value, monitor_in.video, namespace=self.namespace, api=self.api, wait=monitor_in.wait,
+                again=monitor_in.again,
             )  # fmt: skip
         except ApiException as error:
             if error.status == 409:

@@ -48,12 +48,28 @@ async def start_monitor(
             await cases.require_member(conn, user=context.actor, case_id=monitor_in.case_id)
         except cases.CaseNotFound:
             raise UnknownCase(f"no case {monitor_in.case_id} of {context.actor.username}'s") from None
-    started = await runner.start(monitor_in, created_by=username)
-    await audit_done(
-        conn, pool, context, action="monitor.start", target=f"session:{started.session_id}",
-        details={"target": started.target, "source": started.source, "case_id": started.case_id},
-    )  # fmt: skip
+
+    async def audit_successor(successor: MonitorRead, first: UUID) -> None:
+        """`again`: the analyser started the chain's next capture itself; audited as this request's start."""
+        if pool is not None:
+            async with pool.connection() as fresh:
+                await audit_start(fresh, pool, context, successor, after=first)
+
+    started = await runner.start(monitor_in, created_by=username, on_successor=audit_successor)
+    await audit_start(conn, pool, context, started)
     return started
+
+
+async def audit_start(
+    conn: AsyncConnection[Any], pool: AsyncConnectionPool[Any] | None, context: AuditContext, started: MonitorRead,
+    *, after: UUID | None = None,
+) -> None:  # fmt: skip
+    details: dict[str, Any] = {"target": started.target, "source": started.source, "case_id": started.case_id}
+    if after is not None:
+        details["again_after"] = str(after)  # the chain's first session: whose request this start follows
+    await audit_done(
+        conn, pool, context, action="monitor.start", target=f"session:{started.session_id}", details=details
+    )
 
 
 async def stop_monitor(

@@ -76,12 +76,15 @@ def build_livemonitor(
     stop_after: str | None = None,
     labels: dict[str, str] | None = None,
     wait: bool = False,
+    again: bool = False,
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {"target": target, "caseId": case_id, "source": source, "captureVideo": capture_video}
     if stop_after:
         spec["stopAfter"] = stop_after
     if wait:
         spec["wait"] = True
+    if again:
+        spec["again"] = True
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": KIND,
@@ -105,11 +108,13 @@ def create_livemonitor(
     stop_after: str | None = None,
     api: client.CustomObjectsApi | None = None,
     wait: bool = False,
+    again: bool = False,
 ) -> dict[str, Any]:
-    """Create the LiveMonitor; the operator then starts its capture Pod (which waits for the live if `wait`)."""
+    """Create the LiveMonitor; the operator then starts its capture Pod (which waits for the live if `wait`,
+    and for the next one after it ends if `again`)."""
     ns = namespace or current_namespace()
     body = build_livemonitor(
-        name, target, case_id, source, capture_video, namespace=ns, stop_after=stop_after, wait=wait
+        name, target, case_id, source, capture_video, namespace=ns, stop_after=stop_after, wait=wait, again=again
     )
     created = cast(dict[str, Any], (api or _api()).create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, body))
     return created

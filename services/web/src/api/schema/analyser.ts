@@ -346,6 +346,12 @@ export interface components {
         /** MonitorCreate */
         MonitorCreate: {
             /**
+             * Again
+             * @description with wait: after a live ends, wait for the next one (each live is a session of its own, started by the analyser and audited); stopping any session of the chain stops it
+             * @default false
+             */
+            again: boolean;
+            /**
              * Case Id
              * @description case the capture belongs to
              */
