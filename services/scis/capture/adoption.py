@@ -82,6 +82,23 @@ async def stored_message_keys(
     return keys[::-1]
 
 
+async def recent_sessions_of_room(
+    conn: psycopg.AsyncConnection[Any], room_id: str | None, *, besides: UUID
+) -> list[UUID]:
+    """Other sessions of the same broadcast (room id) still open or ended within the hour: the recent
+    history the server sends every new connection may already be stored there (a capture stopped, then
+    started again by the CLI, the API or a Pod), and must not be stored twice across sessions."""
+    if not room_id:
+        return []
+    cur = await conn.execute(
+        """SELECT id FROM live_sessions WHERE room_id = %s AND id <> %s
+            AND (ended_at IS NULL OR ended_at > now() - interval '1 hour')
+            ORDER BY started_at DESC LIMIT 8""",
+        (room_id, besides),
+    )
+    return [r["id"] if isinstance(r, dict) else r[0] for r in await cur.fetchall()]
+
+
 @dataclass(frozen=True, slots=True)
 class AlreadyStored:
     """Records of a spill replay the session already holds (decision 413). A run that stopped while

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from scis.capture import metrics as capture_metrics
-from scis.capture.adoption import Adopted, adopt_for_target, replay_spill, stored_message_keys
+from scis.capture.adoption import Adopted, adopt_for_target, recent_sessions_of_room, replay_spill, stored_message_keys
 from scis.capture.capture_file import CaptureFileWriter, RecordType, event_to_json
 from scis.capture.dedupe import RecentKeys
 from scis.capture.gapfill import GapFiller, OpenGap
@@ -294,9 +294,14 @@ class LiveCapture:
             )  # fmt: skip
             await conn.execute("UPDATE live_sessions SET room_id = %s WHERE id = %s", (room.room_id, self.session_id))
             # What the server re-sends on connecting (its recent history) may already be stored, in this
-            # session if it is resumed or in the sessions just adopted: never store it twice.
+            # session if it is resumed, in the sessions just adopted or in an earlier session of this
+            # broadcast: never store it twice.
             resumed = [self.session_id] if tail.next_seq > len(first_rows) else []
-            if earlier := resumed + [adopted.session_id for adopted in self.adopted]:
+            earlier = resumed + [adopted.session_id for adopted in self.adopted]
+            for other in await recent_sessions_of_room(conn, room.room_id, besides=self.session_id):
+                if other not in earlier:
+                    earlier.append(other)
+            if earlier:
                 await self._remember_stored_keys(conn, earlier)
         self.stats.status, self.stats.status_reason = SessionStatus.LIVE, f"capturing room {room.room_id}"
         capture_metrics.track(self)
