@@ -30,6 +30,7 @@ import socketio
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from bench.latency_bench import SKIPPED_KINDS, percentile, start_role, stop_role, until_told_to_stop
+from scis.capture.payloads import read_commit_message
 from scis.core import bus
 from scis.embedded.ports import free_port, wait_for_port
 from scis.frontend.app import WEB_DIST
@@ -138,8 +139,9 @@ def observe(redis_url: str, gateway: str, token: str, session_id: str, out_file:
 
         async def read_redis() -> None:
             async for message in pubsub.listen():
-                if message["type"] == "pmessage":
-                    note(on_redis, json.loads(message["data"]))
+                if message["type"] == "pmessage":  # the writer's commit message (decision 240)
+                    commit = read_commit_message(message["data"])
+                    note(on_redis, json.loads(commit.events_json if commit else message["data"]))
 
         reader = asyncio.create_task(read_redis())
         print(OBSERVED, flush=True)
