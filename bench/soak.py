@@ -450,7 +450,10 @@ def behind_rows(
     stored_rate = during[-1].stored / during[-1].at if during else float("nan")
     sent = [(p.at, p.sent) for p in during if p.sent is not None]
     sent_rate = sent[-1][1] / sent[-1][0] if sent else float("nan")
-    backlog = stored_total - during[-1].stored if during else 0
+    # Stored after the last sample of production, less what was still produced between that sample and
+    # the end of production (up to a sample interval of events, not a backlog).
+    produced_after = stored_rate * (plan.seconds - during[-1].at) if during else 0.0
+    backlog = max(0, round(stored_total - during[-1].stored - produced_after)) if during else 0
     backlog_seconds = backlog / stored_rate if stored_rate else float("nan")
     warm, quarter = plan.seconds * WARM_UP_FRACTION, plan.seconds / 4
     first_lag = latencies.p99_ms(warm, warm + quarter, lag=True)
