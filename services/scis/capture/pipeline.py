@@ -298,7 +298,8 @@ class LiveCapture:
             # broadcast: never store it twice.
             resumed = [self.session_id] if tail.next_seq > len(first_rows) else []
             earlier = resumed + [adopted.session_id for adopted in self.adopted]
-            for other in await recent_sessions_of_room(conn, room.room_id, besides=self.session_id):
+            live = self.request.source != "replay"  # a replay re-reads a recording into a session of its own
+            for other in await recent_sessions_of_room(conn, room.room_id, besides=self.session_id) if live else []:
                 if other not in earlier:
                     earlier.append(other)
             if earlier:
