@@ -318,6 +318,8 @@ export const en = {
     record: "Record the video",
     waitForLive: "Wait for the target to go live",
     waitForLiveHint: "If the target is offline, SCIS checks now and then and starts the capture when the live begins.",
+    waitAgain: "After each live, wait for the next one",
+    waitAgainHint: "Each live is its own session; stopping any of them stops the whole series.",
     note: "Note on this moment",
     mark: "Mark this moment",
     marked: "Marked at {{at}}: {{count}} records around it, bookmark {{sha}}…",

@@ -319,6 +319,8 @@ export const fr: Dictionary = {
     record: "Enregistrer la vidéo",
     waitForLive: "Attendre que la cible soit en live",
     waitForLiveHint: "Si la cible est hors ligne, SCIS vérifie régulièrement et démarre la capture quand le live commence.",
+    waitAgain: "Après chaque live, attendre le suivant",
+    waitAgainHint: "Chaque live est une session à part ; arrêter l’une d’elles arrête toute la série.",
     note: "Note sur ce moment",
     mark: "Marquer ce moment",
     marked: "Marqué à {{at}} : {{count}} enregistrements autour, signet {{sha}}…",

@@ -30,11 +30,12 @@ function StartForm() {
   const [source, setSource] = useState<"websocket" | "browser">("websocket");
   const [video, setVideo] = useState(false);
   const [wait, setWait] = useState(false);
+  const [again, setAgain] = useState(false);
   const start = useMutation({
     mutationFn: () =>
       unwrap(
         analyser.POST("/api/analyser/monitors", {
-          body: { target, source, case_id: caseId ? Number(caseId) : null, video, wait },
+          body: { target, source, case_id: caseId ? Number(caseId) : null, video, wait, again: wait && again },
         }),
       ),
     onSuccess: async (started) => {
@@ -100,6 +101,17 @@ function StartForm() {
         onChange={(event) => setWait(event.currentTarget.checked)}
         error={error?.fieldProblem("wait")}
       />
+      {wait && (
+        <Checkbox
+          mt="sm"
+          ml="xl"
+          label={t("video.waitAgain")}
+          description={t("video.waitAgainHint")}
+          checked={again}
+          onChange={(event) => setAgain(event.currentTarget.checked)}
+          error={error?.fieldProblem("again")}
+        />
+      )}
       {start.error && !error?.fields.length && <ErrorNote error={start.error} />}
       <Button type="submit" mt="md" loading={start.isPending}>{t("captures.startButton")}</Button>
     </Paper>
