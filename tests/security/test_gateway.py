@@ -17,6 +17,7 @@ from scis.core.settings import Settings
 from scis.embedded.gateway import CONTENT_SECURITY_POLICY, WORKER_USER, Gateway
 from scis.embedded.ports import free_port, wait_for_port
 from scis.serve import load_app
+from tests.support.requirements import require
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +102,10 @@ def test_the_gateway_keeps_only_well_formed_request_ids(gateway: str, sent: str,
         assert echoed != sent and re.fullmatch(r"[0-9a-f]{32}", echoed), echoed
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="only a root-run gateway changes user")
 def test_workers_do_not_run_as_root(running_gateway: tuple[str, int]) -> None:
     import pwd
+
+    require(os.geteuid() == 0, "only a gateway started as root drops to its worker user: run make test as root")
 
     _, master = running_gateway
     worker_uid = pwd.getpwnam(WORKER_USER).pw_uid
@@ -121,10 +123,10 @@ def test_workers_do_not_run_as_root(running_gateway: tuple[str, int]) -> None:
     assert 0 not in workers
 
 
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Chromium at /usr/bin/chromium")
 def test_api_docs_render_offline_under_the_gateways_csp(gateway: str) -> None:
     """Real Chromium opens the Swagger UI through nginx: it renders the API, nothing outside SCIS is
     requested, and the Content-Security-Policy blocks nothing the page needs."""
+    require(Path("/usr/bin/chromium").exists(), "needs Chromium at /usr/bin/chromium: run make system-deps")
     from playwright.sync_api import sync_playwright
 
     foreign: list[str] = []
