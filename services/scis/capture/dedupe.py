@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-# Remembered: at least this many most recent keys, at most twice as many. Above the keys a resume
-# loads (adoption.STORED_KEYS); a reconnect's replay falls well inside the window.
-CAPACITY = 250_000
+# Remembered: at least this many most recent keys per capture, at most twice as many (~3 MB). What
+# the server sends again is small beside it: 50 messages to a client with no cursor, the frames in
+# flight to one resuming from its cursor; a resume loads this many stored keys first. Within one
+# session the store's unique (session, kind, msg_id) index refuses anything older (decision 423).
+CAPACITY = 20_000
 
 
 class RecentKeys:
@@ -14,9 +16,9 @@ class RecentKeys:
 
     When the current generation holds `capacity` keys it becomes the old one and the older one is
     dropped, so between `capacity` and twice as many keys are remembered. Sets of ints take ~80 bytes
-    a key; the OrderedDict of (kind, msg_id) tuples it replaces took ~220 and held 500,000 keys, ~105 MB
-    per capture once full, which a 20-minute soak at 200 events/s saw grow all along as a "leak"
-    (decision 422)."""
+    a key. A window of 250,000 (decision 422) took ~40 MB per busy capture and ~21 minutes at 200
+    events/s to fill, so a soak saw memory grow all along; this one is full within minutes, then flat
+    (decision 423)."""
 
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity

@@ -385,7 +385,8 @@ class LiveCapture:
 
     async def _remember_stored_keys(self, conn: Any, session_ids: list[UUID]) -> None:
         """Message ids already stored (a gift streak's every frame too): what a resume re-sends is dropped."""
-        self.normaliser.dedupe.remember(await stored_message_keys(conn, session_ids))
+        dedupe = self.normaliser.dedupe
+        dedupe.remember(await stored_message_keys(conn, session_ids, limit=dedupe.capacity))
 
     async def _read(self) -> tuple[SessionStatus, str]:
         """Feed the queue until the source ends; returns the session's final status and reason."""
