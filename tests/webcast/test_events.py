@@ -8,7 +8,7 @@ import pytest
 from scis.simulator.messages import PINNABLE, MessageFactory
 from scis.simulator.scenario import SimUser
 from scis.webcast import webcast_pb2 as pb
-from scis.webcast.events import WebcastEvent, iter_events, to_event
+from scis.webcast.events import _EXACT_MS_BELOW, WebcastEvent, _ms_to_datetime, iter_events, to_event
 from scis.webcast.frames import MalformedFrame, build_response, decode, envelope, msg_frame
 
 ROOM_ID = 7300000000000000123
@@ -172,3 +172,11 @@ def test_a_fetch_result_with_a_group_field_is_malformed_with_its_bytes() -> None
     with pytest.raises(MalformedFrame) as refused:
         list(iter_events(payload))
     assert refused.value.raw == payload
+
+
+def test_server_times_below_2_to_the_32_seconds_are_exactly_what_fromtimestamp_gives() -> None:
+    step = _EXACT_MS_BELOW // 997  # spread over the whole fast range, odd milliseconds included
+    for ms in [1, 999, 1_764_670_000_123, _EXACT_MS_BELOW - 1, _EXACT_MS_BELOW, *range(7, _EXACT_MS_BELOW, step)]:
+        assert _ms_to_datetime(ms) == datetime.fromtimestamp(ms / 1000, tz=UTC), ms
+    assert _ms_to_datetime(0) is None and _ms_to_datetime(-5) is None
+    assert _ms_to_datetime(10**20) is None  # past year 9999

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from operator import attrgetter
 from typing import Any
 
 from scis.capture.dedupe import RecentKeys
@@ -33,11 +32,12 @@ CONTROL_END = 3
 SILENT_PAYLOAD_TYPES = frozenset({PAYLOAD_HEARTBEAT, PAYLOAD_ACK})
 
 
-# The record fields a WebcastEvent carries under the same name (counts and data are copied apart).
-_SHARED_FIELDS = tuple(
-    name for name in RECORD_FIELD_NAMES if name in WebcastEvent.__dataclass_fields__ and name not in ("counts", "data")
-)
-_shared_values = attrgetter(*_SHARED_FIELDS)
+# to_record passes the record's fields by position (a dict of keywords per event cost more than the
+# rest of the conversion): the fields it names, in the record's order.
+assert RECORD_FIELD_NAMES == (
+    "kind", "captured_at", "msg_id", "method", "room_id", "user_id", "unique_id", "nickname", "body", "gift_id",
+    "gift_name", "diamond_count", "repeat_count", "inferred", "counts", "data", "server_time", "raw",
+), "EventRecord's fields changed: update to_record"  # fmt: skip
 
 
 def to_record(event: WebcastEvent, captured_at: datetime) -> EventRecord:
@@ -48,8 +48,11 @@ def to_record(event: WebcastEvent, captured_at: datetime) -> EventRecord:
         data["group_id"] = event.group_id
         data["gift_type"] = event.gift_type
     counts = dict(event.counts) if event.counts is not None else None
-    shared = dict(zip(_SHARED_FIELDS, _shared_values(event), strict=True))
-    return EventRecord(captured_at=captured_at, counts=counts, data=data, **shared)
+    return EventRecord(
+        event.kind, captured_at, event.msg_id, event.method, event.room_id, event.user_id, event.unique_id,
+        event.nickname, event.body, event.gift_id, event.gift_name, event.diamond_count, event.repeat_count,
+        False, counts, data, event.server_time, event.raw,
+    )  # fmt: skip
 
 
 def malformed_record(raw: bytes, reason: str, captured_at: datetime, **extra: Any) -> EventRecord:

@@ -56,7 +56,25 @@ def raw_sha256(raw: bytes | None) -> str | None:
     return None if raw is None else hashlib.sha256(raw).hexdigest()
 
 
-_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode
+_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+# The C encoder that `_encoder.encode` makes anew on every call, made once: that set-up cost as much as
+# encoding a record's data. The same settings, hence the same text; no circular-reference check (what
+# is encoded here is decoded messages and SCIS's own dicts, never cyclic), as the check's memo, shared
+# by every call, would keep stale entries after a failed call.
+_make_c_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_encode_c = (
+    None
+    if _make_c_encoder is None
+    else _make_c_encoder(
+        None, _encoder.default, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, False
+    )
+)
+
+
+def _dumps(value: Any) -> str:
+    if _encode_c is None:  # a Python without the C accelerator
+        return _encoder.encode(value)
+    return "".join(_encode_c(value, 0))
 
 
 def canonical_json(value: Any) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -120,10 +120,18 @@ def _unknown(message: pb.Message, raw: bytes, error: str | None = None) -> Webca
     )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Below 2**32 s a float of ms / 1000 is within half a microsecond of the exact time, so fromtimestamp's
+# rounding gives exactly the epoch plus the milliseconds, which costs half as much.
+_EXACT_MS_BELOW = 2**32 * 1000
+
+
 def _ms_to_datetime(ms: int) -> datetime | None:
     """Milliseconds since the epoch as a UTC datetime; None for 0 and for times past year 9999."""
     if ms <= 0:
         return None
+    if ms < _EXACT_MS_BELOW:
+        return _EPOCH + timedelta(0, 0, 0, ms)
     try:
         return datetime.fromtimestamp(ms / 1000, tz=UTC)
     except (OverflowError, OSError, ValueError):
@@ -132,12 +140,19 @@ def _ms_to_datetime(ms: int) -> datetime | None:
 
 def user_dict(user: pb.User) -> dict[str, Any]:
     """A JSON-able summary of a User."""
+    user_id = _user_id(user)
     summary: dict[str, Any] = {
-        "id": _user_id(user),
+        "id": user_id,
         "unique_id": user.unique_id.lstrip("@") or None,
         "nickname": user.nickname or None,
     }
-    if summary["id"] is None and user.id_str:
+    _add_user_details(summary, user, user_id)
+    return summary
+
+
+def _add_user_details(summary: dict[str, Any], user: pb.User, user_id: int | None) -> None:
+    """What `user_dict` holds besides the id, the handle and the nickname."""
+    if user_id is None and user.id_str:
         summary["id_str"] = user.id_str  # not a number SCIS can use as the identity: kept as sent
     if user.sec_uid:
         summary["sec_uid"] = user.sec_uid
@@ -146,7 +161,6 @@ def user_dict(user: pb.User) -> dict[str, Any]:
     if user.HasField("follow_info"):
         summary["follower_count"] = user.follow_info.follower_count
         summary["following_count"] = user.follow_info.following_count
-    return summary
 
 
 def _user_id(user: pb.User) -> int | None:
@@ -164,7 +178,8 @@ def _set_user(event: WebcastEvent, message: ProtoMessage) -> None:
     event.user_id = _user_id(user)
     event.unique_id = user.unique_id.lstrip("@") or None
     event.nickname = user.nickname or None
-    extra = {k: v for k, v in user_dict(user).items() if k not in ("id", "unique_id", "nickname")}
+    extra: dict[str, Any] = {}
+    _add_user_details(extra, user, event.user_id)
     if extra:
         event.data["user"] = extra
 

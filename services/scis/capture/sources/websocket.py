@@ -30,6 +30,7 @@ from scis.capture.sources.base import (
     TargetUnavailable,
 )
 from scis.capture.sources.lookup import find_room
+from scis.capture.sources.watchdog import ReadWatchdog
 from scis.core.status import SessionStatus
 from scis.webcast import webcast_pb2 as pb
 from scis.webcast.client import SocketClosed, WebcastSocket
@@ -195,13 +196,12 @@ class WebsocketSource:
             # re-sends that frame, and its messages coming again prove nothing in between was skipped
             # (they are dropped as duplicates; the gap gets its `gap_filled`, decision 412).
             before_last = latest = (cursor, internal_ext)
+            watchdog = ReadWatchdog(self.watchdog_seconds)
             try:
                 while True:
                     decoded = None
                     try:
-                        # A deadline on this task, not wait_for's task per frame (a cost per frame per live).
-                        async with asyncio.timeout(self.watchdog_seconds):
-                            data, decoded = await sock.receive_decoded()
+                        data, decoded = await watchdog.read(sock.receive_decoded())
                     except MalformedFrame as error:
                         data = error.raw
                     last_frame_at = _now()
@@ -217,6 +217,7 @@ class WebsocketSource:
                     log.warning("@%s: socket closed (%s), reconnecting", self.handle, error.reason)
                 pending_gap = (last_frame_at, "disconnect", error.reason)
             finally:
+                watchdog.close()
                 cursor, internal_ext = before_last
                 with contextlib.suppress(Exception):
                     await sock.close()
