@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -93,6 +95,19 @@ def app_url(postgres_url: str) -> str:
 def explorer_url(database_urls: dict[str, str]) -> str:
     """scis_explorer: SELECT on the `explorer` schema's views, nothing else."""
     return database_urls[EXPLORER_ROLE]
+
+
+@pytest.fixture
+def empty_database(superuser_url: str) -> Iterator[str]:
+    """An empty database of its own, as the superuser URL (migrations run as the owner, decision 301): for
+    tests that need exact counts, a schema at a given migration, or partitions to detach."""
+    name = f"scis_empty_{uuid.uuid4().hex[:8]}"
+    admin_url = superuser_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield superuser_url.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

@@ -14,14 +14,17 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import kmock
+import psycopg
 import pytest
 
 from images.build import TARGETS
+from scis.core.db import migrate
 from scis.embedded.ports import free_port
 from scis.simulator import SimulatorServer
 from tests.capture.support import opened_pool, session_row, stored_events, stored_msg_ids
@@ -34,6 +37,8 @@ PYTHON_IMAGE_SERVICES = ("dashboard", "profiles", "create", "database", "reports
 ANALYSER_IMAGE_SERVICES = ("analyser", "lives")  # lives needs aiortc and PyAV (WebRTC)
 SECRET = "image-test-secret-key-0123456789-abcdefgh"
 COMPILERS = ("gcc", "cc", "c++", "g++", "clang", "tcc", "x86_64-linux-gnu-gcc-12", "make")
+# The servers `scis up` embeds (and PostgreSQL's server-side programs): in no image (docs/decisions/917).
+SERVERS = ("postgres", "postmaster", "initdb", "pg_ctl", "valkey-server", "redis-server", "nginx")
 
 
 def service_env(image: MountedImage, service: str, port: int, postgres_url: str, redis_url: str) -> dict[str, str]:
@@ -199,6 +204,46 @@ async def test_operator_image_answers_its_probe_and_starts_a_capture_pod(
                 assert process.poll() is None, log.read_text()[-3000:]
                 await asyncio.sleep(1)
             assert kubelet.pods(), f"no capture Pod:\n{log.read_text()[-3000:]}"
+
+
+def test_python_image_has_a_pg_dump_of_postgresql_16_or_later(mount: Callable[[str], MountedImage]) -> None:
+    # The retention Job runs on the chart's (python) image: its pg_dump must dump the servers SCIS supports.
+    image = mount("python")
+    for program in ("pg_dump", "pg_restore"):
+        output = image.run([program, "--version"])
+        found = re.search(rf"^exit 0\n{program} \(PostgreSQL\) (\d+)\.", output)
+        assert found and int(found.group(1)) >= 16, output
+    assert "exit 0\n10001\n" in image.run(["id", "-u"])
+
+
+def test_python_image_archives_and_detaches_a_partition_as_the_retention_job(
+    mount: Callable[[str], MountedImage], empty_database: str
+) -> None:
+    # The chart's retention CronJob, on its default image, against a real PostgreSQL: pg_dump of each
+    # partition up to tomorrow, hashed and recorded, then detached (decision 913).
+    migrate(empty_database)
+    image = mount("python")
+    today = f"events_p{datetime.now(UTC):%Y%m%d}"
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    argv = ["scis", "db", "partitions", "--detach-before", tomorrow, "--archive-dir", "/tmp/archive"]
+    output = image.run(argv, env=image.env(SCIS_MIGRATION_DATABASE_URL=empty_database, SCIS_SECRET_KEY=SECRET))
+    assert output.startswith("exit 0\n") and f"archived {today} (0 rows" in output, output
+    with psycopg.connect(empty_database) as conn:
+        row = conn.execute(
+            "SELECT file, bytes, sha256 FROM partition_archives WHERE partition = %s", (today,)
+        ).fetchone()
+        attached = conn.execute(
+            "SELECT count(*) FROM pg_inherits WHERE inhrelid = %s::regclass", (f"public.{today}",)
+        ).fetchone()
+    assert row is not None and row[0] == f"/tmp/archive/{today}.dump" and row[1] > 0 and row[2] in output
+    assert attached == (0,)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_no_database_or_web_server_inside(mount: Callable[[str], MountedImage], target: str) -> None:
+    root = mount(target).rootfs
+    found = [f"{folder}/{name}" for folder, _, files in os.walk(root) for name in files if name in SERVERS]
+    assert not found
 
 
 @pytest.mark.parametrize("target", TARGETS)

