@@ -257,10 +257,14 @@ async def soak(
     tasks = [asyncio.create_task(c.run()) for c in captures]
     began = time.monotonic()
     growth = AllocationGrowth(plan) if os.environ.get("SOAK_TRACEMALLOC") else None
+    # One client for every sample: a client per sample (its own TLS context, the CA bundle loaded by
+    # OpenSSL, outside Python's allocator) grew this process ~1.5 MB a sample, which the soak
+    # reported as the capture's memory (decision 423).
+    sim_client = httpx.AsyncClient(base_url=sim_base, timeout=5)
     try:
         while time.monotonic() - began < plan.seconds:
             await asyncio.sleep(plan.sample_seconds)
-            samples.append(await take_sample(time.monotonic() - began, process, cpu, captures, sim_base))
+            samples.append(await take_sample(time.monotonic() - began, process, cpu, captures, sim_client))
             print(sample_line(samples[-1]), flush=True)
             if growth:
                 growth.look(samples[-1].at)
@@ -268,6 +272,7 @@ async def soak(
         # Ended as production stops: each capture reads its backlog, then ends with its live. A live
         # left quiet instead has its sockets deemed dead every watchdog period, and one that ends
         # while its socket reconnects cannot send the end message again (a `live_ended` gap).
+        await sim_client.aclose()
         await end_lives(sim_base, captures)
         await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
         for capture in captures:
@@ -310,14 +315,14 @@ class AllocationGrowth:
 
 
 async def take_sample(
-    at: float, process: psutil.Process, cpu: CpuMeter, captures: list[LiveCapture], sim_base: str
+    at: float, process: psutil.Process, cpu: CpuMeter, captures: list[LiveCapture], sim_client: httpx.AsyncClient
 ) -> Sample:
     queued = sum(c.queue.qsize() for c in captures)
     return Sample(
         at=round(at, 1),
         rss_mb=round(process.memory_info().rss / 2**20, 1),
         fds=process.num_fds(),
-        sent=await simulator_sent(sim_base),
+        sent=await simulator_sent(sim_client),
         received=sum(c.queue.put_seq for c in captures),
         stored=sum(c.stats.events_total for c in captures),
         queued=queued,
@@ -335,13 +340,12 @@ def sample_line(sample: Sample) -> str:
             f"cpu {cpu}  load {sample.load:.1f}")  # fmt: skip
 
 
-async def simulator_sent(sim_base: str) -> int | None:
+async def simulator_sent(client: httpx.AsyncClient) -> int | None:
     """Messages the simulator produced so far over all rooms; None when it is too busy to answer."""
     try:
-        async with httpx.AsyncClient(base_url=sim_base, timeout=5) as client:
-            answer = await client.get("/_sim/rooms")
-            answer.raise_for_status()
-            return sum(int(room["sent"]) for room in answer.json())
+        answer = await client.get("/_sim/rooms")
+        answer.raise_for_status()
+        return sum(int(room["sent"]) for room in answer.json())
     except httpx.HTTPError:
         return None
 
