@@ -40,3 +40,14 @@ async def test_subscribe_signals_readiness_and_skips_what_is_not_json(redis_url:
     await publisher.aclose()
     await client.aclose()
     assert received == [(bus.LIVE_EVENTS.name(session), {"seq": 1})]
+
+
+async def test_three_hundred_lives_publishing_at_once_all_get_through(redis_url: str) -> None:
+    """redis-py 8's default pool refuses a 101st concurrent command ("Too many connections")."""
+    client = bus.connect(redis_url)
+    try:
+        channel = bus.LIVE_EVENTS.name(str(uuid.uuid4()))
+        results = await asyncio.gather(*(bus.publish(client, channel, {"seq": n}) for n in range(300)))
+        assert results == [0] * 300  # every publish answered (no subscriber on this channel)
+    finally:
+        await client.aclose()

@@ -54,14 +54,23 @@ CASE_ALERTS = ChannelFamily("scis:case:", ":alerts")
 CASE_REPORT_JOBS = ChannelFamily("scis:case:", ":report_jobs")
 
 
+# Connections one client holds at most; a command waits up to POOL_WAIT_SECONDS for a free one.
+# redis-py 8's default pool fails the 101st concurrent command ("Too many connections"), and opening
+# a connection per concurrent command made an analyser whose 150 lives publish at the same moment
+# open 150 connections at once, which timed out on a busy machine: the lives stalled (decision 241).
+# A publish takes a connection for one round trip, so a few dozen serve hundreds of lives.
+MAX_CONNECTIONS = 32
+POOL_WAIT_SECONDS = 10.0
+
+
 def connect(redis_url: str, *, fail_fast: bool = False) -> aioredis.Redis:
     """A client; `fail_fast`: no retries inside redis-py (its backoff would hide an outage for seconds)
     for callers that retry on their own."""
+    options: dict[str, Any] = {"decode_responses": False, "health_check_interval": 30,
+                               "max_connections": MAX_CONNECTIONS, "timeout": POOL_WAIT_SECONDS}  # fmt: skip
     if fail_fast:
-        return aioredis.Redis.from_url(
-            redis_url, decode_responses=False, health_check_interval=30, retry=Retry(NoBackoff(), 0)
-        )
-    return aioredis.Redis.from_url(redis_url, decode_responses=False, health_check_interval=30)
+        options["retry"] = Retry(NoBackoff(), 0)
+    return aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(redis_url, **options))
 
 
 async def publish(client: aioredis.Redis, channel: str, payload: dict[str, Any]) -> int:
