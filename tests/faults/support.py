@@ -24,7 +24,7 @@ from scis.core.status import SessionStatus
 from scis.evidence.records import CHAIN_KINDS
 from scis.evidence.verify import verify_session
 from scis.simulator import SimulatorServer
-from tests.capture.support import stored_events, stored_msg_ids
+from tests.capture.support import live_ended_before_reconnect, stored_events, stored_msg_ids
 from tests.support.processes import spawn_module
 
 
@@ -118,8 +118,7 @@ class Figures:
         """The missing messages but those sent once the live was ending while its socket was being deemed
         dead, when a gap record says the live ended before the capture could reconnect: once the live
         is over no server sends them again (tests.capture.support.assert_all_sent_stored)."""
-        ended_unheard = any(row["kind"] == "gap" and row["data"].get("live_ended")
-                            for rows in self.rows.values() for row in rows)  # fmt: skip
+        ended_unheard = any(live_ended_before_reconnect(rows) for rows in self.rows.values())
         return [index for index in self.missing if not (ended_unheard and index >= sent_before_end)]
 
     def unfilled(self, *reasons: str) -> list[dict[str, Any]]:
