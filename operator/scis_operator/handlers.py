@@ -5,12 +5,14 @@ Run with ``kopf run -m scis_operator.handlers`` or ``python -m scis_operator``.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import logging
 import random
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -64,7 +66,7 @@ def capture_pods(*, body: kopf.Body, namespace: str | None, labels: kopf.Labels,
 @kopf.on.create(*LIVEMONITORS)
 @instrumented
 def start_capture(*, body: kopf.Body, patch: kopf.Patch, memo: Any, capture_pods: PodIndex = NO_PODS, **_: Any) -> None:
-    _reconcile(body, patch, memo, capture_pods)
+    _reconcile_or_retry(body, patch, memo, capture_pods)
 
 
 @kopf.on.resume(*LIVEMONITORS)
@@ -72,7 +74,7 @@ def start_capture(*, body: kopf.Body, patch: kopf.Patch, memo: Any, capture_pods
 def resume_capture(
     *, body: kopf.Body, patch: kopf.Patch, memo: Any, capture_pods: PodIndex = NO_PODS, **_: Any
 ) -> None:
-    _reconcile(body, patch, memo, capture_pods)
+    _reconcile_or_retry(body, patch, memo, capture_pods)
 
 
 @kopf.on.update(*LIVEMONITORS, field="spec")
@@ -80,10 +82,16 @@ def resume_capture(
 def apply_spec_change(
     *, body: kopf.Body, patch: kopf.Patch, memo: Any, capture_pods: PodIndex = NO_PODS, **_: Any
 ) -> None:
-    _reconcile(body, patch, memo, capture_pods)
+    _reconcile_or_retry(body, patch, memo, capture_pods)
 
 
-@kopf.timer(*LIVEMONITORS, interval=CONFIG.reconcile_interval_seconds, initial_delay=CONFIG.reconcile_interval_seconds)
+# A failed run is retried at the next interval, not after kopf's default minute.
+@kopf.timer(
+    *LIVEMONITORS,
+    interval=CONFIG.reconcile_interval_seconds,
+    initial_delay=CONFIG.reconcile_interval_seconds,
+    backoff=CONFIG.reconcile_interval_seconds,
+)
 @instrumented
 def follow_capture(
     *, body: kopf.Body, patch: kopf.Patch, memo: Any, capture_pods: PodIndex = NO_PODS, **_: Any
@@ -93,7 +101,8 @@ def follow_capture(
         # backlog of new LiveMonitors the timer would otherwise race it: a second create, a 409 and a
         # second status patch per LiveMonitor.
         return
-    _reconcile(body, patch, memo, capture_pods)
+    with contextlib.suppress(ChangedWhileDeciding):  # the next run decides on the new state
+        _reconcile(body, patch, memo, capture_pods)
 
 
 @kopf.on.delete(*LIVEMONITORS)
@@ -131,14 +140,32 @@ def stop_capture(
     kopf.info(body, reason="Stopped", message="capture sealed and stopped")
 
 
-def _reconcile(body: kopf.Body, patch: kopf.Patch, memo: Any, index: PodIndex) -> None:
+class ChangedWhileDeciding(Exception):
+    """The LiveMonitor changed while a decision was made about it: that decision is dropped."""
+
+
+def _reconcile_or_retry(body: kopf.Body, patch: kopf.Patch, memo: Any, index: PodIndex) -> None:
+    try:
+        _reconcile(body, patch, memo, index)
+    except ChangedWhileDeciding as changed:
+        raise kopf.TemporaryError(str(changed), delay=memo.config.reconcile_interval_seconds) from None
+
+
+def _reconcile(live_body: kopf.Body, patch: kopf.Patch, memo: Any, index: PodIndex) -> None:
     config: OperatorConfig = memo.config
+    # kopf updates the body it hands to handlers in place as watch events arrive. Reading the Pod for
+    # one status and deciding on a newer one declared a running Pod gone and replaced it: decide on
+    # one snapshot, and drop the decision if the LiveMonitor changed meanwhile.
+    body = kopf.Body(cast(kopf.RawBody, copy.deepcopy(dict(live_body))))
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     now = datetime.now(UTC)
     pod = _current_pod(body, memo, index)
     seen = _with_last_mirror(body, memo.setdefault("mirrored", {}).get((namespace, name)))
     observation = Observation(monitor=seen, pod=pod, now=now, has_slot=True)
     decision = decide(observation, config)
+    version = body["metadata"].get("resourceVersion")
+    if live_body["metadata"].get("resourceVersion") != version:
+        raise ChangedWhileDeciding(f"{name} changed while deciding (resourceVersion {version})")
     if decision.create_attempt is not None:
         running = _monitors_holding_slots(index, namespace)
         if not memo.slots.try_take(namespace, name, running=running, limit=config.max_lives_per_namespace):
