@@ -91,9 +91,11 @@ def own_cpu_seconds() -> float:
 
 
 def server_cpu_seconds(server: Any) -> float:
-    """User + system CPU seconds of the PostgreSQL server and its backends so far."""
+    """User + system CPU seconds of the PostgreSQL server and its backends so far, the backends that
+    ended included (the postmaster reaped them: their time is in its children_* counters)."""
     root = psutil.Process(int((server.data_dir / "postmaster.pid").read_text().split()[0]))
-    total = 0.0
+    reaped = root.cpu_times()
+    total = reaped.children_user + reaped.children_system
     for process in [root, *root.children(recursive=True)]:
         try:
             times = process.cpu_times()
