@@ -38,15 +38,17 @@ import tracemalloc
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
+import psycopg
 import redis.asyncio as aioredis
 from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from scis.capture.pipeline import CaptureRequest, LiveCapture
 from scis.capture.runner import tune_gc
@@ -154,6 +156,9 @@ class Sample:
     queued_in_memory: int
     cpu: dict[str, float]  # percent of one core, per process group, since the previous sample
     load: float
+    commit_p99_ms: float | None = None  # of the events stored since the previous sample
+    wal_mb: float | None = None  # WAL PostgreSQL wrote since the soak began (full-page images included)
+    checkpoints: int | None = None  # checkpoints PostgreSQL began since the soak began
 
 
 class CpuMeter:
@@ -261,10 +266,13 @@ async def soak(
     # OpenSSL, outside Python's allocator) grew this process ~1.5 MB a sample, which the soak
     # reported as the capture's memory (decision 423).
     sim_client = httpx.AsyncClient(base_url=sim_base, timeout=5)
+    wal_meter = await WalMeter.start(pool)
     try:
         while time.monotonic() - began < plan.seconds:
             await asyncio.sleep(plan.sample_seconds)
-            samples.append(await take_sample(time.monotonic() - began, process, cpu, captures, sim_client))
+            at = time.monotonic() - began
+            sample = await take_sample(at, process, cpu, captures, sim_client)
+            samples.append(await wal_meter.add_to(sample, latencies.p99_ms(at - plan.sample_seconds, at)))
             print(sample_line(samples[-1]), flush=True)
             if growth:
                 growth.look(samples[-1].at)
@@ -286,7 +294,7 @@ async def soak(
     bound = plan.lives * settings.capture_queue_size
     results = [*rows(plan, elapsed, captures, latencies, samples, lost, duplicated, broken),
                *behind_rows(plan, samples, bound, latencies, sum(c.stats.events_total for c in captures)),
-               *cpu_rows(samples), load_row([s.load for s in samples])]  # fmt: skip
+               *cpu_rows(samples), *wal_rows(plan, samples), load_row([s.load for s in samples])]  # fmt: skip
     return results, samples
 
 
@@ -314,6 +322,35 @@ class AllocationGrowth:
             tracemalloc.stop()
 
 
+class WalMeter:
+    """WAL written and checkpoints begun since the soak began: a commit that slows down as the table
+    grows is read against them (a checkpoint makes the next change of each page log the whole page)."""
+
+    SQL = "SELECT pg_current_wal_lsn() AS lsn, (SELECT num_timed + num_requested FROM pg_stat_checkpointer) AS begun"
+
+    def __init__(self, pool: AsyncConnectionPool[Any], lsn: str, checkpoints: int) -> None:
+        self.pool, self.lsn, self.checkpoints = pool, lsn, checkpoints
+
+    @classmethod
+    async def start(cls, pool: AsyncConnectionPool[Any]) -> WalMeter:
+        async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            row = await (await cur.execute(cls.SQL)).fetchone()
+        return cls(pool, str(row["lsn"]), int(row["begun"])) if row else cls(pool, "0/0", 0)
+
+    async def add_to(self, sample: Sample, commit_p99_ms: float) -> Sample:
+        try:
+            async with self.pool.connection(timeout=5) as conn, conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(f"SELECT pg_wal_lsn_diff(lsn, %s) AS written, begun FROM ({self.SQL}) AS now",
+                                  (self.lsn,))  # fmt: skip
+                row = await cur.fetchone()
+        except (psycopg.Error, PoolTimeout):  # the store is busy or down: the sample stays without them
+            return replace(sample, commit_p99_ms=commit_p99_ms)
+        if row is None:
+            return replace(sample, commit_p99_ms=commit_p99_ms)
+        wal_mb, begun = round(float(row["written"]) / 2**20, 1), int(row["begun"]) - self.checkpoints
+        return replace(sample, commit_p99_ms=commit_p99_ms, wal_mb=wal_mb, checkpoints=begun)
+
+
 async def take_sample(
     at: float, process: psutil.Process, cpu: CpuMeter, captures: list[LiveCapture], sim_client: httpx.AsyncClient
 ) -> Sample:
@@ -337,7 +374,8 @@ def sample_line(sample: Sample) -> str:
     return (f"   {sample.at:7.0f}s  rss {sample.rss_mb:7.1f} MB  fds {sample.fds:4d}  sent {sample.sent!s:>9}  "
             f"received {sample.received:>9}  stored {sample.stored:>9}  "
             f"queued {sample.queued:>8} (memory {sample.queued_in_memory})  "
-            f"cpu {cpu}  load {sample.load:.1f}")  # fmt: skip
+            f"cpu {cpu}  load {sample.load:.1f}  commit p99 {sample.commit_p99_ms} ms  "
+            f"wal {sample.wal_mb} MB  checkpoints {sample.checkpoints}")  # fmt: skip
 
 
 async def simulator_sent(client: httpx.AsyncClient) -> int | None:
@@ -348,6 +386,29 @@ async def simulator_sent(client: httpx.AsyncClient) -> int | None:
         return sum(int(room["sent"]) for room in answer.json())
     except httpx.HTTPError:
         return None
+
+
+def wal_per_thousand(samples: Sequence[Sample]) -> float:
+    """MB of WAL per 1,000 events stored between the first and the last of `samples`."""
+    known = [p for p in samples if p.wal_mb is not None]
+    if len(known) < 2 or known[-1].stored == known[0].stored:
+        return float("nan")
+    return 1000 * (known[-1].wal_mb - known[0].wal_mb) / (known[-1].stored - known[0].stored)  # type: ignore[operator]
+
+
+def wal_rows(plan: SoakPlan, samples: Sequence[Sample]) -> list[dict[str, Any]]:
+    """WAL per event in the first and the last quarter: it grows when more of each commit is whole
+    pages logged again after a checkpoint (indexes larger than what a checkpoint cycle touches once)."""
+    warm, quarter = plan.seconds * WARM_UP_FRACTION, plan.seconds / 4
+    first = wal_per_thousand([p for p in samples if warm <= p.at <= warm + quarter])
+    last = wal_per_thousand([p for p in samples if plan.seconds - quarter <= p.at <= plan.seconds])
+    checkpoints = max((p.checkpoints for p in samples if p.checkpoints is not None), default=None)
+    return [
+        {"name": "soak_wal_mb_per_1000_events_last_quarter", "value": round(last, 2), "unit": "MB",
+         "baseline": round(first, 2), "ratio": round(last / first, 2) if first and first == first else None,
+         "goal": f"context: PostgreSQL's WAL per 1,000 stored events, against the first quarter's; "
+                 f"{checkpoints} checkpoints during the soak"},
+    ]  # fmt: skip
 
 
 def load_row(loads: Sequence[float]) -> dict[str, Any]:
