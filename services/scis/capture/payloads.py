@@ -11,9 +11,10 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
-from scis.evidence.canonical import iso_utc
+from scis.evidence.canonical import SORTED_NAMES, iso_utc
 from scis.evidence.records import PUBLISHED_FIELDS, SESSION_END, ChainedRecord, field_getter
 
 _NAMES = tuple(f.name for f in PUBLISHED_FIELDS)
@@ -83,12 +84,27 @@ _PAYLOAD_TEMPLATE = "{{" + ",".join(f'"{name}":{{}}' for name in _NAMES) + "}}"
 _SESSION_AT = _NAMES.index("session_id")
 _JSONB_AT = tuple((i, _HASHED_TEXT[name]) for i, name in enumerate(_NAMES) if name in _JSONB)
 _NOT_SESSION = tuple(i for i in _STRINGS if i != _SESSION_AT)
+# A chained record carries the JSON text of each field as hashed (`field_texts`, canonical key order):
+# every published field but the chain hash and the 64-bit ids (strings here, numbers there) is that
+# text, which this template takes by its place; the ids and the chain hash come after the hashed texts.
+_IDS = tuple(name for name in _NAMES if name in SORTED_NAMES and PUBLISHED_FIELDS[_NAMES.index(name)].json == "id")
+assert len(_IDS) > 1, "attrgetter of one name gives the value, not a tuple"
+_AFTER_TEXTS = (*_IDS, "chain_hash")
+assert set(_NAMES) == set(SORTED_NAMES) | {"chain_hash"}
+_FROM_TEXTS_TEMPLATE = "{{" + ",".join(
+    f'"{name}":{{{len(SORTED_NAMES) + _AFTER_TEXTS.index(name) if name in _AFTER_TEXTS else SORTED_NAMES.index(name)}}}'
+    for name in _NAMES
+) + "}}"  # fmt: skip
+_id_values = attrgetter(*_IDS)
 
 
 def event_payload_json(item: ChainedRecord, session_json: str | None = None) -> str:
     """`json.dumps(event_payload(item))`, written field by field; `counts` and `data` are the JSON texts
     chaining already made (what PostgreSQL stores), not encoded a second time. `session_json`: the
     session id's JSON text, when the caller made it once for many events."""
+    if item.field_texts is not None:
+        ids = [_value_json(None if value is None else str(value)) for value in _id_values(item.record)]
+        return _FROM_TEXTS_TEMPLATE.format(*item.field_texts, *ids, _encode_text(item.chain_hash))
     values = list(_published_values(item))
     hashed = []
     for i, attribute in _JSONB_AT:

@@ -104,6 +104,7 @@ _OTHERS = ("counts", "data", "raw_sha256", "seq", "session_id")
 assert sorted((*_RECORD_SORTED, *_OTHERS)) == _SORTED and list(_OTHERS) == sorted(_OTHERS)
 _COUNTS_AT, _DATA_AT, _DIGEST_AT, _SEQ_AT, _SESSION_AT = (_SORTED.index(name) for name in _OTHERS)
 _TEMPLATE = "{{" + ",".join(f'"{name}":{{}}' for name in _SORTED) + "}}"
+SORTED_NAMES = tuple(_SORTED)  # the canonical form's keys, in its order
 
 
 def _json_value(value: Any) -> str:
@@ -130,6 +131,13 @@ def canonical_parts(
     as `_dumps` of the whole object (tests/evidence golden hashes), without building and sorting a
     dict per record.
     """
+    return _canonical(session_id, seq, record, raw_digest)[:3]
+
+
+def _canonical(
+    session_id: UUID | str, seq: int, record: EventRecord, raw_digest: str | None
+) -> tuple[bytes, str | None, str, list[str]]:
+    """`canonical_parts`, and the JSON text of every field in SORTED_NAMES order (`field_texts`)."""
     counts_json = None if record.counts is None else _dumps(record.counts)
     data_json = _dumps(record.data)
     values = list(_sorted_record_values(record))
@@ -141,7 +149,7 @@ def canonical_parts(
     texts.insert(_DIGEST_AT, "null" if raw_digest is None else _encode_text(raw_digest))
     texts.insert(_SEQ_AT, int.__repr__(seq))
     texts.insert(_SESSION_AT, _encode_text(str(session_id)))
-    return _TEMPLATE.format(*texts).encode(), counts_json, data_json
+    return _TEMPLATE.format(*texts).encode(), counts_json, data_json, texts
 
 
 def canonical_bytes(session_id: UUID | str, seq: int, record: EventRecord, raw_digest: str | None) -> bytes:
@@ -215,15 +223,23 @@ def storable_canonical(
     session_id: UUID | str, seq: int, record: EventRecord, raw_digest: str | None
 ) -> tuple[bytes, str | None, str]:
     """canonical_parts of a record made storable; skips the cleaning pass when nothing needs it."""
+    return storable_canonical_texts(session_id, seq, record, raw_digest)[:3]
+
+
+def storable_canonical_texts(
+    session_id: UUID | str, seq: int, record: EventRecord, raw_digest: str | None
+) -> tuple[bytes, str | None, str, list[str]]:
+    """`storable_canonical`, and the JSON text of every field in SORTED_NAMES order: the bus text of the
+    event is made of them (scis.capture.payloads), not encoded a second time."""
     if not _in_range(record):
-        return canonical_parts(session_id, seq, make_storable(record), raw_digest)
+        return _canonical(session_id, seq, make_storable(record), raw_digest)
     try:
-        parts = canonical_parts(session_id, seq, record, raw_digest)
+        parts = _canonical(session_id, seq, record, raw_digest)
     except (TypeError, ValueError):
-        return canonical_parts(session_id, seq, make_storable(record), raw_digest)
-    if not _needs_cleaning(*parts):
+        return _canonical(session_id, seq, make_storable(record), raw_digest)
+    if not _needs_cleaning(*parts[:3]):
         return parts
-    return canonical_parts(session_id, seq, make_storable(record), raw_digest)
+    return _canonical(session_id, seq, make_storable(record), raw_digest)
 
 
 _big_values, _small_values = attrgetter(*_BIG_FIELDS), attrgetter(*_SMALL_FIELDS)
