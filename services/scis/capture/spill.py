@@ -131,7 +131,9 @@ class SpillQueue:
         return total
 
     def qsize(self) -> int:
-        return len(self._urgent) + len(self._memory) + self.pending_in_files + len(self._after_segments)
+        queued = len(self._urgent) + len(self._memory) + len(self._after_segments)
+        # asked after every frame: no generator over the segments when there are none (nearly always)
+        return queued + self.pending_in_files if self._segments else queued
 
     def put(self, record: EventRecord) -> None:
         """Queue one event without ever waiting; an event that cannot be kept is counted as lost."""
