@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -85,8 +86,13 @@ def test_the_bus_text_of_an_event_is_its_payload() -> None:
         nickname='"quoted" \\ é 👋 \u2028', body="]}", counts={"likes": 3, "ratio": 0.5}, data={"é": [1, "x"]},
     )  # fmt: skip
     rows, _ = chain_records(SESSION, ChainTail(), [record for record, _ in GOLDEN] + [odd])
-    for item in rows:
+    # from the texts chaining hashed, and from the fields alone (a record not chained in this process)
+    for item in [*rows, *(dataclasses.replace(row, field_texts=None) for row in rows)]:
         assert json.loads(event_payload_json(item)) == event_payload(item)
+        # and spelt as json.dumps spells the payload, with the hashed texts of counts and data
+        marked = {**event_payload(item), "counts": "COUNTS", "data": "DATA"}
+        spelt = json.dumps(marked, separators=(",", ":")).replace('"COUNTS"', item.counts_json or "null")
+        assert event_payload_json(item) == spelt.replace('"DATA"', item.data_json or "null")
     commit = read_commit_message(commit_message(rows).encode())
     assert commit is not None and (commit.from_seq, commit.to_seq, commit.ended) == (0, 3, False)
     assert json.loads(commit.events_json) == [event_payload(item) for item in rows]

@@ -93,6 +93,9 @@ class SpillQueue:
         self._reader: BinaryIO | None = None
         self._next_segment = 1
         self._unlink_on_ack: list[Path] = []
+        # Whether spill_dir may exist: removing it on every acknowledgement (after every batch) raised
+        # and caught FileNotFoundError, a system call and an exception per batch, nearly always.
+        self._dir_may_exist = True
         self._ready = asyncio.Event()
         self._closed = False
         self.spilled_total = 0
@@ -131,7 +134,9 @@ class SpillQueue:
         return total
 
     def qsize(self) -> int:
-        return len(self._urgent) + len(self._memory) + self.pending_in_files + len(self._after_segments)
+        queued = len(self._urgent) + len(self._memory) + len(self._after_segments)
+        # asked after every frame: no generator over the segments when there are none (nearly always)
+        return queued + self.pending_in_files if self._segments else queued
 
     def put(self, record: EventRecord) -> None:
         """Queue one event without ever waiting; an event that cannot be kept is counted as lost."""
@@ -183,6 +188,7 @@ class SpillQueue:
     def _open_segment(self) -> CaptureFileWriter:
         path = self.spill_dir / f"{self._next_segment:06d}{SEGMENT_SUFFIX}"
         self._next_segment += 1
+        self._dir_may_exist = True
         try:
             writer = CaptureFileWriter(path, {"purpose": "spill"})
         except OSError:
@@ -225,6 +231,7 @@ class SpillQueue:
 
     def recover(self) -> int:
         """Queue, in place, what an earlier run of this session left in its spill files; returns how many."""
+        self._dir_may_exist = True
         legacy = [self.spill_dir.with_name(self.spill_dir.name + suffix) for suffix in (".drained", ".spill")]
         found = sorted(self.spill_dir.glob(f"*{SEGMENT_SUFFIX}")) if self.spill_dir.is_dir() else []
         recovered = 0
@@ -254,9 +261,15 @@ class SpillQueue:
         for path in self._unlink_on_ack:
             path.unlink(missing_ok=True)
         self._unlink_on_ack.clear()
-        if not self._segments:
-            with contextlib.suppress(OSError):
+        if not self._segments and self._dir_may_exist:
+            try:
                 self.spill_dir.rmdir()  # only when empty
+            except FileNotFoundError:
+                self._dir_may_exist = False
+            except OSError:
+                pass
+            else:
+                self._dir_may_exist = False
 
     def close(self) -> None:
         """No more events will be put; get_batch returns [] once everything has been taken."""
@@ -360,6 +373,7 @@ class SpillQueue:
             return 0
         done = 0
         writer = None
+        self._dir_may_exist = True
         try:
             writer = CaptureFileWriter(path, {"purpose": "spill", "parked": True})
             for record in records:

@@ -98,9 +98,13 @@ _encode_text = json.encoder.encode_basestring_ascii  # what the encoder above wr
 _RECORD_SORTED = tuple(name for name in _SORTED if name in _HEAD_NAMES)
 _sorted_record_values = attrgetter(*_RECORD_SORTED)
 _TIME_AT = tuple(index for index, name in enumerate(_RECORD_SORTED) if name in _TIME_NAMES)
-_ARGUMENTS = (*_RECORD_SORTED, "counts", "data", "session_id", "seq", "raw_sha256")
-assert sorted(_ARGUMENTS) == _SORTED
-_TEMPLATE = "{{" + ",".join(f'"{name}":{{{_ARGUMENTS.index(name)}}}' for name in _SORTED) + "}}"
+# The other fields, in sorted order, each with its place among all: inserted there, the texts are in
+# sorted order and the template takes them in turn (`{}`: numbered fields cost str.format twice as much).
+_OTHERS = ("counts", "data", "raw_sha256", "seq", "session_id")
+assert sorted((*_RECORD_SORTED, *_OTHERS)) == _SORTED and list(_OTHERS) == sorted(_OTHERS)
+_COUNTS_AT, _DATA_AT, _DIGEST_AT, _SEQ_AT, _SESSION_AT = (_SORTED.index(name) for name in _OTHERS)
+_TEMPLATE = "{{" + ",".join(f'"{name}":{{}}' for name in _SORTED) + "}}"
+SORTED_NAMES = tuple(_SORTED)  # the canonical form's keys, in its order
 
 
 def _json_value(value: Any) -> str:
@@ -127,19 +131,25 @@ def canonical_parts(
     as `_dumps` of the whole object (tests/evidence golden hashes), without building and sorting a
     dict per record.
     """
+    return _canonical(session_id, seq, record, raw_digest)[:3]
+
+
+def _canonical(
+    session_id: UUID | str, seq: int, record: EventRecord, raw_digest: str | None
+) -> tuple[bytes, str | None, str, list[str]]:
+    """`canonical_parts`, and the JSON text of every field in SORTED_NAMES order (`field_texts`)."""
     counts_json = None if record.counts is None else _dumps(record.counts)
     data_json = _dumps(record.data)
     values = list(_sorted_record_values(record))
     for index in _TIME_AT:
         values[index] = iso_utc(values[index])
-    return (
-        _TEMPLATE.format(
-            *map(_json_value, values), counts_json or "null", data_json, _encode_text(str(session_id)),
-            int.__repr__(seq), "null" if raw_digest is None else _encode_text(raw_digest),
-        ).encode(),
-        counts_json,
-        data_json,
-    )  # fmt: skip
+    texts = list(map(_json_value, values))
+    texts.insert(_COUNTS_AT, counts_json or "null")  # in ascending order of place: each goes where it belongs
+    texts.insert(_DATA_AT, data_json)
+    texts.insert(_DIGEST_AT, "null" if raw_digest is None else _encode_text(raw_digest))
+    texts.insert(_SEQ_AT, int.__repr__(seq))
+    texts.insert(_SESSION_AT, _encode_text(str(session_id)))
+    return _TEMPLATE.format(*texts).encode(), counts_json, data_json, texts
 
 
 def canonical_bytes(session_id: UUID | str, seq: int, record: EventRecord, raw_digest: str | None) -> bytes:
@@ -202,28 +212,46 @@ def _needs_cleaning(canonical: bytes, counts_json: str | None, data_json: str) -
         return True
     if b"\\ud" in canonical and _LONE_SURROGATE.search(canonical):
         return True
-    return any(
-        text is not None and ("e+" in text or "e-" in text) and _EXPONENT.search(text) is not None
-        for text in (counts_json, data_json)
-    )
+    return _has_exponent(data_json) or (counts_json is not None and _has_exponent(counts_json))
+
+
+def _has_exponent(text: str) -> bool:
+    return ("e+" in text or "e-" in text) and _EXPONENT.search(text) is not None
 
 
 def storable_canonical(
     session_id: UUID | str, seq: int, record: EventRecord, raw_digest: str | None
 ) -> tuple[bytes, str | None, str]:
     """canonical_parts of a record made storable; skips the cleaning pass when nothing needs it."""
-    for names, (low, high) in ((_BIG_FIELDS, _INT64), (_SMALL_FIELDS, _INT32)):
-        for name in names:
-            number = getattr(record, name)
-            if number is not None and not low <= number <= high:
-                return canonical_parts(session_id, seq, make_storable(record), raw_digest)
+    return storable_canonical_texts(session_id, seq, record, raw_digest)[:3]
+
+
+def storable_canonical_texts(
+    session_id: UUID | str, seq: int, record: EventRecord, raw_digest: str | None
+) -> tuple[bytes, str | None, str, list[str]]:
+    """`storable_canonical`, and the JSON text of every field in SORTED_NAMES order: the bus text of the
+    event is made of them (scis.capture.payloads), not encoded a second time."""
+    if not _in_range(record):
+        return _canonical(session_id, seq, make_storable(record), raw_digest)
     try:
-        parts = canonical_parts(session_id, seq, record, raw_digest)
+        parts = _canonical(session_id, seq, record, raw_digest)
     except (TypeError, ValueError):
-        return canonical_parts(session_id, seq, make_storable(record), raw_digest)
-    if not _needs_cleaning(*parts):
+        return _canonical(session_id, seq, make_storable(record), raw_digest)
+    if not _needs_cleaning(*parts[:3]):
         return parts
-    return canonical_parts(session_id, seq, make_storable(record), raw_digest)
+    return _canonical(session_id, seq, make_storable(record), raw_digest)
+
+
+_big_values, _small_values = attrgetter(*_BIG_FIELDS), attrgetter(*_SMALL_FIELDS)
+
+
+def _in_range(record: EventRecord) -> bool:
+    """Whether every integer field fits its column (one attrgetter per width, not a getattr per field)."""
+    for numbers, (low, high) in ((_big_values(record), _INT64), (_small_values(record), _INT32)):
+        for number in numbers:
+            if number is not None and not low <= number <= high:
+                return False
+    return True
 
 
 def make_storable(record: EventRecord) -> EventRecord:

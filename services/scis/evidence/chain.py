@@ -24,7 +24,7 @@ from scis.evidence.canonical import (
     iso_utc,
     link,
     raw_sha256,
-    storable_canonical,
+    storable_canonical_texts,
 )
 from scis.evidence.records import (
     EVENT_COLUMNS,
@@ -68,9 +68,9 @@ def chain_records(
     session_text = str(session_id)  # once per batch, not once per record
     for record in records:
         digest = raw_sha256(record.raw)
-        canonical, counts_json, data_json = storable_canonical(session_text, seq, record, digest)
+        canonical, counts_json, data_json, texts = storable_canonical_texts(session_text, seq, record, digest)
         prev_hash = link(prev_hash, canonical)
-        chained.append(ChainedRecord(session_id, seq, record, digest, prev_hash, counts_json, data_json))
+        chained.append(ChainedRecord(session_id, seq, record, digest, prev_hash, counts_json, data_json, texts))
         seq += 1
         last_captured_at = record.captured_at
     return chained, ChainTail(seq, prev_hash, last_captured_at)

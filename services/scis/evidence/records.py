@@ -71,6 +71,9 @@ class ChainedRecord:
     # JSON texts of counts and data exactly as hashed, handed to PostgreSQL as the jsonb values.
     counts_json: str | None = None
     data_json: str | None = None
+    # The JSON text of every canonical field as hashed, in the canonical form's key order (the bus text
+    # is made of them: scis.capture.payloads); None when the record was not chained here.
+    field_texts: list[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,7 +114,11 @@ def raw_messages(payload: bytes) -> list[bytes]:
     found: list[bytes] = []
     pos, end = 0, len(payload)
     while pos < end:
-        key, pos = _varint(payload, pos)
+        key = payload[pos]  # a one-byte varint (field numbers below 16) without a call
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = _varint(payload, pos)
         field_number, wire_type = key >> 3, key & 7
         if wire_type == 0:
             _, pos = _varint(payload, pos)
@@ -123,7 +127,15 @@ def raw_messages(payload: bytes) -> list[bytes]:
         elif wire_type == 5:
             pos += 4
         elif wire_type == 2:
-            length, pos = _varint(payload, pos)
+            # Lengths below 16 KiB (nearly every message) without a call either.
+            length = payload[pos] if pos < end else 0x80
+            if length < 0x80:
+                pos += 1
+            elif pos + 1 < end and payload[pos + 1] < 0x80:
+                length = (length & 0x7F) | payload[pos + 1] << 7
+                pos += 2
+            else:
+                length, pos = _varint(payload, pos)
             if field_number == 1:
                 found.append(payload[pos : pos + length])
             pos += length
