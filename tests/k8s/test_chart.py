@@ -287,7 +287,6 @@ def test_notes_warn_about_insecure_combinations() -> None:
 CNPG_CLUSTER_FIELDS = {
     "spec": {"instances", "imageName", "minSyncReplicas", "maxSyncReplicas", "inheritedMetadata", "bootstrap",
              "managed", "storage", "resources", "backup", "postgresql"},
-    "spec.postgresql": {"parameters"},
     "spec.bootstrap.initdb": {"database", "owner", "secret"},
     "spec.storage": {"size", "storageClass"},
     "spec.backup": {"retentionPolicy", "barmanObjectStore"},
@@ -314,7 +313,10 @@ def test_cloudnativepg_mode_makes_a_cluster_with_replicas_and_backups() -> None:
         assert set(_at(cluster, path)) <= allowed, path
     spec = cluster["spec"]
     assert spec["instances"] == 3 and spec["minSyncReplicas"] == spec["maxSyncReplicas"] == 1
-    assert spec["postgresql"]["parameters"] == {"max_wal_size": "2GB", "checkpoint_timeout": "15min"}
+    assert "postgresql" not in spec  # no parameters chosen: PostgreSQL's defaults
+    tuned = render({**values, "postgresql": {**values["postgresql"], "parameters": {"max_wal_size": "2GB"}}})
+    tuned_spec = by_kind(objects(tuned), "Cluster")["scis-postgresql"]["spec"]
+    assert tuned_spec["postgresql"] == {"parameters": {"max_wal_size": "2GB"}}
     assert spec["backup"]["barmanObjectStore"]["destinationPath"] == "s3://scis-backups/evidence"
     assert [r["name"] for r in spec["managed"]["roles"]] == ["scis_app", "scis_explorer"]
     assert all(set(role) <= CNPG_ROLE_FIELDS for role in spec["managed"]["roles"])
@@ -350,10 +352,9 @@ def test_postgresql_parameters_reach_the_embedded_server() -> None:
         statefulset = by_kind(objects(render(values)), "StatefulSet")["scis-postgresql"]
         return statefulset["spec"]["template"]["spec"]["containers"][0].get("args")
 
-    assert args({}) == ["-c", "checkpoint_timeout=15min", "-c", "max_wal_size=2GB"]
-    chosen = {"postgresql": {"parameters": {"max_wal_size": "1GB", "checkpoint_timeout": None, "work_mem": "8MB"}}}
-    assert args(chosen) == ["-c", "max_wal_size=1GB", "-c", "work_mem=8MB"]  # null drops a default
-    assert args({"postgresql": {"parameters": None}}) is None  # PostgreSQL's own defaults
+    assert args({}) is None  # PostgreSQL's own defaults
+    chosen = {"postgresql": {"parameters": {"max_wal_size": "2GB", "checkpoint_timeout": "15min"}}}
+    assert args(chosen) == ["-c", "checkpoint_timeout=15min", "-c", "max_wal_size=2GB"]
 
 
 def test_cloudnativepg_backups_need_a_store() -> None:

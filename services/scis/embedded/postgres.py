@@ -120,13 +120,6 @@ class EmbeddedPostgres:
                 "shared_buffers=128MB",
                 "-c",
                 "fsync=on",
-                # A capture writes ~2 MB of WAL a second per 1,000 events/s; with the defaults (1GB, 5min)
-                # a checkpoint every few minutes makes every index page changed next log itself whole
-                # again, more of them as the indexes grow (decision 424).
-                "-c",
-                "max_wal_size=4GB",
-                "-c",
-                "checkpoint_timeout=15min",
             ],
             log_path=log_path,
             user=self.user,
