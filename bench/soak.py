@@ -266,8 +266,8 @@ async def soak(
     # OpenSSL, outside Python's allocator) grew this process ~1.5 MB a sample, which the soak
     # reported as the capture's memory (decision 423).
     sim_client = httpx.AsyncClient(base_url=sim_base, timeout=5)
-    wal_meter = await WalMeter.start(pool)
-    try:
+    try:  # from here on the lives are ended and the captures stopped whatever fails
+        wal_meter = await WalMeter.start(pool)
         while time.monotonic() - began < plan.seconds:
             await asyncio.sleep(plan.sample_seconds)
             at = time.monotonic() - began
