@@ -78,12 +78,6 @@ def _value_json(value: Any) -> str:
     return _dumps(value)
 
 
-# The bus text of an event through one format template, in PUBLISHED_FIELDS order: a text per field,
-# no dict, no pair list and no f-string per field (that cost as much as chaining the event).
-_PAYLOAD_TEMPLATE = "{{" + ",".join(f'"{name}":{{}}' for name in _NAMES) + "}}"
-_SESSION_AT = _NAMES.index("session_id")
-_JSONB_AT = tuple((i, _HASHED_TEXT[name]) for i, name in enumerate(_NAMES) if name in _JSONB)
-_NOT_SESSION = tuple(i for i in _STRINGS if i != _SESSION_AT)
 # A chained record carries the JSON text of each field as hashed (`field_texts`, canonical key order):
 # every published field but the chain hash and the 64-bit ids (strings here, numbers there) is that
 # text, which this template takes by its place; the ids and the chain hash come after the hashed texts.
@@ -98,36 +92,23 @@ _FROM_TEXTS_TEMPLATE = "{{" + ",".join(
 _id_values = attrgetter(*_IDS)
 
 
-def event_payload_json(item: ChainedRecord, session_json: str | None = None) -> str:
-    """`json.dumps(event_payload(item))`, written field by field; `counts` and `data` are the JSON texts
-    chaining already made (what PostgreSQL stores), not encoded a second time. `session_json`: the
-    session id's JSON text, when the caller made it once for many events."""
+def event_payload_json(item: ChainedRecord) -> str:
+    """`json.dumps(event_payload(item))`, made of the JSON texts chaining already wrote (each field as
+    hashed; the 64-bit ids, strings here and numbers there, and the chain hash added)."""
     if item.field_texts is not None:
         ids = [_value_json(None if value is None else str(value)) for value in _id_values(item.record)]
         return _FROM_TEXTS_TEMPLATE.format(*item.field_texts, *ids, _encode_text(item.chain_hash))
-    values = list(_published_values(item))
-    hashed = []
-    for i, attribute in _JSONB_AT:
-        text = getattr(item, attribute)
-        hashed.append((i, text if text is not None else _value_json(values[i])))
-        values[i] = None
-    for i in _NOT_SESSION:
-        if values[i] is not None:
-            values[i] = str(values[i])
-    for i in _TIMES:
-        values[i] = iso_utc(values[i])
-    values[_SESSION_AT] = None
-    texts = list(map(_value_json, values))
-    texts[_SESSION_AT] = session_json if session_json is not None else _encode_text(str(item.session_id))
-    for i, text in hashed:
-        texts[i] = text
-    return _PAYLOAD_TEMPLATE.format(*texts)
+    # A record not chained in this process (built by hand): field by field.
+    parts = []
+    for name, value in zip(_NAMES, _shape(_published_values(item)).values(), strict=True):
+        text = getattr(item, _HASHED_TEXT[name]) if name in _JSONB else None
+        parts.append(f'"{name}":{text if text is not None else _value_json(value)}')
+    return "{" + ",".join(parts) + "}"
 
 
 def commit_message(rows: Sequence[ChainedRecord]) -> str:
     """The bus message of one commit of one live (rows in seq order, at least one, all of one session)."""
-    session_json = _encode_text(str(rows[0].session_id))
-    events = ",".join([event_payload_json(item, session_json) for item in rows])
+    events = ",".join([event_payload_json(item) for item in rows])
     ended = "true" if rows[-1].record.kind == SESSION_END else "false"
     return f'{{"from_seq":{rows[0].seq},"to_seq":{rows[-1].seq},"ended":{ended},"events":[{events}]}}'
 
