@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -45,3 +46,23 @@ async def test_a_cancellation_from_elsewhere_stays_a_cancellation() -> None:
 async def test_a_deadline_that_is_not_positive_is_refused_with_its_value() -> None:
     with pytest.raises(ValueError, match="watchdog seconds must be positive, got 0"):
         ReadWatchdog(0)
+
+
+async def test_a_frame_that_arrived_while_the_whole_process_was_starved_is_read_not_deemed_a_stall() -> None:
+    """The loop handles the starved stretch's bytes and the due timer in one turn, the timer first to run."""
+    loop = asyncio.get_running_loop()
+    watchdog = ReadWatchdog(0.2)
+    frame = loop.create_future()
+
+    def starve_then_deliver() -> None:
+        time.sleep(0.5)  # the process gets no CPU past the deadline; a frame is waiting in the socket
+        loop.call_soon(frame.set_result, b"frame")  # the socket's callback, queued before the due timer
+
+    loop.call_later(0.05, starve_then_deliver)
+    assert await watchdog.read(frame) == b"frame"
+    # A read that really waits too long still times out, after the deadline and its grace.
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await watchdog.read(loop.create_future())
+    assert loop.time() - started >= 0.2 + watchdog.grace - 0.01
+    watchdog.close()

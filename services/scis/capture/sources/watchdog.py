@@ -4,6 +4,12 @@
 frame per live (decision 241). This watchdog's timer fires once per `seconds` at most and only looks
 at when the current read began; it cancels the reading task when that read has waited `seconds`,
 which `read` turns into a TimeoutError as `asyncio.timeout` would.
+
+A deadline found passed is confirmed once more a short grace later, on a later turn of the loop. When
+the whole process was starved (a CPU quota, a paused VM), the frames that arrived meanwhile and the
+due timer are handled in the same turn, the timer after the socket's bytes but before the reading task
+resumes: without the second look, the socket would be deemed dead with its frames read and waiting,
+and a live ending during the reconnect would lose them.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ class ReadWatchdog:
         self._loop = asyncio.get_running_loop()
         self._reader: asyncio.Task[object] | None = None  # the task waiting in `read`, if any
         self._read_started = self._loop.time()
+        self._reads = 0  # which read is waiting: a suspect deadline is confirmed only for the same one
+        self._suspect: int | None = None
         self._fired = False
         self._timer: asyncio.TimerHandle | None = self._loop.call_later(seconds, self._check)
 
@@ -32,6 +40,7 @@ class ReadWatchdog:
         """Await `reading` under the deadline."""
         task = asyncio.current_task()
         self._reader, self._read_started = task, self._loop.time()
+        self._reads += 1
         try:
             return await reading
         except asyncio.CancelledError:
@@ -53,5 +62,13 @@ class ReadWatchdog:
         if self._reader is None or now < due:  # not reading (the frame is being handled), or not long enough
             self._timer = self._loop.call_at(max(due, now + self.seconds / 10), self._check)
             return
+        if self._suspect != self._reads:  # first look: let the loop deliver what it may hold
+            self._suspect = self._reads
+            self._timer = self._loop.call_later(self.grace, self._check)
+            return
         self._fired = True
         self._reader.cancel()
+
+    @property
+    def grace(self) -> float:
+        return min(1.0, self.seconds / 10)
