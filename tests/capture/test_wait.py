@@ -13,7 +13,8 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from scis.capture.waiting import MAX_BACKOFF_FACTOR, next_delay
+from scis.capture.waiting import MAX_BACKOFF_FACTOR, next_delay, wait_until_live
+from scis.core.settings import Settings
 from scis.simulator import SimulatorServer
 from tests.support.processes import spawn_module
 
@@ -161,3 +162,15 @@ async def test_capture_wait_stopped_while_waiting_exits_0_with_nothing_captured(
     _, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0 and b"stopped while waiting; nothing captured" in err, err[-1000:]
     assert await _sessions(pool, "never_live") == []
+
+
+async def test_a_wait_stopped_while_its_lookup_finds_the_live_does_not_report_live(sim: SimulatorServer) -> None:
+    """The stop comes while the room lookup is on its way and the lookup then finds the target live."""
+    sim.add_room("stopped_mid_lookup", state="live", rate=1, seed=3)
+    settings = Settings(tiktok_base_url=sim.base_url, webcast_base_url=sim.base_url, wait_poll_seconds=1)
+    stopped = asyncio.Event()
+    waiting = asyncio.create_task(wait_until_live("stopped_mid_lookup", settings, stopped))
+    await asyncio.sleep(0)  # the lookup is sent; its answer takes more than one turn of the loop
+    stopped.set()
+    assert await waiting is False
+    assert await wait_until_live("stopped_mid_lookup", settings, asyncio.Event()) is True

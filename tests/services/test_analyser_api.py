@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,15 +11,13 @@ import httpx
 import psycopg
 import pytest
 import socketio
-import uvicorn
 
 from scis.analyser.models import EventRead
 from scis.core.settings import Settings
-from scis.embedded.ports import free_port
-from scis.serve import load_app
 from scis.simulator import SimulatorServer
 from tests.services.conftest import auth
 from tests.support.cases import make_case
+from tests.support.served import served_service
 
 
 @pytest.fixture
@@ -28,32 +25,24 @@ async def analyser(
     postgres_url: str, redis_url: str, tmp_path: Path, accounts: dict[str, str]
 ) -> AsyncIterator[tuple[str, SimulatorServer]]:
     async with SimulatorServer() as sim:
-        port = free_port()
         settings = Settings(
-            database_url=postgres_url, redis_url=redis_url, home=tmp_path, analyser_port=port,
+            database_url=postgres_url, redis_url=redis_url, home=tmp_path,
             tiktok_base_url=sim.base_url, webcast_base_url=sim.base_url, watchdog_seconds=3, streak_timeout_seconds=0.5,
             wait_poll_seconds=1,
         )  # fmt: skip
-        server = uvicorn.Server(uvicorn.Config(load_app("analyser", settings), host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="on"))  # fmt: skip
-        task = asyncio.create_task(server.serve())
-        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-            await asyncio.sleep(0.02)
-        try:
-            yield f"http://127.0.0.1:{port}", sim
-        finally:
-            server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        async with served_service("analyser", settings) as url:
+            yield url, sim
 
 
 async def wait_for_status(client: httpx.AsyncClient, session_id: str, token: str, wanted: set[str]) -> dict[str, Any]:
-    for _ in range(300):
+    deadline = asyncio.get_running_loop().time() + 90  # generous: the machine is shared
+    while True:
         monitor = (await client.get(f"/api/analyser/monitors/{session_id}", headers=auth(token))).json()
         if monitor["status"] in wanted:
             return monitor  # type: ignore[no-any-return]
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"monitor stayed {monitor['status']} ({monitor['status_reason']}) for 90 s, wanted {wanted}")
         await asyncio.sleep(0.05)
-    pytest.fail(f"monitor stayed {monitor['status']}")
 
 
 async def test_monitor_a_live_end_to_end(

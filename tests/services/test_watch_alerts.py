@@ -5,7 +5,6 @@ pushed over Socket.IO to a member of the case (not to anyone else), and acknowle
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,35 +14,23 @@ import httpx
 import psycopg
 import pytest
 import socketio
-import uvicorn
 
 from scis.core.settings import Settings
-from scis.embedded.ports import free_port
-from scis.serve import load_app
 from scis.simulator import SimulatorServer
 from tests.services.conftest import auth
 from tests.support.cases import make_case
+from tests.support.served import served_service
 
 
 @pytest.fixture
 async def analyser(postgres_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[tuple[str, SimulatorServer]]:
     async with SimulatorServer() as sim:
-        port = free_port()
         settings = Settings(
-            database_url=postgres_url, redis_url=redis_url, home=tmp_path, analyser_port=port,
+            database_url=postgres_url, redis_url=redis_url, home=tmp_path,
             tiktok_base_url=sim.base_url, webcast_base_url=sim.base_url, watchdog_seconds=3, streak_timeout_seconds=0.5,
         )  # fmt: skip
-        server = uvicorn.Server(uvicorn.Config(load_app("analyser", settings), host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="on"))  # fmt: skip
-        task = asyncio.create_task(server.serve())
-        while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-            await asyncio.sleep(0.02)
-        try:
-            yield f"http://127.0.0.1:{port}", sim
-        finally:
-            server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        async with served_service("analyser", settings) as url:
+            yield url, sim
 
 
 def scenario(target: int, target_handle: str, other: int, other_handle: str, bystander: int) -> dict[str, Any]:

@@ -7,12 +7,15 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import pytest
 import uvicorn
 from fastapi import FastAPI
 
 from scis.core.settings import Settings
 from scis.embedded.ports import free_port
 from scis.serve import load_app
+
+SHUTDOWN_SECONDS = 120
 
 
 @contextlib.asynccontextmanager
@@ -28,6 +31,15 @@ async def served(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
+        # The lifespan shutdown stops what the app runs (an analyser's captures): one that never stops
+        # must fail the test here, not hang the suite.
+        done, _ = await asyncio.wait([task], timeout=SHUTDOWN_SECONDS)
+        if not done:
+            server.force_exit = True
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            pytest.fail(f"the app's shutdown did not finish in {SHUTDOWN_SECONDS} s")
         with contextlib.suppress(asyncio.CancelledError):
             await task
 

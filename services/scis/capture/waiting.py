@@ -41,7 +41,9 @@ async def wait_until_live(
     while not stopped.is_set():
         try:
             await fetch_room(settings.tiktok_base_url, settings.webcast_base_url, handle)
-            return True
+            # Stopped while the lookup was on its way: the caller has stopped waiting for this capture
+            # and must not find it capturing (an analyser's stop would wait on it until the live ended).
+            return not stopped.is_set()
         except UserNotFound:
             raise
         except NotLive as offline:
