@@ -12,6 +12,7 @@ import psycopg
 import pytest
 import socketio
 
+from scis.analyser.captures import OPEN_WAIT_SECONDS
 from scis.analyser.models import EventRead
 from scis.core.settings import Settings
 from scis.simulator import SimulatorServer
@@ -157,11 +158,14 @@ async def test_a_waiting_monitor_is_listed_as_waiting_then_captures(
             headers=auth(token),
         )
         assert refused.status_code == 422 and "wait" in refused.text
+        asked = asyncio.get_running_loop().time()
         started = await client.post(
             "/api/analyser/monitors", json={"target": "@api.waiter", "case_id": case_id, "wait": True},
             headers=auth(token),
         )  # fmt: skip
         assert started.status_code == 201, started.text
+        # The answer comes with the first poll, not after the wait for a live to open runs out.
+        assert asyncio.get_running_loop().time() - asked < OPEN_WAIT_SECONDS
         monitor = started.json()
         assert monitor["status"] == "waiting" and "waiting for the live" in monitor["status_reason"]
         listed = (await client.get("/api/analyser/monitors?active=true", headers=auth(token))).json()

@@ -128,7 +128,6 @@ class CaptureManager:
             holder=f"analyser API (started by {created_by})",
         )  # fmt: skip
         self._captures[request.session_id] = capture
-        polled = asyncio.Event()
         run = self._wait_then_run(capture, polled) if monitor_in.wait else self._run(capture)
         task = asyncio.create_task(run, name=f"capture-{monitor_in.target}")
         self._tasks[request.session_id] = task
