@@ -31,8 +31,7 @@ class ReadWatchdog:
         self._loop = asyncio.get_running_loop()
         self._reader: asyncio.Task[object] | None = None  # the task waiting in `read`, if any
         self._read_started = self._loop.time()
-        self._reads = 0  # which read is waiting: a suspect deadline is confirmed only for the same one
-        self._suspect: int | None = None
+        self._suspect: float | None = None  # start of the read whose deadline was found passed once
         self._fired = False
         self._timer: asyncio.TimerHandle | None = self._loop.call_later(seconds, self._check)
 
@@ -40,7 +39,6 @@ class ReadWatchdog:
         """Await `reading` under the deadline."""
         task = asyncio.current_task()
         self._reader, self._read_started = task, self._loop.time()
-        self._reads += 1
         try:
             return await reading
         except asyncio.CancelledError:
@@ -62,8 +60,8 @@ class ReadWatchdog:
         if self._reader is None or now < due:  # not reading (the frame is being handled), or not long enough
             self._timer = self._loop.call_at(max(due, now + self.seconds / 10), self._check)
             return
-        if self._suspect != self._reads:  # first look: let the loop deliver what it may hold
-            self._suspect = self._reads
+        if self._suspect != self._read_started:  # first look at this read: let the loop deliver what it holds
+            self._suspect = self._read_started
             self._timer = self._loop.call_later(self.grace, self._check)
             return
         self._fired = True
