@@ -22,6 +22,7 @@ from tests.capture.support import (
     stored_events,
     stored_msg_ids,
     wait_for,
+    websocket_source,
 )
 
 COMPARED = (
@@ -224,4 +225,20 @@ async def test_stop_flushes_and_seals(sim: SimulatorServer, settings: Settings, 
     assert rows[-1]["kind"] == "session_end"
     counted = Counter(row["kind"] for row in rows)
     assert counted["session_end"] == 1 and sum(counted.values()) == session["events_count"]
+    await room.stop()
+
+
+async def test_a_stop_while_the_socket_connects_ends_the_source(sim: SimulatorServer, settings: Settings) -> None:
+    """stop() during the handshake finds no open socket to close: the source must still end, not read on
+    (an analyser's DELETE right after a monitor turned live waited for ever)."""
+    room = sim.add_room("stopped_connecting", rate=50, seed=8)
+    source = websocket_source(sim, "stopped_connecting", settings)
+    await source.open()
+    items = source.items()
+    await anext(items)  # the first fetch; the next step opens the socket
+    reading = asyncio.create_task(anext(items, None))
+    await wait_for(lambda: source._socket is not None, seconds=30, interval=0)
+    assert source._socket is not None and source._socket._ws is None, "the handshake is still under way"
+    await source.stop()
+    assert await asyncio.wait_for(reading, 30) is None, "the source went on reading after stop()"
     await room.stop()

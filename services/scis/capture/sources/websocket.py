@@ -187,6 +187,10 @@ class WebsocketSource:
                     yield ended
                     return
                 continue
+            if self._stopping.is_set():  # stop() came while connecting, when it had no socket to close yet
+                await sock.close()
+                self._socket = None
+                return
             if pending_gap is not None:
                 started, reason, detail = pending_gap
                 self.reconnects += 1
