@@ -23,7 +23,7 @@ appended once the gap is committed (`GapFiller.placed`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -65,6 +65,13 @@ class OpenGap:
         return (row.session_id == self.session_id and row.record.kind == GAP and data.get("reason") == self.reason
                 and data.get("from") == iso_utc(self.started) and data.get("to") == iso_utc(self.ended))  # fmt: skip
 
+    def stored_at(self, rows: Sequence[ChainedRecord]) -> OpenGap:
+        """This gap with its seq, if `rows` (just committed) hold its record."""
+        if self.seq is not None:
+            return self
+        row = next((row for row in rows if self.is_stored_as(row)), None)
+        return self if row is None else replace(self, seq=row.seq)
+
     def describe(self) -> dict[str, object]:
         return {"session_id": str(self.session_id), "seq": self.seq, "reason": self.reason,
                 "from": iso_utc(self.started), "to": iso_utc(self.ended)}  # fmt: skip
@@ -100,7 +107,9 @@ class GapFiller:
         return [record for gap, record in filled if gap.seq is not None]
 
     def placed(self, rows: Sequence[ChainedRecord]) -> list[EventRecord]:
-        """The `gap_filled` records whose gap is among these committed rows, now naming its seq."""
+        """The `gap_filled` records whose gap is among these committed rows, now naming its seq. A gap
+        committed before the re-sent frame came learns its seq here, so `resolve` can name it."""
+        self.gaps = [gap.stored_at(rows) for gap in self.gaps]
         ready, waiting = [], []
         for gap, record in self.unplaced:
             row = next((row for row in rows if gap.is_stored_as(row)), None)

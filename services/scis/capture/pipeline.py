@@ -416,7 +416,7 @@ class LiveCapture:
 
     def _place_gap_fills(self, rows: Sequence[ChainedRecord]) -> None:
         """A `gap_filled` for this capture's own gap goes in once the gap is stored (it names its seq)."""
-        if self.gap_filler.unplaced:
+        if self.gap_filler.unplaced or self.gap_filler.waiting:
             for record in self.gap_filler.placed(rows):
                 self.queue.put_urgent(record)
 
