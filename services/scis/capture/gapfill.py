@@ -16,8 +16,8 @@ received item that carries messages (decision 411):
 A `disconnect` or `stall` gap is this capture's own: the websocket source reconnects one frame back
 (from the cursor before the last frame it received), so a server that honours the cursor re-sends that
 frame and the overlap proves nothing in between was skipped. The same rule decides; as the gap record
-is not stored yet when the re-sent frame arrives, its `gap_filled` waits for the gap's seq and is
-appended once the gap is committed (`GapFiller.placed`).
+is usually not stored yet when the re-sent frame arrives, its `gap_filled` waits for the gap's seq and
+is appended once the gap is committed (`GapFiller.placed`); a gap committed first learns its seq there.
 """
 
 from __future__ import annotations
