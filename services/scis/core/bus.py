@@ -14,6 +14,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from scis.core.tasks import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 LIVES_CHANNEL = "scis:lives"
@@ -207,7 +209,5 @@ class Follower:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
             self._task = None

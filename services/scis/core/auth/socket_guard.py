@@ -22,6 +22,7 @@ from scis.core import bus
 from scis.core.auth.models import User
 from scis.core.auth.sessions import SESSIONS_REVOKED_CHANNEL, live_sessions
 from scis.core.deps import TOKEN_COOKIE
+from scis.core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +59,7 @@ class SocketSessionGuard:
         await asyncio.wait_for(self._listening.wait(), 10)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
 
     async def connected_sessions(self) -> dict[str, str]:

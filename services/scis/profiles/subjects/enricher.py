@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from psycopg_pool import AsyncConnectionPool
 
 from scis.core import bus
+from scis.core.tasks import cancel_and_wait
 from scis.profiles.subjects.enrichment import DEFAULT_BATCH, enrich_session, sessions_behind
 from scis.profiles.watch import service as watch
 
@@ -50,11 +51,7 @@ class SubjectEnricher:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
 
     async def _listen(self) -> None:
         while True:
