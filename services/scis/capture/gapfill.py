@@ -112,11 +112,11 @@ class GapFiller:
         self.gaps = [gap.stored_at(rows) for gap in self.gaps]
         ready, waiting = [], []
         for gap, record in self.unplaced:
-            row = next((row for row in rows if gap.is_stored_as(row)), None)
-            if row is None:
+            stored = gap.stored_at(rows)
+            if stored.seq is None:
                 waiting.append((gap, record))
             else:
-                record.data["gap"]["seq"] = row.seq
+                record.data["gap"]["seq"] = stored.seq
                 ready.append(record)
         self.unplaced = waiting
         return ready
