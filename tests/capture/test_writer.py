@@ -132,3 +132,38 @@ async def test_resume_points_are_stored_with_the_next_group_commit(pool: AsyncCo
     assert saved == [{"cursor": "c-7"}]
     async with pool.connection() as conn:
         assert await load_resume_point(conn, [sid]) == {"cursor": "c-7"}
+
+
+def awkward(msg_id: int) -> EventRecord:
+    """An event whose text and bytes need every escape the text COPY has (tab, newline, backslash, \\N)."""
+    text = f"tab\there\nnew line \\ backslash \\N quote\"' emoji 🎁 nul\x00 lone \ud800 #{msg_id}"
+    return EventRecord(
+        kind="chat", captured_at=datetime.now(UTC), msg_id=msg_id, body=text, nickname="\\N", unique_id="a\tb",
+        counts={"count": 2**40}, data={"text": text, "nested": {"list": [1.5, "\\", "\r\n", None]}, "n": -0.25},
+        raw=bytes(range(256)) + b"\\N\t\n",
+    )  # fmt: skip
+
+
+async def test_a_batch_chained_while_it_is_copied_stores_exactly_what_was_hashed(
+    pool: AsyncConnectionPool[Any],
+) -> None:
+    # The writer's own commit chains a batch as its COPY (text, decision 244) is written: every escape
+    # must come back from PostgreSQL as hashed, or the chain no longer verifies.
+    session_id, tail = await new_session(pool)
+    writer = writer_for(pool, session_id, tail)
+    records = [awkward(msg_id) for msg_id in range(1, 251)]
+    rows, published = await writer.store(records)
+    assert [row.seq for row in rows] == list(range(1, 251)) and published is False
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT body, nickname, unique_id, raw, counts, data FROM events WHERE session_id = %s AND seq = 7",
+            (session_id,),
+        )
+        stored = await cur.fetchone()
+        verdict = await verify_session(conn, session_id)
+    assert verdict.intact and verdict.records_checked == 251
+    assert stored is not None
+    values = list(stored.values()) if isinstance(stored, dict) else list(stored)
+    assert values[:3] == [rows[6].record.body, "\\N", "a\tb"] and "\ufffd" in values[0]
+    assert bytes(values[3]) == bytes(range(256)) + b"\\N\t\n"
+    assert values[4] == {"count": 2**40} and values[5]["nested"] == {"list": [1.5, "\\", "\r\n", None]}

@@ -32,7 +32,16 @@ from scis.capture.spill import SpillQueue
 from scis.capture.stats import CaptureStats
 from scis.core.bus import LIVE_EVENTS
 from scis.evidence.canonical import iso_utc
-from scis.evidence.chain import MOVE_HEAD_SQL, ChainTail, chain_records, copy_records, read_tail, store_chained
+from scis.evidence.chain import (
+    MOVE_HEAD_SQL,
+    ChainingBatch,
+    ChainTail,
+    chain_records,
+    copy_records,
+    read_tail,
+    store_chained,
+    store_chaining,
+)
 from scis.evidence.records import MALFORMED, ChainedRecord, EventRecord
 
 log = logging.getLogger(__name__)
@@ -226,9 +235,10 @@ class EventWriter:
 
     async def store(self, records: list[EventRecord]) -> tuple[list[ChainedRecord], bool]:
         """Append one batch to the chain, retrying until it is committed; the rows, and whether published."""
-        rows, tail_after = chain_records(self.session_id, self.tail, records)
+        batch = ChainingBatch(self.session_id, self.tail, records)
         outcome_unknown = False
         if self.committer is not None:
+            rows, tail_after = batch.complete()
             try:
                 await self.committer.commit(ChainedBatch(self.session_id, rows, tail_after))
             except (psycopg.Error, PoolTimeout) as error:
@@ -241,9 +251,11 @@ class EventWriter:
         while True:
             try:
                 async with self._connection(attempt) as conn:
-                    if not (outcome_unknown and await self._already_stored(conn, tail_after)):
+                    if outcome_unknown and await self._already_stored(conn, batch.complete()[1]):
+                        rows, tail_after = batch.complete()
+                    else:
                         async with conn.transaction():
-                            await store_chained(conn, self.session_id, rows, tail_after)
+                            rows, tail_after = await store_chaining(conn, self.session_id, batch)
                 self.tail = tail_after
                 return rows, False
             except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as error:

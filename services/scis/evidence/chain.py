@@ -7,7 +7,7 @@ also closes a session whose capture died, continuing from the chain tail stored 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,7 +38,7 @@ from scis.evidence.records import (
 )
 
 _COPY_TYPES = tuple(f.column_type for f in EVENT_FIELDS)
-_COPY_SQL = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_COPY_SQL = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT {{}})"
 _copy_values = field_getter(EVENT_FIELDS)
 _COUNTS_AT, _DATA_AT = EVENT_COLUMNS.index("counts"), EVENT_COLUMNS.index("data")
 
@@ -63,17 +63,50 @@ def chain_records(
 
     Pure apart from cleaning the records for storage (deterministic, so chaining again gives the same).
     """
-    chained = []
-    seq, prev_hash, last_captured_at = tail.next_seq, tail.prev_hash, tail.last_captured_at
+    rows = list(_chained(session_id, tail, records))
+    return rows, tail_after(tail, rows)
+
+
+def tail_after(tail: ChainTail, rows: Sequence[ChainedRecord]) -> ChainTail:
+    """The tail after `rows`, chained in order after `tail`."""
+    if not rows:
+        return tail
+    last = rows[-1]
+    return ChainTail(last.seq + 1, last.chain_hash, last.record.captured_at)
+
+
+def _chained(session_id: UUID, tail: ChainTail, records: Iterable[EventRecord]) -> Iterator[ChainedRecord]:
+    seq, prev_hash = tail.next_seq, tail.prev_hash
     session_text = str(session_id)  # once per batch, not once per record
     for record in records:
         digest = raw_sha256(record.raw)
         canonical, counts_json, data_json, texts = storable_canonical_texts(session_text, seq, record, digest)
         prev_hash = link(prev_hash, canonical)
-        chained.append(ChainedRecord(session_id, seq, record, digest, prev_hash, counts_json, data_json, texts))
+        yield ChainedRecord(session_id, seq, record, digest, prev_hash, counts_json, data_json, texts)
         seq += 1
-        last_captured_at = record.captured_at
-    return chained, ChainTail(seq, prev_hash, last_captured_at)
+
+
+class ChainingBatch:
+    """A batch chained as it is read: its first rows can be on their way to PostgreSQL while the next
+    are chained (`copy_chaining`). Each record is chained once, however many times the rows are read
+    (a COPY that failed half-way and its retry)."""
+
+    def __init__(self, session_id: UUID, tail: ChainTail, records: Sequence[EventRecord]) -> None:
+        self.tail = tail
+        self._rows: list[ChainedRecord] = []
+        self._rest = _chained(session_id, tail, records)
+
+    def rows_iter(self) -> Iterator[ChainedRecord]:
+        """Every row of the batch in order: those chained already, then the others as they are chained."""
+        yield from self._rows
+        for row in self._rest:
+            self._rows.append(row)
+            yield row
+
+    def complete(self) -> tuple[list[ChainedRecord], ChainTail]:
+        """The whole batch chained: its rows and the tail after them."""
+        self._rows.extend(self._rest)
+        return self._rows, tail_after(self.tail, self._rows)
 
 
 def _as_is(text: Any) -> str:
@@ -94,11 +127,15 @@ def copy_row(item: ChainedRecord) -> list[Any]:
     return row
 
 
-async def copy_records(conn: AsyncConnection[Any], rows: Sequence[ChainedRecord]) -> None:
-    """Write chained records with one COPY; the caller owns the transaction."""
-    if not rows:
-        return
-    async with conn.cursor().copy(_COPY_SQL) as copy:
+async def copy_records(conn: AsyncConnection[Any], rows: Iterable[ChainedRecord], *, streamed: bool = False) -> None:
+    """Write chained records with one COPY; the caller owns the transaction.
+
+    Binary COPY costs this process half as much per row, but PostgreSQL stores binary rows only
+    once it holds 1,000 of them or the COPY ends. Rows `streamed` (chained as they are written:
+    ChainingBatch.rows_iter) go as text, which PostgreSQL stores every 64 KiB: it stores the first
+    rows while the next are chained, instead of waiting for the last (decision 244).
+    """
+    async with conn.cursor().copy(_COPY_SQL.format("TEXT" if streamed else "BINARY")) as copy:
         copy.set_types(_COPY_TYPES)
         for item in rows:
             await copy.write_row(copy_row(item))
@@ -111,8 +148,19 @@ async def store_chained(
     conn: AsyncConnection[Any], session_id: UUID, rows: Sequence[ChainedRecord], tail_after: ChainTail
 ) -> None:
     """COPY rows already chained and move the session's head to `tail_after`, in the caller's transaction."""
-    await copy_records(conn, rows)
+    if rows:
+        await copy_records(conn, rows)
     await conn.execute(MOVE_HEAD_SQL, (tail_after.prev_hash, tail_after.next_seq, session_id))
+
+
+async def store_chaining(
+    conn: AsyncConnection[Any], session_id: UUID, batch: ChainingBatch
+) -> tuple[list[ChainedRecord], ChainTail]:
+    """`store_chained` of a batch chained while its COPY runs; the rows and the tail after them."""
+    await copy_records(conn, batch.rows_iter(), streamed=True)
+    rows, tail = batch.complete()
+    await conn.execute(MOVE_HEAD_SQL, (tail.prev_hash, tail.next_seq, session_id))
+    return rows, tail
 
 
 async def append_records(
