@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 import redis.asyncio as aioredis
+from redis._parsers import _AsyncHiredisParser, _AsyncRESP3Parser
+from redis.utils import HIREDIS_AVAILABLE
 
 from scis.core import bus
 
@@ -53,3 +56,34 @@ async def test_three_hundred_lives_publishing_at_once_all_get_through(redis_url:
         assert len(results) == 300 and all(isinstance(receivers, int) for receivers in results)
     finally:
         await client.aclose()
+
+
+async def test_messages_are_parsed_in_c_and_never_formatted_for_a_debug_line(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # redis-py's default push handler builds a debug line of every whole message (str of its bytes)
+    # even when debug logging is off: a subscription hands messages through as they are (decision 245).
+    assert HIREDIS_AVAILABLE, "hiredis (a dependency) parses Redis replies in C"
+    formatted: list[object] = []
+
+    async def default_handler(self: object, response: object) -> object:
+        formatted.append(response)
+        return response
+
+    for parser in (_AsyncHiredisParser, _AsyncRESP3Parser):
+        monkeypatch.setattr(parser, "handle_pubsub_push_response", default_handler)
+    client = bus.connect(redis_url)
+    subscribed = asyncio.Event()
+    session = str(uuid.uuid4())
+
+    async def first() -> object:
+        async for _, payload in bus.subscribe(client, bus.LIVE_EVENTS.name(session), subscribed=subscribed):
+            return payload
+        return None
+
+    task = asyncio.create_task(first())
+    await asyncio.wait_for(subscribed.wait(), 10)
+    await bus.publish(client, bus.LIVE_EVENTS.name(session), {"seq": 2})
+    assert await asyncio.wait_for(task, 10) == {"seq": 2}
+    await client.aclose()
+    assert formatted == []

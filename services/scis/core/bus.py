@@ -75,6 +75,12 @@ def connect(redis_url: str, *, fail_fast: bool = False) -> aioredis.Redis:
     return aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(redis_url, **options))
 
 
+async def _message_as_is(message: Any) -> Any:
+    """A subscription's RESP3 messages as they are. redis-py's default handler formats every message
+    whole for a debug line, even with debug logging off: 10 µs of a 4 KiB commit message (decision 245)."""
+    return message
+
+
 async def publish(client: aioredis.Redis, channel: str, payload: dict[str, Any]) -> int:
     """Publish one JSON message; returns how many subscribers got it."""
     data = json.dumps(payload, separators=(",", ":"), default=str)
@@ -94,7 +100,7 @@ async def subscribe(
     message; a message that is not JSON is logged and skipped. `raw`: the payload is the message's
     bytes, not parsed (for a subscriber that relays them as they are).
     """
-    pubsub = client.pubsub()
+    pubsub = client.pubsub(push_handler_func=_message_as_is)
     patterns = [c for c in channels if "*" in c]
     plain = [c for c in channels if "*" not in c]
     try:
