@@ -251,11 +251,10 @@ class EventWriter:
         while True:
             try:
                 async with self._connection(attempt) as conn:
-                    if outcome_unknown and await self._already_stored(conn, batch.complete()[1]):
-                        rows, tail_after = batch.complete()
-                    else:
+                    if not (outcome_unknown and await self._already_stored(conn, batch.complete()[1])):
                         async with conn.transaction():
-                            rows, tail_after = await store_chaining(conn, self.session_id, batch)
+                            await store_chaining(conn, self.session_id, batch)
+                rows, tail_after = batch.complete()
                 self.tail = tail_after
                 return rows, False
             except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as error:

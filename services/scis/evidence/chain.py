@@ -38,7 +38,8 @@ from scis.evidence.records import (
 )
 
 _COPY_TYPES = tuple(f.column_type for f in EVENT_FIELDS)
-_COPY_SQL = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT {{}})"
+_COPY_SQL = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_COPY_TEXT_SQL = _COPY_SQL.replace("BINARY", "TEXT")
 _copy_values = field_getter(EVENT_FIELDS)
 _COUNTS_AT, _DATA_AT = EVENT_COLUMNS.index("counts"), EVENT_COLUMNS.index("data")
 
@@ -88,11 +89,11 @@ def _chained(session_id: UUID, tail: ChainTail, records: Iterable[EventRecord]) 
 
 class ChainingBatch:
     """A batch chained as it is read: its first rows can be on their way to PostgreSQL while the next
-    are chained (`copy_chaining`). Each record is chained once, however many times the rows are read
+    are chained (`store_chaining`). Each record is chained once, however many times the rows are read
     (a COPY that failed half-way and its retry)."""
 
     def __init__(self, session_id: UUID, tail: ChainTail, records: Sequence[EventRecord]) -> None:
-        self.tail = tail
+        self._tail = tail
         self._rows: list[ChainedRecord] = []
         self._rest = _chained(session_id, tail, records)
 
@@ -106,7 +107,7 @@ class ChainingBatch:
     def complete(self) -> tuple[list[ChainedRecord], ChainTail]:
         """The whole batch chained: its rows and the tail after them."""
         self._rows.extend(self._rest)
-        return self._rows, tail_after(self.tail, self._rows)
+        return self._rows, tail_after(self._tail, self._rows)
 
 
 def _as_is(text: Any) -> str:
@@ -135,7 +136,7 @@ async def copy_records(conn: AsyncConnection[Any], rows: Iterable[ChainedRecord]
     ChainingBatch.rows_iter) go as text, which PostgreSQL stores every 64 KiB: it stores the first
     rows while the next are chained, instead of waiting for the last (decision 244).
     """
-    async with conn.cursor().copy(_COPY_SQL.format("TEXT" if streamed else "BINARY")) as copy:
+    async with conn.cursor().copy(_COPY_TEXT_SQL if streamed else _COPY_SQL) as copy:
         copy.set_types(_COPY_TYPES)
         for item in rows:
             await copy.write_row(copy_row(item))
@@ -150,17 +151,17 @@ async def store_chained(
     """COPY rows already chained and move the session's head to `tail_after`, in the caller's transaction."""
     if rows:
         await copy_records(conn, rows)
-    await conn.execute(MOVE_HEAD_SQL, (tail_after.prev_hash, tail_after.next_seq, session_id))
+    await _move_head(conn, session_id, tail_after)
 
 
-async def store_chaining(
-    conn: AsyncConnection[Any], session_id: UUID, batch: ChainingBatch
-) -> tuple[list[ChainedRecord], ChainTail]:
-    """`store_chained` of a batch chained while its COPY runs; the rows and the tail after them."""
+async def store_chaining(conn: AsyncConnection[Any], session_id: UUID, batch: ChainingBatch) -> None:
+    """`store_chained` of a batch chained while its COPY runs (`batch.complete()` has its rows and tail)."""
     await copy_records(conn, batch.rows_iter(), streamed=True)
-    rows, tail = batch.complete()
+    await _move_head(conn, session_id, batch.complete()[1])
+
+
+async def _move_head(conn: AsyncConnection[Any], session_id: UUID, tail: ChainTail) -> None:
     await conn.execute(MOVE_HEAD_SQL, (tail.prev_hash, tail.next_seq, session_id))
-    return rows, tail
 
 
 async def append_records(
